@@ -1,0 +1,24 @@
+"""activerules: derivative rules that know which arguments are being differentiated.
+
+Register a vector–Jacobian-product rule once (``ar.rrule``) or per activity
+pattern (``ar.rule``); the registry resolves any requested activity tuple
+through a fallback lattice, and the tape-based engine (``ar.autodiff``,
+``ar.gradient``, ``ar.vjp``) uses the rules to differentiate NumPy code.
+"""
+
+from . import rules as _rules  # noqa: F401  (registers the built-in NumPy rules)
+from .activity import (Active, ActiveRulesError, ActivityError, Annotation, BatchDuplicated,
+                       BatchDuplicatedNoNeed, Const, Duplicated, DuplicatedNoNeed, RevConfig,
+                       RuleError)
+from .dispatch import (AmbiguousRuleError, NoRuleError, RegistrationError, Resolution,
+                       RuleRegistry, Sample, inactive, registry, rrule, rule, thunk)
+
+__all__ = [
+    "Annotation", "Const", "Active", "Duplicated", "DuplicatedNoNeed", "BatchDuplicated",
+    "BatchDuplicatedNoNeed", "RevConfig",
+    "ActiveRulesError", "ActivityError", "RuleError", "NoRuleError", "AmbiguousRuleError",
+    "RegistrationError",
+    "RuleRegistry", "Resolution", "Sample", "registry", "rule", "rrule", "inactive", "thunk",
+]
+
+__version__ = "0.1.0"

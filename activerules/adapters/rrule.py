@@ -1,0 +1,176 @@
+"""Lifting an all-active ChainRules-style ``rrule`` to any activity tuple.
+
+An rrule is ``rrule(*primals, **kw) -> (y, pullback)`` with ``pullback(ybar)``
+returning one cotangent per argument (``None`` means zero, :func:`thunk` defers
+one). Lifted, it becomes an activity rule ``rule(cfg, *annotations)`` that
+
+* drops the cotangent of a Const argument without ever evaluating its thunk,
+* returns the cotangent of an Active argument,
+* accumulates (``+=``) into the shadow of a Duplicated argument,
+* runs the pullback once per lane for batch arguments,
+
+after checking every cotangent's count, shape and dtype, so a bad rule raises a
+:class:`~activerules.activity.RuleError` before anything touched a shadow.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..activity import Active, Const, RuleError, is_batch
+
+__all__ = ["Thunk", "thunk", "unthunk", "lift_rrule", "check_active", "check_duplicated",
+           "accumulate", "zero_cotangent"]
+
+
+class Thunk:
+    """A deferred cotangent: ``Thunk(f)`` computes ``f()`` only when unthunked."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn = fn
+
+    def __repr__(self) -> str:
+        return f"thunk({getattr(self.fn, '__qualname__', self.fn)!r})"
+
+
+def thunk(fn: Callable[[], Any]) -> Thunk:
+    """Defer a cotangent so it is never computed for a Const argument.
+
+    >>> import numpy as np
+    >>> def _mul_pullback(x, y):
+    ...     return lambda g: (thunk(lambda: g * y), thunk(lambda: g * x))
+    """
+    return Thunk(fn)
+
+
+def unthunk(value: Any) -> Any:
+    """The value of a cotangent, evaluating it if it is a :class:`Thunk`."""
+    return value.fn() if type(value) is Thunk else value
+
+
+def _is_differentiable_dtype(dtype: np.dtype) -> bool:
+    return dtype.kind in "fc"
+
+
+def zero_cotangent(val: Any) -> Any:
+    """The zero cotangent of an immutable primal (0.0, 0j, a NumPy scalar, a tuple)."""
+    if isinstance(val, tuple):
+        return tuple(zero_cotangent(v) for v in val)
+    return type(val)(0) if isinstance(val, np.generic) else val * 0
+
+
+def check_active(label: str, index: int, cot: Any, val: Any) -> Any:
+    """Check the cotangent returned for an Active argument; return it."""
+    if isinstance(val, tuple):
+        if not isinstance(cot, (tuple, list)) or len(cot) != len(val):
+            raise RuleError(f"{label}: argument {index} is an Active tuple of {len(val)}; "
+                            f"its cotangent must be a tuple of {len(val)}, got {type(cot).__name__}")
+        return tuple(check_active(label, index, c, v) for c, v in zip(cot, val))
+    if np.ndim(cot) != 0:
+        raise RuleError(f"{label}: argument {index} is an Active scalar; its cotangent must be a "
+                        f"scalar, got shape {np.shape(cot)}")
+    if np.iscomplexobj(cot) and not np.iscomplexobj(val):
+        raise RuleError(f"{label}: argument {index} is real; its cotangent is complex ({cot!r})")
+    return cot
+
+
+def check_duplicated(label: str, index: int, cot: Any, shadow: Any) -> Any:
+    """Check a cotangent against the shadow it will be added to; return it as an
+    array (or ``None`` when the primal is integer or boolean: no cotangent)."""
+    if isinstance(shadow, list | tuple):
+        if not isinstance(cot, (list, tuple)) or len(cot) != len(shadow):
+            raise RuleError(f"{label}: argument {index} is a sequence of {len(shadow)} arrays; its "
+                            f"cotangent must be a sequence of {len(shadow)}, got {type(cot).__name__}")
+        return [None if c is None else check_duplicated(label, index, unthunk(c), s)
+                for c, s in zip(cot, shadow)]
+    if not _is_differentiable_dtype(shadow.dtype):
+        return None
+    cot = np.asarray(cot)
+    if cot.shape != shadow.shape:
+        raise RuleError(f"{label}: argument {index}: cotangent has shape {cot.shape}, "
+                        f"the argument has shape {shadow.shape}")
+    if not np.can_cast(cot.dtype, shadow.dtype, "same_kind"):
+        raise RuleError(f"{label}: argument {index}: cotangent has dtype {cot.dtype}, "
+                        f"the argument has dtype {shadow.dtype}")
+    return cot
+
+
+def accumulate(shadow: Any, cot: Any) -> None:
+    """``shadow += cot`` in place (elementwise for a sequence of shadows)."""
+    if cot is None:
+        return
+    if isinstance(shadow, list | tuple):
+        for s, c in zip(shadow, cot):
+            accumulate(s, c)
+    else:
+        shadow += cot
+
+
+_CONST, _ACTIVE, _DUP, _BATCH = range(4)
+
+
+def _code(state: type) -> int:
+    if issubclass(state, Const):
+        return _CONST
+    if issubclass(state, Active):
+        return _ACTIVE
+    return _BATCH if is_batch(state) else _DUP
+
+
+def lift_rrule(rrule: Callable[..., Any], activities: tuple[type, ...], label: str) -> Callable[..., Any]:
+    """Turn ``rrule`` into an activity rule for the request ``activities``.
+
+    ``label`` names the rule, the function and the activity tuple in errors.
+    """
+    codes = tuple(_code(a) for a in activities)
+    batch = _BATCH in codes
+    n = len(codes)
+
+    def rule(cfg: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        y, pullback = rrule(*[a.val for a in args], **kwargs)
+
+        def reverse(dret: Any) -> Any:
+            lanes = dret if batch else (dret,)
+            checked = [_pull(pullback, d, k, args) for k, d in enumerate(lanes)]
+            results: list[Any] = [None] * n
+            for i, code in enumerate(codes):
+                if code == _ACTIVE:
+                    cots = [c[i] if c[i] is not None else zero_cotangent(args[i].val) for c in checked]
+                    results[i] = tuple(cots) if batch else cots[0]
+                elif code == _DUP:
+                    accumulate(args[i].dval, checked[0][i])
+                elif code == _BATCH:
+                    for k, c in enumerate(checked):
+                        accumulate(args[i].dvals[k], c[i])
+            return tuple(results) if _ACTIVE in codes else None
+
+        return y, reverse
+
+    def _pull(pullback: Callable[[Any], Any], dret: Any, lane: int, args: tuple[Any, ...]) -> list[Any]:
+        cots = pullback(dret)
+        if not isinstance(cots, (tuple, list)) or len(cots) != n:
+            got = f"{len(cots)} cotangents" if isinstance(cots, (tuple, list)) else type(cots).__name__
+            raise RuleError(f"{label}: the pullback must return a tuple of {n} cotangents "
+                            f"(one per argument), got {got}")
+        out: list[Any] = [None] * n
+        for i, code in enumerate(codes):
+            c = cots[i]
+            if code == _CONST or c is None:
+                continue
+            c = unthunk(c)
+            if c is None:
+                continue
+            if code == _ACTIVE:
+                out[i] = check_active(label, i, c, args[i].val)
+            else:
+                shadow = args[i].dval if code == _DUP else args[i].dvals[lane]
+                out[i] = check_duplicated(label, i, c, shadow)
+        return out
+
+    rule.__name__ = getattr(rrule, "__name__", "rrule")
+    rule.__wrapped__ = rrule  # type: ignore[attr-defined]
+    return rule

@@ -1,0 +1,29 @@
+"""The registry: registration, the plum adapter, the lattice, resolution and its cache.
+
+``registry`` is the default :class:`RuleRegistry`; ``rule``, ``rrule``,
+``inactive`` and ``add_samples`` register into it.
+"""
+
+from ..activity import RuleError
+from ..adapters.rrule import Thunk, thunk, unthunk
+from .errors import AmbiguousRuleError, NoRuleError, RegistrationError, RuleLookupError
+from .kinds import ARRAY, SCALAR, STATIC, kind_of, kind_of_type, normalise_type
+from .lattice import Step, admissible_requests
+from .registry import RuleRegistry, Sample
+from .resolution import Resolution, RuleEntry, format_activities, function_name
+
+__all__ = [
+    "RuleRegistry", "Sample", "Resolution", "RuleEntry", "Step", "registry",
+    "rule", "rrule", "inactive", "add_samples", "thunk", "unthunk", "Thunk",
+    "NoRuleError", "AmbiguousRuleError", "RuleLookupError", "RegistrationError", "RuleError",
+    "kind_of", "kind_of_type", "normalise_type", "ARRAY", "SCALAR", "STATIC",
+    "admissible_requests", "function_name", "format_activities",
+]
+
+#: the default registry every built-in rule and every plugin registers into
+registry = RuleRegistry()
+
+rule = registry.rule
+rrule = registry.rrule
+inactive = registry.inactive
+add_samples = registry.add_samples

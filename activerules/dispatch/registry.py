@@ -1,0 +1,259 @@
+"""The rule registry: registration, resolution through the lattice, the cache.
+
+>>> import numpy as np, activerules as ar
+>>> reg = ar.RuleRegistry()
+>>> def f(x, y): return x * y
+>>> @reg.rrule(f)
+... def _f(x, y):
+...     return x * y, lambda g: (g * y, g * x)
+>>> print(reg.resolve(f, (ar.Const, ar.Duplicated)).kind)
+fallback
+
+A cache hit is one dict read without a lock; registration and the miss path
+take the registry's lock, and registration empties the cache.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Iterable, TypeVar
+
+from ..activity import Const, base_state
+from ..adapters.lanes import unbatched_activities
+from .errors import AmbiguousRuleError, NoRuleError, RegistrationError
+from .kinds import kind_of_type, normalise_type
+from .lattice import RRULE_COST, Candidate, Step, check_admissible, concrete, noneed_steps, plan_patterns
+from .plumbing import Ambiguous, PatternTable
+from .resolution import Resolution, RuleEntry, format_activities, function_name
+
+__all__ = ["RuleRegistry", "Sample"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Sample:
+    """Sample inputs for a function, declared next to its rules:
+    ``Sample(np.ones((2, 3)), axis=1)``. Used by ``check_rule`` and the coverage tool."""
+
+    __slots__ = ("args", "kwargs")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = args
+        self.kwargs = kwargs
+
+    def __repr__(self) -> str:
+        parts = [type(a).__name__ + (str(list(a.shape)) if hasattr(a, "shape") else "") for a in self.args]
+        parts += [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        return f"Sample({', '.join(parts)})"
+
+
+class _Miss:
+    """A cached failed lookup: re-raised as a fresh exception on every hit."""
+
+    __slots__ = ("error", "message")
+
+    def __init__(self, error: type[Exception], message: str) -> None:
+        self.error = error
+        self.message = message
+
+
+class RuleRegistry:
+    """Rules keyed by (function, activity pattern), resolved through the lattice.
+
+    ``ar.registry`` is the default instance; ``ar.rule``, ``ar.rrule`` and
+    ``ar.inactive`` register into it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._tables: dict[Any, PatternTable] = {}
+        self._entries: dict[Any, list[RuleEntry]] = {}
+        self._samples: dict[Any, list[Sample]] = {}
+        self._cache: dict[Any, Any] = {}
+
+    # -- registration ----------------------------------------------------------------------
+
+    def rule(self, fn: Any, *pattern: Any, varargs: Any = None, samples: Iterable[Sample] = (),
+             override: bool = False) -> Callable[[F], F]:
+        """Register an activity rule ``rule(cfg, *annotations, **kwargs) -> (y, reverse)``
+        for ``fn`` called with arguments matching ``pattern`` (one activity class per
+        positional argument; ``ar.Annotation`` matches any non-batch state; ``varargs``
+        the class of any further arguments). Returns the rule unchanged."""
+        signature = PatternTable.signature(pattern, varargs)  # validates the pattern now
+
+        def register(impl: F) -> F:
+            entry = RuleEntry(fn, "rule", impl, tuple(pattern), varargs, signature)
+            with self._lock:
+                table = self._tables.get(fn)
+                if table is None:
+                    table = self._tables[fn] = PatternTable(function_name(fn).rsplit(".", 1)[-1])
+                old = table.find(signature)
+                if old is not None and not override:
+                    raise RegistrationError(
+                        f"{function_name(fn)}: a rule for {format_activities(tuple(pattern))} is "
+                        f"already registered ({old.describe()}); pass override=True to replace it")
+                table.add(entry, signature)
+                self._record(fn, entry, old, samples)
+            return impl
+
+        return register
+
+    def rrule(self, fn: Any, *, samples: Iterable[Sample] = (), override: bool = False) -> Callable[[F], F]:
+        """Register an all-active ChainRules-style rule ``rrule(*primals, **kwargs) ->
+        (y, pullback)``, the default at the top of the lattice. Returns it unchanged."""
+
+        def register(impl: F) -> F:
+            with self._lock:
+                old = next((e for e in self._entries.get(fn, ()) if e.form != "rule"), None)
+                if old is not None and not override:
+                    raise RegistrationError(
+                        f"{function_name(fn)}: already has {old.describe()}; pass override=True "
+                        "to replace it")
+                self._record(fn, RuleEntry(fn, "rrule", impl), old, samples)
+            return impl
+
+        return register
+
+    def inactive(self, fn: F) -> F:
+        """Declare ``fn`` to have no derivative (``np.argmax``, shape queries); engines
+        call it and record nothing. Usable as a decorator; returns ``fn``."""
+        with self._lock:
+            old = next((e for e in self._entries.get(fn, ()) if e.form != "rule"), None)
+            self._record(fn, RuleEntry(fn, "inactive", fn), old, ())
+        return fn
+
+    def add_samples(self, fn: Any, *samples: Sample) -> None:
+        """Declare more sample inputs for ``fn``."""
+        with self._lock:
+            self._samples.setdefault(fn, []).extend(samples)
+
+    def _record(self, fn: Any, entry: RuleEntry, replaced: RuleEntry | None, samples: Iterable[Sample]) -> None:
+        entries = [e for e in self._entries.get(fn, []) if e is not replaced]
+        self._entries[fn] = entries + [entry]
+        self._samples.setdefault(fn, []).extend(samples)
+        self._cache = {}
+
+    # -- introspection ---------------------------------------------------------------------
+
+    def functions(self) -> list[Any]:
+        """Every function with something registered, in registration order."""
+        return list(self._entries)
+
+    def entries(self, fn: Any) -> list[RuleEntry]:
+        """What is registered for ``fn``."""
+        return list(self._entries.get(fn, ()))
+
+    def samples(self, fn: Any) -> list[Sample]:
+        """The sample inputs declared for ``fn``."""
+        return list(self._samples.get(fn, ()))
+
+    def is_inactive(self, fn: Any) -> bool:
+        """Whether ``fn`` was declared inactive."""
+        return any(e.form == "inactive" for e in self._entries.get(fn, ()))
+
+    def has_rules(self, fn: Any) -> bool:
+        """Whether anything is registered for ``fn``."""
+        return fn in self._entries
+
+    def clear_cache(self) -> None:
+        """Forget every cached resolution."""
+        with self._lock:
+            self._cache = {}
+
+    # -- resolution ------------------------------------------------------------------------
+
+    def resolve(self, fn: Any, activities: tuple[type, ...], types: tuple[Any, ...] | None = None) -> Resolution:
+        """How to serve ``fn`` called with arguments of these activity classes.
+
+        ``types``: the primal types (or kind strings ``"array"``, ``"scalar"``,
+        ``"static"``); they drive primal-type dispatch and the Const widening. Raises
+        :class:`NoRuleError` or :class:`AmbiguousRuleError`; cached, misses included.
+        """
+        hit = self._cache.get((fn, activities, types))
+        if hit is None:
+            hit = self._resolve_uncached(fn, activities, types)
+        if hit.__class__ is _Miss:
+            raise hit.error(hit.message)
+        return hit  # type: ignore[no-any-return]
+
+    def _resolve_uncached(self, fn: Any, activities: tuple[type, ...], types: tuple[Any, ...] | None) -> Any:
+        with self._lock:
+            key = (fn, activities, types)
+            hit = self._cache.get(key)
+            if hit is None:
+                try:
+                    hit = self._plan(fn, tuple(activities), types)
+                except (NoRuleError, AmbiguousRuleError) as e:
+                    hit = _Miss(type(e), str(e))
+                self._cache[key] = hit
+            return hit
+
+    def _plan(self, fn: Any, activities: tuple[type, ...], types: tuple[Any, ...] | None) -> Resolution:
+        name = function_name(fn)
+        if types is not None and len(types) != len(activities):
+            raise ValueError(f"{name}: {len(activities)} activities but {len(types)} types")
+        kinds = None if types is None else tuple(kind_of_type(t) for t in types)
+        check_admissible(name, activities, kinds)
+        entries = self._entries.get(fn, [])
+        fallback = next((e for e in entries if e.form != "rule"), None)
+        if fallback is not None and fallback.form == "inactive":
+            return Resolution(fn, activities, fallback)
+        table = self._tables.get(fn)
+        best: list[tuple[int, Any, Candidate, tuple[Step, ...]]] = []
+        if table is not None:
+            for cand in plan_patterns(activities, kinds):
+                concrete_types = cand.activities if types is None else tuple(
+                    concrete(a, normalise_type(t)) for a, t in zip(cand.activities, types))
+                try:
+                    entry = table.lookup(concrete_types)
+                except Ambiguous as amb:
+                    best.append((cand.cost, amb.implementations, cand, cand.steps))
+                    continue
+                if entry is not None:
+                    steps = cand.steps + noneed_steps(_requested(activities, cand), entry.signature.types,
+                                                      entry.signature.varargs)
+                    best.append((sum(s.cost for s in steps), entry, cand, steps))
+        if fallback is not None:
+            best.append((RRULE_COST, fallback, Candidate(activities, False, ()),
+                         (Step(None, "lifted all-active rrule", RRULE_COST, _rrule_wastes(activities)),)))
+        if not best:
+            raise NoRuleError(self._no_rule_message(fn, activities))
+        low = min(b[0] for b in best)
+        winners = [b for b in best if b[0] == low]
+        distinct = {id(e): e for b in winners for e in (b[1] if isinstance(b[1], list) else [b[1]])}
+        if len(distinct) > 1:
+            raise AmbiguousRuleError(
+                f"{name}{format_activities(activities)} is ambiguous: at cost {low} these rules all "
+                "apply:\n" + "\n".join(f"  - {e.describe()}" for e in distinct.values())
+                + f"\nregister a rule for {format_activities(_bases(activities))} (override=True "
+                "replaces an existing one) to decide")
+        _, entry, cand, steps = winners[0]
+        if entry.form == "rrule":
+            return Resolution(fn, activities, entry, steps)
+        return Resolution(fn, activities, entry, steps, cand.activities, cand.lanes)
+
+    def _no_rule_message(self, fn: Any, activities: tuple[type, ...]) -> str:
+        name = function_name(fn)
+        entries = self._entries.get(fn, [])
+        registered = ("nothing is registered for it" if not entries else
+                      "registered: " + "; ".join(e.describe() for e in entries))
+        return (f"no rule for {name}{format_activities(activities)}: {registered}. Add "
+                f"@ar.rule({name}, {', '.join(_bases_names(activities))}) for this activity tuple, or "
+                f"an all-active @ar.rrule({name}) that serves every combination")
+
+
+def _bases(activities: tuple[type, ...]) -> tuple[type, ...]:
+    return tuple(base_state(a) for a in activities)
+
+
+def _bases_names(activities: tuple[type, ...]) -> list[str]:
+    return ["ar." + a.__name__ for a in _bases(activities)]
+
+
+def _requested(activities: tuple[type, ...], cand: Candidate) -> tuple[type, ...]:
+    """The request as the pattern sees it (after lanes), to price NoNeed arguments."""
+    return unbatched_activities(_bases(activities)) if cand.lanes else _bases(activities)
+
+
+def _rrule_wastes(activities: tuple[type, ...]) -> bool:
+    return any(base_state(a) is Const for a in activities)

@@ -1,0 +1,268 @@
+"""A resolved rule: which registered rule serves a request, how, and at what cost.
+
+A :class:`Resolution` explains itself (``.rule``, ``.steps``, ``.cost``, ``str()``)
+and is callable as an activity rule: ``y, reverse = res(cfg, *annotated_args)``.
+Calling it runs the composed executor built once at resolution time: the lifted
+rrule, or the author's rule behind the widening and lane adapters, behind a
+guard that turns a broken rule into a :class:`RuleError` naming it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from ..activity import (Active, ActiveRulesError, Const, Duplicated, RevConfig, RuleError,
+                        annotate, base_state, is_batch)
+from ..adapters.lanes import lanes, unbatched_activities
+from ..adapters.rrule import check_active, lift_rrule, zero_cotangent
+from .lattice import Step
+
+__all__ = ["RuleEntry", "Resolution", "function_name", "format_activities"]
+
+
+def function_name(fn: Any) -> str:
+    """A readable dotted name for a primal function (``numpy.linalg.solve``)."""
+    if isinstance(fn, np.ufunc):
+        return f"numpy.{fn.__name__}"
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, np.ufunc):
+        return f"numpy.{owner.__name__}.{fn.__name__}"
+    module = getattr(fn, "__module__", None) or ""
+    module = {"_operator": "operator"}.get(module, module)
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    return f"{module}.{name}" if module else name
+
+
+def format_activities(activities: tuple[Any, ...]) -> str:
+    """``(Const, Duplicated)``."""
+    return "(" + ", ".join(_state_name(a) for a in activities) + ")"
+
+
+def _state_name(a: Any) -> str:
+    return getattr(a, "__name__", repr(a))
+
+
+def _source(impl: Any) -> str:
+    impl = inspect.unwrap(impl)
+    try:
+        return f"{inspect.getsourcefile(impl)}:{impl.__code__.co_firstlineno}"
+    except (TypeError, AttributeError):
+        return "<unknown source>"
+
+
+@dataclass(eq=False)
+class RuleEntry:
+    """One registration: an activity ``rule`` for ``pattern``, an ``rrule``, or ``inactive``."""
+
+    function: Any
+    form: str
+    impl: Callable[..., Any]
+    pattern: tuple[Any, ...] = ()
+    varargs: Any = None
+    signature: Any = None
+
+    @property
+    def source(self) -> str:
+        """``file:line`` where the author defined the rule."""
+        return _source(self.impl)
+
+    def describe(self) -> str:
+        """``rule `_solve` for (Annotation, Annotation) at linalg.py:12``."""
+        name = getattr(self.impl, "__qualname__", repr(self.impl))
+        if self.form == "rule":
+            pattern = list(self.pattern) + ([f"*{_state_name(self.varargs)}"] if self.varargs else [])
+            return f"rule `{name}` for ({', '.join(_state_name(p) for p in pattern)}) at {self.source}"
+        return f"{self.form} `{name}` at {self.source}"
+
+    def __call__(self, *args: Any) -> Any:  # plum needs a callable implementation
+        raise AssertionError("call the Resolution, not the entry")
+
+
+class Resolution:
+    """How a request ``function(activities...)`` is served.
+
+    Attributes: ``function``, ``activities`` (the request), ``entry`` (the
+    :class:`RuleEntry`), ``rule`` (the function the author registered), ``form``
+    (``"rule"``, ``"rrule"`` or ``"inactive"``), ``steps`` (widening steps),
+    ``cost``, ``kind`` (``"exact"`` or ``"fallback"``) and ``call`` (the executor;
+    ``res.call(cfg, ...)`` is ``res(cfg, ...)`` one frame faster).
+    """
+
+    __slots__ = ("function", "activities", "entry", "steps", "inner_activities", "lanes", "call",
+                 "label")
+
+    def __init__(self, function: Any, activities: tuple[type, ...], entry: RuleEntry,
+                 steps: tuple[Step, ...] = (), inner_activities: tuple[type, ...] | None = None,
+                 lanes: bool = False) -> None:
+        self.function = function
+        self.activities = activities
+        self.entry = entry
+        self.steps = steps
+        self.inner_activities = inner_activities if inner_activities is not None else activities
+        self.lanes = lanes
+        self.label = (f"{entry.describe()}, serving {function_name(function)}"
+                      f"{format_activities(activities)}")
+        self.call = self._build()
+
+    @property
+    def rule(self) -> Callable[..., Any]:
+        """The function the author registered."""
+        return self.entry.impl
+
+    @property
+    def form(self) -> str:
+        """``"rule"``, ``"rrule"`` or ``"inactive"``."""
+        return self.entry.form
+
+    @property
+    def cost(self) -> int:
+        """Total cost of the widening steps (0 for an exact rule)."""
+        return sum(s.cost for s in self.steps)
+
+    @property
+    def kind(self) -> str:
+        """``"exact"`` when a rule was written for this request, else ``"fallback"``."""
+        return "exact" if not self.steps else "fallback"
+
+    @property
+    def wasteful(self) -> bool:
+        """Whether some step computes a cotangent that is then discarded."""
+        return any(s.wasteful for s in self.steps)
+
+    def __call__(self, cfg: RevConfig, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        return self.call(cfg, *args, **kwargs)
+
+    def __str__(self) -> str:
+        head = f"{function_name(self.function)}{format_activities(self.activities)}"
+        lines = [f"{head} → {self.entry.describe()}",
+                 f"  {self.kind}, cost {self.cost}"]
+        lines += [f"  - {s}" for s in self.steps]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<Resolution {function_name(self.function)}{format_activities(self.activities)} " \
+               f"→ {self.entry.form} {getattr(self.rule, '__qualname__', '?')}, cost {self.cost}>"
+
+    # -- executors -------------------------------------------------------------------------
+
+    def _build(self) -> Callable[..., Any]:
+        entry = self.entry
+        if entry.form == "inactive":
+            return _inactive_call(self.function)
+        if entry.form == "rrule":
+            return _guard(lift_rrule(entry.impl, self.activities, self.label), self.label,
+                          self.activities, check=False)
+        rule: Callable[..., Any] = entry.impl
+        request = tuple(base_state(a) for a in self.activities)
+        unbatched = unbatched_activities(request) if self.lanes else request
+        if unbatched != self.inner_activities:
+            rule = _widen(rule, unbatched, self.inner_activities)
+        if self.lanes:
+            rule = lanes(rule, request)
+        return _guard(rule, self.label, request, check=True)
+
+
+def _no_reverse(dret: Any) -> None:
+    return None
+
+
+def _inactive_call(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def call(cfg: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        return fn(*[a.val for a in args], **kwargs), _no_reverse
+    return call
+
+
+def _scratch_shadow(val: Any) -> Any:
+    if isinstance(val, (list, tuple)):
+        return [np.zeros_like(v) for v in val]
+    return np.zeros_like(val)
+
+
+def _widen(rule: Callable[..., Any], request: tuple[type, ...], inner: tuple[type, ...]) -> Callable[..., Any]:
+    """Serve ``request`` with a rule written for ``inner``: Const arguments become
+    Duplicated (scratch zero shadow) or Active (cotangent dropped)."""
+    to_dup = tuple(i for i, (r, a) in enumerate(zip(request, inner)) if r is Const and issubclass(a, Duplicated))
+    to_active = tuple(i for i, (r, a) in enumerate(zip(request, inner)) if r is Const and issubclass(a, Active))
+    any_active = Active in request
+
+    def widened(cfg: RevConfig, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        inner_args = list(args)
+        for i in to_dup:
+            inner_args[i] = annotate(Duplicated, args[i].val, _scratch_shadow(args[i].val))
+        for i in to_active:
+            inner_args[i] = annotate(Active, args[i].val)
+        y, reverse = rule(RevConfig(inner, cfg.needs_primal, cfg.width, cfg.overwritten),
+                          *inner_args, **kwargs)
+        if not to_active:
+            return y, reverse
+
+        def dropping_reverse(dret: Any) -> Any:
+            cots = reverse(dret)
+            if cots is None or not any_active:
+                return None
+            return tuple(None if i in to_active else c for i, c in enumerate(cots))
+
+        return y, dropping_reverse
+
+    return widened
+
+
+def _guard(rule: Callable[..., Any], label: str, request: tuple[type, ...], check: bool) -> Callable[..., Any]:
+    """Name the rule in any error it raises in reverse, and (for hand-written rules)
+    check the returned cotangents: one per argument, scalars for Active ones."""
+    n = len(request)
+    active = tuple(i for i, a in enumerate(request) if a is Active)
+    batch = any(is_batch(a) for a in request)
+
+    def guarded(cfg: RevConfig, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        y, reverse = rule(cfg, *args, **kwargs)
+
+        def guarded_reverse(dret: Any) -> Any:
+            try:
+                cots = reverse(dret)
+            except ActiveRulesError:
+                raise
+            except Exception as e:
+                raise RuleError(f"{label}: reverse raised {type(e).__name__}: {e}") from e
+            if not check:
+                return cots
+            return _check_returned(label, cots, args, n, active, batch)
+
+        return y, guarded_reverse
+
+    return guarded
+
+
+def _check_returned(label: str, cots: Any, args: tuple[Any, ...], n: int,
+                    active: tuple[int, ...], batch: bool) -> Any:
+    if not active:
+        if cots is not None and not (isinstance(cots, tuple) and all(c is None for c in cots)):
+            raise RuleError(f"{label}: no argument is Active, so reverse must return None "
+                            "(or a tuple of None); cotangents of Duplicated arguments go into "
+                            "their shadows")
+        return None
+    if not isinstance(cots, tuple) or len(cots) != n:
+        got = f"{len(cots)} entries" if isinstance(cots, tuple) else type(cots).__name__
+        raise RuleError(f"{label}: reverse must return a tuple of {n} entries (one per argument), "
+                        f"got {got}")
+    out: list[Any] = [None] * n
+    for i in active:
+        val = args[i].val
+        if batch:
+            lanes_ = cots[i]
+            width = len(args[next(j for j, a in enumerate(args) if hasattr(a, "dvals"))].dvals)
+            if lanes_ is None:
+                lanes_ = (None,) * width
+            if not isinstance(lanes_, tuple) or len(lanes_) != width:
+                raise RuleError(f"{label}: argument {i} is Active in a batch of width {width}: "
+                                f"its cotangent must be a tuple of {width}")
+            out[i] = tuple(zero_cotangent(val) if c is None else check_active(label, i, c, val)
+                           for c in lanes_)
+        else:
+            c = cots[i]
+            out[i] = zero_cotangent(val) if c is None else check_active(label, i, c, val)
+    return tuple(out)

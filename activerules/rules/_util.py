@@ -1,0 +1,195 @@
+"""Shared helpers for the built-in NumPy rules.
+
+Everything that more than one rule module needs lives here: the one
+broadcasting helper (:func:`unbroadcast`), the cotangent dtype policy
+(:func:`fit`), the conjugation used by the complex convention (:func:`conj`),
+and the activity helpers used by the Enzyme-style rules (:func:`accumulate`).
+
+Complex convention (ChainRules/PyTorch): for a real loss ``L`` and a complex
+primal ``z = a + ib`` the cotangent is ``dL/da + i dL/db``.  For a holomorphic
+``y = f(z)`` the pullback is ``zbar = conj(f'(z)) * ybar``; non-holomorphic
+functions (``abs``, ``real``, ``imag``, ``conj``, ``angle``) follow from the
+same definition.  On real inputs the convention is the ordinary gradient.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
+
+import activerules as ar
+
+__all__ = [
+    "accumulate",
+    "conj",
+    "cotangent_dtype",
+    "fit",
+    "like",
+    "reads",
+    "restore_axes",
+    "unbroadcast",
+]
+
+
+def unbroadcast(cotangent: Any, shape: Sequence[int]) -> Any:
+    """Return ``cotangent`` summed (or broadcast) back to ``shape``.
+
+    Axes that broadcasting prepended are summed away and axes that it
+    stretched from length 1 are summed with ``keepdims``; a cotangent smaller
+    than ``shape`` (a scalar for an array argument) is broadcast up.  ``None``
+    (a zero cotangent) passes through.
+    """
+    if cotangent is None:
+        return None
+    shape = tuple(shape)
+    cot = np.asarray(cotangent)
+    if cot.shape == shape:
+        return cotangent
+    extra = cot.ndim - len(shape)
+    if extra > 0:
+        cot = cot.sum(axis=tuple(range(extra)))
+    stretched = tuple(
+        i for i, n in enumerate(shape) if n == 1 and i < cot.ndim and cot.shape[i] != 1
+    )
+    if stretched:
+        cot = cot.sum(axis=stretched, keepdims=True)
+    if cot.shape != shape:
+        cot = np.broadcast_to(cot, shape)
+    return cot
+
+
+def cotangent_dtype(x: Any) -> np.dtype[Any] | None:
+    """The dtype of ``x``'s cotangent, or ``None`` when ``x`` gets none.
+
+    Floating and complex primals keep their own precision (float32 stays
+    float32); Python floats and complexes count as float64/complex128;
+    integer, boolean and non-numeric primals have no cotangent.
+    """
+    if isinstance(x, (bool, int, np.integer, np.bool_)):
+        return None
+    if isinstance(x, (float, complex)):
+        return np.result_type(x)
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        try:
+            dt = np.asarray(x).dtype
+        except (TypeError, ValueError):
+            return None
+    if dt.kind in "fc":
+        return np.dtype(dt)
+    return None
+
+
+def fit(cotangent: Any, x: Any) -> Any:
+    """Shape and cast ``cotangent`` into a valid cotangent for primal ``x``.
+
+    Sums broadcast axes away (:func:`unbroadcast`), takes the real part for a
+    real ``x`` and casts to ``x``'s precision.  Returns ``None`` for a zero
+    cotangent or a primal that has none (integer, boolean).  A scalar primal
+    gets a NumPy scalar, an array primal an array.
+    """
+    if cotangent is None:
+        return None
+    dt = cotangent_dtype(x)
+    if dt is None:
+        return None
+    cot = unbroadcast(cotangent, np.shape(x))
+    if dt.kind == "f" and np.iscomplexobj(cot):
+        cot = np.real(cot)
+    cot = np.asarray(cot, dtype=dt)
+    if not isinstance(x, np.ndarray):
+        return cot[()]
+    return cot
+
+
+def conj(a: Any) -> Any:
+    """Complex conjugate of ``a``, or ``a`` itself (no copy) when it is real."""
+    return np.conj(a) if np.iscomplexobj(a) else a
+
+
+def restore_axes(g: Any, shape: Sequence[int], axis: Any = None, keepdims: bool = False) -> Any:
+    """Broadcast a reduction's cotangent ``g`` back to the input ``shape``.
+
+    ``axis`` and ``keepdims`` are the reduction's arguments; the reduced axes
+    are re-inserted (when not kept) and ``g`` is broadcast (read-only view).
+    """
+    shape = tuple(shape)
+    g = np.asarray(g)
+    if not keepdims and len(shape) != g.ndim:
+        if axis is None:
+            axes: tuple[int, ...] = tuple(range(len(shape)))
+        else:
+            axes = normalize_axis_tuple(axis, len(shape))
+        g = np.expand_dims(g, axes)
+    return np.broadcast_to(g, shape)
+
+
+def accumulate(arg: Any, cotangent: Callable[[], Any] | Any, primal: Any) -> Any:
+    """Deliver a cotangent to an annotated argument of an Enzyme-style rule.
+
+    ``arg`` is the annotation, ``primal`` the argument's value (passed
+    separately so reverse closures need not read ``arg.val``).  ``cotangent``
+    may be a zero-argument callable, evaluated only when ``arg`` is not
+    ``Const``.  A ``Duplicated`` shadow is accumulated in place (``+=``) and
+    ``None`` returned; an ``Active`` argument gets its cotangent returned.
+    """
+    if isinstance(arg, ar.Const):
+        return None
+    cot = cotangent() if callable(cotangent) else cotangent
+    cot = fit(cot, primal)
+    if isinstance(arg, ar.Active):
+        return cot
+    if cot is not None:
+        arg.dval += cot
+    return None
+
+
+def like(v: Any) -> Any:
+    """A zero-cost stand-in with ``v``'s shape and dtype, for :func:`fit`.
+
+    Reverse closures keep this instead of the primal when they need only its
+    shape and dtype, so the engine has nothing to preserve.
+    """
+    if isinstance(v, np.ndarray):
+        return np.broadcast_to(np.zeros((), v.dtype), v.shape)
+    return v
+
+
+def reads(formula: Callable[..., Any]) -> tuple[str, ...]:
+    """The parameter names of a derivative formula, i.e. the values it reads.
+
+    The rule factories use this to capture exactly those values in a
+    reverse closure.
+    """
+    return tuple(inspect.signature(formula).parameters)
+
+
+_NOVALUE = getattr(np, "_NoValue", object())
+_SIGNATURES: dict[Any, inspect.Signature] = {}
+
+
+def bind(signature_of: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """All arguments of a call to ``signature_of``, by name, defaults applied.
+
+    NumPy's ``<no value>`` defaults read as ``None``.  Rules use this to find
+    ``axis``/``keepdims`` whether they were passed by position or keyword.
+    """
+    sig = _SIGNATURES.get(signature_of)
+    if sig is None:
+        sig = _SIGNATURES[signature_of] = inspect.signature(signature_of)
+    bound = sig.bind(*args, **kwargs)
+    bound.apply_defaults()
+    out = dict(bound.arguments)
+    for key, param in sig.parameters.items():
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            out.update(out.pop(key, {}))
+    return {k: (None if v is _NOVALUE else v) for k, v in out.items()}
+
+
+def nones(args: Sequence[Any]) -> tuple[None, ...]:
+    """Zero cotangents (``None``) for positional non-differentiable arguments."""
+    return (None,) * len(args)

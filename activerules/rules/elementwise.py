@@ -1,0 +1,389 @@
+"""Rules for NumPy's elementwise functions (ufuncs and a few array functions).
+
+The unary and binary ufuncs are tables of derivative formulas; one factory
+per table turns an entry into a registered rule.  A formula names the values
+it reads as its parameters (``x``/``y`` for unary, ``g``/``a``/``b``/``y`` for
+binary partials) so the rule's reverse closure captures exactly those.
+
+Conventions
+-----------
+* Complex (ChainRules/PyTorch): for a real loss, the cotangent of
+  ``z = a + ib`` is ``dL/da + i dL/db``; a holomorphic ``y = f(z)`` pulls back
+  ``zbar = conj(f'(z)) * ybar``.  ``abs``, ``angle``, ``real``, ``imag``,
+  ``conj`` and complex ``sign`` are non-holomorphic and follow the same
+  definition (e.g. ``abs``: ``zbar = ybar * z / |z|``).
+* Ties in ``maximum``/``minimum``/``fmax``/``fmin`` split the cotangent
+  evenly (half to each side), which is also what a central finite difference
+  measures; NaN propagation sends the cotangent to the NaN (``maximum``) or to
+  the number (``fmax``).
+* Piecewise-constant functions with float output (``floor``, ``ceil``,
+  ``rint``, ``trunc``, ``round``, ``fix``, ``floor_divide``, real ``sign``)
+  have zero derivative but stay on the tape, so their outputs remain tracked
+  arrays that may be mutated; ``abs``/``sign`` at 0 take derivative 0.
+* Functions with boolean or integer output are in :mod:`.inactive`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import activerules as ar
+
+from ._util import accumulate, conj, fit, like, reads
+
+S = ar.Sample
+
+# Sample inputs by domain: real line, positive, open unit interval, > 1.
+_R = np.array([-1.3, -0.4, 0.25, 0.8, 1.7])
+_R2 = np.array([[-0.6, 0.3, 1.1], [0.9, -1.4, 0.45]])
+_P = np.array([0.3, 0.7, 1.2, 2.5])
+_P2 = np.array([[0.4, 1.3, 2.1], [0.9, 0.6, 1.7]])
+_U = np.array([-0.8, -0.35, 0.1, 0.6])
+_G = np.array([1.3, 1.9, 2.6, 4.0])
+_C = np.array([0.7 + 0.4j, -0.5 + 0.9j, 1.2 - 0.3j])
+
+
+def _samples(base: np.ndarray, twod: np.ndarray | None = None, complex_: bool = False) -> list[Any]:
+    """Standard samples for a unary function on one domain."""
+    out = [S(base), S(base.astype(np.float32))]
+    if twod is not None:
+        out.append(S(twod))
+    if complex_:
+        out.append(S(_C))
+    return out
+
+
+_REAL, _POS, _UNIT, _GT1 = _samples(_R, _R2), _samples(_P, _P2), _samples(_U), _samples(_G)
+_REALC, _POSC, _UNITC, _GT1C = (
+    _samples(_R, _R2, True), _samples(_P, _P2, True), _samples(_U, None, True), _samples(_G, None, True))
+
+
+def _masked(g: Any, kw: dict[str, Any]) -> Any:
+    """Zero the cotangent where a ufunc's ``where=`` mask left the output alone."""
+    where = kw.get("where", True)
+    return g if where is True else np.where(where, g, 0)
+
+
+def _name(rule: Callable[..., Any], fn: Any, kind: str) -> None:
+    rule.__name__ = rule.__qualname__ = f"_{fn.__name__}_{kind}"
+    rule.__doc__ = f"{kind} for ``np.{fn.__name__}`` (generated from the derivative table)."
+
+
+# --------------------------------------------------------------------------- unary
+# dy/dx as a formula of x and/or y (or of nothing, for a constant slope);
+# holomorphic for the complex-capable entries.
+_LN2, _LN10 = np.log(2.0), np.log(10.0)
+_UNARY: dict[np.ufunc, tuple[Callable[..., Any], list[Any]]] = {
+    np.negative: (lambda: -1.0, _REALC),
+    np.positive: (lambda: 1.0, _REALC),
+    np.square: (lambda x: 2 * x, _REALC),
+    np.sqrt: (lambda y: 0.5 / y, _POSC),
+    np.cbrt: (lambda y: 1 / (3 * y * y), _POS),
+    np.reciprocal: (lambda y: -y * y, _POSC),
+    np.exp: (lambda y: y, _REALC),
+    np.exp2: (lambda y: y * _LN2, _REALC),
+    np.expm1: (lambda y: y + 1, _REALC),
+    np.log: (lambda x: 1 / x, _POSC),
+    np.log2: (lambda x: 1 / (x * _LN2), _POSC),
+    np.log10: (lambda x: 1 / (x * _LN10), _POSC),
+    np.log1p: (lambda x: 1 / (1 + x), _POSC),
+    np.sin: (lambda x: np.cos(x), _REALC),
+    np.cos: (lambda x: -np.sin(x), _REALC),
+    np.tan: (lambda y: 1 + y * y, _UNITC),
+    np.arcsin: (lambda x: 1 / np.sqrt(1 - x * x), _UNITC),
+    np.arccos: (lambda x: -1 / np.sqrt(1 - x * x), _UNITC),
+    np.arctan: (lambda x: 1 / (1 + x * x), _REALC),
+    np.sinh: (lambda x: np.cosh(x), _REALC),
+    np.cosh: (lambda x: np.sinh(x), _REALC),
+    np.tanh: (lambda y: 1 - y * y, _REALC),
+    np.arcsinh: (lambda x: 1 / np.sqrt(x * x + 1), _REALC),
+    np.arccosh: (lambda x: 1 / (np.sqrt(x - 1) * np.sqrt(x + 1)), _GT1C),
+    np.arctanh: (lambda x: 1 / (1 - x * x), _UNITC),
+    np.deg2rad: (lambda: np.pi / 180, _REAL),
+    np.radians: (lambda: np.pi / 180, _REAL),
+    np.rad2deg: (lambda: 180 / np.pi, _REAL),
+    np.degrees: (lambda: 180 / np.pi, _REAL),
+    np.fabs: (lambda x: np.sign(x), _REAL),
+}
+
+
+def _unary(fn: np.ufunc, deriv: Callable[..., Any], samples: list[Any]) -> None:
+    """Register ``fn``'s rrule: ``xbar = ybar * conj(deriv)``, capturing only what ``deriv`` reads."""
+    names = reads(deriv)
+
+    def rule(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
+        y = fn(x, **kw)
+        env = {"x": x, "y": y}
+        kept = [env[n] for n in names]
+        tx = like(x)
+        del env
+
+        def pullback(g: Any) -> tuple[Any]:
+            return (fit(_masked(g, kw) * conj(deriv(*kept)), tx),)
+
+        return y, pullback
+
+    _name(rule, fn, "rrule")
+    ar.rrule(fn, samples=samples)(rule)
+
+
+for _fn, (_d, _s) in _UNARY.items():
+    _unary(_fn, _d, _s)
+
+
+# Piecewise constant, float output: zero derivative everywhere it exists.
+def _zero(fn: Callable[..., Any], samples: list[Any]) -> None:
+    """Register ``fn`` with an rrule whose pullback is zero for every argument."""
+
+    def rule(*args: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[None, ...]]]:
+        return fn(*args, **kw), lambda g: (None,) * len(args)
+
+    _name(rule, fn, "rrule")
+    ar.rrule(fn, samples=samples)(rule)
+
+
+_ZERO_SAMPLES = [S(_R * 1.7), S(_R2 * 2.3)]
+for _fn in (np.floor, np.ceil, np.rint, np.trunc, np.fix, np.round, np.around):
+    _zero(_fn, _ZERO_SAMPLES)
+_zero(np.floor_divide, [S(_P * 3.1, _P * 0.9 + 0.05)])
+
+
+@ar.rrule(np.absolute, samples=[*_REALC, S(np.array([[-2.0, 0.5], [1.5, -0.1]]))])
+def _absolute(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
+    """``|x|``: ``sign(x)`` for real, ``z/|z|`` for complex (0 at 0)."""
+    y = np.absolute(x, **kw)
+
+    def pullback(g: Any) -> tuple[Any]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d = x / np.where(y == 0, 1, y)
+        return (fit(_masked(g, kw) * d, x),)
+
+    return y, pullback
+
+
+@ar.rrule(np.sign, samples=[S(_R), S(_C), S(np.array([0.0, 0.5 - 1j]))])
+def _sign(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
+    """Zero for real ``x``; for complex ``u = z/|z|``: ``(ybar - u Re(conj(u) ybar)) / |z|``."""
+    y = np.sign(x, **kw)
+    if not np.iscomplexobj(x):
+        return y, lambda g: (None,)
+
+    def pullback(g: Any) -> tuple[Any]:
+        r = np.abs(x)
+        safe = np.where(r == 0, 1, r)
+        return (fit(np.where(r == 0, 0, (g - y * np.real(np.conj(y) * g)) / safe), x),)
+
+    return y, pullback
+
+
+@ar.rrule(np.conjugate, samples=[S(_C), S(_R)])
+def _conjugate(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
+    """``conj``: ``zbar = conj(ybar)``."""
+    return np.conjugate(x, **kw), lambda g: (fit(conj(_masked(g, kw)), x),)
+
+
+@ar.rrule(np.real, samples=[S(_C), S(_R)])
+def _real(x: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
+    """``real``: ``zbar = Re(ybar)`` (a real cotangent, embedded in complex for complex ``z``)."""
+    return np.real(x), lambda g: (fit(np.real(g), x),)
+
+
+@ar.rrule(np.imag, samples=[S(_C)])
+def _imag(x: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
+    """``imag``: ``zbar = i Re(ybar)``; zero for real ``x``."""
+    return np.imag(x), lambda g: (fit(1j * np.real(g), x) if np.iscomplexobj(x) else None,)
+
+
+@ar.rrule(np.angle, samples=[S(_C), S(_C, deg=True)])
+def _angle(x: Any, deg: bool = False) -> tuple[Any, Callable[[Any], tuple[Any]]]:
+    """``angle``: ``zbar = ybar * i z / |z|^2`` (scaled for ``deg``); zero for real ``x``."""
+    y = np.angle(x, deg=deg)
+    if not np.iscomplexobj(x):
+        return y, lambda g: (None,)
+    scale = 180 / np.pi if deg else 1.0
+
+    def pullback(g: Any) -> tuple[Any]:
+        r2 = np.abs(x) ** 2
+        return (fit(np.where(r2 == 0, 0, scale * np.real(g) * 1j * x / np.where(r2 == 0, 1, r2)), x),)
+
+    return y, pullback
+
+
+@ar.rrule(np.nan_to_num, samples=[S(np.array([0.5, np.nan, np.inf, -np.inf, -2.0]))])
+def _nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
+    """``nan_to_num``: cotangent passes where ``x`` was finite, zero where it was replaced."""
+    y = np.nan_to_num(x, copy=True, nan=nan, **kw)
+    finite = np.isfinite(x)
+    return y, lambda g: (fit(np.where(finite, g, 0), x),)
+
+
+# -------------------------------------------------------------------------- binary
+# (partial for a, partial for b): each returns the cotangent contribution
+# from the output cotangent g, reading only the values it names.
+def _select(a: Any, b: Any, y: Any) -> Any:
+    """Weight of ``a`` in a max/min-type selection: 1, 0, or 1/2 on a tie."""
+    wa, wb = (a == y), (b == y)
+    return np.where(wa & wb, 0.5, wa.astype(float))
+
+
+def _log_base(a: Any) -> Any:
+    """``log(a)`` with ``log(0)`` taken as 0 (the ``b`` partial of ``0**b`` is 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(np.where(a == 0, 1, a))
+
+
+def _power_a(g: Any, a: Any, b: Any) -> Any:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return g * conj(b * np.power(a, b - 1))
+
+
+_BINARY: dict[np.ufunc, tuple[Callable[..., Any], Callable[..., Any]]] = {
+    np.add: (lambda g: g, lambda g: g),
+    np.subtract: (lambda g: g, lambda g: -g),
+    np.multiply: (lambda g, b: g * conj(b), lambda g, a: g * conj(a)),
+    np.divide: (lambda g, b: g / conj(b), lambda g, b, y: -g * conj(y / b)),
+    np.power: (_power_a, lambda g, a, y: g * conj(y * _log_base(a))),
+    np.float_power: (_power_a, lambda g, a, y: g * conj(y * _log_base(a))),
+    np.arctan2: (lambda g, a, b: g * b / (a * a + b * b), lambda g, a, b: -g * a / (a * a + b * b)),
+    np.hypot: (lambda g, a, y: g * a / y, lambda g, b, y: g * b / y),
+    np.logaddexp: (lambda g, a, y: g * np.exp(a - y), lambda g, b, y: g * np.exp(b - y)),
+    np.logaddexp2: (lambda g, a, y: g * np.exp2(a - y), lambda g, b, y: g * np.exp2(b - y)),
+    np.maximum: (lambda g, a, b, y: g * _select(a, b, y), lambda g, a, b, y: g * _select(b, a, y)),
+    np.minimum: (lambda g, a, b, y: g * _select(a, b, y), lambda g, a, b, y: g * _select(b, a, y)),
+    np.fmax: (lambda g, a, b, y: g * _select(a, b, y), lambda g, a, b, y: g * _select(b, a, y)),
+    np.fmin: (lambda g, a, b, y: g * _select(a, b, y), lambda g, a, b, y: g * _select(b, a, y)),
+    np.remainder: (lambda g: g, lambda g, a, b: -g * np.floor_divide(a, b)),
+    np.fmod: (lambda g: g, lambda g, a, b: -g * np.trunc(a / b)),
+    np.copysign: (lambda g, a, b: g * np.copysign(1.0, a) * np.copysign(1.0, b), lambda g: None),
+    np.heaviside: (lambda g: None, lambda g, a: g * (a == 0)),
+    np.ldexp: (lambda g, b: g * np.ldexp(1.0, b), lambda g: None),
+}
+
+_A23 = np.array([[0.4, -1.2, 0.9], [1.5, 0.3, -0.7]])
+_B3 = np.array([1.1, -0.6, 0.8])
+_GENERIC = [S(_R, _R[::-1] * 0.7 + 0.05), S(_A23, _B3), S(_B3, 2.5), S(1.5, _A23),
+            S(_A23.astype(np.float32), _B3.astype(np.float32))]
+_COMPLEX = [S(_C, _C[::-1]), S(_C, _B3)]
+_SAMPLES_2: dict[np.ufunc, list[Any]] = {
+    np.add: _GENERIC + _COMPLEX,
+    np.subtract: _GENERIC + _COMPLEX,
+    np.multiply: _GENERIC + _COMPLEX,
+    np.divide: _GENERIC + _COMPLEX,
+    np.power: [S(_P, _R), S(_P2, _B3), S(_P2, 2.0), S(2.0, _R), S(_P, np.array([1, 2, 3, 0])),
+               S(np.array([0.0, 0.5]), np.array([2.0, 3.0])), S(_C, 1.7 + 0.2j)],
+    np.float_power: [S(_P, _R), S(_P2, _B3)],
+    np.arctan2: _GENERIC,
+    np.hypot: _GENERIC,
+    np.logaddexp: _GENERIC,
+    np.logaddexp2: _GENERIC,
+    np.maximum: [*_GENERIC, S(np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.5, 3.5]))],
+    np.minimum: [*_GENERIC, S(np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.5, 3.5]))],
+    np.fmax: [*_GENERIC, S(np.array([1.0, np.nan, 3.0]), np.array([0.5, 2.0, np.nan]))],
+    np.fmin: [*_GENERIC, S(np.array([1.0, np.nan, 3.0]), np.array([0.5, 2.0, np.nan]))],
+    np.remainder: [S(np.array([1.3, 2.7, -0.4, 5.2]), np.array([1.0, 1.1, 0.7, 2.3])), S(_A23 * 3, 1.7)],
+    np.fmod: [S(np.array([1.3, 2.7, -0.4, 5.2]), np.array([1.0, 1.1, 0.7, 2.3])), S(_A23 * 3, 1.7)],
+    np.copysign: [S(_R, _R[::-1]), S(_A23, _B3)],
+    np.heaviside: [S(np.array([-1.0, 0.0, 2.0]), np.array([0.5, 0.3, 0.7]))],
+    np.ldexp: [S(_R, np.array([0, 1, -2, 3, 2]))],
+}
+
+
+def _binary_rrule(fn: np.ufunc, da: Callable[..., Any], db: Callable[..., Any]) -> Callable[..., Any]:
+    """An rrule from two partial formulas; each cotangent is a thunk (skipped for Const)."""
+    ra, rb = reads(da), reads(db)
+
+    def rule(a: Any, b: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, Any]]]:
+        y = fn(a, b, **kw)
+        env = {"a": a, "b": b, "y": y}
+        ka = {n: env[n] for n in ra if n != "g"}
+        kb = {n: env[n] for n in rb if n != "g"}
+        del env
+
+        def pullback(g: Any) -> tuple[Any, Any]:
+            g = _masked(g, kw)
+            return (ar.thunk(lambda: fit(da(g=g, **ka), a)), ar.thunk(lambda: fit(db(g=g, **kb), b)))
+
+        return y, pullback
+
+    return rule
+
+
+def _binary_activity_rule(fn: np.ufunc, da: Callable[..., Any], db: Callable[..., Any]) -> Callable[..., Any]:
+    """An activity rule from two partial formulas.
+
+    The reverse closure keeps only the values read by the partials of the
+    arguments that are not ``Const`` (``x * c`` with ``c`` Const keeps ``c``
+    alone), and never forms a Const argument's cotangent.
+    """
+    ra, rb = reads(da), reads(db)
+
+    def rule(cfg: Any, a: Any, b: Any, **kw: Any) -> tuple[Any, Callable[[Any], Any]]:
+        av, bv = a.val, b.val
+        y = fn(av, bv, **kw)
+        env = {"a": av, "b": bv, "y": y}
+        ka = {} if isinstance(a, ar.Const) else {n: env[n] for n in ra if n != "g"}
+        kb = {} if isinstance(b, ar.Const) else {n: env[n] for n in rb if n != "g"}
+        # Shape/dtype templates for fit(): a 0-d stand-in instead of the primal.
+        ta, tb = like(av), like(bv)
+        del env, av, bv
+
+        def reverse(g: Any) -> Any:
+            g = _masked(g, kw)
+            out = (accumulate(a, lambda: da(g=g, **ka), ta), accumulate(b, lambda: db(g=g, **kb), tb))
+            return None if out == (None, None) else out
+
+        return y, reverse
+
+    return rule
+
+
+_ACTIVITY_RULES = (np.multiply, np.divide)
+
+for _fn, (_da, _db) in _BINARY.items():
+    if _fn in _ACTIVITY_RULES:
+        _rule = _binary_activity_rule(_fn, _da, _db)
+        _name(_rule, _fn, "rule")
+        ar.rule(_fn, ar.Annotation, ar.Annotation, samples=_SAMPLES_2[_fn])(_rule)
+    else:
+        _rule = _binary_rrule(_fn, _da, _db)
+        _name(_rule, _fn, "rrule")
+        ar.rrule(_fn, samples=_SAMPLES_2[_fn])(_rule)
+
+
+# ------------------------------------------------------------- array functions
+_LO = np.array([-0.5, 0.0, -2.0, 0.1, -1.0])
+_HI = np.array([0.5, 1.0, 0.1, 2.0, 1.5])
+
+
+@ar.rrule(np.clip, samples=[S(_R, -0.5, 1.0), S(_R, _LO, _HI), S(_A23, None, 0.5), S(_A23, -0.3, None)])
+def _clip(a: Any, a_min: Any = None, a_max: Any = None, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``clip``: the cotangent goes to whichever of ``a``, ``a_min``, ``a_max`` was selected."""
+    y = np.clip(a, a_min, a_max, **kw)
+
+    def pullback(g: Any) -> tuple[Any, ...]:
+        below = np.zeros(np.shape(y), bool) if a_min is None else np.less(a, a_min)
+        above = np.zeros(np.shape(y), bool) if a_max is None else np.greater(a, a_max)
+        return (
+            ar.thunk(lambda: fit(np.where(below | above, 0, g), a)),
+            None if a_min is None else ar.thunk(lambda: fit(np.where(below, g, 0), a_min)),
+            None if a_max is None else ar.thunk(lambda: fit(np.where(above & ~below, g, 0), a_max)),
+        )
+
+    return y, pullback
+
+
+@ar.rrule(np.where, samples=[S(_R > 0, _R, _R * 2), S(np.array([True, False, True]), _A23, 0.5)])
+def _where(condition: Any, *xy: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``where(c, x, y)``: the cotangent goes to the selected branch (``c`` gets none)."""
+    y = np.where(condition, *xy)
+    if not xy:
+        return y, lambda g: (None,)
+    x1, x2 = xy
+    return y, lambda g: (
+        None,
+        ar.thunk(lambda: fit(np.where(condition, g, 0), x1)),
+        ar.thunk(lambda: fit(np.where(condition, 0, g), x2)),
+    )

@@ -1,0 +1,296 @@
+"""Rules for NumPy's reductions and scans.
+
+Most reductions are one table: ``xbar = restore(ybar) * weight`` where
+``weight`` is the local derivative of the reduction, written as a formula of
+the values it names (``a`` input, ``y`` output broadcast back to ``a``'s
+shape, ``m`` the mean, ``n`` the count per group, ``d`` the ddof, ``axis``).
+
+Conventions
+-----------
+* Ties in ``max``/``min`` (and ``nanmax``, ``maximum.reduce``, ...) split the
+  cotangent evenly among the tied elements (JAX's convention).
+* ``prod`` handles zeros exactly (products of the other elements); ``cumprod``
+  divides by the input and so assumes no zero entries.
+* Complex inputs follow the ChainRules convention (see :mod:`.elementwise`).
+* ``linalg.norm`` at 0 has cotangent 0 (the subgradient of least norm).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
+
+import activerules as ar
+
+from ._util import bind, conj, fit, like, nones, reads, restore_axes
+
+S = ar.Sample
+
+_X23 = np.array([[0.5, -1.2, 2.0], [1.5, 0.3, -0.7]])
+_X234 = np.linspace(-1.0, 1.3, 24).reshape(2, 3, 4) ** 3 + 0.1
+_C23 = _X23 + 1j * _X23[::-1]
+_AXES = [S(_X23), S(_X23, axis=1), S(_X23, 0), S(_X23, axis=0, keepdims=True),
+         S(_X234, axis=(0, 2)), S(_X23.astype(np.float32), axis=1)]
+_NAN = np.array([[0.5, np.nan, 2.0], [1.5, 0.3, np.nan]])
+
+
+def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    return tuple(range(ndim)) if axis is None else normalize_axis_tuple(axis, ndim)
+
+
+def _ties(a: Any, y: Any, axis: Any) -> Any:
+    """Selection weights of max/min: 1/k on each of the k elements equal to the result."""
+    eq = a == y
+    return eq / np.sum(eq, axis=axis, keepdims=True)
+
+
+def _others(a: Any, axis: Any) -> Any:
+    """Product of the *other* elements of each reduced group (exact with zeros)."""
+    axes = _axes(axis, a.ndim)
+    k = len(axes)
+    moved = np.moveaxis(a, axes, tuple(range(a.ndim - k, a.ndim)))
+    flat = moved.reshape(moved.shape[: a.ndim - k] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), flat.dtype)
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return np.moveaxis((left * right).reshape(moved.shape), tuple(range(a.ndim - k, a.ndim)), axes)
+
+
+# weight formulas, by what they read: a, y (broadcast), m (mean), n (count), d (ddof), axis
+_REDUCE: dict[Callable[..., Any], tuple[Callable[..., Any], list[Any]]] = {
+    np.sum: (lambda: 1.0, [*_AXES, S(_C23, axis=0)]),
+    np.nansum: (lambda: 1.0, [S(_NAN), S(_NAN, axis=1)]),
+    np.mean: (lambda n: 1.0 / n, [*_AXES, S(_C23, axis=1)]),
+    np.nanmean: (lambda n: 1.0 / n, [S(_NAN), S(_NAN, axis=0)]),
+    np.prod: (lambda a, axis: conj(_others(a, axis)),
+              [*_AXES, S(np.array([[0.5, 0.0, 2.0], [0.0, 0.0, 3.0]]), axis=1), S(_C23)]),
+    np.max: (lambda a, y, axis: _ties(a, y, axis), [*_AXES, S(np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]), axis=1)]),
+    np.amax: (lambda a, y, axis: _ties(a, y, axis), _AXES),
+    np.min: (lambda a, y, axis: _ties(a, y, axis), [*_AXES, S(np.array([[1.0, 1.0, 3.0], [2.0, 2.0, 2.0]]), axis=1)]),
+    np.amin: (lambda a, y, axis: _ties(a, y, axis), _AXES),
+    np.nanmax: (lambda a, y, axis: _ties(a, y, axis), [S(_NAN, axis=1)]),
+    np.nanmin: (lambda a, y, axis: _ties(a, y, axis), [S(_NAN, axis=1)]),
+    np.var: (lambda a, m, n, d: 2.0 * (a - m) / (n - d), [*_AXES, S(_X23, axis=1, ddof=1), S(_C23, axis=0)]),
+    np.std: (lambda a, y, m, n, d: (a - m) / ((n - d) * y), [*_AXES, S(_X23, axis=1, ddof=1), S(_C23)]),
+    np.nanvar: (lambda a, m, n, d: 2.0 * (a - m) / (n - d), [S(_NAN, axis=1), S(_NAN, ddof=1)]),
+    np.nanstd: (lambda a, y, m, n, d: (a - m) / ((n - d) * y), [S(_NAN, axis=1)]),
+}
+_UFUNC_REDUCE: dict[Callable[..., Any], Callable[..., Any]] = {
+    np.add.reduce: np.sum, np.multiply.reduce: np.prod, np.maximum.reduce: np.max, np.minimum.reduce: np.min,
+}
+_NANFUNCS = (np.nansum, np.nanmean, np.nanmax, np.nanmin, np.nanvar, np.nanstd)
+_MEANS: dict[Callable[..., Any], Callable[..., Any]] = {np.nanvar: np.nanmean, np.nanstd: np.nanmean}
+
+
+def _reduction(fn: Callable[..., Any], weight: Callable[..., Any], like_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """An rrule ``xbar = restore(ybar) * weight * mask`` for a reduction ``fn``.
+
+    ``like_fn`` is the NumPy function whose semantics ``fn`` shares
+    (``np.add.reduce`` behaves as ``np.sum``, with its own default axis).
+    """
+    names = reads(weight)
+    nan = like_fn in _NANFUNCS
+
+    def rule(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+        y = fn(a, *pos, **kw)
+        p = bind(fn, a, *pos, **kw)
+        a = np.asarray(a)
+        axis, keep = p["axis"], bool(p.get("keepdims"))
+        mask = True if p.get("where") is None else p["where"]
+        if nan:
+            mask = mask & ~np.isnan(a)
+        ta = like(a)
+
+        def pullback(g: Any) -> tuple[Any, ...]:
+            env: dict[str, Any] = {"axis": axis, "d": p.get("correction") or p.get("ddof") or 0}
+            if "a" in names:
+                env["a"] = np.where(mask, a, 0) if nan else a
+            if "y" in names:
+                env["y"] = restore_axes(y, a.shape, axis, keep)
+            if "n" in names:
+                env["n"] = np.sum(np.broadcast_to(mask, a.shape), axis=axis, keepdims=True)
+            if "m" in names:
+                where = {} if p.get("where") is None else {"where": p["where"]}
+                env["m"] = _MEANS.get(like_fn, np.mean)(a, axis=axis, keepdims=True, **where)
+            cot = restore_axes(g, a.shape, axis, keep) * weight(**{k: env[k] for k in names})
+            if mask is not True:
+                cot = np.where(mask, cot, 0)
+            return (fit(cot, ta), *nones(pos))
+
+        return y, pullback
+
+    rule.__name__ = rule.__qualname__ = f"_{getattr(fn, '__name__', 'reduce')}_rrule"
+    rule.__doc__ = f"rrule for ``{fn!r}`` (generated from the reduction table)."
+    return rule
+
+
+for _fn, (_w, _s) in _REDUCE.items():
+    ar.rrule(_fn, samples=_s)(_reduction(_fn, _w, _fn))
+for _fn, _like in _UFUNC_REDUCE.items():
+    ar.rrule(_fn, samples=[S(_X23), S(_X23, axis=1), S(_X234, None), S(_X23, 1, keepdims=True)])(
+        _reduction(_fn, _REDUCE[_like][0], _like))
+
+
+# ------------------------------------------------------------------------ scans
+def _rev_cumsum(g: Any, axis: int) -> Any:
+    return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
+
+
+def _scan(fn: Any, cumprod: bool) -> Callable[..., Any]:
+    """rrule for cumsum-like (``cumprod=False``) or cumprod-like scans along one axis."""
+
+    def rule(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+        y = fn(a, *pos, **kw)
+        axis = bind(fn, a, *pos, **kw)["axis"]
+        a = np.asarray(a)
+        ta = like(a)
+        ax = 0 if axis is None else axis
+
+        def pullback(g: Any) -> tuple[Any, ...]:
+            gy = g * conj(y) if cumprod else g
+            cot = _rev_cumsum(np.reshape(gy, y.shape), ax)
+            if cumprod:
+                cot = cot / conj(np.reshape(a, y.shape))
+            return (fit(np.reshape(cot, a.shape), ta), *nones(pos))
+
+        return y, pullback
+
+    rule.__name__ = rule.__qualname__ = f"_{getattr(fn, '__name__', 'accumulate')}_rrule"
+    rule.__doc__ = f"rrule for ``{fn!r}``: reversed cumulative sum of the cotangent."
+    return rule
+
+
+_SCAN_SAMPLES = [S(_X23), S(_X23, axis=1), S(_X23, 0), S(_X234 + 2.0, axis=2), S(_C23, axis=0)]
+for _fn, _prod in ((np.cumsum, False), (np.cumprod, True), (np.add.accumulate, False), (np.multiply.accumulate, True)):
+    ar.rrule(_fn, samples=_SCAN_SAMPLES[1:] if isinstance(_fn, type(np.add.reduce)) else _SCAN_SAMPLES)(
+        _scan(_fn, _prod))
+
+
+# ----------------------------------------------------------------------- others
+@ar.rrule(np.average, samples=[S(_X23), S(_X23, axis=1), S(_X23, 1, np.array([0.2, 0.5, 1.3])),
+                               S(_X23, weights=np.abs(_X23) + 0.1)])
+def _average(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``average``: ``abar = g w / sum w`` (weights are treated as constant data)."""
+    y = np.average(a, *pos, **kw)
+    p = bind(np.average, a, *pos, **kw)
+    a = np.asarray(a)
+    axis, weights = p["axis"], p["weights"]
+    w = np.ones_like(a) if weights is None else np.asarray(weights)
+    if w.shape != a.shape:
+        shape = [1] * a.ndim
+        shape[normalize_axis_tuple(axis, a.ndim)[0]] = w.size
+        w = w.reshape(shape)
+    sw = np.sum(np.broadcast_to(w, a.shape), axis=axis, keepdims=True)
+    return y, lambda g: (fit(restore_axes(g, a.shape, axis, bool(p["keepdims"])) * w / sw, a), *nones(pos))
+
+
+@ar.rrule(np.diff, samples=[S(np.arange(6.0) ** 2), S(_X234, axis=1), S(_X234, 2, 0),
+                            S(_X23, prepend=0.5, append=np.array([[1.0], [2.0]]))])
+def _diff(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``diff``: the transpose of the difference operator applied ``n`` times
+    (``prepend``/``append`` are treated as constant data)."""
+    y = np.diff(a, *pos, **kw)
+    p = bind(np.diff, a, *pos, **kw)
+    a = np.asarray(a)
+    ax = normalize_axis_tuple(p["axis"], a.ndim)[0]
+    pre = p["prepend"]
+    start = 0 if pre is None else (np.shape(pre)[ax] if np.ndim(pre) == a.ndim else 1)
+    widths = [(0, 0)] * a.ndim
+
+    def pullback(g: Any) -> tuple[Any, ...]:
+        for _ in range(p["n"]):
+            widths[ax] = (1, 0)
+            lo = np.pad(g, widths)
+            widths[ax] = (0, 1)
+            g = lo - np.pad(g, widths)
+        return (fit(np.take(g, np.arange(start, start + a.shape[ax]), axis=ax), a), *nones(pos))
+
+    return y, pullback
+
+
+@ar.rrule(np.trace, samples=[S(_X23), S(np.arange(9.0).reshape(3, 3), 1), S(_X234, 0, 2, 1), S(_C23)])
+def _trace(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``trace``: the cotangent placed on the (offset) diagonal."""
+    y = np.trace(a, *pos, **kw)
+    p = bind(np.trace, a, *pos, **kw)
+    a = np.asarray(a)
+    ax1, ax2 = normalize_axis_tuple((p["axis1"], p["axis2"]), a.ndim)
+    eye = np.eye(a.shape[ax1], a.shape[ax2], p["offset"], dtype=a.dtype)
+
+    def pullback(g: Any) -> tuple[Any, ...]:
+        cot = np.moveaxis(np.asarray(g)[..., None, None] * eye, (-2, -1), (ax1, ax2))
+        return (fit(cot, a), *nones(pos))
+
+    return y, pullback
+
+
+# ------------------------------------------------------------------ linalg.norm
+def _vector_norm_weight(x: Any, y: Any, ord: Any, axis: Any) -> Any:
+    """d||x||_ord / dx (conjugate convention), ``y`` broadcast back to ``x``."""
+    ax = np.abs(x)
+    sgn = np.where(ax == 0, 0, x / np.where(ax == 0, 1, ax))
+    if ord is None or ord == 2:
+        return np.where(y == 0, 0, x / np.where(y == 0, 1, y))
+    if ord == 1:
+        return sgn
+    if ord in (np.inf, -np.inf):
+        return sgn * _ties(ax, y, axis)
+    if ord == 0:
+        return np.zeros_like(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return sgn * np.where(y == 0, 0, (ax / np.where(y == 0, 1, y)) ** (ord - 1))
+
+
+def _matrix_norm_weight(x: Any, ord: Any, axes: tuple[int, int]) -> Any:
+    """d||X||_ord / dX for a matrix norm over ``axes`` (conjugate convention)."""
+    m = np.moveaxis(x, axes, (-2, -1))
+    if ord in ("nuc", 2, -2):
+        u, s, vh = np.linalg.svd(m, full_matrices=False)
+        if ord == "nuc":
+            w = u @ vh
+        else:
+            i = 0 if ord == 2 else -1
+            w = u[..., :, i:i + 1] * vh[..., i:i + 1, :]
+    else:
+        am = np.abs(m)
+        sgn = np.where(am == 0, 0, m / np.where(am == 0, 1, am))
+        col = ord in (1, -1)
+        sums = np.sum(am, axis=-2 if col else -1, keepdims=True)
+        best = np.max(sums, axis=-1 if col else -2, keepdims=True) if ord in (1, np.inf) else \
+            np.min(sums, axis=-1 if col else -2, keepdims=True)
+        sel = _ties(sums, best, -1 if col else -2)
+        w = sgn * sel
+    return np.moveaxis(w, (-2, -1), axes)
+
+
+_M = np.array([[2.0, -1.0, 0.5], [0.3, 1.5, -0.8], [1.0, 0.2, 3.0]])
+_M3 = np.stack([_M, _M.T * 0.7 + 0.1])
+
+
+@ar.rrule(np.linalg.norm, samples=[
+    S(_X23), S(_X23, axis=1), S(_X23[0], 1), S(_X23[0], np.inf), S(_X23[0], -np.inf), S(_X23[0], 3),
+    S(_X23, 1, axis=0, keepdims=True), S(_X23[0], 0), S(_C23), S(_C23[0], 1),
+    S(_M, "fro"), S(_M, "nuc"), S(_M, 2), S(_M, -2), S(_M, 1), S(_M, -1), S(_M, np.inf), S(_M, -np.inf),
+    S(_M3, "fro", (1, 2)), S(_M3, "nuc", axis=(2, 1)), S(_M3, 2, axis=(1, 2), keepdims=True)])
+def _norm(x: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``linalg.norm``: vector norms (any ``ord``) and matrix norms (fro, nuc, ±1, ±2, ±inf)."""
+    y = np.linalg.norm(x, *pos, **kw)
+    p = bind(np.linalg.norm, x, *pos, **kw)
+    x = np.asarray(x)
+    ord, axis, keep = p["ord"], p["axis"], bool(p["keepdims"])
+    flat = axis is None and ord is None  # 2-norm of the whole array, whatever its ndim
+    axes = None if flat else _axes(axis, x.ndim)
+    matrix = axes is not None and len(axes) == 2
+
+    def pullback(g: Any) -> tuple[Any, ...]:
+        yb = restore_axes(y, x.shape, axes, keep)
+        if matrix and ord not in (None, "fro"):
+            w = _matrix_norm_weight(x, ord, (axes[0], axes[1]))  # type: ignore[index]
+        else:
+            w = _vector_norm_weight(x, yb, 2 if ord == "fro" else ord, axes)
+        return (fit(restore_axes(g, x.shape, axes, keep) * w, x), *nones(pos))
+
+    return y, pullback
