@@ -92,8 +92,9 @@ def check_admissible(fname: str, activities: tuple[type, ...], kinds: tuple[str,
             hint = {ARRAY: "arrays take Const or the Duplicated family",
                     SCALAR: "numbers take Const or Active",
                     STATIC: "integers, booleans and other non-differentiable values take Const"}[k]
+            article = "an" if k == ARRAY else "a"
             raise ActivityError(f"{fname}{_fmt(activities)}: argument {i} is {s.__name__}, "
-                                f"which {"an" if k == ARRAY else "a"} {k} primal cannot be: {hint}")
+                                f"which {article} {k} primal cannot be: {hint}")
 
 
 def _fmt(activities: tuple[type, ...]) -> str:

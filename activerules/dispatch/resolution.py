@@ -78,7 +78,7 @@ class RuleEntry:
             return f"rule `{name}` for ({', '.join(_state_name(p) for p in pattern)}) at {self.source}"
         return f"{self.form} `{name}` at {self.source}"
 
-    def __call__(self, *args: Any) -> Any:  # plum needs a callable implementation
+    def __call__(self, *args):  # type: ignore[no-untyped-def]  # plum needs a callable; no hints
         raise AssertionError("call the Resolution, not the entry")
 
 
