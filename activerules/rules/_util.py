@@ -19,9 +19,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from numpy.lib.array_utils import normalize_axis_tuple
 
-import activerules as ar
+try:
+    from numpy.lib.array_utils import normalize_axis_tuple
+except ImportError:  # NumPy < 2
+    from numpy.core.numeric import normalize_axis_tuple  # type: ignore[attr-defined,no-redef]
+
+from ..activity import Active, Const
 
 __all__ = [
     "accumulate",
@@ -29,6 +33,9 @@ __all__ = [
     "cotangent_dtype",
     "fit",
     "like",
+    "nones",
+    "bind",
+    "normalize_axis_tuple",
     "reads",
     "restore_axes",
     "unbroadcast",
@@ -137,11 +144,11 @@ def accumulate(arg: Any, cotangent: Callable[[], Any] | Any, primal: Any) -> Any
     ``Const``.  A ``Duplicated`` shadow is accumulated in place (``+=``) and
     ``None`` returned; an ``Active`` argument gets its cotangent returned.
     """
-    if isinstance(arg, ar.Const):
+    if isinstance(arg, Const):
         return None
     cot = cotangent() if callable(cotangent) else cotangent
     cot = fit(cot, primal)
-    if isinstance(arg, ar.Active):
+    if isinstance(arg, Active):
         return cot
     if cot is not None:
         arg.dval += cot

@@ -21,13 +21,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numpy.lib.array_utils import normalize_axis_tuple
 
-import activerules as ar
+from ..dispatch import Sample, rrule, thunk
+from ._util import bind, conj, fit, like, nones, normalize_axis_tuple, reads, restore_axes, unbroadcast
 
-from ._util import bind, conj, fit, like, nones, reads, restore_axes
-
-S = ar.Sample
+S = Sample
 
 _X23 = np.array([[0.5, -1.2, 2.0], [1.5, 0.3, -0.7]])
 _X234 = np.linspace(-1.0, 1.3, 24).reshape(2, 3, 4) ** 3 + 0.1
@@ -67,9 +65,9 @@ _REDUCE: dict[Callable[..., Any], tuple[Callable[..., Any], list[Any]]] = {
     np.nanmean: (lambda n: 1.0 / n, [S(_NAN), S(_NAN, axis=0)]),
     np.prod: (lambda a, axis: conj(_others(a, axis)),
               [*_AXES, S(np.array([[0.5, 0.0, 2.0], [0.0, 0.0, 3.0]]), axis=1), S(_C23)]),
-    np.max: (lambda a, y, axis: _ties(a, y, axis), [*_AXES, S(np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]), axis=1)]),
+    np.max: (lambda a, y, axis: _ties(a, y, axis), [*_AXES, S(np.array([[1.0, 3.0, 3.0], [2.0, 0.5, 2.0]]), axis=1)]),
     np.amax: (lambda a, y, axis: _ties(a, y, axis), _AXES),
-    np.min: (lambda a, y, axis: _ties(a, y, axis), [*_AXES, S(np.array([[1.0, 1.0, 3.0], [2.0, 2.0, 2.0]]), axis=1)]),
+    np.min: (lambda a, y, axis: _ties(a, y, axis), [*_AXES, S(np.array([[1.0, 1.0, 3.0], [2.0, 2.5, 2.0]]), axis=1)]),
     np.amin: (lambda a, y, axis: _ties(a, y, axis), _AXES),
     np.nanmax: (lambda a, y, axis: _ties(a, y, axis), [S(_NAN, axis=1)]),
     np.nanmin: (lambda a, y, axis: _ties(a, y, axis), [S(_NAN, axis=1)]),
@@ -94,7 +92,7 @@ def _reduction(fn: Callable[..., Any], weight: Callable[..., Any], like_fn: Call
     names = reads(weight)
     nan = like_fn in _NANFUNCS
 
-    def rule(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    def impl(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
         y = fn(a, *pos, **kw)
         p = bind(fn, a, *pos, **kw)
         a = np.asarray(a)
@@ -122,15 +120,15 @@ def _reduction(fn: Callable[..., Any], weight: Callable[..., Any], like_fn: Call
 
         return y, pullback
 
-    rule.__name__ = rule.__qualname__ = f"_{getattr(fn, '__name__', 'reduce')}_rrule"
-    rule.__doc__ = f"rrule for ``{fn!r}`` (generated from the reduction table)."
-    return rule
+    impl.__name__ = impl.__qualname__ = f"_{getattr(fn, '__name__', 'reduce')}_rrule"
+    impl.__doc__ = f"rrule for ``{fn!r}`` (generated from the reduction table)."
+    return impl
 
 
 for _fn, (_w, _s) in _REDUCE.items():
-    ar.rrule(_fn, samples=_s)(_reduction(_fn, _w, _fn))
+    rrule(_fn, samples=_s)(_reduction(_fn, _w, _fn))
 for _fn, _like in _UFUNC_REDUCE.items():
-    ar.rrule(_fn, samples=[S(_X23), S(_X23, axis=1), S(_X234, None), S(_X23, 1, keepdims=True)])(
+    rrule(_fn, samples=[S(_X23), S(_X23, axis=1), S(_X234, None), S(_X23, 1, keepdims=True)])(
         _reduction(_fn, _REDUCE[_like][0], _like))
 
 
@@ -142,7 +140,7 @@ def _rev_cumsum(g: Any, axis: int) -> Any:
 def _scan(fn: Any, cumprod: bool) -> Callable[..., Any]:
     """rrule for cumsum-like (``cumprod=False``) or cumprod-like scans along one axis."""
 
-    def rule(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    def impl(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
         y = fn(a, *pos, **kw)
         axis = bind(fn, a, *pos, **kw)["axis"]
         a = np.asarray(a)
@@ -158,36 +156,46 @@ def _scan(fn: Any, cumprod: bool) -> Callable[..., Any]:
 
         return y, pullback
 
-    rule.__name__ = rule.__qualname__ = f"_{getattr(fn, '__name__', 'accumulate')}_rrule"
-    rule.__doc__ = f"rrule for ``{fn!r}``: reversed cumulative sum of the cotangent."
-    return rule
+    impl.__name__ = impl.__qualname__ = f"_{getattr(fn, '__name__', 'accumulate')}_rrule"
+    impl.__doc__ = f"rrule for ``{fn!r}``: reversed cumulative sum of the cotangent."
+    return impl
 
 
 _SCAN_SAMPLES = [S(_X23), S(_X23, axis=1), S(_X23, 0), S(_X234 + 2.0, axis=2), S(_C23, axis=0)]
 for _fn, _prod in ((np.cumsum, False), (np.cumprod, True), (np.add.accumulate, False), (np.multiply.accumulate, True)):
-    ar.rrule(_fn, samples=_SCAN_SAMPLES[1:] if isinstance(_fn, type(np.add.reduce)) else _SCAN_SAMPLES)(
+    rrule(_fn, samples=_SCAN_SAMPLES[1:] if isinstance(_fn, type(np.add.reduce)) else _SCAN_SAMPLES)(
         _scan(_fn, _prod))
 
 
 # ----------------------------------------------------------------------- others
-@ar.rrule(np.average, samples=[S(_X23), S(_X23, axis=1), S(_X23, 1, np.array([0.2, 0.5, 1.3])),
-                               S(_X23, weights=np.abs(_X23) + 0.1)])
+@rrule(np.average, samples=[S(_X23), S(_X23, axis=1), S(_X23, 1, np.array([0.2, 0.5, 1.3])),
+                            S(_X23, weights=np.abs(_X23) + 0.1), S(_X23, None, np.abs(_X23) + 0.1)])
 def _average(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
-    """``average``: ``abar = g w / sum w`` (weights are treated as constant data)."""
+    """``average``: ``abar = g w / sum w``, ``wbar = g (a - y) / sum w`` (``weights`` by
+    keyword is static data and gets no cotangent)."""
     y = np.average(a, *pos, **kw)
     p = bind(np.average, a, *pos, **kw)
     a = np.asarray(a)
-    axis, weights = p["axis"], p["weights"]
+    axis, weights, keep = p["axis"], p["weights"], bool(p["keepdims"])
     w = np.ones_like(a) if weights is None else np.asarray(weights)
     if w.shape != a.shape:
         shape = [1] * a.ndim
         shape[normalize_axis_tuple(axis, a.ndim)[0]] = w.size
         w = w.reshape(shape)
     sw = np.sum(np.broadcast_to(w, a.shape), axis=axis, keepdims=True)
-    return y, lambda g: (fit(restore_axes(g, a.shape, axis, bool(p["keepdims"])) * w / sw, a), *nones(pos))
+
+    def pullback(g: Any) -> tuple[Any, ...]:
+        gs = restore_axes(g, a.shape, axis, keep) / sw
+        rest: list[Any] = list(nones(pos))
+        if len(pos) >= 2 and weights is not None:
+            wbar = unbroadcast(gs * (a - restore_axes(y, a.shape, axis, keep)), w.shape)
+            rest[1] = thunk(lambda: fit(np.reshape(wbar, np.shape(weights)), weights))
+        return (fit(gs * w, a), *rest)
+
+    return y, pullback
 
 
-@ar.rrule(np.diff, samples=[S(np.arange(6.0) ** 2), S(_X234, axis=1), S(_X234, 2, 0),
+@rrule(np.diff, samples=[S(np.arange(6.0) ** 2), S(_X234, axis=1), S(_X234, 2, 0),
                             S(_X23, prepend=0.5, append=np.array([[1.0], [2.0]]))])
 def _diff(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``diff``: the transpose of the difference operator applied ``n`` times
@@ -211,7 +219,7 @@ def _diff(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any,
     return y, pullback
 
 
-@ar.rrule(np.trace, samples=[S(_X23), S(np.arange(9.0).reshape(3, 3), 1), S(_X234, 0, 2, 1), S(_C23)])
+@rrule(np.trace, samples=[S(_X23), S(np.arange(9.0).reshape(3, 3), 1), S(_X234, 0, 2, 1), S(_C23)])
 def _trace(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``trace``: the cotangent placed on the (offset) diagonal."""
     y = np.trace(a, *pos, **kw)
@@ -252,8 +260,8 @@ def _matrix_norm_weight(x: Any, ord: Any, axes: tuple[int, int]) -> Any:
         if ord == "nuc":
             w = u @ vh
         else:
-            i = 0 if ord == 2 else -1
-            w = u[..., :, i:i + 1] * vh[..., i:i + 1, :]
+            i = slice(0, 1) if ord == 2 else slice(-1, None)
+            w = u[..., :, i] * vh[..., i, :]
     else:
         am = np.abs(m)
         sgn = np.where(am == 0, 0, m / np.where(am == 0, 1, am))
@@ -270,10 +278,10 @@ _M = np.array([[2.0, -1.0, 0.5], [0.3, 1.5, -0.8], [1.0, 0.2, 3.0]])
 _M3 = np.stack([_M, _M.T * 0.7 + 0.1])
 
 
-@ar.rrule(np.linalg.norm, samples=[
-    S(_X23), S(_X23, axis=1), S(_X23[0], 1), S(_X23[0], np.inf), S(_X23[0], -np.inf), S(_X23[0], 3),
+@rrule(np.linalg.norm, samples=[
+    S(_X23), S(_X23, axis=1), S(_X23[0], 1), S(_X23[0], ord=np.inf), S(_X23[0], ord=-np.inf), S(_X23[0], 3),
     S(_X23, 1, axis=0, keepdims=True), S(_X23[0], 0), S(_C23), S(_C23[0], 1),
-    S(_M, "fro"), S(_M, "nuc"), S(_M, 2), S(_M, -2), S(_M, 1), S(_M, -1), S(_M, np.inf), S(_M, -np.inf),
+    S(_M, "fro"), S(_M, "nuc"), S(_M, 2), S(_M, -2), S(_M, 1), S(_M, -1), S(_M, ord=np.inf), S(_M, ord=-np.inf),
     S(_M3, "fro", (1, 2)), S(_M3, "nuc", axis=(2, 1)), S(_M3, 2, axis=(1, 2), keepdims=True)])
 def _norm(x: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``linalg.norm``: vector norms (any ``ord``) and matrix norms (fro, nuc, ±1, ±2, ±inf)."""
