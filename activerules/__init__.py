@@ -7,11 +7,33 @@ through a fallback lattice, and the tape-based engine (``ar.autodiff``,
 """
 
 from . import rules as _rules  # noqa: F401  (registers the built-in NumPy rules)
-from .activity import (Active, ActiveRulesError, ActivityError, Annotation, BatchDuplicated,
-                       BatchDuplicatedNoNeed, Const, Duplicated, DuplicatedNoNeed, RevConfig,
-                       RuleError)
-from .dispatch import (AmbiguousRuleError, NoRuleError, RegistrationError, Resolution,
-                       RuleRegistry, Sample, inactive, registry, rrule, rule, thunk)
+from . import testing
+from .activity import (
+                       Active,
+                       ActiveRulesError,
+                       ActivityError,
+                       Annotation,
+                       BatchDuplicated,
+                       BatchDuplicatedNoNeed,
+                       Const,
+                       Duplicated,
+                       DuplicatedNoNeed,
+                       RevConfig,
+                       RuleError,
+)
+from .dispatch import (
+                       AmbiguousRuleError,
+                       NoRuleError,
+                       RegistrationError,
+                       Resolution,
+                       RuleRegistry,
+                       Sample,
+                       inactive,
+                       registry,
+                       rrule,
+                       rule,
+                       thunk,
+)
 
 __all__ = [
     "Annotation", "Const", "Active", "Duplicated", "DuplicatedNoNeed", "BatchDuplicated",
@@ -19,6 +41,7 @@ __all__ = [
     "ActiveRulesError", "ActivityError", "RuleError", "NoRuleError", "AmbiguousRuleError",
     "RegistrationError",
     "RuleRegistry", "Resolution", "Sample", "registry", "rule", "rrule", "inactive", "thunk",
+    "testing",
 ]
 
 __version__ = "0.1.0"

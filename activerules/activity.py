@@ -235,7 +235,7 @@ def annotate(cls: type, val: Any, dval: Any = None) -> Any:
     filled in later, before ``reverse`` runs, since rules read shadows through
     the annotation at reverse time.
     """
-    ann = object.__new__(cls)
+    ann: Any = object.__new__(cls)
     ann.val = val
     if issubclass(cls, BatchDuplicated):
         ann.dvals = dval

@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..activity import (Active, BatchDuplicated, BatchDuplicatedNoNeed, Const, Duplicated,
-                        DuplicatedNoNeed)
+from ..activity import Active, BatchDuplicated, BatchDuplicatedNoNeed, Const, Duplicated, DuplicatedNoNeed
 
 __all__ = ["ARRAY", "SCALAR", "STATIC", "kind_of", "kind_of_type", "normalise_type", "ADMISSIBLE"]
 

@@ -21,8 +21,16 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from ..activity import (Active, ActivityError, BatchDuplicatedNoNeed, Const, Duplicated,
-                        DuplicatedNoNeed, base_state, is_batch)
+from ..activity import (
+    Active,
+    ActivityError,
+    BatchDuplicatedNoNeed,
+    Const,
+    Duplicated,
+    DuplicatedNoNeed,
+    base_state,
+    is_batch,
+)
 from ..adapters.lanes import unbatched_activities
 from .kinds import ADMISSIBLE, ARRAY, SCALAR, STATIC, normalise_type
 
@@ -74,7 +82,7 @@ def concrete(state: type, primal_type: Any) -> type:
     key = (state, primal_type)
     cls = _PARAMETRISED.get(key)
     if cls is None:
-        cls = _PARAMETRISED[key] = state[normalise_type(primal_type)]
+        cls = _PARAMETRISED[key] = state[normalise_type(primal_type)]  # type: ignore[index]
     return cls
 
 
@@ -114,7 +122,8 @@ def _const_options(i: int, kind: str | None) -> list[tuple[type, Step | None]]:
 
 def plan_patterns(activities: tuple[type, ...], kinds: tuple[str, ...] | None) -> Iterator[Candidate]:
     """Every candidate pattern for a request (unordered; the registry sorts by cost)."""
-    requests = [(tuple(base_state(a) for a in activities), False, ())]
+    requests: list[tuple[tuple[type, ...], bool, tuple[Step, ...]]] = [
+        (tuple(base_state(a) for a in activities), False, ())]
     if any(is_batch(r) for r in requests[0][0]):
         requests.append((unbatched_activities(requests[0][0]), True,
                          (Step(None, "BatchDuplicated → Duplicated, reverse once per lane",

@@ -41,7 +41,8 @@ def plum_type(pattern: Any) -> Any:
         raise TypeError(f"a rule pattern entry must be an activity class such as ar.Duplicated or "
                         f"ar.Annotation, got {pattern!r}")
     if getattr(pattern, "_concrete", False):
-        return base_state(pattern)[normalise_type(plum.type_parameter(pattern))]
+        state: Any = base_state(pattern)
+        return state[normalise_type(plum.type_parameter(pattern))]
     return pattern
 
 
@@ -86,7 +87,7 @@ class PatternTable:
             self._rebuild()
         else:
             self._fn.register(impl, signature=signature)
-        self._fn.methods  # resolve pending registrations now, not at the first lookup
+        _ = self._fn.methods  # resolve pending registrations now, not at the first lookup
 
     def lookup(self, types: tuple[Any, ...]) -> Any:
         """The most specific implementation for concrete ``types``; None when nothing

@@ -15,8 +15,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..activity import (Active, ActiveRulesError, Const, Duplicated, RevConfig, RuleError,
-                        annotate, base_state, is_batch)
+from ..activity import (
+    Active,
+    ActiveRulesError,
+    Const,
+    Duplicated,
+    RevConfig,
+    RuleError,
+    annotate,
+    base_state,
+    is_batch,
+)
 from ..adapters.lanes import lanes, unbatched_activities
 from ..adapters.rrule import check_active, lift_rrule, zero_cotangent
 from .lattice import Step
