@@ -10,6 +10,7 @@ guard that turns a broken rule into a :class:`RuleError` naming it.
 from __future__ import annotations
 
 import inspect
+import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -58,9 +59,12 @@ def _state_name(a: Any) -> str:
 def _source(impl: Any) -> str:
     impl = inspect.unwrap(impl)
     try:
-        return f"{inspect.getsourcefile(impl)}:{impl.__code__.co_firstlineno}"
+        path = inspect.getsourcefile(impl) or "<unknown>"
+        line = impl.__code__.co_firstlineno
     except (TypeError, AttributeError):
         return "<unknown source>"
+    relative = os.path.relpath(path) if os.path.isabs(path) else path
+    return f"{path if relative.startswith('..') else relative}:{line}"
 
 
 @dataclass(eq=False)
