@@ -1,0 +1,139 @@
+"""The coverage report's data: functions, their argument signatures, and one
+classified row per admissible activity combination."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..plugins import PluginReport
+
+__all__ = ["EXACT", "FALLBACK", "AMBIGUOUS", "UNRESOLVED", "STATUSES", "FAIL_CONDITIONS",
+           "DEFAULT_FAIL_ON", "Combination", "Signature", "FunctionReport", "CoverageReport"]
+
+EXACT, FALLBACK, AMBIGUOUS, UNRESOLVED = "exact", "fallback", "ambiguous", "unresolved"
+STATUSES = (EXACT, FALLBACK, AMBIGUOUS, UNRESOLVED)
+
+#: what ``--fail-on`` accepts, and its default
+FAIL_CONDITIONS = ("unresolved", "ambiguous", "wasteful", "failed")
+DEFAULT_FAIL_ON = ("unresolved", "ambiguous", "failed")
+
+# verification outcomes of one combination (None: --verify was not asked for)
+PASSED, FAILED, NO_SAMPLE = "passed", "failed", "no-sample"
+
+
+@dataclass
+class Combination:
+    """One admissible activity combination of a function and how the registry serves it.
+
+    ``status`` is one of :data:`STATUSES`; ``rule``/``source``/``form``/``cost``/``steps``
+    describe the resolution (None/empty when unresolved or ambiguous); ``message`` is the
+    registry's error for ambiguous and unresolved combinations, ``candidates`` the tied
+    rules of an ambiguity; ``verified`` is None, ``"passed"``, ``"failed"`` or
+    ``"no-sample"``, with ``verify_message`` the failure report.
+    """
+
+    activities: tuple[type, ...]
+    returns: str | None
+    status: str
+    wasteful: bool = False
+    cost: int | None = None
+    form: str | None = None
+    rule: str | None = None
+    source: str | None = None
+    steps: tuple[str, ...] = ()
+    message: str | None = None
+    candidates: tuple[str, ...] = ()
+    verified: str | None = None
+    verify_message: str | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The activity class names: ``("Const", "Duplicated")``."""
+        return tuple(a.__name__ for a in self.activities)
+
+    @property
+    def label(self) -> str:
+        """``(Const, Duplicated)``."""
+        return "(" + ", ".join(self.names) + ")"
+
+    def severity(self) -> tuple[int, int]:
+        """Sort key, worst first: unresolved, ambiguous, failed, wasteful, costly, exact."""
+        rank = {UNRESOLVED: 0, AMBIGUOUS: 1}.get(self.status)
+        if rank is None:
+            rank = 2 if self.verified == FAILED else 3 if self.wasteful else 4 if self.status == FALLBACK else 5
+        return rank, -(self.cost or 0)
+
+
+@dataclass
+class Signature:
+    """One argument-kind tuple of a function (``("array", "scalar")``), where it
+    came from (``"samples"``, ``"patterns"`` or ``"annotations"``), the kind of
+    its output when known, and its classified combinations."""
+
+    kinds: tuple[str, ...]
+    kinds_from: str
+    output: str | None
+    samples: list[Any] = field(default_factory=list)
+    combinations: list[Combination] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """Combinations per status, plus ``wasteful`` and ``failed``."""
+        return _count(self.combinations)
+
+
+@dataclass
+class FunctionReport:
+    """Everything the inspector found out about one registered function."""
+
+    name: str
+    function: Any
+    entries: list[str]
+    inactive: bool = False
+    signatures: list[Signature] = field(default_factory=list)
+    note: str | None = None
+
+    @property
+    def combinations(self) -> list[Combination]:
+        """Every combination of every signature."""
+        return [c for s in self.signatures for c in s.combinations]
+
+    def counts(self) -> dict[str, int]:
+        """Combinations per status, plus ``wasteful`` and ``failed``."""
+        return _count(self.combinations)
+
+
+@dataclass
+class CoverageReport:
+    """A whole run: the selected functions, the modules named, the plugins loaded."""
+
+    functions: list[FunctionReport]
+    modules: list[str] = field(default_factory=list)
+    plugins: PluginReport = field(default_factory=PluginReport)
+    verified: bool = False
+
+    def counts(self) -> dict[str, int]:
+        """Totals over every function: combinations per status, ``wasteful``,
+        ``failed``, ``passed``, plus ``functions``, ``inactive`` and ``unknown``
+        (functions whose argument kinds could not be told)."""
+        counts = _count([c for f in self.functions for c in f.combinations])
+        counts["functions"] = len(self.functions)
+        counts["inactive"] = sum(f.inactive for f in self.functions)
+        counts["unknown"] = sum(1 for f in self.functions if f.note and not f.signatures)
+        return counts
+
+    def problems(self, fail_on: tuple[str, ...] = DEFAULT_FAIL_ON) -> dict[str, int]:
+        """The conditions of ``fail_on`` that occur, with how often (empty: success)."""
+        counts = self.counts()
+        return {cond: counts[cond] for cond in fail_on if counts.get(cond)}
+
+
+def _count(combinations: list[Combination]) -> dict[str, int]:
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update(wasteful=0, failed=0, passed=0, combinations=len(combinations))
+    for c in combinations:
+        counts[c.status] += 1
+        counts["wasteful"] += c.wasteful
+        counts["failed"] += c.verified == FAILED
+        counts["passed"] += c.verified == PASSED
+    return counts
