@@ -1,0 +1,15 @@
+"""The tape-based reverse engine over NumPy (mutation, views, nested use).
+
+``autodiff`` (Enzyme's calling convention), ``gradient`` and ``vjp`` run the
+user's function on tracked stand-ins, record each NumPy call through its
+resolved rule and sweep the tape backwards; ``primitive`` marks a function
+whose rule the engine calls instead of tracing it. See :mod:`.tracked` for the
+memory model (views, copy-on-write) and :mod:`.tape` for the sweep.
+"""
+
+from .api import autodiff, gradient, primitive, vjp
+from .tape import MutationError, UntrackedWriteError
+from .tracked import Tracked, TrackedScalar
+
+__all__ = ["autodiff", "gradient", "vjp", "primitive", "MutationError", "UntrackedWriteError",
+           "Tracked", "TrackedScalar"]

@@ -1,0 +1,280 @@
+"""The user-facing engine API: ``autodiff``, ``gradient``, ``vjp``, ``primitive``."""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from typing import Any, Callable, Sequence, TypeVar
+
+import numpy as np
+
+from ..activity import Active, ActivityError, BatchDuplicated, Const, Duplicated
+from .tape import Cell, Tape
+from .tracked import Tracked, TrackedScalar, new_root, new_scalar, record
+
+__all__ = ["autodiff", "gradient", "vjp", "primitive"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_DEFAULT: Any = object()
+# Forward passes running, in any thread: primitives check this one number.
+_running = [0]
+
+
+class _Run:
+    """One forward pass: the tape, the stand-ins and where derivatives will land."""
+
+    def __init__(self, width: int) -> None:
+        self.tape = Tape(width)
+        self.call_args: list[Any] = []
+        self.cells: list[Cell | None] = []  # per argument: its cell if differentiated
+        self.copy_back: list[tuple[Tracked, np.ndarray, np.ndarray]] = []
+
+    def add_array(self, arr: Any, shadow: Any, borrowed: bool) -> None:
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fc":
+            raise ActivityError(f"only float or complex ndarrays can be differentiated as arrays, "
+                                f"got {type(arr).__name__}")
+        own = arr.view()  # writable even after the caller's array is locked below
+        t = new_root(own, self.tape, Cell(arr.shape, arr.dtype, shadow), pinned=borrowed)
+        # Writes through the caller's own array (an untracked alias) are impossible meanwhile.
+        self.tape.lock(arr)
+        if not borrowed:
+            self.copy_back.append((t, arr, own))
+        self.call_args.append(t)
+        self.cells.append(t._cell)
+
+    def add_scalar(self, v: Any) -> None:
+        s = new_scalar(v, self.tape)
+        self.call_args.append(s)
+        self.cells.append(s._cell)
+
+    def add_const(self, v: Any) -> None:
+        self.call_args.append(v)
+        self.cells.append(None)
+
+    def forward(self, f: Callable[..., Any]) -> Any:
+        _running[0] += 1
+        try:
+            return f(*self.call_args)
+        except BaseException:
+            self.finish()
+            raise
+        finally:
+            _running[0] -= 1
+
+    def finish(self) -> None:
+        """Unlock the caller's arrays and give them the function's side effects."""
+        self.tape.unlock()
+        for t, arr, own in self.copy_back:
+            if t._a is not own:  # the storage moved (copy-on-write): write the final values
+                arr[...] = t._a
+        self.copy_back = []
+
+
+def _width(args: Sequence[Any]) -> int:
+    widths = {len(a.dvals) for a in args if isinstance(a, BatchDuplicated)}
+    if len(widths) > 1:
+        raise ActivityError(f"BatchDuplicated arguments of different widths {sorted(widths)}")
+    if widths and any(isinstance(a, Duplicated) for a in args):
+        raise ActivityError("a call cannot mix Duplicated and BatchDuplicated arguments")
+    return widths.pop() if widths else 0
+
+
+def primal_of(v: Any) -> Any:
+    """The primal value of a result: tracked stand-ins unwrapped (copied if a reverse may
+    still read their buffer)."""
+    t = type(v)
+    if t is Tracked:
+        return v._a.copy() if v._root._pinned else v._a
+    if t is TrackedScalar:
+        return v._v
+    if t is tuple or t is list:
+        return t(primal_of(e) for e in v)
+    return v
+
+
+def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
+             with_primal: bool = False) -> Any:
+    """Reverse-mode derivatives of ``f(*args)`` with Enzyme's calling convention.
+
+    ``args`` are annotated (``Const``, ``Active``, ``Duplicated``,
+    ``BatchDuplicated``...; plain values count as Const). Returns a tuple with
+    one entry per argument: the derivative for Active arguments, ``None``
+    otherwise. A Duplicated shadow holds on entry the cotangent of the
+    argument's final value and on exit that of its initial value; the caller's
+    arrays receive the function's side effects. ``returns``: ``ar.Active``
+    (seed 1.0), ``ar.Active(seed)`` or ``ar.Const``; by default Active for a
+    scalar result and Const for ``None``. ``with_primal=True`` returns
+    ``(derivatives, primal)``.
+
+    >>> import numpy as np, activerules as ar
+    >>> x, dx = np.array([1.0, 2.0]), np.zeros(2)
+    >>> ar.autodiff(lambda x, c: (c * x * x).sum(), ar.Duplicated(x, dx), ar.Active(3.0))
+    (None, 5.0)
+    >>> dx
+    array([ 6., 12.])
+    """
+    run = _Run(_width(args))
+    for a in args:
+        if isinstance(a, BatchDuplicated):
+            run.add_array(a.val, tuple(a.dvals), borrowed=False)
+        elif isinstance(a, Duplicated):
+            run.add_array(a.val, a.dval, borrowed=False)
+        elif isinstance(a, Active):
+            run.add_scalar(a.val)
+        else:
+            run.add_const(a.val if isinstance(a, Const) else a)
+    result = run.forward(f)
+    try:
+        _seed(result, returns, run.tape.width)
+        run.tape.sweep()
+    finally:
+        run.finish()
+    derivs = tuple(_derivative(a, c, run.tape.width) for a, c in zip(args, run.cells))
+    return (derivs, primal_of(result)) if with_primal else derivs
+
+
+def _seed(result: Any, returns: Any, width: int) -> None:
+    if returns is _DEFAULT:
+        if result is None:
+            return
+        if type(result) is Tracked or isinstance(result, np.ndarray):
+            raise ActivityError("f returned an array: pass returns=ar.Const (derivatives flow "
+                                "through Duplicated arguments) or use ar.vjp")
+        returns = Active
+    if returns is Const or isinstance(returns, Const):
+        return
+    if returns is Active or isinstance(returns, Active):
+        seed = 1.0 if returns is Active else returns.val
+        if type(result) is Tracked:
+            raise ActivityError("an array result cannot be Active (arrays are mutable): pass "
+                                "returns=ar.Const or use ar.vjp")
+        if type(result) is TrackedScalar:
+            if width and not isinstance(seed, tuple):
+                seed = (seed,) * width
+            result._cell.shadow = seed
+        return
+    raise ActivityError(f"returns must be ar.Active, ar.Active(seed) or ar.Const, got {returns!r}")
+
+
+def _derivative(arg: Any, cell: Cell | None, width: int) -> Any:
+    if not isinstance(arg, Active) or cell is None:
+        return None
+    s = cell.shadow
+    if s is None:
+        s = cell.zeros(width)
+    return s
+
+
+def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``y, pullback = vjp(f, *args)``: the primal result and a function mapping an
+    output cotangent to a tuple with one cotangent per argument.
+
+    Float arrays and floats are differentiated; integers, other values and
+    ``ar.Const(...)``-wrapped arguments are constant (their cotangent is ``None``).
+    ``vjp`` is functional: if ``f`` writes into an argument it writes into a
+    copy, and the caller's array keeps its value. The caller's arrays that the
+    reverse sweep reads stay read-only while ``pullback`` is alive.
+    """
+    run = _Run(0)
+    for a in args:
+        if isinstance(a, Const):
+            run.add_const(a.val)
+        elif isinstance(a, np.ndarray) and a.dtype.kind in "fc":
+            run.add_array(a, None, borrowed=True)
+        elif isinstance(a, (float, complex, np.inexact)):
+            run.add_scalar(a)
+        else:
+            run.add_const(a)
+    result = run.forward(f)
+    out_cells = _cells_of(result)
+    tape = run.tape
+
+    def pullback(ybar: Any) -> tuple[Any, ...]:
+        for c in run.cells:
+            if c is not None:
+                c.shadow = None
+        _seed_vjp(result, ybar)
+        tape.sweep()
+        return tuple(None if c is None else (c.shadow if c.shadow is not None else c.zeros(0))
+                     for c in run.cells)
+
+    weakref.finalize(pullback, tape.unlock)
+    del out_cells
+    return primal_of(result), pullback
+
+
+def _cells_of(result: Any) -> Any:
+    t = type(result)
+    if t is Tracked or t is TrackedScalar:
+        return result._cell
+    if t is tuple or t is list:
+        return [_cells_of(r) for r in result]
+    return None
+
+
+def _seed_vjp(result: Any, ybar: Any) -> None:
+    t = type(result)
+    if t is Tracked:
+        cell = result._cell
+        cell.shadow = None
+        s = cell.ensure(0)
+        (result._view(s) if result._view is not None else s)[...] += ybar
+    elif t is TrackedScalar:
+        result._cell.shadow = ybar
+    elif t is tuple or t is list:
+        for r, y in zip(result, ybar):
+            if y is not None:
+                _seed_vjp(r, y)
+
+
+def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] = 0) -> Any:
+    """The gradient of the scalar function ``f`` with respect to ``args[argnums]``
+    (a tuple of gradients for a tuple ``argnums``). Functional like :func:`vjp`.
+
+    >>> import numpy as np, activerules as ar
+    >>> ar.gradient(lambda x: (x ** 2).sum(), np.array([1.0, 2.0]))
+    array([2., 4.])
+    """
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    marked = tuple(a if i in nums else Const(a) for i, a in enumerate(args))
+    y, pullback = vjp(f, *marked)
+    if np.ndim(y) != 0:
+        raise ActivityError(f"gradient needs a scalar result, f returned shape {np.shape(y)}; "
+                            "use ar.vjp")
+    cots = pullback(1.0)
+    return cots[nums[0]] if isinstance(argnums, int) else tuple(cots[i] for i in nums)
+
+
+def primitive(fn: F | None = None, *, mutates: Sequence[int] = ()) -> Any:
+    """Mark ``fn`` so the engine calls its registered rule (``ar.rule`` /
+    ``ar.rrule`` keyed by the decorated function) instead of tracing its body.
+    ``mutates`` lists the positional arguments the function writes into.
+    Outside a differentiation a call costs one check.
+
+    >>> import numpy as np, activerules as ar
+    >>> @ar.primitive
+    ... def cube(x):
+    ...     return x ** 3
+    >>> @ar.rrule(cube)
+    ... def _cube(x):
+    ...     return cube(x), lambda g: (3 * g * x ** 2,)
+    >>> ar.gradient(lambda x: cube(x).sum(), np.array([1.0, 2.0]))
+    array([ 3., 12.])
+    """
+    mut = tuple(mutates)
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if _running[0]:
+                for a in args:
+                    if type(a) in _TRACKED or (type(a) in (list, tuple) and
+                                               any(type(e) in _TRACKED for e in a)):
+                        return record(wrapper, args, kwargs, mut)
+            return fn(*args, **kwargs)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(fn) if fn is not None else decorate
+
+
+_TRACKED = (Tracked, TrackedScalar)

@@ -1,0 +1,274 @@
+"""The tape and the reverse sweep (Enzyme's memory model, in Python).
+
+Every tracked storage (an array and all its views) and every tracked scalar
+owns one :class:`Cell`: its shadow, allocated lazily (``None`` means zero).
+A view's shadow is the same view of its storage's shadow, so writes through
+views need no bookkeeping. A recorded call is an :class:`Entry`: the rule's
+``reverse``, the annotations it was given, where their shadows live and where
+its output's cotangent lives. The sweep runs the entries backwards, handing
+each rule the shadows through its annotations (``ann.dval``) and the output
+cotangent, and skips an entry whose output and mutated arguments carry no
+cotangent at all.
+
+A rule that raises (or returns a bad cotangent) during the sweep raises a
+:class:`~activerules.activity.RuleError`, and no shadow keeps a partial
+accumulation from it: shadows allocated for the entry are dropped, shadows of
+arguments it mutates are restored from a snapshot, and a hand-written rule
+accumulates into scratch buffers that are added in only once it succeeded.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..activity import ActiveRulesError, RuleError
+
+__all__ = ["Cell", "Entry", "Tape", "MutationError", "UntrackedWriteError", "lanes_map"]
+
+
+class MutationError(ActiveRulesError, RuntimeError):
+    """A value the reverse sweep needs was modified behind the engine's back
+    (through an untracked alias such as the caller's own array)."""
+
+
+class UntrackedWriteError(ActiveRulesError, TypeError):
+    """An active value was converted to, or written into, a plain NumPy array."""
+
+
+class Cell:
+    """The shadow of one tracked storage (``shape``/``dtype`` of its root) or of
+    one tracked scalar (``shape is None``). ``shadow is None`` means zero; in a
+    batch differentiation a shadow is a tuple with one entry per lane."""
+
+    __slots__ = ("shadow", "shape", "dtype")
+
+    def __init__(self, shape: Any, dtype: Any, shadow: Any = None) -> None:
+        self.shadow = shadow
+        self.shape = shape
+        self.dtype = dtype
+
+    def zeros(self, width: int) -> Any:
+        """A zero shadow (a tuple of ``width`` for a batch)."""
+        if self.shape is None:
+            z = self.dtype.type(0)
+            return z if not width else (z,) * width
+        if not width:
+            return np.zeros(self.shape, self.dtype)
+        return tuple(np.zeros(self.shape, self.dtype) for _ in range(width))
+
+    def ensure(self, width: int) -> Any:
+        """The shadow, allocated (zero) if it was not yet."""
+        s = self.shadow
+        if s is None:
+            s = self.shadow = self.zeros(width)
+        return s
+
+
+def lanes_map(fn: Callable[[Any], Any], shadow: Any, width: int) -> Any:
+    """Apply ``fn`` to a shadow, lane by lane in a batch."""
+    return tuple(fn(s) for s in shadow) if width else fn(shadow)
+
+
+# Kinds of argument binding recorded for a non-Const argument.
+ARRAY, SCALAR, SEQ = 0, 1, 2
+
+
+class Entry:
+    """One recorded call: ``reverse``, its annotations, the bindings of its
+    non-Const arguments ``(index, kind, cell, view)`` (``view`` maps the root
+    shadow to the argument's shadow; for ``SEQ`` both are lists), the output
+    cell(s), the positions it mutates, and whether to guard accumulation."""
+
+    __slots__ = ("reverse", "anns", "binds", "out", "mutates", "careful", "label")
+
+    def __init__(self, reverse: Any, anns: tuple[Any, ...], binds: list[Any], out: Any,
+                 mutates: tuple[int, ...], careful: bool, label: Any) -> None:
+        self.reverse = reverse
+        self.anns = anns
+        self.binds = binds
+        self.out = out
+        self.mutates = mutates
+        self.careful = careful
+        self.label = label
+
+
+class Tape:
+    """A per-differentiation list of entries plus the arrays locked read-only
+    while the tape lives (values a reverse reads that the engine cannot guard)."""
+
+    __slots__ = ("entries", "width", "locked", "__weakref__")
+
+    def __init__(self, width: int = 0) -> None:
+        self.entries: list[Entry] = []
+        self.width = width  # 0: not a batch; else the number of lanes
+        self.locked: dict[int, tuple[np.ndarray, bool]] = {}
+
+    # -- locking untracked arrays -------------------------------------------------------
+
+    def lock(self, arr: np.ndarray) -> None:
+        """Make ``arr`` (and the array owning its memory) read-only until :meth:`unlock`."""
+        for a in (arr, arr.base):
+            if isinstance(a, np.ndarray) and id(a) not in self.locked:
+                self.locked[id(a)] = (a, bool(a.flags.writeable))
+                a.flags.writeable = False
+
+    def check_locks(self) -> None:
+        """The version check: every locked array must still be read-only."""
+        for a, _ in self.locked.values():
+            if a.flags.writeable:
+                raise MutationError(
+                    f"an array of shape {a.shape} that the reverse sweep reads was made writable "
+                    "again during the differentiation and may have been modified through an "
+                    "untracked alias; do not write to inputs except through the function's "
+                    "arguments")
+
+    def unlock(self) -> None:
+        """Restore the writeable flags set by :meth:`lock` (owners first)."""
+        for a, was in reversed(list(self.locked.values())):
+            if was:
+                try:
+                    a.flags.writeable = True
+                except ValueError:  # its owner is read-only for another reason
+                    pass
+        self.locked.clear()
+
+    # -- the sweep -----------------------------------------------------------------------
+
+    def sweep(self) -> None:
+        """Run every entry's reverse, last first."""
+        self.check_locks()
+        width = self.width
+        for entry in reversed(self.entries):
+            _reverse_entry(entry, width)
+
+
+def _out_cotangent(out: Any, width: int) -> tuple[Any, bool]:
+    """The output cotangent for ``reverse`` and whether any was nonzero."""
+    if out is None:
+        return None, False
+    if type(out) is Cell:
+        s = out.shadow
+        return s, s is not None
+    parts = [c.shadow if c is not None else None for c in out]
+    if all(p is None for p in parts):
+        return None, False
+    vals = [p if p is not None else (c.zeros(width) if c is not None else None)
+            for c, p in zip(out, parts)]
+    if width:  # a tuple of lanes, each a tuple of outputs
+        return tuple(tuple(v[k] if v is not None else None for v in vals) for k in range(width)), True
+    return tuple(vals), True
+
+
+def _zero_out(out: Any, width: int) -> Any:
+    if type(out) is Cell:
+        return out.zeros(width)
+    vals = [c.zeros(width) if c is not None else None for c in out]
+    if width:
+        return tuple(tuple(v[k] if v is not None else None for v in vals) for k in range(width))
+    return tuple(vals)
+
+
+def _release_out(out: Any) -> None:
+    if type(out) is Cell:
+        out.shadow = None
+    elif out is not None:
+        for c in out:
+            if c is not None:
+                c.shadow = None
+
+
+def _arg_shadow(cell: Cell, view: Any, width: int) -> Any:
+    s = cell.shadow
+    if view is None:
+        return s
+    return lanes_map(view, s, width)
+
+
+def _reverse_entry(entry: Entry, width: int) -> None:
+    dret, live = _out_cotangent(entry.out, width)
+    mutates = entry.mutates
+    anns = entry.anns
+    binds = entry.binds
+    if not live:
+        if not mutates:
+            return
+        if all(b[2].shadow is None for b in binds if b[0] in mutates and b[1] != SEQ):
+            return
+    fresh: list[Cell] = []
+    scratch: list[tuple[Any, Any]] = []
+    saved: list[tuple[Cell, Any]] = []
+    careful = entry.careful
+    for i, kind, cell, view in binds:
+        if kind == SCALAR:
+            continue
+        if kind == SEQ:
+            dvals = []
+            for c, v in zip(cell, view):
+                if c.shadow is None:
+                    c.ensure(width)
+                    fresh.append(c)
+                dvals.append(_arg_shadow(c, v, width))
+            if width:  # lanes outermost: one list of shadows per lane
+                _set_dval(anns[i], tuple([d[k] for d in dvals] for k in range(width)), width)
+            else:
+                _set_dval(anns[i], dvals, width)
+            continue
+        if cell.shadow is None:
+            cell.ensure(width)
+            fresh.append(cell)
+            _set_dval(anns[i], _arg_shadow(cell, view, width), width)
+        elif i in mutates:
+            if careful:
+                saved.append((cell, lanes_map(np.copy, cell.shadow, width)))
+            _set_dval(anns[i], _arg_shadow(cell, view, width), width)
+        elif careful and cell not in fresh:
+            real = _arg_shadow(cell, view, width)
+            tmp = lanes_map(np.zeros_like, real, width)
+            scratch.append((real, tmp))
+            _set_dval(anns[i], tmp, width)
+        else:
+            _set_dval(anns[i], _arg_shadow(cell, view, width), width)
+    if not live and entry.out is not None:
+        dret = _zero_out(entry.out, width)
+    try:
+        cots = entry.reverse(dret)
+    except Exception as e:
+        for c in fresh:
+            c.shadow = None
+        for c, s in saved:  # restore in place: the shadow may be the caller's buffer
+            if width:
+                for cur, old in zip(c.shadow, s):
+                    cur[...] = old
+            else:
+                c.shadow[...] = s
+        if isinstance(e, RuleError):
+            raise
+        raise RuleError(f"{entry.label}: reverse raised {type(e).__name__}: {e}") from e
+    for real, tmp in scratch:
+        if width:
+            for r, t in zip(real, tmp):
+                r += t
+        else:
+            real += tmp
+    if cots is not None:
+        for i, kind, cell, _ in binds:
+            if kind == SCALAR:
+                c = cots[i]
+                if c is not None:
+                    s = cell.shadow
+                    if s is None:
+                        cell.shadow = c
+                    elif width:
+                        cell.shadow = tuple(a + b for a, b in zip(s, c))
+                    else:
+                        cell.shadow = s + c
+    _release_out(entry.out)
+
+
+def _set_dval(ann: Any, dval: Any, width: int) -> None:
+    if width:
+        ann.dvals = dval
+    else:
+        ann.dval = dval

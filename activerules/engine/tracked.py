@@ -1,0 +1,677 @@
+"""Tracked stand-ins and the recording of calls.
+
+A :class:`Tracked` stands for an active array during a differentiation, a
+:class:`TrackedScalar` for an active number. NumPy reaches them through
+``__array_ufunc__`` / ``__array_function__`` and the operators; every call
+with at least one tracked argument is recorded by :func:`record` through the
+rule the registry resolves for the activities the engine sees (untracked →
+Const, tracked scalar → Active, tracked array → Duplicated).
+
+Memory model. A tracked *root* owns a buffer and a :class:`~.tape.Cell`;
+views (basic indexing, ``.T``, ``reshape``...) are tracked wrappers on the
+same root and cell with a *view function* that derives them from the root, so
+NumPy's view semantics hold for the primal and for the shadows alike, and a
+view needs no tape entry. Copy-on-write: after each recorded call the engine
+checks (by reference counts) whether the rule's reverse kept a reference to an
+argument's memory; if so, the root is *pinned* and the next write through any
+of its wrappers first moves the root (and all its live views) to a fresh copy,
+leaving the old buffer untouched for the reverse sweep. A rule whose reverse
+reads no primal pins nothing, so nothing is copied.
+"""
+
+from __future__ import annotations
+
+import operator
+import sys
+import weakref
+from typing import Any, Callable
+
+import numpy as np
+
+from ..activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig
+from ..dispatch import registry
+from .tape import ARRAY, SCALAR, SEQ, Cell, Entry, Tape, UntrackedWriteError
+
+__all__ = ["Tracked", "TrackedScalar", "record", "new_root", "new_scalar", "raw", "ALLOC_HINT"]
+
+_np: Any = np  # NumPy functions called on stand-ins (dispatch through __array_function__)
+_rc = sys.getrefcount
+_new = object.__new__
+_EMPTY: dict[str, Any] = {}
+
+ALLOC_HINT = ("allocate arrays that receive active values from an active one: "
+              "np.zeros_like(x), np.empty_like(x) or np.zeros(n, like=x)")
+
+
+def _untracked_error(what: str) -> UntrackedWriteError:
+    return UntrackedWriteError(
+        f"activerules: {what}: derivatives cannot flow through a plain NumPy array. To write "
+        f"active values into a buffer, {ALLOC_HINT}. To call code that has no rule, "
+        "register one (ar.rrule / ar.rule) or wrap it with @ar.primitive.")
+
+
+class _Ops:
+    """Operators shared by tracked arrays and scalars; each records one call."""
+
+    __slots__ = ()
+    __array_priority__ = 1000.0
+
+    def __add__(self, o: Any) -> Any: return record(np.add, (self, o))
+    def __radd__(self, o: Any) -> Any: return record(np.add, (o, self))
+    def __sub__(self, o: Any) -> Any: return record(np.subtract, (self, o))
+    def __rsub__(self, o: Any) -> Any: return record(np.subtract, (o, self))
+    def __mul__(self, o: Any) -> Any: return record(np.multiply, (self, o))
+    def __rmul__(self, o: Any) -> Any: return record(np.multiply, (o, self))
+    def __truediv__(self, o: Any) -> Any: return record(np.divide, (self, o))
+    def __rtruediv__(self, o: Any) -> Any: return record(np.divide, (o, self))
+    def __pow__(self, o: Any) -> Any: return record(np.power, (self, o))
+    def __rpow__(self, o: Any) -> Any: return record(np.power, (o, self))
+    def __matmul__(self, o: Any) -> Any: return record(np.matmul, (self, o))
+    def __rmatmul__(self, o: Any) -> Any: return record(np.matmul, (o, self))
+    def __mod__(self, o: Any) -> Any: return record(np.remainder, (self, o))
+    def __rmod__(self, o: Any) -> Any: return record(np.remainder, (o, self))
+    def __floordiv__(self, o: Any) -> Any: return record(np.floor_divide, (self, o))
+    def __rfloordiv__(self, o: Any) -> Any: return record(np.floor_divide, (o, self))
+    def __neg__(self) -> Any: return record(np.negative, (self,))
+    def __pos__(self) -> Any: return record(np.positive, (self,))
+    def __abs__(self) -> Any: return record(np.absolute, (self,))
+
+    # comparisons have no derivative: plain booleans
+    def __lt__(self, o: Any) -> Any: return raw(self) < raw(o)
+    def __le__(self, o: Any) -> Any: return raw(self) <= raw(o)
+    def __gt__(self, o: Any) -> Any: return raw(self) > raw(o)
+    def __ge__(self, o: Any) -> Any: return raw(self) >= raw(o)
+    def __eq__(self, o: Any) -> Any: return raw(self) == raw(o)  # type: ignore[override]
+    def __ne__(self, o: Any) -> Any: return raw(self) != raw(o)  # type: ignore[override]
+    __hash__ = None  # type: ignore[assignment]
+
+    def __bool__(self) -> bool:
+        return bool(raw(self))
+
+    def __float__(self) -> float:
+        raise _untracked_error("an active value was converted to a Python float "
+                               "(float(), or assignment into an untracked array)")
+
+    def __complex__(self) -> complex:
+        raise _untracked_error("an active value was converted to a Python complex")
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise _untracked_error("an active value was converted to a plain ndarray "
+                               "(np.asarray/np.array, or written into an untracked array)")
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        out = kwargs.pop("out", None)
+        fn = ufunc if method == "__call__" else getattr(ufunc, method)
+        if method == "at":
+            return record(fn, inputs, kwargs, mutates=(0,))
+        y = record(fn, inputs, kwargs)
+        if out is None:
+            return y
+        if len(out) == 1:
+            assign(out[0], y)
+            return out[0]
+        for o, v in zip(out, y):
+            assign(o, v)
+        return out
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        if func in _ALLOC:  # np.zeros(n, like=x): a tracked buffer for active values
+            y = func(*args, **kwargs)
+            if isinstance(y, np.ndarray) and y.dtype.kind in "fc":
+                return new_root(y, self._tape)  # type: ignore[attr-defined]
+            return y
+        handler = _HANDLERS.get(func)
+        if handler is not None:
+            return handler(*args, **kwargs)
+        out = kwargs.pop("out", None) if "out" in kwargs else None
+        y = record(func, args, kwargs)
+        if out is None:
+            return y
+        assign(out, y)
+        return out
+
+
+class TrackedScalar(_Ops):
+    """An active number (the result of a reduction or of indexing one element)."""
+
+    __slots__ = ("_v", "_cell", "_tape")
+
+    _v: Any
+    _cell: Cell
+    _tape: Tape
+
+    def __repr__(self) -> str:
+        return f"TrackedScalar({self._v!r})"
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return np.result_type(self._v)
+
+    shape: tuple[int, ...] = ()
+    ndim = 0
+    size = 1
+
+    @property
+    def real(self) -> Any:
+        return record(np.real, (self,))
+
+    def conjugate(self) -> Any:
+        return record(np.conjugate, (self,))
+
+
+class Tracked(_Ops):
+    """An active array: the stand-in the user's function receives and gets back.
+
+    Behaves like an ndarray for operators, in-place operators, indexing and
+    assignment, views, NumPy functions and the read-only attributes; its
+    values cannot be taken out as a plain ndarray (that would lose the
+    derivative), which is also what makes untracked writes impossible.
+    """
+
+    __slots__ = ("_a", "_cell", "_tape", "_root", "_view", "_views", "_pinned", "__weakref__")
+
+    _a: np.ndarray
+    _cell: Cell
+    _tape: Tape
+    _root: Tracked
+    _view: Callable[[np.ndarray], np.ndarray] | None
+    _views: list[Any] | None
+    _pinned: bool
+
+    def __repr__(self) -> str:
+        return f"Tracked({self._a!r})"
+
+    # -- read-only attributes -----------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._a.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._a.ndim
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self._a.dtype
+
+    @property
+    def size(self) -> int:
+        return self._a.size
+
+    @property
+    def itemsize(self) -> int:
+        return self._a.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self._a.nbytes
+
+    @property
+    def flags(self) -> Any:
+        return self._a.flags
+
+    def __len__(self) -> int:
+        return len(self._a)
+
+    def __iter__(self) -> Any:
+        for i in range(len(self._a)):
+            yield self[i]
+
+    # -- views ----------------------------------------------------------------------------
+    @property
+    def T(self) -> Any:
+        return view_of(self, self._a.T, _transpose)
+
+    def transpose(self, *axes: Any) -> Any:
+        return np.transpose(self, axes if axes and not isinstance(axes[0], tuple) else
+                            (axes[0] if axes else None))
+
+    def reshape(self, *shape: Any, order: str = "C") -> Any:
+        return _np.reshape(self, shape[0] if len(shape) == 1 else shape, order=order)
+
+    def ravel(self, order: str = "C") -> Any:
+        return _np.ravel(self, order=order)
+
+    def flatten(self) -> Any:
+        return record(np.copy, (np.ravel(self),))
+
+    def squeeze(self, axis: Any = None) -> Any:
+        return np.squeeze(self, axis)
+
+    def swapaxes(self, a: int, b: int) -> Any:
+        return np.swapaxes(self, a, b)
+
+    def copy(self) -> Any:
+        return record(np.copy, (self,))
+
+    # -- methods that are NumPy functions ------------------------------------------------
+    def sum(self, *a: Any, **k: Any) -> Any: return np.sum(self, *a, **k)
+    def mean(self, *a: Any, **k: Any) -> Any: return np.mean(self, *a, **k)
+    def prod(self, *a: Any, **k: Any) -> Any: return np.prod(self, *a, **k)
+    def max(self, *a: Any, **k: Any) -> Any: return np.max(self, *a, **k)
+    def min(self, *a: Any, **k: Any) -> Any: return np.min(self, *a, **k)
+    def std(self, *a: Any, **k: Any) -> Any: return np.std(self, *a, **k)
+    def var(self, *a: Any, **k: Any) -> Any: return np.var(self, *a, **k)
+    def cumsum(self, *a: Any, **k: Any) -> Any: return np.cumsum(self, *a, **k)
+    def dot(self, o: Any) -> Any: return np.dot(self, o)
+    def clip(self, *a: Any, **k: Any) -> Any: return np.clip(self, *a, **k)
+    def argmax(self, *a: Any, **k: Any) -> Any: return np.argmax(self._a, *a, **k)
+    def argmin(self, *a: Any, **k: Any) -> Any: return np.argmin(self._a, *a, **k)
+    def argsort(self, *a: Any, **k: Any) -> Any: return np.argsort(self._a, *a, **k)
+    def any(self, *a: Any, **k: Any) -> Any: return np.any(self._a, *a, **k)
+    def all(self, *a: Any, **k: Any) -> Any: return np.all(self._a, *a, **k)
+
+    @property
+    def real(self) -> Any:
+        return record(np.real, (self,))
+
+    @property
+    def imag(self) -> Any:
+        return record(np.imag, (self,))
+
+    def conj(self) -> Any:
+        return record(np.conjugate, (self,))
+
+    conjugate = conj
+
+    # -- indexing -------------------------------------------------------------------------
+    def __getitem__(self, idx: Any) -> Any:
+        idx = _raw_index(idx)
+        if _is_basic(idx):
+            v = self._a[idx]
+            if type(v) is np.ndarray:
+                return view_of(self, v, operator.itemgetter(idx))
+        return record(operator.getitem, (self, idx))
+
+    def __setitem__(self, idx: Any, value: Any) -> None:
+        record(operator.setitem, (self, _raw_index(idx), value), mutates=(0,))
+
+    # -- in-place operators: the functional op, then a recorded np.copyto ------------------
+    def __iadd__(self, o: Any) -> Any: return _inplace(np.add, self, o)
+    def __isub__(self, o: Any) -> Any: return _inplace(np.subtract, self, o)
+    def __imul__(self, o: Any) -> Any: return _inplace(np.multiply, self, o)
+    def __itruediv__(self, o: Any) -> Any: return _inplace(np.divide, self, o)
+    def __ipow__(self, o: Any) -> Any: return _inplace(np.power, self, o)
+    def __imatmul__(self, o: Any) -> Any: return _inplace(np.matmul, self, o)
+
+
+def _transpose(s: np.ndarray) -> np.ndarray:
+    return s.T
+
+
+def _inplace(fn: Any, x: Tracked, o: Any) -> Tracked:
+    y = record(fn, (x, o))
+    record(np.copyto, (x, y), mutates=(0,))
+    return x
+
+
+def raw(v: Any) -> Any:
+    """The primal value behind a tracked stand-in (``v`` itself otherwise)."""
+    t = type(v)
+    if t is Tracked:
+        return v._a
+    if t is TrackedScalar:
+        return v._v
+    return v
+
+
+def _raw_index(idx: Any) -> Any:
+    t = type(idx)
+    if t is tuple:
+        return tuple(raw(i) for i in idx) if any(type(i) in _TRACKED for i in idx) else idx
+    return raw(idx)
+
+
+_BASIC = (int, slice, type(None), type(Ellipsis), np.integer)
+
+
+def _is_basic(idx: Any) -> bool:
+    if type(idx) is tuple:
+        return all(isinstance(i, _BASIC) and not isinstance(i, bool) for i in idx)
+    return isinstance(idx, _BASIC) and not isinstance(idx, bool)
+
+
+# -- roots, views, copy-on-write ------------------------------------------------------------
+
+def new_root(a: np.ndarray, tape: Tape, cell: Cell | None = None, pinned: bool = False) -> Tracked:
+    """A tracked root over buffer ``a`` (with a fresh zero-shadow cell by default)."""
+    t = _new(Tracked)
+    t._a = a
+    t._cell = Cell(a.shape, a.dtype) if cell is None else cell
+    t._tape = tape
+    t._root = t
+    t._view = None
+    t._views = None
+    t._pinned = pinned
+    return t
+
+
+def new_scalar(v: Any, tape: Tape, cell: Cell | None = None) -> TrackedScalar:
+    """A tracked scalar with value ``v``."""
+    s = _new(TrackedScalar)
+    s._v = v
+    s._cell = Cell(None, np.result_type(v)) if cell is None else cell
+    s._tape = tape
+    return s
+
+
+def _compose(f: Callable[[Any], Any], g: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda s: g(f(s))
+
+
+def view_of(parent: Tracked, v: np.ndarray, op: Callable[[Any], Any]) -> Tracked:
+    """The tracked view ``op(parent)`` whose primal is ``v`` (already computed)."""
+    root = parent._root
+    t = _new(Tracked)
+    t._a = v
+    t._cell = root._cell
+    t._tape = root._tape
+    t._root = root
+    t._view = op if parent._view is None else _compose(parent._view, op)
+    t._views = None
+    t._pinned = False
+    if root._views is None:
+        root._views = []
+    elif len(root._views) > 64:
+        root._views = [r for r in root._views if r() is not None]
+    root._views.append(weakref.ref(t))
+    return t
+
+
+def prepare_write(t: Tracked) -> None:
+    """Before the engine writes into ``t``: if its root is pinned (some reverse
+    may read the current buffer), move the root and its live views to a copy."""
+    root = t._root
+    if not root._pinned:
+        return
+    new = root._a.copy(order="K")
+    root._a = new
+    root._pinned = False
+    if root._views:
+        alive = []
+        for ref in root._views:
+            v = ref()
+            if v is not None:
+                v._a = v._view(new)
+                alive.append(ref)
+        root._views = alive
+
+
+def assign(dst: Any, value: Any) -> None:
+    """``dst[...] = value`` with the engine's checks (``out=`` arguments)."""
+    if type(dst) is Tracked:
+        record(np.copyto, (dst, value), mutates=(0,))
+    elif type(value) in _TRACKED:
+        raise _untracked_error("an active result was written into an untracked array (out=)")
+    else:
+        np.copyto(dst, value)
+
+
+# -- recording ------------------------------------------------------------------------------
+
+_TRACKED = (Tracked, TrackedScalar)
+_CFG: dict[Any, RevConfig] = {}
+_READS_VAL: dict[Any, bool] = {}
+
+
+def _cfg(acts: tuple[type, ...], width: int) -> RevConfig:
+    key = (acts, width)
+    cfg = _CFG.get(key)
+    if cfg is None:
+        cfg = _CFG[key] = RevConfig(acts, True, width or 1)
+    return cfg
+
+
+def _code_reads_val(code: Any) -> bool:
+    if "val" in code.co_names or "val" in code.co_consts:
+        return True
+    return any(_code_reads_val(c) for c in code.co_consts if hasattr(c, "co_names"))
+
+
+def reverse_reads_val(impl: Any) -> bool:
+    """Whether an activity rule's reverse may read ``ann.val`` at reverse time:
+    true if any function nested in the rule (its reverse, helpers) reads an
+    attribute named ``val``. Rules whose reverse reads no ``.val`` get their
+    annotations' ``val`` cleared after the forward, so they pin nothing."""
+    r = _READS_VAL.get(impl)
+    if r is None:
+        code = getattr(impl, "__code__", None)
+        r = True if code is None else any(
+            _code_reads_val(c) for c in code.co_consts if hasattr(c, "co_names"))
+        _READS_VAL[impl] = r
+    return r
+
+
+def _mixed() -> ActiveRulesError:
+    return ActiveRulesError(
+        "values from two different differentiations meet in one call; nested "
+        "differentiation of the same values (higher order) is not supported")
+
+
+def _seq_arg(a: Any, tape: Tape | None) -> tuple[Any, Any, Tape | None]:
+    """A list/tuple argument holding tracked arrays: (raw list, (cells, views), tape)."""
+    vals, cells, views = [], [], []
+    for e in a:
+        if type(e) is Tracked:
+            if tape is None:
+                tape = e._tape
+            elif e._tape is not tape:
+                raise _mixed()
+            vals.append(e._a)
+            cells.append(e._cell)
+            views.append(e._view)
+        elif isinstance(e, np.ndarray) and e.dtype.kind in "fc":
+            vals.append(e)
+            cells.append(Cell(e.shape, e.dtype))  # a scratch shadow, discarded
+            views.append(None)
+        else:
+            raise ActiveRulesError("a sequence argument mixing active arrays with non-arrays is "
+                                   "not supported")
+    return vals, (cells, views), tape
+
+
+def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
+           mutates: tuple[int, ...] = ()) -> Any:
+    """Call ``fn(*args, **kwargs)``; if an argument is tracked, through its resolved
+    rule, recording the call on the tape and returning tracked outputs.
+    ``mutates`` lists the positions the call writes into."""
+    tape = None
+    for a in args:
+        t = type(a)
+        if t is Tracked or t is TrackedScalar:
+            if tape is None:
+                tape = a._tape
+            elif a._tape is not tape:
+                raise _mixed()
+        elif (t is list or t is tuple) and any(type(e) is Tracked for e in a):
+            tape = _seq_arg(a, tape)[2]
+    if tape is None:
+        return fn(*args, **kwargs)
+    for k, v in kwargs.items():
+        if type(v) in _TRACKED:
+            raise ActiveRulesError(
+                f"{getattr(fn, '__name__', fn)}: active argument passed by keyword ({k}=); "
+                "pass it positionally")
+    for i in mutates:
+        m = args[i]
+        if type(m) is Tracked:
+            prepare_write(m)
+        else:
+            raise _untracked_error(
+                f"an active value was written into an untracked array by "
+                f"{getattr(fn, '__name__', fn)}")
+    width = tape.width
+    dup = BatchDuplicated if width else Duplicated
+    acts: list[type] = []
+    types: list[type] = []
+    anns: list[Any] = []
+    ann: Any
+    binds: list[Any] = []
+    arrays: list[tuple[Any, Any, Any]] = []  # (ann, raw array, tracked root or None)
+    for i, a in enumerate(args):
+        t = type(a)
+        if t is Tracked:
+            v = a._a
+            ann = _new(dup)
+            ann.val = v
+            if width:
+                ann.dvals = (None,) * width
+            else:
+                ann.dval = None
+            acts.append(dup)
+            types.append(np.ndarray)
+            binds.append((i, ARRAY, a._cell, a._view))
+            arrays.append((ann, v, a._root))
+        elif t is TrackedScalar:
+            ann = _new(Active)
+            ann.val = a._v
+            acts.append(Active)
+            types.append(type(a._v))
+            binds.append((i, SCALAR, a._cell, None))
+        elif (t is list or t is tuple) and any(type(e) is Tracked for e in a):
+            vals, (cells, views), _ = _seq_arg(a, tape)
+            ann = _new(dup)
+            ann.val = vals
+            if width:
+                ann.dvals = (None,) * width
+            else:
+                ann.dval = None
+            acts.append(dup)
+            types.append(t)
+            binds.append((i, SEQ, cells, views))
+        else:
+            ann = _new(Const)
+            ann.val = a
+            acts.append(Const)
+            types.append(t)
+            if t is np.ndarray:
+                arrays.append((ann, a, None))
+        anns.append(ann)
+    acts_t = tuple(acts)
+    res = registry.resolve(fn, acts_t, tuple(types))
+    if res.entry.form == "inactive":
+        return fn(*[raw(a) for a in args], **kwargs)
+    before = _counts(arrays)
+    y, reverse = res.call(_cfg(acts_t, width), *anns, **kwargs)
+    drop = not width and (res.entry.form == "rrule" or not reverse_reads_val(res.entry.impl))
+    _note_retained(arrays, before, y, drop, tape)
+    out, y = _wrap(y, tape, arrays)
+    if out is None and not mutates:
+        return y
+    tape.entries.append(Entry(reverse, tuple(anns), binds, out, mutates,
+                              res.entry.form != "rrule", res.label))
+    return y
+
+
+def _counts(arrays: list[Any]) -> list[tuple[int, int]]:
+    return [(_rc(v), _rc(v.base) if v.base is not None else 0) for _, v, _ in arrays]
+
+
+def _note_retained(arrays: list[Any], before: list[tuple[int, int]], y: Any, drop: bool,
+                   tape: Tape) -> None:
+    """Pin the roots (lock the untracked arrays) whose memory the rule kept a reference
+    to, comparing reference counts before and after the call. With ``drop``, the
+    annotations' ``val`` is cleared first (the reverse does not read it)."""
+    for (ann, v, root), (r0, b0) in zip(arrays, before):
+        if drop:
+            ann.val = None
+            r0 -= 1
+        held = _rc(v) - r0 - _held_by(y, v)
+        base = v.base
+        if base is not None:
+            held += _rc(base) - b0 - _held_by(y, base)
+        if held > 0:
+            if root is not None:
+                root._pinned = True
+            else:
+                tape.lock(v)
+
+
+def _held_by(y: Any, v: Any) -> int:
+    """References to ``v`` held by the output ``y`` (itself, or as a view's base)."""
+    t = type(y)
+    if t is np.ndarray:
+        return (y is v) + (y.base is v)
+    if t is tuple or t is list:
+        return sum(_held_by(e, v) for e in y)
+    return 0
+
+
+def _wrap(y: Any, tape: Tape, arrays: list[Any], refs: int = 3) -> tuple[Any, Any]:
+    """Tracked stand-ins for a rule's output: (cells or None, wrapped output).
+    ``refs``: the references to ``y`` the engine itself holds here."""
+    t = type(y)
+    if t is np.ndarray:
+        if y.dtype.kind not in "fc":
+            return None, y
+        pinned = False
+        if y.base is not None and any(np.may_share_memory(y, v) for _, v, _ in arrays):
+            y = y.copy()  # a rule returned a view of an argument: give it its own storage
+        elif _rc(y) > refs:  # the engine's own references; anything more is the rule's
+            pinned = True
+        w = new_root(y, tape, pinned=pinned)
+        return w._cell, w
+    if t is float or t is complex or isinstance(y, np.inexact):
+        s = new_scalar(y, tape)
+        return s._cell, s
+    if t is tuple or t is list:
+        cells, outs = [], []
+        for e in y:
+            c, w = _wrap(e, tape, arrays, 4)
+            cells.append(c)
+            outs.append(w)
+        if all(c is None for c in cells):
+            return None, y
+        return cells, t(outs)
+    return None, y
+
+
+# -- NumPy functions the engine handles itself ------------------------------------------------
+
+def _view_fn(func: Any) -> Callable[..., Any]:
+    """Functions that return a view of their first argument: no tape entry."""
+    def handler(a: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(a) is not Tracked:
+            return record(func, (a, *args), kwargs)
+        v = func(a._a, *args, **kwargs)
+        if type(v) is np.ndarray and v.base is not None and np.shares_memory(v, a._a):
+            return view_of(a, v, lambda s: func(s, *args, **kwargs))
+        return record(func, (a, *args), kwargs)  # the function had to copy
+    return handler
+
+
+def _like_fn(func: Any) -> Callable[..., Any]:
+    """``np.zeros_like(x)`` and friends: a new tracked array holding constants."""
+    def handler(proto: Any, *args: Any, **kwargs: Any) -> Any:
+        y = func(raw(proto), *args, **kwargs)
+        if type(proto) is Tracked and isinstance(y, np.ndarray) and y.dtype.kind in "fc":
+            return new_root(y, proto._tape)
+        return y
+    return handler
+
+
+def _copyto(dst: Any, src: Any, **kwargs: Any) -> None:
+    if type(dst) is Tracked:
+        record(np.copyto, (dst, src), kwargs, mutates=(0,))
+    else:
+        assign(dst, src) if not kwargs else record(np.copyto, (dst, src), kwargs, mutates=(0,))
+
+
+def _static(func: Any) -> Callable[..., Any]:
+    def handler(*args: Any, **kwargs: Any) -> Any:
+        return func(*[raw(a) for a in args], **kwargs)
+    return handler
+
+
+_ALLOC: frozenset[Any] = frozenset((np.zeros, np.ones, np.empty, np.full, np.arange, np.linspace, np.eye,
+                    np.identity, np.array, np.asarray))
+
+_HANDLERS: dict[Any, Callable[..., Any]] = {
+    **{f: _view_fn(f) for f in (np.reshape, np.transpose, np.swapaxes, np.moveaxis, np.squeeze,
+                                np.expand_dims, np.ravel, np.atleast_1d, np.atleast_2d,
+                                np.broadcast_to, np.diagonal)},
+    **{f: _like_fn(f) for f in (np.zeros_like, np.ones_like, np.empty_like, np.full_like)},
+    **{f: _static(f) for f in (np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj,
+                               np.isrealobj, np.argmax, np.argmin, np.argsort, np.nonzero)},
+    np.copyto: _copyto,
+}

@@ -1,0 +1,110 @@
+"""Rules for indexing and assignment: ``x[i]``, ``x[i] = v``, ``np.copyto``.
+
+The engine turns basic indexing that yields an array into a view (no rule
+needed: a view's shadow is the same view of the base's shadow) and calls
+``operator.getitem`` for the rest (advanced indexing, single elements).
+Assignments mutate their first argument and follow Enzyme's convention: on
+entry to ``reverse`` the target's shadow holds the cotangent of its value
+*after* the call, on exit that of its value *before* (the overwritten part is
+zeroed, its cotangent goes to the assigned value). None of these reverses
+reads a primal, so the engine preserves nothing for them.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import numpy as np
+
+from ..activity import Active, Annotation, Const, Duplicated, RuleError
+from ..dispatch import Sample as S
+from ..dispatch import rule
+from ._util import fit, like, unbroadcast
+
+_A = np.array([[0.5, -1.2, 2.0], [1.5, 0.3, -0.7]])
+
+
+def _basic(idx: Any) -> bool:
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    return all(isinstance(i, (int, np.integer, slice, type(None), type(Ellipsis)))
+               and not isinstance(i, bool) for i in parts)
+
+
+def _deliver(arg: Any, cot: Any, template: Any) -> Any:
+    """Give the cotangent ``cot`` of an assigned value to its annotation."""
+    if isinstance(arg, Const):
+        return None
+    cot = fit(cot, template)
+    if isinstance(arg, Active):
+        return cot
+    if cot is not None:
+        arg.dval += cot
+    return None
+
+
+@rule(operator.getitem, Annotation, Annotation,
+         samples=[S(_A, (1, slice(None))), S(_A, ([0, 1, 1], [2, 0, 2])), S(_A, (0, 1)),
+                  S(_A, _A > 0)])
+def _getitem(cfg: Any, x: Any, idx: Any) -> tuple[Any, Any]:
+    i = idx.val
+    y = x.val[i]
+    gather = _basic(i)
+
+    def reverse(dy: Any) -> Any:
+        if isinstance(x, Duplicated):
+            if gather:
+                x.dval[i] += dy
+            else:
+                np.add.at(x.dval, i, dy)  # repeated indices accumulate
+        return None
+
+    return y, reverse
+
+
+@rule(operator.setitem, Annotation, Annotation, Annotation,
+         samples=[S(_A, (0, slice(1, 3)), np.array([4.0, 5.0])), S(_A, (1, 2), 2.5),
+                  S(_A, ([0, 1],), np.array([7.0, 8.0, 9.0]))])
+def _setitem(cfg: Any, x: Any, idx: Any, v: Any) -> tuple[Any, Any]:
+    if isinstance(x, Const) and not isinstance(v, Const):
+        raise RuleError("x[i] = v with an active v needs x active too; allocate x with "
+                           "np.zeros_like(v) or np.zeros(n, like=v)")
+    i = idx.val
+    x.val[i] = v.val
+    template = like(v.val)
+
+    def reverse(_: Any) -> Any:
+        if not isinstance(x, Duplicated):
+            return None
+        d = np.array(x.dval[i], copy=True)
+        x.dval[i] = 0
+        out = _deliver(v, unbroadcast(d, np.shape(template)), template)
+        return None if out is None else (None, None, out)
+
+    return None, reverse
+
+
+@rule(np.copyto, Annotation, Annotation,
+         samples=[S(_A, np.array([1.0, 2.0, 3.0])), S(_A, 0.5)])
+def _copyto(cfg: Any, dst: Any, src: Any, casting: str = "same_kind", where: Any = True) -> tuple[Any, Any]:
+    if isinstance(dst, Const) and not isinstance(src, Const):
+        raise RuleError("np.copyto(dst, src) with an active src needs dst active too; "
+                           "allocate dst with np.zeros_like(src)")
+    np.copyto(dst.val, src.val, casting=casting, where=where)
+    template = like(src.val)
+    mask = None if where is True else np.asarray(where)
+
+    def reverse(_: Any) -> Any:
+        if not isinstance(dst, Duplicated):
+            return None
+        if mask is None:
+            d = dst.dval.copy()
+            dst.dval[...] = 0
+        else:
+            m = np.broadcast_to(mask, dst.dval.shape)
+            d = np.where(m, dst.dval, 0)
+            dst.dval[m] = 0
+        out = _deliver(src, unbroadcast(d, np.shape(template)), template)
+        return None if out is None else (None, out)
+
+    return None, reverse
