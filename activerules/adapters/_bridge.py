@@ -1,0 +1,130 @@
+"""Host side of the engine adapters: one call of a resolved rule on NumPy values.
+
+Each engine adapter (JAX, PyTorch, HIPS autograd) turns its engine's "which
+inputs need a gradient" flags into an activity tuple with :func:`activities`,
+then runs the rule through :func:`forward` and :meth:`Pending.reverse`:
+
+* an array argument whose gradient is wanted (or that the function mutates) is
+  ``Duplicated``; a wanted scalar is ``Active``; everything else is ``Const``;
+* shadows are fresh zeros (for a mutated argument: the cotangent of its value
+  after the call) allocated at reverse time, so one forward can be reversed
+  more than once (autograd's jacobian, torch's ``retain_graph``);
+* a batch request (``width`` set) makes every Duplicated argument
+  ``BatchDuplicated`` and takes a tuple of ``width`` output cotangents.
+
+Nothing here imports an engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..activity import Active, BatchDuplicated, Const, Duplicated, RevConfig, annotate
+from ..dispatch import ARRAY, SCALAR, kind_of
+
+__all__ = ["host_value", "kinds_of", "activities", "forward", "Pending", "vjp"]
+
+
+def host_value(value: Any) -> Any:
+    """A NumPy value as rules expect it: a 0-d array becomes a NumPy scalar."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value[()]
+    return value
+
+
+def kinds_of(values: Sequence[Any]) -> tuple[str, ...]:
+    """``"array"``, ``"scalar"`` or ``"static"`` per (host) value."""
+    return tuple(kind_of(v) for v in values)
+
+
+def activities(kinds: Sequence[str], wanted: Sequence[bool], mutates: Sequence[int] = (),
+               width: int | None = None) -> tuple[type, ...]:
+    """The activity tuple for a call: wanted arrays and mutated arrays are Duplicated
+    (``BatchDuplicated`` when ``width`` is set), wanted scalars Active, the rest Const.
+    A mutated array is Duplicated even when its own gradient is not wanted: its shadow
+    carries the output cotangent to the other arguments."""
+    dup = Duplicated if width is None else BatchDuplicated
+    out: list[type] = []
+    for i, (kind, want) in enumerate(zip(kinds, wanted)):
+        if kind == ARRAY and (want or i in mutates):
+            out.append(dup)
+        elif kind == SCALAR and want:
+            out.append(Active)
+        else:
+            out.append(Const)
+    return tuple(out)
+
+
+class Pending:
+    """A forward call waiting for its reverse: ``reverse(dret, seeds)`` returns one
+    entry per argument (the cotangent of a Duplicated or Active argument, ``None``
+    for Const; per lane tuples in a batch request)."""
+
+    __slots__ = ("acts", "anns", "reverse_fn", "width")
+
+    def __init__(self, acts: tuple[type, ...], anns: list[Any], reverse_fn: Callable[[Any], Any] | None,
+                 width: int | None) -> None:
+        self.acts = acts
+        self.anns = anns
+        self.reverse_fn = reverse_fn
+        self.width = width
+
+    def reverse(self, dret: Any, seeds: dict[int, Any] | None = None) -> list[Any]:
+        """Run the rule's reverse. ``dret``: the output cotangent (a tuple of ``width``
+        in a batch request; ``None`` for a function returning ``None``); ``seeds``: per
+        mutated argument, the cotangent of its value after the call (per lane tuples in
+        a batch request). Seeds are copied, never written."""
+        n = len(self.acts)
+        if self.reverse_fn is None:
+            return [None] * n
+        seeds = seeds or {}
+        for i, (act, ann) in enumerate(zip(self.acts, self.anns)):
+            if act is Duplicated:
+                ann.dval = _shadow(ann.val, seeds.get(i))
+            elif act is BatchDuplicated:
+                lane_seeds = seeds.get(i) or (None,) * (self.width or 1)
+                ann.dvals = tuple(_shadow(ann.val, s) for s in lane_seeds)
+        cots = self.reverse_fn(dret)
+        out: list[Any] = [None] * n
+        for i, (act, ann) in enumerate(zip(self.acts, self.anns)):
+            if act is Duplicated:
+                out[i] = ann.dval
+            elif act is BatchDuplicated:
+                out[i] = ann.dvals
+            elif act is Active:
+                out[i] = cots[i]
+        return out
+
+
+def _shadow(val: np.ndarray, seed: Any) -> np.ndarray:
+    if seed is None:
+        return np.zeros_like(val)
+    return np.array(seed, dtype=val.dtype, copy=True).reshape(val.shape)
+
+
+def forward(fn: Any, registry: Any, acts: tuple[type, ...], kinds: tuple[str, ...], vals: Sequence[Any],
+            kwargs: dict[str, Any], *, needs_primal: bool = True,
+            width: int | None = None) -> tuple[Any, Pending]:
+    """Run the rule that ``registry`` resolves for ``fn`` at ``acts`` forward on the host
+    values ``vals`` (mutating those the rule mutates). With every argument Const the
+    function itself runs and nothing is resolved. Returns ``(primal_out, pending)``."""
+    if all(a is Const for a in acts):
+        return fn(*vals, **kwargs), Pending(acts, [], None, width)
+    res = registry.resolve(fn, acts, kinds)
+    anns = [annotate(a, v, None) for a, v in zip(acts, vals)]
+    cfg = RevConfig(activities=acts, needs_primal=needs_primal, width=1 if width is None else width)
+    y, reverse_fn = res.call(cfg, *anns, **kwargs)
+    return y, Pending(acts, anns, reverse_fn, width)
+
+
+def vjp(fn: Any, registry: Any, acts: tuple[type, ...], kinds: tuple[str, ...], vals: Sequence[Any],
+        kwargs: dict[str, Any], dret: Any, seeds: dict[int, Any] | None = None,
+        width: int | None = None) -> list[Any]:
+    """Forward (primal not needed) then reverse in one go, for engines that recompute
+    the forward at backward time (JAX, autograd). ``vals`` are not modified: the
+    arguments in ``seeds`` (the mutated ones) are copied before the call."""
+    vals = [np.array(v, copy=True) if seeds and i in seeds else v for i, v in enumerate(vals)]
+    _, pending = forward(fn, registry, acts, kinds, vals, kwargs, needs_primal=False, width=width)
+    return pending.reverse(dret, seeds)

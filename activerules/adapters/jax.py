@@ -1,0 +1,295 @@
+"""JAX adapter: a registered rule as a ``jax.custom_vjp`` function.
+
+>>> import numpy as np, activerules as ar
+>>> from activerules.adapters.jax import to_jax
+>>> jmatvec = to_jax(np.matmul)           # doctest: +SKIP
+>>> jax.grad(lambda A, x: jmatvec(A, x).sum())(A, x)   # doctest: +SKIP
+
+The forward and the VJP run the resolved rule on NumPy through
+``jax.pure_callback``, so the wrapped function works under ``jax.grad``,
+``jax.jit``, ``jax.vmap`` and with sharded inputs, and composes with ``jnp``
+code. Activity comes from JAX itself: with ``symbolic_zeros=True`` the
+forward sees ``CustomVJPPrimal.perturbed`` for every argument, so an argument
+JAX does not differentiate reaches the rule as ``Const`` (its cotangent, or
+its thunk, is never computed). The VJP recomputes the rule's forward from the
+saved inputs (callbacks must be pure, so no closure survives between them).
+
+Under ``vmap`` the callbacks receive the batch as extra leading axes
+(``vmap_method="expand_dims"``). A vmapped pullback over unbatched primals
+(a Jacobian, ``jax.vmap(pullback)(eye)``) becomes one ``BatchDuplicated``
+request of that width, served by a batch rule where one is registered, else
+lane by lane; batched primals are served one element at a time.
+
+Forward mode (``jax.jvp``, ``jax.jacfwd``) raises JAX's own ``TypeError``:
+a ``custom_vjp`` function has no JVP.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import _bridge
+
+__all__ = ["to_jax"]
+
+
+def to_jax(fn: Callable[..., Any], *, out_shape: Any = None, mutates: Sequence[int] = (),
+           static_argnums: Sequence[int] = (), registry: Any = None) -> Callable[..., Any]:
+    """A JAX function computing ``fn`` whose VJP is ``fn``'s registered rule.
+
+    ``fn`` takes arrays and scalars (JAX arrays are passed to it as NumPy arrays,
+    0-d ones as NumPy scalars) and returns one array or scalar. ``out_shape``: a
+    ``jax.ShapeDtypeStruct`` (anything with ``.shape`` and ``.dtype``) or a callable
+    mapping the argument ``ShapeDtypeStruct``\\ s to one; when omitted, ``fn`` is
+    evaluated once per input signature on zeros (then on random normals if that fails)
+    to learn it. ``mutates``: the positions of arguments ``fn`` modifies in place
+    (``fn`` then returns ``None``); the JAX function copies them and returns their new
+    values instead (a tuple if several). ``static_argnums``: arguments that are not
+    arrays (hashable; passed to ``fn`` as they are). Keyword arguments are static too.
+    ``registry``: where rules are looked up (default ``ar.registry``).
+    """
+    if registry is None:
+        from .. import registry as default_registry
+        registry = default_registry
+    builder = _Builder(fn, tuple(mutates), frozenset(static_argnums), out_shape, registry)
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        static = tuple((i, args[i]) for i in sorted(builder.static) if i < len(args))
+        key = (len(args), static, tuple(sorted(kwargs.items())))
+        jfn = builder.cache.get(key)
+        if jfn is None:
+            jfn = builder.cache[key] = builder.build(len(args), dict(static), kwargs)
+        return jfn(*[a for i, a in enumerate(args) if i not in builder.static])
+
+    return wrapped
+
+
+class _Builder:
+    """Builds (and caches, per static arguments) the ``custom_vjp`` function."""
+
+    def __init__(self, fn: Callable[..., Any], mutates: tuple[int, ...], static: frozenset[int],
+                 out_shape: Any, registry: Any) -> None:
+        self.fn = fn
+        self.mutates = mutates
+        self.static = static
+        self.out_shape = out_shape
+        self.registry = registry
+        self.cache: dict[Any, Callable[..., Any]] = {}
+
+    def build(self, nargs: int, static: dict[int, Any], kwargs: dict[str, Any]) -> Callable[..., Any]:
+        import jax
+        from jax.custom_derivatives import SymbolicZero
+
+        dyn = tuple(i for i in range(nargs) if i not in static)
+        call = _Call(self.fn, self.registry, nargs, static, dyn,
+                     tuple(dyn.index(i) for i in self.mutates), kwargs)
+        mutates = call.mutates
+        out_specs: dict[Any, Any] = {}
+
+        def specs(xs: Sequence[Any]) -> Any:
+            key = tuple((x.shape, str(x.dtype)) for x in xs)
+            spec = out_specs.get(key)
+            if spec is None:
+                spec = out_specs[key] = self._out_spec(xs, call.primal, mutates)
+            return spec
+
+        def primal(xs: Sequence[Any]) -> Any:
+            spec = specs(xs)
+            flat = list(spec) if mutates else [spec]
+            nds = [np.ndim(x) for x in xs]
+
+            def host(*arrays: Any) -> Any:
+                return _map_leading(lambda vals: _as_outputs(call.primal(vals), flat, bool(mutates)),
+                                    arrays, nds, flat)
+
+            outs = jax.pure_callback(host, flat, *xs, vmap_method="expand_dims")
+            if not mutates:
+                return outs[0]
+            return outs[0] if len(outs) == 1 else tuple(outs)
+
+        @jax.custom_vjp
+        def jfn(*xs: Any) -> Any:
+            return primal(xs)
+
+        def jfn_fwd(*ps: Any) -> Any:
+            xs = tuple(p.value for p in ps)
+            return primal(xs), _residuals(xs, tuple(bool(p.perturbed) for p in ps))
+
+        def jfn_bwd(res: Any, g: Any) -> Any:
+            xs, wanted = res.xs, res.wanted
+            gs = list(g) if mutates and len(mutates) > 1 else [g]
+            if all(isinstance(gi, SymbolicZero) for gi in gs) or not any(wanted):
+                return (None,) * len(xs)
+            gs = [jax.numpy.zeros(gi.shape, gi.dtype) if isinstance(gi, SymbolicZero) else gi for gi in gs]
+            cot_specs = [jax.ShapeDtypeStruct(np.shape(x), x.dtype) for x, w in zip(xs, wanted) if w]
+            nds = [np.ndim(x) for x in xs] + [np.ndim(gi) for gi in gs]
+
+            def host(*arrays: Any) -> Any:
+                return _bwd_host(call, arrays, nds, wanted, cot_specs)
+
+            cots = iter(jax.pure_callback(host, cot_specs, *xs, *gs, vmap_method="expand_dims"))
+            return tuple(next(cots) if w else None for w in wanted)
+
+        jfn.defvjp(jfn_fwd, jfn_bwd, symbolic_zeros=True)
+        return jfn
+
+    def _out_spec(self, xs: Sequence[Any], primal_host: Callable[[list[Any]], Any],
+                  mutates: tuple[int, ...]) -> Any:
+        import jax
+
+        if mutates:
+            return tuple(jax.ShapeDtypeStruct(np.shape(xs[i]), xs[i].dtype) for i in mutates)
+        if self.out_shape is not None:
+            if callable(self.out_shape):
+                return self.out_shape(*[jax.ShapeDtypeStruct(np.shape(x), x.dtype) for x in xs])
+            return self.out_shape
+        rng = np.random.default_rng(0)
+        error: Exception | None = None
+        for make in (np.zeros, lambda s, dtype: np.asarray(rng.standard_normal(s), dtype=dtype)):
+            vals = [_bridge.host_value(make(np.shape(x), dtype=np.dtype(x.dtype))) for x in xs]
+            try:
+                y = np.asarray(primal_host(vals))
+            except Exception as e:  # noqa: BLE001 - try the next probe input
+                error = e
+                continue
+            return jax.ShapeDtypeStruct(y.shape, y.dtype)
+        raise TypeError(f"to_jax({getattr(self.fn, '__name__', self.fn)!r}): could not infer the output "
+                        f"shape by evaluating it on zeros or random inputs ({error!r}); pass out_shape=")
+
+
+@functools.cache
+def _residual_class() -> type:
+    import jax
+
+    class Residuals:
+        """Residuals of the forward: the inputs (leaves) and the perturbed flags (static)."""
+
+        def __init__(self, xs: tuple[Any, ...], wanted: tuple[bool, ...]) -> None:
+            self.xs = xs
+            self.wanted = wanted
+
+    jax.tree_util.register_pytree_node(
+        Residuals, lambda r: (r.xs, r.wanted), lambda wanted, xs: Residuals(tuple(xs), wanted))
+    return Residuals
+
+
+def _residuals(xs: tuple[Any, ...], wanted: tuple[bool, ...]) -> Any:
+    return _residual_class()(xs, wanted)
+
+
+def _as_outputs(value: Any, specs: list[Any], several: bool) -> list[np.ndarray]:
+    values = list(value) if several else [value]
+    return [np.asarray(v, dtype=s.dtype).reshape(s.shape) for v, s in zip(values, specs)]
+
+
+def _map_leading(core: Callable[[list[Any]], list[np.ndarray]], arrays: Sequence[Any], nds: Sequence[int],
+                 out_specs: Sequence[Any]) -> list[np.ndarray]:
+    """Apply ``core`` (one element: host values in, one array per spec out) over the
+    leading batch axes that ``vmap`` added to the callback's arguments."""
+    arrays = [np.asarray(a) for a in arrays]
+    leads = [a.shape[:a.ndim - nd] for a, nd in zip(arrays, nds)]
+    if not any(leads):
+        return core([_bridge.host_value(a) for a in arrays])
+    batch = np.broadcast_shapes(*leads)
+    outs = [np.empty(batch + tuple(s.shape), s.dtype) for s in out_specs]
+    for idx in np.ndindex(*batch):
+        vals = [_bridge.host_value(a[_lead_index(idx, lead)]) for a, lead in zip(arrays, leads)]
+        for out, val in zip(outs, core(vals)):
+            out[idx] = val
+    return outs
+
+
+def _lead_index(idx: tuple[int, ...], lead: tuple[int, ...]) -> tuple[int, ...]:
+    """The element of an argument with leading shape ``lead`` (broadcast) at ``idx``."""
+    idx = idx[len(idx) - len(lead):]
+    return tuple(0 if n == 1 else i for i, n in zip(idx, lead))
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What the host callbacks need: the function, where its dynamic arguments go."""
+
+    fn: Callable[..., Any]
+    registry: Any
+    nargs: int
+    static: dict[int, Any]
+    dyn: tuple[int, ...]           # positions of the dynamic (JAX) arguments
+    mutates: tuple[int, ...]       # indices into the dynamic arguments
+    kwargs: dict[str, Any]
+
+    def full(self, vals: Sequence[Any]) -> list[Any]:
+        """The complete argument list from the dynamic values."""
+        args: list[Any] = [None] * self.nargs
+        for i, v in self.static.items():
+            args[i] = v
+        for i, v in zip(self.dyn, vals):
+            args[i] = v
+        return args
+
+    def primal(self, vals: Sequence[Any]) -> Any:
+        """Run ``fn``; for a mutating function, on copies, returning their new values."""
+        vals = [np.array(v, copy=True) if i in self.mutates else v for i, v in enumerate(vals)]
+        y = self.fn(*self.full(vals), **self.kwargs)
+        if self.mutates:
+            return tuple(vals[i] for i in self.mutates)
+        return y
+
+    def cotangents(self, xs: Sequence[Any], gs: Sequence[Any], wanted: tuple[bool, ...],
+                   width: int | None) -> list[Any]:
+        """One rule call: cotangents of the wanted arguments (per lane tuples when
+        ``width``). ``gs``: the output cotangents (per lane lists when ``width``)."""
+        args = self.full(xs)
+        kinds = _bridge.kinds_of(args)
+        all_wanted = [False] * self.nargs
+        for j, i in enumerate(self.dyn):
+            all_wanted[i] = wanted[j]
+        mutated = tuple(self.dyn[j] for j in self.mutates)
+        acts = _bridge.activities(kinds, all_wanted, mutated, width)
+        dret: Any
+        if self.mutates:
+            if width is None:
+                seeds = {i: gs[k] for k, i in enumerate(mutated)}
+            else:
+                seeds = {i: tuple(lane[k] for lane in gs) for k, i in enumerate(mutated)}
+            dret = None if width is None else (None,) * width
+        else:
+            seeds = {}
+            dret = _writable(gs[0]) if width is None else tuple(_writable(lane[0]) for lane in gs)
+        cots = _bridge.vjp(self.fn, self.registry, acts, kinds, args, self.kwargs, dret, seeds, width)
+        return [cots[i] for j, i in enumerate(self.dyn) if wanted[j]]
+
+
+def _writable(value: Any) -> Any:
+    return np.array(value, copy=True) if isinstance(value, np.ndarray) else value
+
+
+def _bwd_host(call: _Call, arrays: Sequence[Any], nds: Sequence[int], wanted: tuple[bool, ...],
+              cot_specs: Sequence[Any]) -> list[np.ndarray]:
+    """The VJP callback: ``arrays`` are the primal inputs then the output cotangents."""
+    nxs = len(call.dyn)
+    arrays = [np.asarray(a) for a in arrays]
+    leads = [a.shape[:a.ndim - nd] for a, nd in zip(arrays, nds)]
+    primal_lead = {n for lead in leads[:nxs] for n in lead}
+    g_leads = leads[nxs:]
+    if any(g_leads) and primal_lead <= {1}:
+        # A vmapped pullback over unbatched primals: one BatchDuplicated request.
+        batch = np.broadcast_shapes(*g_leads)
+        width = int(np.prod(batch))
+        xs = [_bridge.host_value(a.reshape(a.shape[len(lead):])) for a, lead in zip(arrays[:nxs], leads)]
+        gs = [np.broadcast_to(g, batch + g.shape[len(lead):]).reshape((width,) + g.shape[len(lead):])
+              for g, lead in zip(arrays[nxs:], g_leads)]
+        lanes = [[_bridge.host_value(g[k]) for g in gs] for k in range(width)]
+        cots = call.cotangents(xs, lanes, wanted, width)
+        return [np.stack([np.asarray(ck, dtype=s.dtype).reshape(s.shape) for ck in c])
+                .reshape(batch + tuple(s.shape)) for c, s in zip(cots, cot_specs)]
+
+    def one(vals: list[Any]) -> list[np.ndarray]:
+        cots = call.cotangents(vals[:nxs], vals[nxs:], wanted, None)
+        return [np.asarray(c, dtype=s.dtype).reshape(s.shape) for c, s in zip(cots, cot_specs)]
+
+    return _map_leading(one, arrays, nds, cot_specs)
