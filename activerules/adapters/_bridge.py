@@ -6,9 +6,10 @@ then runs the rule through :func:`forward` and :meth:`Pending.reverse`:
 
 * an array argument whose gradient is wanted (or that the function mutates) is
   ``Duplicated``; a wanted scalar is ``Active``; everything else is ``Const``;
-* shadows are fresh zeros (for a mutated argument: the cotangent of its value
-  after the call) allocated at reverse time, so one forward can be reversed
-  more than once (autograd's jacobian, torch's ``retain_graph``);
+* shadows are zeros allocated at forward time (some adapters read them then)
+  and set at reverse time (for a mutated argument: to the cotangent of its
+  value after the call); a second reverse of the same forward gets fresh ones,
+  so one forward can be reversed more than once (torch's ``retain_graph``);
 * a batch request (``width`` set) makes every Duplicated argument
   ``BatchDuplicated`` and takes a tuple of ``width`` output cotangents.
 
@@ -62,7 +63,7 @@ class Pending:
     entry per argument (the cotangent of a Duplicated or Active argument, ``None``
     for Const; per lane tuples in a batch request)."""
 
-    __slots__ = ("acts", "anns", "reverse_fn", "width")
+    __slots__ = ("acts", "anns", "reverse_fn", "width", "used")
 
     def __init__(self, acts: tuple[type, ...], anns: list[Any], reverse_fn: Callable[[Any], Any] | None,
                  width: int | None) -> None:
@@ -70,6 +71,7 @@ class Pending:
         self.anns = anns
         self.reverse_fn = reverse_fn
         self.width = width
+        self.used = False
 
     def reverse(self, dret: Any, seeds: dict[int, Any] | None = None) -> list[Any]:
         """Run the rule's reverse. ``dret``: the output cotangent (a tuple of ``width``
@@ -82,10 +84,12 @@ class Pending:
         seeds = seeds or {}
         for i, (act, ann) in enumerate(zip(self.acts, self.anns)):
             if act is Duplicated:
-                ann.dval = _shadow(ann.val, seeds.get(i))
+                ann.dval = _shadow(ann.val, seeds.get(i), None if self.used else ann.dval)
             elif act is BatchDuplicated:
-                lane_seeds = seeds.get(i) or (None,) * (self.width or 1)
-                ann.dvals = tuple(_shadow(ann.val, s) for s in lane_seeds)
+                lane_seeds = seeds.get(i) or (None,) * len(ann.dvals)
+                ann.dvals = tuple(_shadow(ann.val, s, None if self.used else d)
+                                  for s, d in zip(lane_seeds, ann.dvals))
+        self.used = True
         cots = self.reverse_fn(dret)
         out: list[Any] = [None] * n
         for i, (act, ann) in enumerate(zip(self.acts, self.anns)):
@@ -98,10 +102,14 @@ class Pending:
         return out
 
 
-def _shadow(val: np.ndarray, seed: Any) -> np.ndarray:
-    if seed is None:
-        return np.zeros_like(val)
-    return np.array(seed, dtype=val.dtype, copy=True).reshape(val.shape)
+def _shadow(val: np.ndarray, seed: Any, buffer: np.ndarray | None) -> np.ndarray:
+    """A shadow holding ``seed`` (zeros when ``None``): ``buffer`` (the zeros allocated
+    at forward time) when given, else a fresh array."""
+    if buffer is None:
+        buffer = np.zeros_like(val)
+    if seed is not None:
+        np.copyto(buffer, np.reshape(seed, np.shape(val)), casting="same_kind")
+    return buffer
 
 
 def forward(fn: Any, registry: Any, acts: tuple[type, ...], kinds: tuple[str, ...], vals: Sequence[Any],
@@ -113,7 +121,10 @@ def forward(fn: Any, registry: Any, acts: tuple[type, ...], kinds: tuple[str, ..
     if all(a is Const for a in acts):
         return fn(*vals, **kwargs), Pending(acts, [], None, width)
     res = registry.resolve(fn, acts, kinds)
-    anns = [annotate(a, v, None) for a, v in zip(acts, vals)]
+    w = 1 if width is None else width
+    anns = [annotate(a, v, np.zeros_like(v) if a is Duplicated else
+                     tuple(np.zeros_like(v) for _ in range(w)) if a is BatchDuplicated else None)
+            for a, v in zip(acts, vals)]
     cfg = RevConfig(activities=acts, needs_primal=needs_primal, width=1 if width is None else width)
     y, reverse_fn = res.call(cfg, *anns, **kwargs)
     return y, Pending(acts, anns, reverse_fn, width)

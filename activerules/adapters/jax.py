@@ -64,7 +64,7 @@ def to_jax(fn: Callable[..., Any], *, out_shape: Any = None, mutates: Sequence[i
         jfn = builder.cache.get(key)
         if jfn is None:
             jfn = builder.cache[key] = builder.build(len(args), dict(static), kwargs)
-        return jfn(*[a for i, a in enumerate(args) if i not in builder.static])
+        return jfn(*[builder.asarray(a) for i, a in enumerate(args) if i not in builder.static])
 
     return wrapped
 
@@ -80,6 +80,13 @@ class _Builder:
         self.out_shape = out_shape
         self.registry = registry
         self.cache: dict[Any, Callable[..., Any]] = {}
+
+    @staticmethod
+    def asarray(value: Any) -> Any:
+        """A dynamic argument as a JAX array (Python numbers included)."""
+        import jax.numpy as jnp
+
+        return value if hasattr(value, "shape") and hasattr(value, "dtype") else jnp.asarray(value)
 
     def build(self, nargs: int, static: dict[int, Any], kwargs: dict[str, Any]) -> Callable[..., Any]:
         import jax
@@ -117,7 +124,7 @@ class _Builder:
             return primal(xs)
 
         def jfn_fwd(*ps: Any) -> Any:
-            xs = tuple(p.value for p in ps)
+            xs = tuple(self.asarray(p.value) for p in ps)
             return primal(xs), _residuals(xs, tuple(bool(p.perturbed) for p in ps))
 
         def jfn_bwd(res: Any, g: Any) -> Any:

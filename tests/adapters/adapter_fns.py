@@ -1,0 +1,171 @@
+"""Functions with registered rules, shared by the adapter tests, with call counters.
+
+* ``matvec(A, x)``: an rrule whose cotangents are thunks, a specialised
+  ``(Duplicated, Const)`` rule, and a batch rule for ``(Const, BatchDuplicated)``;
+* ``axpy_(y, a, x)``: a mutating primitive, ``y += a * x`` (one rule for all activities);
+* ``scaled_tanh(a, x)``: a function of a scalar and an array (rrule only).
+
+Each comes with a NumPy reference and central finite differences.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Callable
+
+import numpy as np
+
+import activerules as ar
+from activerules.engine import primitive
+
+CALLS: Counter[str] = Counter()
+
+
+@primitive
+def matvec(A: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return A @ x
+
+
+@ar.rrule(matvec)
+def _matvec_rrule(A: np.ndarray, x: np.ndarray) -> Any:
+    CALLS["matvec.rrule"] += 1
+
+    def pullback(g: np.ndarray) -> Any:
+        def dA() -> np.ndarray:
+            CALLS["matvec.thunk_A"] += 1
+            return np.outer(g, x)
+
+        def dx() -> np.ndarray:
+            CALLS["matvec.thunk_x"] += 1
+            return A.T @ g
+
+        return ar.thunk(dA), ar.thunk(dx)
+
+    return A @ x, pullback
+
+
+@ar.rule(matvec, ar.Duplicated, ar.Const)
+def _matvec_dup_const(cfg: ar.RevConfig, A: Any, x: Any) -> Any:
+    CALLS["matvec.dup_const"] += 1
+    xv = x.val
+
+    def reverse(g: np.ndarray) -> None:
+        A.dval += np.outer(g, xv)
+
+    return A.val @ xv, reverse
+
+
+@ar.rule(matvec, ar.Const, ar.BatchDuplicated)
+def _matvec_batch(cfg: ar.RevConfig, A: Any, x: Any) -> Any:
+    CALLS["matvec.batch"] += 1
+    Av = A.val
+
+    def reverse(gs: tuple[np.ndarray, ...]) -> None:
+        G = Av.T @ np.stack(gs, axis=1)          # all lanes in one product
+        for k, dx in enumerate(x.dvals):
+            dx += G[:, k]
+
+    return Av @ x.val, reverse
+
+
+@primitive(mutates=(0,))
+def axpy_(y: np.ndarray, a: float, x: np.ndarray) -> None:
+    y += a * x
+
+
+@ar.rule(axpy_, ar.Annotation, ar.Annotation, ar.Annotation)
+def _axpy_rule(cfg: ar.RevConfig, y: Any, a: Any, x: Any) -> Any:
+    CALLS["axpy.rule"] += 1
+    av, xv = a.val, np.array(x.val, copy=True)
+    y.val[...] += av * xv
+
+    def reverse(_: Any) -> Any:
+        ybar = y.dval                          # cotangent of y after = of y before (identity in y)
+        da = float(np.vdot(ybar, xv)) if isinstance(a, ar.Active) else None
+        if isinstance(x, ar.Duplicated):
+            x.dval += av * ybar
+        return (None, da, None)
+
+    return None, reverse
+
+
+@primitive
+def scaled_tanh(a: float, x: np.ndarray) -> np.ndarray:
+    return np.tanh(a * x)
+
+
+@ar.rrule(scaled_tanh)
+def _scaled_tanh(a: float, x: np.ndarray) -> Any:
+    CALLS["scaled_tanh.rrule"] += 1
+    y = np.tanh(a * x)
+
+    def pullback(g: np.ndarray) -> Any:
+        s = g * (1 - y * y)
+        return ar.thunk(lambda: float(np.vdot(s, x))), ar.thunk(lambda: a * s)
+
+    return y, pullback
+
+
+# -- references ---------------------------------------------------------------------------
+
+def loss_matvec(A: np.ndarray, x: np.ndarray) -> float:
+    return float(np.sum(np.sin(A @ x)))
+
+
+def loss_axpy(y: np.ndarray, a: float, x: np.ndarray) -> float:
+    return float(np.sum((y + a * x) ** 2))
+
+
+def loss_scaled_tanh(a: float, x: np.ndarray) -> float:
+    return float(np.sum(np.cos(np.tanh(a * x))))
+
+
+def fd_grad(f: Callable[..., float], args: list[Any], i: int, h: float = 1e-6) -> Any:
+    """Central finite differences of the scalar ``f`` with respect to ``args[i]``."""
+    x = args[i]
+    if np.ndim(x) == 0:
+        up = list(args)
+        dn = list(args)
+        up[i], dn[i] = x + h, x - h
+        return (f(*up) - f(*dn)) / (2 * h)
+    g = np.zeros_like(x, dtype=float)
+    for idx in np.ndindex(*np.shape(x)):
+        up = [np.array(a, copy=True) if j == i else a for j, a in enumerate(args)]
+        dn = [np.array(a, copy=True) if j == i else a for j, a in enumerate(args)]
+        up[i][idx] += h
+        dn[i][idx] -= h
+        g[idx] = (f(*up) - f(*dn)) / (2 * h)
+    return g
+
+
+def inputs(seed: int = 0) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    return {"A": rng.standard_normal((3, 4)), "x": rng.standard_normal(4), "y": rng.standard_normal(4),
+            "a": 0.7}
+
+
+# -- engine references (ar.gradient on the same primitives), checked against FD -------------
+
+def _axpy_program(y: np.ndarray, a: float, x: np.ndarray) -> Any:
+    axpy_(y, a, x)
+    return np.sum(y ** 2)
+
+
+CASES: dict[str, tuple[Callable[..., Any], Callable[..., float], tuple[str, ...]]] = {
+    "matvec": (lambda A, x: np.sum(np.sin(matvec(A, x))), loss_matvec, ("A", "x")),
+    "axpy": (_axpy_program, loss_axpy, ("y", "a", "x")),
+    "scaled_tanh": (lambda a, x: np.sum(np.cos(scaled_tanh(a, x))), loss_scaled_tanh, ("a", "x")),
+}
+
+
+def reference(case: str, args: list[Any]) -> tuple[Any, ...]:
+    """Gradients of a case's loss from ``ar.gradient``, asserted equal to finite differences."""
+    from activerules.engine import gradient
+
+    program, loss, _ = CASES[case]
+    grads = gradient(program, *[np.array(a, copy=True) if np.ndim(a) else a for a in args],
+                     argnums=tuple(range(len(args))))
+    for i, g in enumerate(grads):
+        np.testing.assert_allclose(g, fd_grad(loss, list(args), i), rtol=1e-6, atol=1e-8)
+    CALLS.clear()
+    return tuple(grads)

@@ -1,0 +1,174 @@
+"""to_jax: gradients, activity reaching the rule, jit, vmap, batch requests, sharding."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from adapter_fns import CASES, axpy_, inputs, matvec, reference, scaled_tanh
+
+from activerules.adapters.jax import to_jax
+
+
+@pytest.fixture(autouse=True, scope="module")
+def x64():
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", old)
+
+
+jmatvec = to_jax(matvec)
+jaxpy = to_jax(axpy_, mutates=(0,))
+jscaled_tanh = to_jax(scaled_tanh)
+
+LOSSES = {
+    "matvec": lambda A, x: jnp.sum(jnp.sin(jmatvec(A, x))),
+    "axpy": lambda y, a, x: jnp.sum(jaxpy(y, a, x) ** 2),
+    "scaled_tanh": lambda a, x: jnp.sum(jnp.cos(jscaled_tanh(a, x))),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_gradients_match_engine_and_finite_differences(case):
+    d = inputs()
+    args = [d[n] for n in CASES[case][2]]
+    expected = reference(case, args)
+    got = jax.grad(LOSSES[case], argnums=tuple(range(len(args))))(*args)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(np.asarray(g), e, rtol=1e-10)
+
+
+def test_primal_value_and_mutated_inputs_untouched():
+    d = inputs()
+    y0 = d["y"].copy()
+    np.testing.assert_allclose(np.asarray(jmatvec(d["A"], d["x"])), d["A"] @ d["x"])
+    np.testing.assert_allclose(np.asarray(jaxpy(d["y"], d["a"], d["x"])), y0 + d["a"] * d["x"])
+    np.testing.assert_array_equal(d["y"], y0)
+
+
+def test_argnums_0_runs_the_specialised_rule(calls):
+    d = inputs()
+    expected = reference("matvec", [d["A"], d["x"]])[0]      # (clears the counters)
+    g = jax.grad(LOSSES["matvec"], argnums=0)(d["A"], d["x"])
+    np.testing.assert_allclose(np.asarray(g), expected, rtol=1e-10)
+    assert dict(calls) == {"matvec.dup_const": 1}      # no rrule, no thunk
+
+
+def test_argnums_1_never_evaluates_the_other_thunk(calls):
+    d = inputs()
+    jax.grad(LOSSES["matvec"], argnums=1)(d["A"], d["x"])
+    assert dict(calls) == {"matvec.rrule": 1, "matvec.thunk_x": 1}
+
+
+def test_scalar_argument_not_differentiated_is_const(calls):
+    d = inputs()
+    expected = reference("scaled_tanh", [d["a"], d["x"]])[1]
+    g = jax.grad(LOSSES["scaled_tanh"], argnums=1)(d["a"], d["x"])
+    np.testing.assert_allclose(np.asarray(g), expected, rtol=1e-10)
+    assert calls["scaled_tanh.rrule"] == 1
+
+
+def test_under_jit(calls):
+    d = inputs()
+    grad = jax.jit(jax.grad(LOSSES["matvec"], argnums=0))
+    expected = reference("matvec", [d["A"], d["x"]])[0]
+    for _ in range(2):
+        np.testing.assert_allclose(np.asarray(grad(d["A"], d["x"])), expected, rtol=1e-10)
+    assert dict(calls) == {"matvec.dup_const": 2}
+
+
+def test_vmap_of_grad(calls):
+    d = inputs()
+    As = np.stack([d["A"], 2 * d["A"], -d["A"]])
+    got = jax.vmap(jax.grad(LOSSES["matvec"], argnums=0), in_axes=(0, None))(As, d["x"])
+    expected = np.stack([reference("matvec", [A, d["x"]])[0] for A in As])
+    calls.clear()
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-10)
+    jax.vmap(jax.grad(LOSSES["matvec"], argnums=0), in_axes=(0, None))(As, d["x"])
+    assert dict(calls) == {"matvec.dup_const": 3}       # one element at a time, activity kept
+
+
+def test_jit_of_vmap_of_grad_with_a_scalar():
+    d = inputs()
+    a_s = np.array([0.3, 0.7, 1.1])
+    got = jax.jit(jax.vmap(jax.grad(LOSSES["scaled_tanh"], argnums=(0, 1)), in_axes=(0, None)))(a_s, d["x"])
+    for k, a in enumerate(a_s):
+        e = reference("scaled_tanh", [float(a), d["x"]])
+        np.testing.assert_allclose(np.asarray(got[0][k]), e[0], rtol=1e-10)
+        np.testing.assert_allclose(np.asarray(got[1][k]), e[1], rtol=1e-10)
+
+
+def test_vmapped_pullback_is_one_batch_request(calls):
+    d = inputs()
+    _, pullback = jax.vjp(lambda x: jmatvec(d["A"], x), d["x"])
+    (jac,) = jax.vmap(pullback)(jnp.eye(3))
+    np.testing.assert_allclose(np.asarray(jac), d["A"], rtol=1e-12)
+    assert dict(calls) == {"matvec.batch": 1}           # the (Const, BatchDuplicated) rule, once
+    calls.clear()
+    np.testing.assert_allclose(np.asarray(jax.jacrev(jmatvec, argnums=1)(d["A"], d["x"])), d["A"])
+    assert dict(calls) == {"matvec.batch": 1}
+
+
+def test_vmapped_pullback_without_batch_rule_runs_lanes(calls):
+    d = inputs()
+    jac = jax.jacrev(jaxpy, argnums=(0, 1, 2))(d["y"], d["a"], d["x"])
+    np.testing.assert_allclose(np.asarray(jac[0]), np.eye(4))
+    np.testing.assert_allclose(np.asarray(jac[1]), d["x"])
+    np.testing.assert_allclose(np.asarray(jac[2]), d["a"] * np.eye(4))
+    assert dict(calls) == {"axpy.rule": 1}              # forward once, reverse per lane
+
+
+def test_forward_mode_raises_jax_error():
+    d = inputs()
+    with pytest.raises(TypeError, match="forward-mode"):
+        jax.jvp(lambda x: jmatvec(d["A"], x), (d["x"],), (d["x"],))
+
+
+def test_explicit_out_shape_and_static_arguments():
+    d = inputs()
+    f = to_jax(matvec, out_shape=lambda A, x: jax.ShapeDtypeStruct((A.shape[0],), A.dtype))
+    np.testing.assert_allclose(np.asarray(jax.grad(lambda A: f(A, d["x"]).sum())(d["A"])),
+                               np.outer(np.ones(3), d["x"]))
+    total = to_jax(np.sum, static_argnums=(1,))
+    g = jax.grad(lambda A: jnp.sum(jnp.sin(total(A, 1))))(d["A"])
+    np.testing.assert_allclose(np.asarray(g), np.cos(d["A"].sum(1))[:, None] * np.ones((3, 4)), rtol=1e-12)
+    g = jax.grad(lambda A: jnp.sum(jnp.sin(to_jax(np.sum)(A, axis=0))))(d["A"])
+    np.testing.assert_allclose(np.asarray(g), np.cos(d["A"].sum(0))[None, :] * np.ones((3, 4)), rtol=1e-12)
+
+
+SHARDED = textwrap.dedent("""
+    import jax, jax.numpy as jnp, numpy as np
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+    jax.config.update("jax_enable_x64", True)
+    from adapter_fns import CALLS, inputs, matvec, reference
+    from activerules.adapters.jax import to_jax
+    assert jax.device_count() == 2, jax.devices()
+    jm = to_jax(matvec)
+    d = inputs()
+    mesh = Mesh(np.array(jax.devices()), ("i",))
+    A = jax.device_put(d["A"][:2], NamedSharding(mesh, P("i", None)))   # rows over 2 devices
+    x = jax.device_put(d["x"], NamedSharding(mesh, P()))
+    assert len(A.sharding.device_set) == 2
+    loss = lambda A, x: jnp.sum(jnp.sin(jm(A, x)))
+    eA, ex = reference("matvec", [d["A"][:2], d["x"]])
+    gA = jax.jit(jax.grad(loss, argnums=0))(A, x)
+    np.testing.assert_allclose(np.asarray(gA), eA, rtol=1e-10)
+    assert dict(CALLS) == {"matvec.dup_const": 1}, CALLS
+    g = jax.jit(jax.grad(loss, argnums=(0, 1)))(A, x)
+    np.testing.assert_allclose(np.asarray(g[1]), ex, rtol=1e-10)
+    print("sharded ok")
+""")
+
+
+def test_sharded_over_two_host_devices_under_jit():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu",
+               PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-c", SHARDED], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "sharded ok" in out.stdout
