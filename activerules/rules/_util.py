@@ -29,6 +29,8 @@ from ..activity import Active, Const
 
 __all__ = [
     "accumulate",
+    "activity_rule",
+    "masked",
     "conj",
     "cotangent_dtype",
     "fit",
@@ -200,3 +202,45 @@ def bind(signature_of: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[st
 def nones(args: Sequence[Any]) -> tuple[None, ...]:
     """Zero cotangents (``None``) for positional non-differentiable arguments."""
     return (None,) * len(args)
+
+
+def masked(g: Any, kw: dict[str, Any]) -> Any:
+    """Zero the cotangent where a ufunc's ``where=`` mask left the output alone."""
+    where = kw.get("where", True)
+    return g if where is True else np.where(where, g, 0)
+
+
+def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[..., Any]) -> Callable[..., Any]:
+    """An Enzyme-style rule for a two-array-argument ``fn`` from its two partials.
+
+    ``da``/``db`` map the output cotangent ``g`` to the cotangent of ``a``/``b``,
+    reading only the values they name among ``g``, ``a``, ``b``, ``y`` (the
+    output), ``sa``/``sb`` (the operands' shapes) and ``p`` (every argument by
+    name, as :func:`bind` gives them).
+    The reverse closure keeps only the values read by the partials of
+    arguments that are not ``Const`` (``x * c`` with ``c`` Const keeps ``c``
+    alone), and a Const argument's cotangent is never formed.  Further
+    positional arguments (axes, ...) arrive as Const and get no cotangent.
+    """
+    ra, rb = reads(da), reads(db)
+    needs_p = "p" in ra or "p" in rb
+
+    def impl(cfg: Any, a: Any, b: Any, *static: Any, **kw: Any) -> tuple[Any, Callable[[Any], Any]]:
+        av, bv, sv = a.val, b.val, [s.val for s in static]
+        y = fn(av, bv, *sv, **kw)
+        env = {"a": av, "b": bv, "y": y, "p": bind(fn, av, bv, *sv, **kw) if needs_p else None,
+               "sa": np.shape(av), "sb": np.shape(bv)}
+        ka = {} if isinstance(a, Const) else {n: env[n] for n in ra if n != "g"}
+        kb = {} if isinstance(b, Const) else {n: env[n] for n in rb if n != "g"}
+        ta, tb = like(av), like(bv)  # shape/dtype stand-ins for fit()
+        del env, av, bv, sv
+
+        def reverse(g: Any) -> Any:
+            g = masked(g, kw)
+            out = (accumulate(a, lambda: da(g=g, **ka), ta), accumulate(b, lambda: db(g=g, **kb), tb),
+                   *nones(static))
+            return None if all(o is None for o in out) else out
+
+        return y, reverse
+
+    return impl

@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from ..activity import Annotation, Const
+from ..activity import Annotation
 from ..dispatch import Sample, rrule, rule, thunk
-from ._util import accumulate, conj, fit, like, reads
+from ._util import activity_rule, conj, fit, like, masked, reads
 
 S = Sample
 
@@ -59,12 +59,6 @@ def _samples(base: np.ndarray, twod: np.ndarray | None = None, complex_: bool = 
 _REAL, _POS, _UNIT, _GT1 = _samples(_R, _R2), _samples(_P, _P2), _samples(_U), _samples(_G)
 _REALC, _POSC, _UNITC, _GT1C = (
     _samples(_R, _R2, True), _samples(_P, _P2, True), _samples(_U, None, True), _samples(_G, None, True))
-
-
-def _masked(g: Any, kw: dict[str, Any]) -> Any:
-    """Zero the cotangent where a ufunc's ``where=`` mask left the output alone."""
-    where = kw.get("where", True)
-    return g if where is True else np.where(where, g, 0)
 
 
 def _name(impl: Callable[..., Any], fn: Any, kind: str) -> None:
@@ -122,7 +116,7 @@ def _unary(fn: np.ufunc, deriv: Callable[..., Any], samples: list[Any]) -> None:
         del env
 
         def pullback(g: Any) -> tuple[Any]:
-            return (fit(_masked(g, kw) * conj(deriv(*kept)), tx),)
+            return (fit(masked(g, kw) * conj(deriv(*kept)), tx),)
 
         return y, pullback
 
@@ -160,7 +154,7 @@ def _absolute(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     def pullback(g: Any) -> tuple[Any]:
         with np.errstate(invalid="ignore", divide="ignore"):
             d = x / np.where(y == 0, 1, y)
-        return (fit(_masked(g, kw) * d, x),)
+        return (fit(masked(g, kw) * d, x),)
 
     return y, pullback
 
@@ -183,7 +177,7 @@ def _sign(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
 @rrule(np.conjugate, samples=[S(_C), S(_R)])
 def _conjugate(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``conj``: ``zbar = conj(ybar)``."""
-    return np.conjugate(x, **kw), lambda g: (fit(conj(_masked(g, kw)), x),)
+    return np.conjugate(x, **kw), lambda g: (fit(conj(masked(g, kw)), x),)
 
 
 @rrule(np.real, samples=[S(_C), S(_R)])
@@ -304,39 +298,10 @@ def _binary_rrule(fn: np.ufunc, da: Callable[..., Any], db: Callable[..., Any]) 
         del env
 
         def pullback(g: Any) -> tuple[Any, Any]:
-            g = _masked(g, kw)
+            g = masked(g, kw)
             return (thunk(lambda: fit(da(g=g, **ka), a)), thunk(lambda: fit(db(g=g, **kb), b)))
 
         return y, pullback
-
-    return impl
-
-
-def _binary_activity_rule(fn: np.ufunc, da: Callable[..., Any], db: Callable[..., Any]) -> Callable[..., Any]:
-    """An activity rule from two partial formulas.
-
-    The reverse closure keeps only the values read by the partials of the
-    arguments that are not ``Const`` (``x * c`` with ``c`` Const keeps ``c``
-    alone), and never forms a Const argument's cotangent.
-    """
-    ra, rb = reads(da), reads(db)
-
-    def impl(cfg: Any, a: Any, b: Any, **kw: Any) -> tuple[Any, Callable[[Any], Any]]:
-        av, bv = a.val, b.val
-        y = fn(av, bv, **kw)
-        env = {"a": av, "b": bv, "y": y}
-        ka = {} if isinstance(a, Const) else {n: env[n] for n in ra if n != "g"}
-        kb = {} if isinstance(b, Const) else {n: env[n] for n in rb if n != "g"}
-        # Shape/dtype templates for fit(): a 0-d stand-in instead of the primal.
-        ta, tb = like(av), like(bv)
-        del env, av, bv
-
-        def reverse(g: Any) -> Any:
-            g = _masked(g, kw)
-            out = (accumulate(a, lambda: da(g=g, **ka), ta), accumulate(b, lambda: db(g=g, **kb), tb))
-            return None if out == (None, None) else out
-
-        return y, reverse
 
     return impl
 
@@ -345,7 +310,7 @@ _ACTIVITY_RULES = (np.multiply, np.divide)
 
 for _fn, (_da, _db) in _BINARY.items():
     if _fn in _ACTIVITY_RULES:
-        _rule = _binary_activity_rule(_fn, _da, _db)
+        _rule = activity_rule(_fn, _da, _db)
         _name(_rule, _fn, "rule")
         rule(_fn, Annotation, Annotation, samples=_SAMPLES_2[_fn])(_rule)
     else:
