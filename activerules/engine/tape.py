@@ -19,6 +19,7 @@ accumulates into scratch buffers that are added in only once it succeeded.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable
 
 import numpy as np
@@ -35,6 +36,37 @@ class MutationError(ActiveRulesError, RuntimeError):
 
 class UntrackedWriteError(ActiveRulesError, TypeError):
     """An active value was converted to, or written into, a plain NumPy array."""
+
+
+# Arrays made read-only by live tapes: id -> [array, count, was writeable]. Tapes of
+# several threads or nested differentiations may lock the same array.
+_LOCKS: dict[int, list[Any]] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _acquire(a: np.ndarray) -> None:
+    with _LOCKS_GUARD:
+        rec = _LOCKS.get(id(a))
+        if rec is None:
+            _LOCKS[id(a)] = [a, 1, bool(a.flags.writeable)]
+            a.flags.writeable = False
+        else:
+            rec[1] += 1
+
+
+def _release(a: np.ndarray) -> None:
+    with _LOCKS_GUARD:
+        rec = _LOCKS.get(id(a))
+        if rec is None:
+            return
+        rec[1] -= 1
+        if rec[1] == 0:
+            del _LOCKS[id(a)]
+            if rec[2]:
+                try:
+                    a.flags.writeable = True
+                except ValueError:  # its owner is read-only for another reason
+                    pass
 
 
 class Cell:
@@ -111,8 +143,8 @@ class Tape:
         """Make ``arr`` (and the array owning its memory) read-only until :meth:`unlock`."""
         for a in (arr, arr.base):
             if isinstance(a, np.ndarray) and id(a) not in self.locked:
-                self.locked[id(a)] = (a, bool(a.flags.writeable))
-                a.flags.writeable = False
+                self.locked[id(a)] = (a, True)
+                _acquire(a)
 
     def check_locks(self) -> None:
         """The version check: every locked array must still be read-only."""
@@ -125,13 +157,9 @@ class Tape:
                     "arguments")
 
     def unlock(self) -> None:
-        """Restore the writeable flags set by :meth:`lock` (owners first)."""
-        for a, was in reversed(list(self.locked.values())):
-            if was:
-                try:
-                    a.flags.writeable = True
-                except ValueError:  # its owner is read-only for another reason
-                    pass
+        """Release the locks taken by :meth:`lock` (owners last)."""
+        for a, _ in reversed(list(self.locked.values())):
+            _release(a)
         self.locked.clear()
 
     # -- the sweep -----------------------------------------------------------------------

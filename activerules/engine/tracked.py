@@ -34,6 +34,8 @@ from .tape import ARRAY, SCALAR, SEQ, Cell, Entry, Tape, UntrackedWriteError
 
 __all__ = ["Tracked", "TrackedScalar", "record", "new_root", "new_scalar", "raw", "ALLOC_HINT"]
 
+#: counters for tests and benchmarks: copies made by copy-on-write
+stats = {"cow_copies": 0}
 _np: Any = np  # NumPy functions called on stand-ins (dispatch through __array_function__)
 _rc = sys.getrefcount
 _new = object.__new__
@@ -385,6 +387,7 @@ def prepare_write(t: Tracked) -> None:
     if not root._pinned:
         return
     new = root._a.copy(order="K")
+    stats["cow_copies"] += 1
     root._a = new
     root._pinned = False
     if root._views:
@@ -422,6 +425,9 @@ def _cfg(acts: tuple[type, ...], width: int) -> RevConfig:
     return cfg
 
 
+_IMMEDIATE = ("<listcomp>", "<dictcomp>", "<setcomp>")  # run in the forward, not kept
+
+
 def _code_reads_val(code: Any) -> bool:
     if "val" in code.co_names or "val" in code.co_consts:
         return True
@@ -437,7 +443,8 @@ def reverse_reads_val(impl: Any) -> bool:
     if r is None:
         code = getattr(impl, "__code__", None)
         r = True if code is None else any(
-            _code_reads_val(c) for c in code.co_consts if hasattr(c, "co_names"))
+            _code_reads_val(c) for c in code.co_consts
+            if hasattr(c, "co_names") and c.co_name not in _IMMEDIATE)
         _READS_VAL[impl] = r
     return r
 
@@ -563,8 +570,13 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     return y
 
 
+def _rc_base(v: np.ndarray) -> int:
+    b = v.base
+    return 0 if b is None else _rc(b)
+
+
 def _counts(arrays: list[Any]) -> list[tuple[int, int]]:
-    return [(_rc(v), _rc(v.base) if v.base is not None else 0) for _, v, _ in arrays]
+    return [(_rc(v), _rc_base(v)) for _, v, _ in arrays]
 
 
 def _note_retained(arrays: list[Any], before: list[tuple[int, int]], y: Any, drop: bool,
@@ -577,9 +589,8 @@ def _note_retained(arrays: list[Any], before: list[tuple[int, int]], y: Any, dro
             ann.val = None
             r0 -= 1
         held = _rc(v) - r0 - _held_by(y, v)
-        base = v.base
-        if base is not None:
-            held += _rc(base) - b0 - _held_by(y, base)
+        if b0:
+            held += _rc_base(v) - b0 - _held_by(y, v.base)
         if held > 0:
             if root is not None:
                 root._pinned = True

@@ -1,0 +1,167 @@
+"""Gradients through recorded NumPy calls match central finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from engine_helpers import fd_grad
+
+import activerules as ar
+from activerules.engine import autodiff, gradient, vjp
+
+X = np.array([0.3, -1.2, 0.7, 2.0, 0.45, -0.6])
+
+PROGRAMS = {
+    "elementwise": lambda x: (np.sin(x) * np.exp(x) / (1.5 + np.cos(x)) - x ** 2).sum(),
+    "operators": lambda x: (-x + 2.0 * x - x / 3.0 + 1.0 / (2.0 + x * x) + abs(x) + x ** 3).sum(),
+    "reductions": lambda x: np.sum(x * x) * np.mean(x) + x.sum() - np.tanh(x).mean(),
+    "matmul": lambda x: (x.reshape(2, 3) @ x.reshape(3, 2)).sum() + np.dot(x, x),
+    "transpose": lambda x: (x.reshape(2, 3).T * np.arange(6.0).reshape(3, 2)).sum(),
+    "basic_index": lambda x: x[1] * x[4] + (x[1:4] ** 2).sum() + x[::-2].sum() * x[-1],
+    "advanced_index": lambda x: (x[[0, 2, 2, 5]] * np.array([1.0, 2.0, 3.0, 4.0])).sum()
+    + x[x > 0].sum(),
+    "scalar_chain": lambda x: np.sqrt(x[0] * x[0] + 1.0) * np.log(x[3]) + x[2] ** x[3],
+    "iteration": lambda x: sum(v * v for v in x) + len(x) * x.mean(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_gradient_matches_finite_differences(name: str) -> None:
+    f = PROGRAMS[name]
+    np.testing.assert_allclose(gradient(f, X.copy()), fd_grad(f, X), rtol=1e-6, atol=1e-8)
+
+
+def test_autodiff_duplicated_accumulates_and_active_scalar_returned() -> None:
+    x, dx = X.copy(), np.ones_like(X)
+    out = autodiff(lambda x, c: (c * np.sin(x)).sum(), ar.Duplicated(x, dx), ar.Active(2.5))
+    np.testing.assert_allclose(dx, 1.0 + 2.5 * np.cos(X))
+    assert out[0] is None
+    assert out[1] == pytest.approx(np.sin(X).sum())
+
+
+def test_autodiff_returns_seed_const_and_with_primal() -> None:
+    x, dx = X.copy(), np.zeros_like(X)
+    derivs, primal = autodiff(lambda x: (x * x).sum(), ar.Duplicated(x, dx),
+                              returns=ar.Active(3.0), with_primal=True)
+    assert derivs == (None,)
+    assert primal == pytest.approx((X * X).sum())
+    np.testing.assert_allclose(dx, 6.0 * X)
+    dx[:] = 0
+    assert autodiff(lambda x: (x * x).sum(), ar.Duplicated(x, dx), returns=ar.Const) == (None,)
+    np.testing.assert_allclose(dx, 0.0)
+
+
+def test_array_result_needs_const_or_vjp() -> None:
+    x = X.copy()
+    with pytest.raises(ar.ActivityError, match="returns=ar.Const"):
+        autodiff(lambda x: x * 2.0, ar.Duplicated(x, np.zeros_like(x)))
+
+
+def test_const_and_plain_arguments_are_not_differentiated() -> None:
+    x, dx = X.copy(), np.zeros_like(X)
+    w = np.linspace(0.0, 1.0, X.size)
+    out = autodiff(lambda x, w, k: (x * w).sum() * k, ar.Duplicated(x, dx), ar.Const(w), 3)
+    assert out == (None, None, None)
+    np.testing.assert_allclose(dx, 3 * w)
+
+
+def test_vjp_pullback_tuple_and_repeated_calls() -> None:
+    a, b = X.copy(), 0.7
+    y, pullback = vjp(lambda a, b: np.sin(a) * b, a, b)
+    np.testing.assert_allclose(y, np.sin(X) * 0.7)
+    ybar = np.linspace(1.0, 2.0, X.size)
+    for _ in range(2):
+        da, db = pullback(ybar)
+        np.testing.assert_allclose(da, ybar * np.cos(X) * 0.7)
+        assert db == pytest.approx((ybar * np.sin(X)).sum())
+
+
+def test_gradient_argnums_tuple() -> None:
+    f = lambda a, b: (a * b * b).sum()  # noqa: E731
+    a, b = X.copy(), X[::-1].copy()
+    ga, gb = gradient(f, a, b, argnums=(0, 1))
+    np.testing.assert_allclose(ga, b * b)
+    np.testing.assert_allclose(gb, 2 * a * b)
+
+
+def test_batch_duplicated_fills_every_lane() -> None:
+    x = X.copy()
+    lanes = (np.zeros_like(x), np.zeros_like(x), np.zeros_like(x))
+    seeds = (1.0, 2.0, -1.0)
+    autodiff(lambda x: (np.sin(x) * x).sum(), ar.BatchDuplicated(x, lanes), returns=ar.Active(seeds))
+    for s, lane in zip(seeds, lanes):
+        np.testing.assert_allclose(lane, s * (np.cos(X) * X + np.sin(X)))
+
+
+def test_read_only_attributes_and_iteration() -> None:
+    seen = {}
+
+    def f(x):
+        m = x.reshape(2, 3)
+        seen.update(shape=m.shape, ndim=m.ndim, dtype=m.dtype, size=m.size, len=len(m),
+                    T=m.T.shape)
+        return sum((row * row).sum() for row in m)
+
+    np.testing.assert_allclose(gradient(f, X.copy()), 2 * X)
+    assert seen == dict(shape=(2, 3), ndim=2, dtype=np.float64, size=6, len=2, T=(3, 2))
+
+
+def test_control_flow_on_values() -> None:
+    def f(x):
+        s = x.sum()
+        return s * s if s > 0 else -s
+
+    np.testing.assert_allclose(gradient(f, X.copy()), 2 * X.sum() * np.ones_like(X))
+
+
+def test_ufunc_out_and_like_allocation() -> None:
+    def f(x):
+        buf = np.zeros_like(x)
+        np.multiply(x, x, out=buf)
+        z = np.zeros(3, like=x)
+        z[0] = x[0]
+        z[1:] = buf[1:3]
+        return (z * buf[:3]).sum()
+
+    np.testing.assert_allclose(gradient(f, X.copy()), fd_grad(f, X), rtol=1e-6)
+
+
+def test_primitive_calls_rule_not_body() -> None:
+    calls = []
+
+    @ar.engine.primitive
+    def cube(x):
+        calls.append("body")
+        return x ** 3
+
+    @ar.rrule(cube)
+    def _cube(x):
+        calls.append("rule")
+        return x ** 3, lambda g: (3 * g * x ** 2,)
+
+    assert cube(2.0) == 8.0 and calls == ["body"]
+    calls.clear()
+    np.testing.assert_allclose(gradient(lambda x: cube(x).sum(), X.copy()), 3 * X ** 2)
+    assert calls == ["rule"]
+
+
+def test_primitive_rule_sees_const_argument_as_const() -> None:
+    seen = []
+
+    @ar.engine.primitive
+    def scale(x, w):
+        return x * w
+
+    @ar.rule(scale, ar.Annotation, ar.Annotation)
+    def _scale(cfg, x, w):
+        seen.append(cfg.activities)
+        wv = w.val
+
+        def reverse(g):
+            x.dval += g * wv
+            return None
+        return x.val * w.val, reverse
+
+    w = np.full(X.size, 2.0)
+    np.testing.assert_allclose(gradient(lambda x: scale(x, w).sum(), X.copy()), w)
+    assert seen == [(ar.Duplicated, ar.Const)]
