@@ -81,11 +81,7 @@ def make_registry() -> ar.RuleRegistry:
     def _annotated_rrule(x, n):
         return float(np.sum(x)) * n, lambda g: (np.full_like(x, g * n), None)
 
-    @reg.rule(parametrised, ar.Duplicated[np.ndarray], ar.Const[float])
-    def _parametrised(cfg, x, a):
-        def reverse(g):
-            x.dval += a.val * g
-        return a.val * x.val, reverse
+    reg.rule(parametrised, ar.Duplicated[np.ndarray], ar.Const[float])(_scale_dx)
 
     @reg.rrule(mystery)
     def _mystery_rrule(*args):
@@ -93,9 +89,7 @@ def make_registry() -> ar.RuleRegistry:
 
     reg.inactive(shape_of)
 
-    @reg.rrule(broken, samples=[ar.Sample(X, 2.0)])
-    def _broken_rrule(x, a):
-        return a * x, lambda g: (a * g, float(np.sum(g * x)))
+    reg.rrule(broken, samples=[ar.Sample(X, 2.0)])(_scale_rrule)
 
     @reg.rule(broken, ar.Duplicated, ar.Const)
     def _broken_dx(cfg, x, a):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -131,3 +132,18 @@ def test_large_spaces_show_counts_and_worst_cases(reg):
     assert "worst " in text and text.count("unresolved  ") >= 1
     lines = [ln for ln in text.splitlines() if ln.startswith("    (")]
     assert len(lines) <= 10 and all("unresolved" in ln for ln in lines[:4])
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_verify_progress_only_on_a_terminal(reg):
+    report = build_report(names=[M + ".scale"], plugins=False, reg=reg)
+    tty, pipe = _Terminal(), io.StringIO()
+    verify(report, reg, stream=tty)
+    assert "\rverify 1/1 coverage_demo.scale sample 1" in tty.getvalue()
+    assert tty.getvalue().endswith("\r")  # the indicator line is cleared at the end
+    verify(report, reg, stream=pipe)
+    assert pipe.getvalue() == ""
