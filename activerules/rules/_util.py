@@ -14,7 +14,9 @@ same definition.  On real inputs the convention is the ordinary gradient.
 
 from __future__ import annotations
 
+import ast
 import inspect
+import linecache
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -34,6 +36,7 @@ __all__ = [
     "conj",
     "cotangent_dtype",
     "fit",
+    "formula",
     "like",
     "nones",
     "bind",
@@ -244,3 +247,29 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
         return y, reverse
 
     return impl
+
+
+def formula(f: Callable[..., Any]) -> str:
+    """The source text of a derivative formula: a one-line lambda's body, or a function's name.
+
+    Used in generated docstrings so the coverage table shows each rule's maths.
+    """
+    if getattr(f, "__name__", "") != "<lambda>":
+        return f"{getattr(f, '__name__', f)}(...)"
+    code = f.__code__
+    positions = getattr(code, "co_positions", None)  # Python >= 3.11
+    if positions is None:
+        return "<lambda>"
+    cols = [p[2] for p in positions() if p[0] == code.co_firstlineno and p[2] is not None]
+    line = linecache.getline(code.co_filename, code.co_firstlineno)
+    text = line.strip().rstrip(",")
+    offset = len(line) - len(line.lstrip()) - 1  # the "{" we wrap the line in
+    try:
+        tree = ast.parse("{" + text + "}", mode="eval")
+    except SyntaxError:
+        return "<lambda>"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Lambda) and any(node.col_offset + offset <= c < (node.end_col_offset or 0) + offset
+                                                  for c in cols[1:] or cols):
+            return ast.get_source_segment("{" + text + "}", node.body) or "<lambda>"
+    return "<lambda>"

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..activity import Annotation
 from ..dispatch import Sample, rrule, rule, thunk
-from ._util import activity_rule, conj, fit, like, masked, reads
+from ._util import activity_rule, conj, fit, formula, like, masked, reads
 
 S = Sample
 
@@ -61,9 +61,9 @@ _REALC, _POSC, _UNITC, _GT1C = (
     _samples(_R, _R2, True), _samples(_P, _P2, True), _samples(_U, None, True), _samples(_G, None, True))
 
 
-def _name(impl: Callable[..., Any], fn: Any, kind: str) -> None:
+def _name(impl: Callable[..., Any], fn: Any, kind: str, maths: str = "zero derivative") -> None:
     impl.__name__ = impl.__qualname__ = f"_{fn.__name__}_{kind}"
-    impl.__doc__ = f"{kind} for ``np.{fn.__name__}`` (generated from the derivative table)."
+    impl.__doc__ = f"``np.{fn.__name__}``: {maths} (from the derivative table)."
 
 
 # --------------------------------------------------------------------------- unary
@@ -120,7 +120,7 @@ def _unary(fn: np.ufunc, deriv: Callable[..., Any], samples: list[Any]) -> None:
 
         return y, pullback
 
-    _name(impl, fn, "rrule")
+    _name(impl, fn, "rrule", f"xbar = ybar * conj({formula(deriv)})")
     rrule(fn, samples=samples)(impl)
 
 
@@ -311,11 +311,11 @@ _ACTIVITY_RULES = (np.multiply, np.divide)
 for _fn, (_da, _db) in _BINARY.items():
     if _fn in _ACTIVITY_RULES:
         _rule = activity_rule(_fn, _da, _db)
-        _name(_rule, _fn, "rule")
+        _name(_rule, _fn, "rule", f"abar = {formula(_da)}; bbar = {formula(_db)}")
         rule(_fn, Annotation, Annotation, samples=_SAMPLES_2[_fn])(_rule)
     else:
         _rule = _binary_rrule(_fn, _da, _db)
-        _name(_rule, _fn, "rrule")
+        _name(_rule, _fn, "rrule", f"abar = {formula(_da)}; bbar = {formula(_db)}")
         rrule(_fn, samples=_SAMPLES_2[_fn])(_rule)
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..activity import Annotation, Const
 from ..dispatch import Sample, rrule, rule, thunk
-from ._util import accumulate, activity_rule, bind, conj, fit, like, nones
+from ._util import accumulate, activity_rule, bind, conj, fit, formula, like, nones
 
 S = Sample
 _R = np.random.default_rng(7)
@@ -187,7 +187,7 @@ for _alias, _samples in _LINALG_SAMPLES.items():
 for _fn, (_da, _db, _s) in _PRODUCTS.items():
     _impl = activity_rule(_fn, _da, _db)
     _impl.__name__ = _impl.__qualname__ = f"_{_fn.__name__}_rule"
-    _impl.__doc__ = f"Activity rule for ``{_fn.__module__}.{_fn.__name__}`` (from the product table)."
+    _impl.__doc__ = f"abar = {formula(_da)}; bbar = {formula(_db)} (from the product table)."
     rule(_fn, Annotation, Annotation, varargs=Const, samples=_s)(_impl)
 
 

@@ -23,7 +23,18 @@ from typing import Any
 import numpy as np
 
 from ..dispatch import Sample, rrule, thunk
-from ._util import bind, conj, fit, like, nones, normalize_axis_tuple, reads, restore_axes, unbroadcast
+from ._util import (
+    bind,
+    conj,
+    fit,
+    formula,
+    like,
+    nones,
+    normalize_axis_tuple,
+    reads,
+    restore_axes,
+    unbroadcast,
+)
 
 S = Sample
 
@@ -121,7 +132,7 @@ def _reduction(fn: Callable[..., Any], weight: Callable[..., Any], like_fn: Call
         return y, pullback
 
     impl.__name__ = impl.__qualname__ = f"_{getattr(fn, '__name__', 'reduce')}_rrule"
-    impl.__doc__ = f"rrule for ``{fn!r}`` (generated from the reduction table)."
+    impl.__doc__ = f"xbar = restore(ybar) * {formula(weight)} (from the reduction table)."
     return impl
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..dispatch import Sample, rrule
-from ._util import bind, fit, like, nones, normalize_axis_tuple, unbroadcast
+from ._util import bind, fit, formula, like, nones, normalize_axis_tuple, unbroadcast
 
 S = Sample
 
@@ -90,7 +90,7 @@ def _direct(fn: Callable[..., Any], back: Callable[..., Any]) -> Callable[..., A
         return y, lambda g: (fit(back(np.asarray(g), np.asarray(ta), p), ta), *nones(pos))
 
     impl.__name__ = impl.__qualname__ = f"_{fn.__name__}_rrule"
-    impl.__doc__ = f"rrule for ``np.{fn.__name__}``: its transpose, from the direct table."
+    impl.__doc__ = f"Linear; its transpose: xbar = {formula(back)} (from the direct table)."
     return impl
 
 
@@ -168,7 +168,7 @@ def _gather(fn: Callable[..., Any], arrays: Sequence[int] | None = (0,),
         return y, pullback
 
     impl.__name__ = impl.__qualname__ = f"_{fn.__name__}_rrule"
-    impl.__doc__ = f"rrule for ``np.{fn.__name__}``: scatter through an index map."
+    impl.__doc__ = "Moves/copies elements: the cotangent is scattered back through an index map."
     return impl
 
 
