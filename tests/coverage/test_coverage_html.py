@@ -8,11 +8,13 @@ no extra Python package is needed.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import shutil
 import struct
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,9 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--remote-debugging-pipe", "--hide-scrollbars"]
 WIDTH, HEIGHT = 1280, 900
+# argv: fd-in fd-out binary args...: put the pipe ends on fds 3 and 4, then exec the browser
+_WIRE = ("import os, sys; i, o = int(sys.argv[1]), int(sys.argv[2]); os.dup2(i, 3); os.dup2(o, 4); "
+         "os.close(i); os.close(o); os.execv(sys.argv[3], sys.argv[3:])")
 
 
 def _chromium() -> str:
@@ -39,18 +44,20 @@ class DevTools:
     """A minimal DevTools-protocol client over Chromium's debugging pipe."""
 
     def __init__(self, binary: str, profile: Path) -> None:
-        to_chrome_r, self._to_chrome = os.pipe()
-        self._from_chrome, from_chrome_w = os.pipe()
-
-        def wire_fds() -> None:  # runs in the child: fd 3 = commands in, fd 4 = replies out
-            os.dup2(to_chrome_r, 3)
-            os.dup2(from_chrome_w, 4)
-
-        self.proc = subprocess.Popen([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                     preexec_fn=wire_fds, pass_fds=(3, 4), stdout=subprocess.DEVNULL,
+        # Pipe ends for Chromium, moved above fd 10 so that putting them on 3 and 4 cannot
+        # clobber one another; a tiny Python wrapper does that and becomes Chromium (a
+        # preexec_fn would make subprocess fork a threaded test process, which is unsafe).
+        chrome_in, self._to_chrome = os.pipe()
+        self._from_chrome, chrome_out = os.pipe()
+        high_in, high_out = (fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (chrome_in, chrome_out))
+        for fd in (chrome_in, chrome_out):
+            os.close(fd)
+        self.proc = subprocess.Popen([sys.executable, "-c", _WIRE, str(high_in), str(high_out), binary,
+                                      *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                                     pass_fds=(high_in, high_out), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        os.close(to_chrome_r)
-        os.close(from_chrome_w)
+        os.close(high_in)
+        os.close(high_out)
         self._buffer = b""
         self._next_id = 0
         self.session: str | None = None
