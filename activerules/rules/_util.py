@@ -184,9 +184,11 @@ _NOVALUE = getattr(np, "_NoValue", object())
 _SIGNATURES: dict[Any, inspect.Signature] = {}
 
 
-def bind(signature_of: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """All arguments of a call to ``signature_of``, by name, defaults applied.
+def bind(signature_of: Callable[..., Any], arrays: int, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The static arguments of a call to ``signature_of``, by name, defaults applied.
 
+    The first ``arrays`` parameters (the differentiated arrays) are left out,
+    so a reverse closure that keeps the result keeps no primal alive.
     NumPy's ``<no value>`` defaults read as ``None``.  Rules use this to find
     ``axis``/``keepdims`` whether they were passed by position or keyword.
     """
@@ -199,7 +201,8 @@ def bind(signature_of: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[st
     for key, param in sig.parameters.items():
         if param.kind is inspect.Parameter.VAR_KEYWORD:
             out.update(out.pop(key, {}))
-    return {k: (None if v is _NOVALUE else v) for k, v in out.items()}
+    skip = list(sig.parameters)[:arrays]
+    return {k: (None if v is _NOVALUE else v) for k, v in out.items() if k not in skip}
 
 
 def nones(args: Sequence[Any]) -> tuple[None, ...]:
@@ -231,7 +234,7 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
     def impl(cfg: Any, a: Any, b: Any, *static: Any, **kw: Any) -> tuple[Any, Callable[[Any], Any]]:
         av, bv, sv = a.val, b.val, [s.val for s in static]
         y = fn(av, bv, *sv, **kw)
-        env = {"a": av, "b": bv, "y": y, "p": bind(fn, av, bv, *sv, **kw) if needs_p else None,
+        env = {"a": av, "b": bv, "y": y, "p": bind(fn, 2, av, bv, *sv, **kw) if needs_p else None,
                "sa": np.shape(av), "sb": np.shape(bv)}
         ka = {} if isinstance(a, Const) else {n: env[n] for n in ra if n != "g"}
         kb = {} if isinstance(b, Const) else {n: env[n] for n in rb if n != "g"}

@@ -177,19 +177,22 @@ def _sign(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
 @rrule(np.conjugate, samples=[S(_C), S(_R)])
 def _conjugate(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``conj``: ``zbar = conj(ybar)``."""
-    return np.conjugate(x, **kw), lambda g: (fit(conj(masked(g, kw)), x),)
+    tx = like(x)
+    return np.conjugate(x, **kw), lambda g: (fit(conj(masked(g, kw)), tx),)
 
 
 @rrule(np.real, samples=[S(_C), S(_R)])
 def _real(x: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``real``: ``zbar = Re(ybar)`` (a real cotangent, embedded in complex for complex ``z``)."""
-    return np.real(x), lambda g: (fit(np.real(g), x),)
+    tx = like(x)
+    return np.real(x), lambda g: (fit(np.real(g), tx),)
 
 
 @rrule(np.imag, samples=[S(_C)])
 def _imag(x: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``imag``: ``zbar = i Re(ybar)``; zero for real ``x``."""
-    return np.imag(x), lambda g: (fit(1j * np.real(g), x) if np.iscomplexobj(x) else None,)
+    tx = like(x)
+    return np.imag(x), lambda g: (fit(1j * np.real(g), tx) if np.iscomplexobj(tx) else None,)
 
 
 @rrule(np.angle, samples=[S(_C), S(_C, deg=True)])
@@ -212,7 +215,8 @@ def _nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, **kw: Any) -> tuple
     """``nan_to_num``: cotangent passes where ``x`` was finite, zero where it was replaced."""
     y = np.nan_to_num(x, copy=True, nan=nan, **kw)
     finite = np.isfinite(x)
-    return y, lambda g: (fit(np.where(finite, g, 0), x),)
+    tx = like(x)
+    return y, lambda g: (fit(np.where(finite, g, 0), tx),)
 
 
 # -------------------------------------------------------------------------- binary
@@ -295,11 +299,12 @@ def _binary_rrule(fn: np.ufunc, da: Callable[..., Any], db: Callable[..., Any]) 
         env = {"a": a, "b": b, "y": y}
         ka = {n: env[n] for n in ra if n != "g"}
         kb = {n: env[n] for n in rb if n != "g"}
-        del env
+        ta, tb = like(a), like(b)
+        del env, a, b
 
         def pullback(g: Any) -> tuple[Any, Any]:
             g = masked(g, kw)
-            return (thunk(lambda: fit(da(g=g, **ka), a)), thunk(lambda: fit(db(g=g, **kb), b)))
+            return (thunk(lambda: fit(da(g=g, **ka), ta)), thunk(lambda: fit(db(g=g, **kb), tb)))
 
         return y, pullback
 
@@ -347,9 +352,9 @@ def _where(condition: Any, *xy: Any) -> tuple[Any, Callable[[Any], tuple[Any, ..
     y = np.where(condition, *xy)
     if not xy:
         return y, lambda g: (None,)
-    x1, x2 = xy
+    t1, t2 = like(xy[0]), like(xy[1])
     return y, lambda g: (
         None,
-        thunk(lambda: fit(np.where(condition, g, 0), x1)),
-        thunk(lambda: fit(np.where(condition, 0, g), x2)),
+        thunk(lambda: fit(np.where(condition, g, 0), t1)),
+        thunk(lambda: fit(np.where(condition, 0, g), t2)),
     )

@@ -309,7 +309,8 @@ def _seq(g: Any, n: int) -> list[Any]:
 def _inv(a: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``inv``: ``Abar = -Y^H g Y^H``."""
     y = np.linalg.inv(a)
-    return y, lambda g: (fit(-(_H(y) @ g @ _H(y)), a),)
+    ta = like(a)
+    return y, lambda g: (fit(-(_H(y) @ g @ _H(y)), ta),)
 
 
 @rrule(np.linalg.det, samples=[S(_SQ), S(_BATCH), S(_CSQ)])
@@ -353,6 +354,7 @@ def _cholesky(a: Any, upper: bool = False) -> tuple[Any, Callable[[Any], tuple[A
     """``cholesky`` (reads one triangle): ``S = L^-H Phi(L^H Lbar) L^-1`` mapped onto that triangle."""
     y = np.linalg.cholesky(a, upper=upper) if upper else np.linalg.cholesky(a)
     L = _H(y) if upper else y
+    ta = like(a)
 
     def pullback(g: Any) -> tuple[Any]:
         Lbar = _H(g) if upper else g
@@ -360,7 +362,7 @@ def _cholesky(a: Any, upper: bool = False) -> tuple[Any, Callable[[Any], tuple[A
         idx = np.arange(P.shape[-1])
         P[..., idx, idx] *= 0.5
         Linv = np.linalg.inv(L)
-        return (fit(_triangle(_H(Linv) @ P @ Linv, upper), a),)
+        return (fit(_triangle(_H(Linv) @ P @ Linv, upper), ta),)
 
     return y, pullback
 
@@ -383,10 +385,11 @@ def _eigh_cotangent(w: Any, V: Any, gw: Any, gV: Any) -> Any:
 def _eigh(a: Any, UPLO: Any = "L") -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``eigh`` (distinct eigenvalues): ``V (diag(wbar) + F o (V^H Vbar)) V^H`` on the read triangle."""
     y = np.linalg.eigh(a, UPLO)
+    ta = like(a)
 
     def pullback(g: Any) -> tuple[Any]:
         gw, gV = _seq(g, 2)
-        return (fit(_triangle(_eigh_cotangent(y[0], y[1], gw, gV), UPLO == "U"), a),)
+        return (fit(_triangle(_eigh_cotangent(y[0], y[1], gw, gV), UPLO == "U"), ta),)
 
     return y, pullback
 
@@ -395,7 +398,8 @@ def _eigh(a: Any, UPLO: Any = "L") -> tuple[Any, Callable[[Any], tuple[Any]]]:
 def _eigvalsh(a: Any, UPLO: Any = "L") -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``eigvalsh``: ``V diag(wbar) V^H`` on the read triangle."""
     w, V = np.linalg.eigh(a, UPLO)
-    return w, lambda g: (fit(_triangle(_eigh_cotangent(w, V, g, None), UPLO == "U"), a),)
+    ta = like(a)
+    return w, lambda g: (fit(_triangle(_eigh_cotangent(w, V, g, None), UPLO == "U"), ta),)
 
 
 def _svd_cotangent(U: Any, s: Any, Vh: Any, gU: Any, gs: Any, gVh: Any) -> Any:
@@ -426,7 +430,7 @@ def _svd_cotangent(U: Any, s: Any, Vh: Any, gU: Any, gs: Any, gVh: Any) -> Any:
                                S(_A, compute_uv=False), S(_SPD, hermitian=True)])
 def _svd(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``svd`` (real, distinct non-zero singular values): the standard reduced-SVD pullback."""
-    p = bind(np.linalg.svd, a, *pos, **kw)
+    p = bind(np.linalg.svd, 1, a, *pos, **kw)
     y = np.linalg.svd(a, *pos, **kw)
     if p["compute_uv"]:
         U, s, Vh = y
@@ -434,9 +438,11 @@ def _svd(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, 
         U, s, Vh = np.linalg.svd(a, full_matrices=False, hermitian=p["hermitian"])
     m, n = np.shape(a)[-2:]
     k = min(m, n)
+    ta = like(a)
+    del a
 
     def pullback(g: Any) -> tuple[Any, ...]:
-        if np.iscomplexobj(a):
+        if np.iscomplexobj(ta):
             raise NotImplementedError("svd: complex inputs are not supported by the built-in rule")
         if not p["compute_uv"]:
             cot = _svd_cotangent(U, s, Vh, None, g, None)
@@ -448,7 +454,7 @@ def _svd(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, 
             cot = _svd_cotangent(U[..., :k], s, Vh[..., :k, :], gU, gs, gVh)
         if p["hermitian"]:  # computed through eigh, which reads the lower triangle
             cot = _triangle(cot, False)
-        return (fit(cot, a), *nones(pos))
+        return (fit(cot, ta), *nones(pos))
 
     return y, pullback
 
@@ -459,6 +465,7 @@ def _qr(a: Any, mode: Any = "reduced") -> tuple[Any, Callable[[Any], tuple[Any, 
     y = np.linalg.qr(a, mode)
     Q, R = (np.linalg.qr(a) if mode == "r" else y)
     m, n = np.shape(a)[-2:]
+    ta = like(a)
 
     def pullback(g: Any) -> tuple[Any, ...]:
         if mode not in ("reduced", "r") and not (mode == "complete" and m == n) or m < n:
@@ -471,7 +478,7 @@ def _qr(a: Any, mode: Any = "reduced") -> tuple[Any, Callable[[Any], tuple[Any, 
         low = np.tril(M, -1)
         copyltu = low + _H(low) + np.real(np.einsum("...ii->...i", M))[..., None] * np.eye(n)
         b = gQ + Q @ copyltu
-        return (fit(_H(np.linalg.solve(R, _H(b))), a),)
+        return (fit(_H(np.linalg.solve(R, _H(b))), ta),)
 
     return y, pullback
 

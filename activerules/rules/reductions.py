@@ -94,6 +94,10 @@ _NANFUNCS = (np.nansum, np.nanmean, np.nanmax, np.nanmin, np.nanvar, np.nanstd)
 _MEANS: dict[Callable[..., Any], Callable[..., Any]] = {np.nanvar: np.nanmean, np.nanstd: np.nanmean}
 
 
+def _where(p: dict[str, Any]) -> dict[str, Any]:
+    return {} if p.get("where") is None else {"where": p["where"]}
+
+
 def _reduction(fn: Callable[..., Any], weight: Callable[..., Any], like_fn: Callable[..., Any]) -> Callable[..., Any]:
     """An rrule ``xbar = restore(ybar) * weight * mask`` for a reduction ``fn``.
 
@@ -105,26 +109,26 @@ def _reduction(fn: Callable[..., Any], weight: Callable[..., Any], like_fn: Call
 
     def impl(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
         y = fn(a, *pos, **kw)
-        p = bind(fn, a, *pos, **kw)
+        p = bind(fn, 1, a, *pos, **kw)
         a = np.asarray(a)
         axis, keep = p["axis"], bool(p.get("keepdims"))
         mask = True if p.get("where") is None else p["where"]
         if nan:
             mask = mask & ~np.isnan(a)
-        ta = like(a)
+        ta, shape = like(a), a.shape
+        # keep only what the weight formula reads
+        src = (np.where(mask, a, 0) if nan else a) if "a" in names else None
+        mean = _MEANS.get(like_fn, np.mean)(a, axis=axis, keepdims=True, **_where(p)) if "m" in names else None
+        out = y if "y" in names else None
+        del a
 
         def pullback(g: Any) -> tuple[Any, ...]:
-            env: dict[str, Any] = {"axis": axis, "d": p.get("correction") or p.get("ddof") or 0}
-            if "a" in names:
-                env["a"] = np.where(mask, a, 0) if nan else a
+            env: dict[str, Any] = {"axis": axis, "d": p.get("correction") or p.get("ddof") or 0, "a": src, "m": mean}
             if "y" in names:
-                env["y"] = restore_axes(y, a.shape, axis, keep)
+                env["y"] = restore_axes(out, shape, axis, keep)
             if "n" in names:
-                env["n"] = np.sum(np.broadcast_to(mask, a.shape), axis=axis, keepdims=True)
-            if "m" in names:
-                where = {} if p.get("where") is None else {"where": p["where"]}
-                env["m"] = _MEANS.get(like_fn, np.mean)(a, axis=axis, keepdims=True, **where)
-            cot = restore_axes(g, a.shape, axis, keep) * weight(**{k: env[k] for k in names})
+                env["n"] = np.sum(np.broadcast_to(mask, shape), axis=axis, keepdims=True)
+            cot = restore_axes(g, shape, axis, keep) * weight(**{k: env[k] for k in names})
             if mask is not True:
                 cot = np.where(mask, cot, 0)
             return (fit(cot, ta), *nones(pos))
@@ -153,7 +157,7 @@ def _scan(fn: Any, cumprod: bool) -> Callable[..., Any]:
 
     def impl(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
         y = fn(a, *pos, **kw)
-        axis = bind(fn, a, *pos, **kw)["axis"]
+        axis = bind(fn, 1, a, *pos, **kw)["axis"]
         a = np.asarray(a)
         ta = like(a)
         ax = 0 if axis is None else axis
@@ -185,7 +189,7 @@ def _average(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[A
     """``average``: ``abar = g w / sum w``, ``wbar = g (a - y) / sum w`` (``weights`` by
     keyword is static data and gets no cotangent)."""
     y = np.average(a, *pos, **kw)
-    p = bind(np.average, a, *pos, **kw)
+    p = bind(np.average, 1, a, *pos, **kw)
     a = np.asarray(a)
     axis, weights, keep = p["axis"], p["weights"], bool(p["keepdims"])
     w = np.ones_like(a) if weights is None else np.asarray(weights)
@@ -212,12 +216,14 @@ def _diff(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any,
     """``diff``: the transpose of the difference operator applied ``n`` times
     (``prepend``/``append`` are treated as constant data)."""
     y = np.diff(a, *pos, **kw)
-    p = bind(np.diff, a, *pos, **kw)
+    p = bind(np.diff, 1, a, *pos, **kw)
     a = np.asarray(a)
     ax = normalize_axis_tuple(p["axis"], a.ndim)[0]
     pre = p["prepend"]
     start = 0 if pre is None else (np.shape(pre)[ax] if np.ndim(pre) == a.ndim else 1)
     widths = [(0, 0)] * a.ndim
+    ta = like(a)
+    del a
 
     def pullback(g: Any) -> tuple[Any, ...]:
         for _ in range(p["n"]):
@@ -225,7 +231,7 @@ def _diff(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any,
             lo = np.pad(g, widths)
             widths[ax] = (0, 1)
             g = lo - np.pad(g, widths)
-        return (fit(np.take(g, np.arange(start, start + a.shape[ax]), axis=ax), a), *nones(pos))
+        return (fit(np.take(g, np.arange(start, start + ta.shape[ax]), axis=ax), ta), *nones(pos))
 
     return y, pullback
 
@@ -234,14 +240,15 @@ def _diff(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any,
 def _trace(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``trace``: the cotangent placed on the (offset) diagonal."""
     y = np.trace(a, *pos, **kw)
-    p = bind(np.trace, a, *pos, **kw)
+    p = bind(np.trace, 1, a, *pos, **kw)
     a = np.asarray(a)
     ax1, ax2 = normalize_axis_tuple((p["axis1"], p["axis2"]), a.ndim)
     eye = np.eye(a.shape[ax1], a.shape[ax2], p["offset"], dtype=a.dtype)
+    ta = like(a)
 
     def pullback(g: Any) -> tuple[Any, ...]:
         cot = np.moveaxis(np.asarray(g)[..., None, None] * eye, (-2, -1), (ax1, ax2))
-        return (fit(cot, a), *nones(pos))
+        return (fit(cot, ta), *nones(pos))
 
     return y, pullback
 
@@ -297,7 +304,7 @@ _M3 = np.stack([_M, _M.T * 0.7 + 0.1])
 def _norm(x: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``linalg.norm``: vector norms (any ``ord``) and matrix norms (fro, nuc, ±1, ±2, ±inf)."""
     y = np.linalg.norm(x, *pos, **kw)
-    p = bind(np.linalg.norm, x, *pos, **kw)
+    p = bind(np.linalg.norm, 1, x, *pos, **kw)
     x = np.asarray(x)
     ord, axis, keep = p["ord"], p["axis"], bool(p["keepdims"])
     flat = axis is None and ord is None  # 2-norm of the whole array, whatever its ndim

@@ -85,7 +85,7 @@ def _direct(fn: Callable[..., Any], back: Callable[..., Any]) -> Callable[..., A
 
     def impl(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
         y = fn(a, *pos, **kw)
-        p = bind(fn, a, *pos, **kw)
+        p = bind(fn, 1, a, *pos, **kw)
         ta = like(np.asarray(a)) if np.ndim(a) else a
         return y, lambda g: (fit(back(np.asarray(g), np.asarray(ta), p), ta), *nones(pos))
 
@@ -223,7 +223,7 @@ def _by_permutation(fn: Callable[..., Any], arg: Callable[..., Any]) -> Callable
     """rrule for ``sort``-like ``fn`` whose permutation ``arg`` (argsort, argpartition) computes."""
 
     def impl(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
-        p = bind(fn, a, *pos, **kw)
+        p = bind(fn, 1, a, *pos, **kw)
         a = np.asarray(a)
         extra = {k: v for k, v in p.items() if k not in ("a", "axis", "kind", "order", "stable")}
         perm = arg(a, *extra.values(), axis=p["axis"], kind=p.get("kind"))
