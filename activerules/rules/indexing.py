@@ -6,8 +6,10 @@ needed: a view's shadow is the same view of the base's shadow) and calls
 Assignments mutate their first argument and follow Enzyme's convention: on
 entry to ``reverse`` the target's shadow holds the cotangent of its value
 *after* the call, on exit that of its value *before* (the overwritten part is
-zeroed, its cotangent goes to the assigned value). None of these reverses
-reads a primal, so the engine preserves nothing for them.
+zeroed, its cotangent goes to the assigned value). A Const target gives the
+assigned value no cotangent (no derivative is wanted through it; the engine
+itself refuses to write active values into untracked arrays). None of these
+reverses reads a primal, so the engine preserves nothing for them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..activity import Active, Annotation, Const, Duplicated, RuleError
+from ..activity import Active, Annotation, Const, Duplicated
 from ..dispatch import Sample as S
 from ..dispatch import rule
 from ._util import fit, like, unbroadcast
@@ -44,7 +46,7 @@ def _deliver(arg: Any, cot: Any, template: Any) -> Any:
 
 
 @rule(operator.getitem, Annotation, Annotation,
-         samples=[S(_A, (1, slice(None))), S(_A, ([0, 1, 1], [2, 0, 2])), S(_A, (0, 1)),
+      samples=[S(_A, (1, slice(None))), S(_A, ([0, 1, 1], [2, 0, 2])), S(_A, (0, 1)),
                   S(_A, _A > 0)])
 def _getitem(cfg: Any, x: Any, idx: Any) -> tuple[Any, Any]:
     i = idx.val
@@ -63,19 +65,16 @@ def _getitem(cfg: Any, x: Any, idx: Any) -> tuple[Any, Any]:
 
 
 @rule(operator.setitem, Annotation, Annotation, Annotation,
-         samples=[S(_A, (0, slice(1, 3)), np.array([4.0, 5.0])), S(_A, (1, 2), 2.5),
+      samples=[S(_A, (0, slice(1, 3)), np.array([4.0, 5.0])), S(_A, (1, 2), 2.5),
                   S(_A, ([0, 1],), np.array([7.0, 8.0, 9.0]))])
 def _setitem(cfg: Any, x: Any, idx: Any, v: Any) -> tuple[Any, Any]:
-    if isinstance(x, Const) and not isinstance(v, Const):
-        raise RuleError("x[i] = v with an active v needs x active too; allocate x with "
-                           "np.zeros_like(v) or np.zeros(n, like=v)")
     i = idx.val
     x.val[i] = v.val
     template = like(v.val)
 
     def reverse(_: Any) -> Any:
-        if not isinstance(x, Duplicated):
-            return None
+        if not isinstance(x, Duplicated):  # a Const target: nothing flows to v
+            return (None, None, None) if isinstance(v, Active) else None
         d = np.array(x.dval[i], copy=True)
         x.dval[i] = 0
         out = _deliver(v, unbroadcast(d, np.shape(template)), template)
@@ -85,18 +84,15 @@ def _setitem(cfg: Any, x: Any, idx: Any, v: Any) -> tuple[Any, Any]:
 
 
 @rule(np.copyto, Annotation, Annotation,
-         samples=[S(_A, np.array([1.0, 2.0, 3.0])), S(_A, 0.5)])
+      samples=[S(_A, np.array([1.0, 2.0, 3.0])), S(_A, 0.5)])
 def _copyto(cfg: Any, dst: Any, src: Any, casting: str = "same_kind", where: Any = True) -> tuple[Any, Any]:
-    if isinstance(dst, Const) and not isinstance(src, Const):
-        raise RuleError("np.copyto(dst, src) with an active src needs dst active too; "
-                           "allocate dst with np.zeros_like(src)")
     np.copyto(dst.val, src.val, casting=casting, where=where)
     template = like(src.val)
     mask = None if where is True else np.asarray(where)
 
     def reverse(_: Any) -> Any:
-        if not isinstance(dst, Duplicated):
-            return None
+        if not isinstance(dst, Duplicated):  # a Const target: nothing flows to src
+            return (None, None) if isinstance(src, Active) else None
         if mask is None:
             d = dst.dval.copy()
             dst.dval[...] = 0

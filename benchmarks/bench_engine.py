@@ -1,0 +1,266 @@
+"""Engine workloads W1–W5 side by side: activerules, NumPy (forward and a
+hand-written reverse), PyTorch eager, JAX (eager and jit) and HIPS autograd,
+whichever are installed. Prints one table of times and the ratios the issue
+sets targets for.
+
+    python benchmarks/bench_engine.py [--quick]
+
+Targets (issue 3): W1 ar ≤ 0.8× torch eager; W2 ar gradient ≤ 2.2× NumPy
+forward; W3 grad w.r.t. A only ≤ 0.67× w.r.t. both; W4 gradient ≤ 10× NumPy
+forward and memory held for the reverse ≤ 1/4 of PyTorch's; W5 IFT gradient
+≥ 8× faster than through the iterations and ≤ 1.2× the NumPy forward.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import os
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any, Callable
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+
+import numpy as np  # noqa: E402
+
+import activerules as ar  # noqa: E402
+from activerules.engine import autodiff, gradient, vjp  # noqa: E402
+
+QUICK = "--quick" in sys.argv
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _try(name: str) -> Any:
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
+
+
+torch = _try("torch")
+jax = _try("jax")
+autograd = _try("autograd")
+if torch is not None:
+    torch.set_num_threads(1)
+if jax is not None:
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+if autograd is not None:
+    import autograd.numpy as anp
+
+
+def best(f: Callable[[], Any], repeat: int = 7) -> float:
+    """Best wall time of ``repeat`` runs after one warm-up, in seconds."""
+    f()
+    out = []
+    for _ in range(3 if QUICK else repeat):
+        gc.collect()
+        t = time.perf_counter()
+        f()
+        out.append(time.perf_counter() - t)
+    return min(out)
+
+
+def _load(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = module  # type: ignore[union-attr]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+ROWS: list[tuple[str, str, str]] = []
+
+
+def row(workload: str, what: str, value: str) -> None:
+    ROWS.append((workload, what, value))
+    print(f"{workload:4} {what:58} {value}", flush=True)
+
+
+def ms(t: float) -> str:
+    return f"{t * 1e3:9.3f} ms"
+
+
+# -- W1 / W2: elementwise chains -----------------------------------------------------------
+
+def chain(x: Any, blocks: int, sin: Any, tanh: Any) -> Any:
+    for _ in range(blocks):
+        x = sin(x)
+        x = x * 1.01
+        x = x + 0.1
+        x = tanh(x)
+    return x.sum()
+
+
+def chain_numpy_grad(x: np.ndarray, blocks: int) -> np.ndarray:
+    """The hand-written reverse: keep what each step's derivative needs."""
+    saved = []
+    for _ in range(blocks):
+        saved.append(np.cos(x))
+        x = np.sin(x) * 1.01 + 0.1
+        x = np.tanh(x)
+        saved.append(x)
+    g = np.ones_like(x)
+    for k in range(blocks - 1, -1, -1):
+        y = saved[2 * k + 1]
+        g = g * (1 - y * y) * 1.01 * saved[2 * k]
+    return g
+
+
+def elementwise(name: str, n: int, blocks: int) -> dict[str, float]:
+    x = np.linspace(0.0, 1.0, n)
+    t: dict[str, float] = {}
+    t["numpy forward"] = best(lambda: chain(x, blocks, np.sin, np.tanh))
+    t["numpy hand-written reverse"] = best(lambda: chain_numpy_grad(x, blocks))
+    t["activerules"] = best(lambda: gradient(lambda v: chain(v, blocks, np.sin, np.tanh), x))
+    if torch is not None:
+        def torch_grad() -> Any:
+            v = torch.from_numpy(x).requires_grad_()
+            chain(v, blocks, torch.sin, torch.tanh).backward()
+            return v.grad
+        t["torch eager"] = best(torch_grad)
+    if jax is not None:
+        jgrad = jax.grad(lambda v: chain(v, blocks, jnp.sin, jnp.tanh))
+        xj = jnp.asarray(x)
+        if n <= 10_000:
+            t["jax eager"] = best(lambda: jgrad(xj).block_until_ready(), repeat=2)
+        jitted = jax.jit(jgrad)
+        t["jax jit"] = best(lambda: jitted(xj).block_until_ready())
+    if autograd is not None:
+        agrad = autograd.grad(lambda v: chain(v, blocks, anp.sin, anp.tanh))
+        t["autograd"] = best(lambda: agrad(x))
+    for k, v in t.items():
+        row(name, k, ms(v))
+    return t
+
+
+# -- W3: activity ----------------------------------------------------------------------------
+
+def w3() -> None:
+    rng = np.random.default_rng(0)
+    A, B = rng.standard_normal((512, 512)) / 20, rng.standard_normal((512, 512)) / 20
+    f = lambda a, b: np.tanh(a @ b).sum()  # noqa: E731
+    t_a = best(lambda: autodiff(f, ar.Duplicated(A, np.zeros_like(A)), ar.Const(B)))
+    t_ab = best(lambda: autodiff(f, ar.Duplicated(A, np.zeros_like(A)), ar.Duplicated(B, np.zeros_like(B))))
+    row("W3", "activerules grad A only", ms(t_a))
+    row("W3", "activerules grad A and B", ms(t_ab))
+    row("W3", "activerules ratio A-only / both (target ≤ 0.67)", f"{t_a / t_ab:9.2f}")
+    if torch is not None:
+        def tgrad(both: bool) -> Any:
+            a = torch.from_numpy(A).requires_grad_()
+            b = torch.from_numpy(B).requires_grad_(both)
+            torch.tanh(a @ b).sum().backward()
+        ta, tab = best(lambda: tgrad(False)), best(lambda: tgrad(True))
+        row("W3", "torch ratio A-only / both", f"{ta / tab:9.2f}")
+    if jax is not None:
+        jf = lambda a, b: jnp.tanh(a @ b).sum()  # noqa: E731
+        ga, gab = jax.jit(jax.grad(jf, 0)), jax.jit(jax.grad(jf, (0, 1)))
+        Aj, Bj = jnp.asarray(A), jnp.asarray(B)
+        ta = best(lambda: ga(Aj, Bj).block_until_ready())
+        tab = best(lambda: jax.block_until_ready(gab(Aj, Bj)))
+        row("W3", "jax jit ratio A-only / both", f"{ta / tab:9.2f}")
+
+
+# -- W4: the in-place heat equation ------------------------------------------------------------
+
+def w4() -> None:
+    heat = _load("heat_equation")
+    heat.N = n = 1000
+    heat.delta_x = 1.0 / n
+    heat.alpha = heat.kappa / heat.delta_x ** 2
+    heat.dt = heat.Tf / heat.STEPS * 0.0 + 0.4 * heat.delta_x ** 2 / heat.kappa
+    x0 = np.sin(np.linspace(0.0, np.pi, n))
+    p0 = np.array([0.8, 1.5, -0.3])
+
+    def numpy_forward() -> Any:
+        return heat.final_energy(x0.copy(), p0.copy())
+
+    def ar_grad() -> Any:
+        return autodiff(heat.final_energy, ar.Duplicated(x0.copy(), np.zeros(n)),
+                        ar.Duplicated(p0.copy(), np.zeros(3)))
+
+    t_np, t_ar = best(numpy_forward, 3), best(ar_grad, 3)
+    row("W4", "numpy forward", ms(t_np))
+    row("W4", "activerules gradient", ms(t_ar))
+    row("W4", "activerules gradient / numpy forward (target ≤ 10)", f"{t_ar / t_np:9.2f}")
+
+    # memory held for the reverse: live traced bytes after the forward, tape alive
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    _, pullback = vjp(heat.final_energy, x0.copy(), p0.copy())
+    held_ar = tracemalloc.get_traced_memory()[0] - base
+    del pullback
+    tracemalloc.stop()
+    row("W4", "activerules memory held for the reverse", f"{held_ar / 1e6:9.2f} MB")
+    if torch is not None:
+        def torch_energy(x: Any, p: Any) -> Any:
+            x = x.clone()
+            dx = torch.zeros_like(x)
+            t = 0.0
+            for _ in range(heat.STEPS):
+                u = p[0] * torch.sin(np.pi * p[1] * (t / heat.Tf)) + p[2] * (t / heat.Tf)
+                dx[1:-1] = x[:-2] - 2 * x[1:-1] + x[2:]
+                dx[0] = x[1] - x[0]
+                dx[-1] = x[-2] - x[-1]
+                dx *= heat.alpha
+                dx[0] = dx[0] + heat.alpha / (heat.lam * heat.delta_x) * u
+                x += heat.dt * dx
+                t += heat.dt
+            return (x * x).sum() * heat.delta_x
+
+        def torch_grad() -> Any:
+            x = torch.from_numpy(x0).requires_grad_()
+            p = torch.from_numpy(p0).requires_grad_()
+            torch_energy(x, p).backward()
+        t_t = best(torch_grad, 3)
+        row("W4", "torch eager gradient / numpy forward", f"{t_t / t_np:9.2f}")
+        saved: dict[int, int] = {}
+
+        def pack(tensor: Any) -> Any:
+            saved[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+            return tensor
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            x = torch.from_numpy(x0).requires_grad_()
+            p = torch.from_numpy(p0).requires_grad_()
+            torch_energy(x, p)
+        held_t = sum(saved.values())
+        row("W4", "torch memory held for the reverse (saved tensors)", f"{held_t / 1e6:9.2f} MB")
+        row("W4", "activerules / torch memory (target ≤ 0.25)", f"{held_ar / held_t:9.2f}")
+
+
+# -- W5: implicit function theorem ------------------------------------------------------------
+
+def w5() -> None:
+    m = _load("implicit_solve")
+    p = np.linspace(0.5, 3.0, 10_000)
+    t_ift = best(lambda: gradient(m.loss_ift, p))
+    t_unrolled = best(lambda: gradient(m.loss_unrolled, p), 3)
+    t_np = best(lambda: m.loss_unrolled(p))
+    row("W5", "numpy forward (30 Newton iterations, n=10000)", ms(t_np))
+    row("W5", "activerules gradient through the IFT rule", ms(t_ift))
+    row("W5", "activerules gradient through the iterations", ms(t_unrolled))
+    row("W5", "speedup IFT vs iterations (target ≥ 8)", f"{t_unrolled / t_ift:9.2f}")
+    row("W5", "IFT gradient / numpy forward (target ≤ 1.2)", f"{t_ift / t_np:9.2f}")
+
+
+def main() -> None:
+    print(f"numpy {np.__version__}, torch {getattr(torch, '__version__', '-')}, "
+          f"jax {getattr(jax, '__version__', '-')}, autograd {'yes' if autograd else '-'}; one thread")
+    t1 = elementwise("W1", 16, 250)
+    if "torch eager" in t1:
+        row("W1", "activerules / torch eager (target ≤ 0.8)", f"{t1['activerules'] / t1['torch eager']:9.2f}")
+    t2 = elementwise("W2", 10 ** 6, 5)
+    row("W2", "activerules gradient / numpy forward (target ≤ 2.2)",
+        f"{t2['activerules'] / t2['numpy forward']:9.2f}")
+    w3()
+    w4()
+    w5()
+
+
+if __name__ == "__main__":
+    main()
