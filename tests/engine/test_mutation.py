@@ -33,8 +33,6 @@ def test_overwrite_then_reuse_chain() -> None:
     np.testing.assert_allclose(gradient(f, X.copy()), fd_grad(f, X), rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="the built-in np.add rrule keeps its primals for fit() "
-                   "(needs _util.like); the engine pins what a reverse keeps")
 def test_linear_in_place_updates_copy_nothing() -> None:
     def f(dx, x):
         for _ in range(20):
