@@ -55,7 +55,7 @@ def shown_combinations(sig: Signature, max_rows: int = MAX_ROWS) -> tuple[list[C
     """The rows to show and whether they are only the worst cases of a large space."""
     if len(sig.combinations) <= max_rows:
         return sig.combinations, False
-    return sorted(sig.combinations, key=Combination.severity)[:WORST], True
+    return sorted(sig.combinations, key=Combination.severity)[:min(WORST, max_rows)], True
 
 
 def summary_line(report: CoverageReport, fail_on: tuple[str, ...] = DEFAULT_FAIL_ON) -> str:
