@@ -1,54 +1,17 @@
 """The JSON rendering: a stable, versioned schema for other tools.
 
-Schema (``"schema": "activerules.coverage"``, ``"version": 1``)::
-
-    {
-      "schema": "activerules.coverage", "version": 1,
-      "activerules_version": "0.1.0",
-      "modules": ["mypkg.rules"],          # the MODULE arguments ([]: every function)
-      "plugins": {"loaded": ["mypkg"], "failed": [{"name", "value", "error"}]},
-      "verified": false,                   # whether --verify ran
-      "fail_on": ["unresolved", "ambiguous", "failed"],
-      "problems": {"unresolved": 2},       # the fail_on conditions that occur ({}: success)
-      "ok": true,                          # problems == {}; the exit status is 0 iff ok
-      "summary": {"functions", "inactive", "unknown", "combinations", "exact", "fallback",
-                  "wasteful", "ambiguous", "unresolved", "passed", "failed"},
-      "functions": [{
-        "name": "numpy.linalg.solve",
-        "inactive": false,                 # declared with ar.inactive: no combinations
-        "rules": ["rule `_solve` for (Annotation, Annotation) at linalg.py:12"],
-        "note": null,                      # e.g. why the argument kinds are unknown
-        "signatures": [{
-          "kinds": ["array", "array"],     # "array" | "scalar" | "static", one per positional argument
-          "kinds_from": "samples",         # "samples" | "patterns" | "annotations"
-          "output": "array",               # kind of the output, null when unknown
-          "samples": 2,                    # sample inputs of this signature
-          "counts": {...},                 # as "summary", for this signature
-          "combinations": [{
-            "activities": ["Const", "Duplicated"],
-            "returns": "Duplicated",       # see below
-            "status": "exact" | "fallback" | "ambiguous" | "unresolved",
-            "wasteful": false,             # a step computes a cotangent that is discarded
-            "cost": 2,                     # null unless exact/fallback
-            "form": "rule" | "rrule" | null,
-            "rule": "_solve", "source": "linalg.py:12",
-            "steps": ["arg 0: Const → Duplicated ... (+2, wasteful)"],
-            "message": null,               # the registry's error (ambiguous, unresolved)
-            "candidates": [],              # the tied rules of an ambiguity
-            "verified": null | "passed" | "failed" | "no-sample",
-            "verify_message": null
-          }]
-        }]
-      }]
-    }
+The schema is documented field by field in ``docs/coverage.md`` (a test keeps
+the two in step). In short: ``{"schema": "activerules.coverage", "version": 1,
+..., "summary": {...}, "functions": [{"name", "rules", "signatures": [{"kinds",
+"combinations": [{"activities", "returns", "status", "cost", "steps", ...}]}]}]}``.
 
 ``returns`` is the activity of the function's return when its output is
 differentiated: ``"Active"`` for a scalar output, ``"Duplicated"`` for an array
 output (``"BatchDuplicated"`` in a batch request), ``"Const"`` for a
 non-differentiable output, ``null`` when no sample output tells. Rules are not
-keyed on the return activity, so a ``Const`` return (derivatives flowing through
-mutated arguments only) is served by the same resolution. Fields are only ever
-added within a version; a removal or change of meaning bumps ``version``.
+keyed on the return activity, so a ``Const`` return is served by the same
+resolution. Fields are only ever added within a version; a removal or change of
+meaning bumps ``version``.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 from coverage_demo import M, annotated, make_registry, mystery, parametrised, tied
@@ -147,3 +148,23 @@ def test_verify_progress_only_on_a_terminal(reg):
     assert tty.getvalue().endswith("\r")  # the indicator line is cleared at the end
     verify(report, reg, stream=pipe)
     assert pipe.getvalue() == ""
+
+
+def _keys(obj, path=""):
+    """Every key path of a JSON document, lists collapsed to their first element."""
+    if isinstance(obj, dict):
+        return {k for key, v in obj.items() for k in {f"{path}{key}"} | _keys(v, f"{path}{key}.")}
+    if isinstance(obj, list) and obj:
+        return _keys(obj[0], path)
+    return set()
+
+
+def test_documented_json_schema_matches_the_output(reg):
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "coverage.md").read_text(encoding="utf-8")
+    example = json.loads(doc.split("```json\n", 1)[1].split("```", 1)[0])
+    report = build_report(names=[M + ".tied"], plugins=False, reg=reg)
+    actual = to_dict(report)
+    actual["plugins"]["failed"] = [{"name": "x", "value": "x.rules", "error": "E"}]
+    example["problems"] = actual["problems"] = {}  # its keys are the conditions that occur
+    assert _keys(example) == _keys(actual)
+    assert example["version"] == actual["version"]
