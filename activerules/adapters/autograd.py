@@ -8,9 +8,11 @@ The VJP is registered with ``autograd.extend.defvjp_argnums``, whose maker
 receives the argument numbers autograd differentiates: those reach the rule
 as ``Duplicated`` (arrays) or ``Active`` (scalars), every other argument as
 ``Const``, so a specialised rule runs and a Const cotangent (or its thunk) is
-never computed. The VJP runs the rule's forward and reverse when autograd
-calls it (the primal value itself comes from calling ``fn``), so it can be
-called more than once (``autograd.jacobian``).
+never computed. The returned function reads the same argument numbers from
+autograd's boxes before calling the primitive, so the rule's forward runs once,
+in the forward pass, and the VJP runs its reverse; a VJP called again (or for a
+call the wrapper could not see, e.g. nested differentiation) recomputes the
+rule's forward, so ``autograd.jacobian`` works too.
 
 autograd does not support mutation; a function that modifies arguments in
 place (``mutates=``) is exposed functionally: the primitive copies them and
@@ -20,6 +22,7 @@ returns their new values.
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -45,36 +48,74 @@ def to_autograd(fn: Callable[..., Any], *, mutates: Sequence[int] = (),
         from .. import registry as default_registry
         registry = default_registry
     mutated = tuple(mutates)
+    state = threading.local()   # the request seen by `wrapped`, then the forward's pending reverse
 
-    def raw(*args: Any, **kwargs: Any) -> Any:
-        vals = [np.array(a, copy=True) if i in mutated else _bridge.host_value(a) for i, a in enumerate(args)]
-        y = fn(*vals, **kwargs)
-        if not mutated:
-            return y
-        outs = tuple(vals[i] for i in mutated)
-        return outs[0] if len(outs) == 1 else outs
-
-    raw = functools.wraps(fn)(raw)
-    prim = primitive(raw)
-
-    def vjp_maker(argnums: Sequence[int], ans: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def setup(args: Sequence[Any], argnums: Sequence[int]) -> tuple[list[Any], tuple[str, ...], tuple[type, ...]]:
         vals = [_bridge.host_value(a) for a in args]
         kinds = _bridge.kinds_of(vals)
-        wanted = [i in argnums for i in range(len(vals))]
-        acts = _bridge.activities(kinds, wanted, mutated)
+        acts = _bridge.activities(kinds, [i in argnums for i in range(len(vals))], mutated)
+        return vals, kinds, acts
+
+    def raw(*args: Any, **kwargs: Any) -> Any:
+        request, state.request = getattr(state, "request", None), None
+        vals = [np.array(a, copy=True) if i in mutated else _bridge.host_value(a) for i, a in enumerate(args)]
+        if request is None:
+            y = fn(*vals, **kwargs)
+        else:
+            _, kinds, acts = setup(vals, request)
+            y, pending = _bridge.forward(fn, registry, acts, kinds, vals, kwargs)
+        out = y if not mutated else tuple(vals[i] for i in mutated)
+        out = out[0] if mutated and len(out) == 1 else out
+        if request is not None:
+            state.pending = (out, request, pending)
+        return out
+
+    prim = primitive(functools.wraps(fn)(raw))
+
+    def vjp_maker(argnums: Sequence[int], ans: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        stash, state.pending = getattr(state, "pending", None), None
+        pending = stash[2] if stash is not None and stash[0] is ans and stash[1] == tuple(argnums) else None
+        vals, kinds, acts = setup(args, argnums)
 
         def vjp(g: Any) -> tuple[Any, ...]:
+            nonlocal pending
             if mutated:
-                gs = (g,) if len(mutated) == 1 else tuple(g)
-                seeds = dict(zip(mutated, gs))
+                seeds = dict(zip(mutated, (g,) if len(mutated) == 1 else tuple(g)))
                 dret = None
             else:
                 seeds = {}
                 dret = np.array(g, copy=True) if isinstance(g, np.ndarray) else g
-            cots = _bridge.vjp(fn, registry, acts, kinds, vals, kwargs, dret, seeds)
+            if pending is not None:
+                cots = pending.reverse(dret, seeds)
+                pending = None
+            else:
+                cots = _bridge.vjp(fn, registry, acts, kinds, vals, kwargs, dret, seeds)
             return tuple(cots[i] for i in argnums)
 
         return vjp
 
     defvjp_argnums(prim, vjp_maker)
-    return prim  # type: ignore[no-any-return]
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        state.request = _top_argnums(args)
+        try:
+            return prim(*args, **kwargs)
+        finally:
+            state.request = None
+
+    return wrapped
+
+
+def _top_argnums(args: Sequence[Any]) -> tuple[int, ...] | None:
+    """The argument numbers autograd will differentiate (boxes of the top trace), or
+    ``None`` when there are none or boxes of several traces (nested differentiation)."""
+    from autograd.tracer import Box
+
+    boxes = [(i, a) for i, a in enumerate(args) if isinstance(a, Box)]
+    if not boxes:
+        return None
+    traces = {a._trace for _, a in boxes}
+    if len(traces) > 1 or any(isinstance(a._value, Box) for _, a in boxes):
+        return None
+    return tuple(i for i, _ in boxes)

@@ -27,6 +27,9 @@ a ``custom_vjp`` function has no JVP.
 from __future__ import annotations
 
 import functools
+import itertools
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -105,19 +108,27 @@ class _Builder:
                 spec = out_specs[key] = self._out_spec(xs, call.primal, mutates)
             return spec
 
-        def primal(xs: Sequence[Any]) -> Any:
+        def primal(xs: Sequence[Any], wanted: tuple[bool, ...] | None = None) -> Any:
+            """The primal callback; with ``wanted`` (differentiating) it runs the rule
+            forward and also returns the token of its pending reverse."""
             spec = specs(xs)
             flat = list(spec) if mutates else [spec]
             nds = [np.ndim(x) for x in xs]
+            if wanted is None:
+                def one(vals: list[Any]) -> list[np.ndarray]:
+                    return _as_outputs(call.primal(vals), flat, bool(mutates))
+            else:
+                flat = flat + [jax.ShapeDtypeStruct((), np.int32)]
 
-            def host(*arrays: Any) -> Any:
-                return _map_leading(lambda vals: _as_outputs(call.primal(vals), flat, bool(mutates)),
-                                    arrays, nds, flat)
+                def one(vals: list[Any]) -> list[np.ndarray]:
+                    y, token = call.forward(vals, wanted)
+                    return _as_outputs(y, flat[:-1], bool(mutates)) + [np.int32(token)]
 
-            outs = jax.pure_callback(host, flat, *xs, vmap_method="expand_dims")
-            if not mutates:
-                return outs[0]
-            return outs[0] if len(outs) == 1 else tuple(outs)
+            outs = jax.pure_callback(lambda *arrays: _map_leading(one, arrays, nds, flat), flat, *xs,
+                                     vmap_method="expand_dims")
+            ys = outs[:-1] if wanted is not None else outs
+            y = ys[0] if not mutates or len(ys) == 1 else tuple(ys)
+            return y if wanted is None else (y, outs[-1])
 
         @jax.custom_vjp
         def jfn(*xs: Any) -> Any:
@@ -125,7 +136,9 @@ class _Builder:
 
         def jfn_fwd(*ps: Any) -> Any:
             xs = tuple(self.asarray(p.value) for p in ps)
-            return primal(xs), _residuals(xs, tuple(bool(p.perturbed) for p in ps))
+            wanted = tuple(bool(p.perturbed) for p in ps)
+            y, token = primal(xs, wanted)
+            return y, _residuals(xs, token, wanted)
 
         def jfn_bwd(res: Any, g: Any) -> Any:
             xs, wanted = res.xs, res.wanted
@@ -134,12 +147,12 @@ class _Builder:
                 return (None,) * len(xs)
             gs = [jax.numpy.zeros(gi.shape, gi.dtype) if isinstance(gi, SymbolicZero) else gi for gi in gs]
             cot_specs = [jax.ShapeDtypeStruct(np.shape(x), x.dtype) for x, w in zip(xs, wanted) if w]
-            nds = [np.ndim(x) for x in xs] + [np.ndim(gi) for gi in gs]
+            nds = [np.ndim(x) for x in xs] + [np.ndim(gi) for gi in gs] + [0]
 
             def host(*arrays: Any) -> Any:
                 return _bwd_host(call, arrays, nds, wanted, cot_specs)
 
-            cots = iter(jax.pure_callback(host, cot_specs, *xs, *gs, vmap_method="expand_dims"))
+            cots = iter(jax.pure_callback(host, cot_specs, *xs, *gs, res.token, vmap_method="expand_dims"))
             return tuple(next(cots) if w else None for w in wanted)
 
         jfn.defvjp(jfn_fwd, jfn_bwd, symbolic_zeros=True)
@@ -174,19 +187,53 @@ def _residual_class() -> type:
     import jax
 
     class Residuals:
-        """Residuals of the forward: the inputs (leaves) and the perturbed flags (static)."""
+        """Residuals of the forward: the inputs and the token of the pending reverse
+        (leaves), and the perturbed flags (static)."""
 
-        def __init__(self, xs: tuple[Any, ...], wanted: tuple[bool, ...]) -> None:
+        def __init__(self, xs: tuple[Any, ...], token: Any, wanted: tuple[bool, ...]) -> None:
             self.xs = xs
+            self.token = token
             self.wanted = wanted
 
     jax.tree_util.register_pytree_node(
-        Residuals, lambda r: (r.xs, r.wanted), lambda wanted, xs: Residuals(tuple(xs), wanted))
+        Residuals, lambda r: ((r.xs, r.token), r.wanted),
+        lambda wanted, leaves: Residuals(tuple(leaves[0]), leaves[1], wanted))
     return Residuals
 
 
-def _residuals(xs: tuple[Any, ...], wanted: tuple[bool, ...]) -> Any:
-    return _residual_class()(xs, wanted)
+def _residuals(xs: tuple[Any, ...], token: Any, wanted: tuple[bool, ...]) -> Any:
+    return _residual_class()(xs, token, wanted)
+
+
+class _PendingStore:
+    """Reverse closures of rule forwards run in the fwd callback, by token, until the
+    bwd callback takes them. A token whose bwd never runs (its output cotangent was
+    zero, a pullback never called) is dropped once ``capacity`` newer ones exist; a bwd
+    that finds no closure recomputes the forward, so eviction costs time, not results."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._items: OrderedDict[int, _bridge.Pending] = OrderedDict()
+        self._next = itertools.count(1)
+
+    def put(self, pending: _bridge.Pending) -> int:
+        with self._lock:
+            token = next(self._next) % (2 ** 31 - 1) + 1
+            self._items[token] = pending
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return token
+
+    def pop(self, token: Any) -> _bridge.Pending | None:
+        with self._lock:
+            return self._items.pop(int(token), None)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+_PENDING = _PendingStore()
 
 
 def _as_outputs(value: Any, specs: list[Any], several: bool) -> list[np.ndarray]:
@@ -246,17 +293,34 @@ class _Call:
             return tuple(vals[i] for i in self.mutates)
         return y
 
-    def cotangents(self, xs: Sequence[Any], gs: Sequence[Any], wanted: tuple[bool, ...],
-                   width: int | None) -> list[Any]:
-        """One rule call: cotangents of the wanted arguments (per lane tuples when
-        ``width``). ``gs``: the output cotangents (per lane lists when ``width``)."""
-        args = self.full(xs)
+    def activities(self, args: Sequence[Any], wanted: tuple[bool, ...],
+                   width: int | None) -> tuple[tuple[str, ...], tuple[type, ...]]:
+        """Kinds and activities of the full argument list."""
         kinds = _bridge.kinds_of(args)
         all_wanted = [False] * self.nargs
         for j, i in enumerate(self.dyn):
             all_wanted[i] = wanted[j]
         mutated = tuple(self.dyn[j] for j in self.mutates)
-        acts = _bridge.activities(kinds, all_wanted, mutated, width)
+        return kinds, _bridge.activities(kinds, all_wanted, mutated, width)
+
+    def forward(self, vals: Sequence[Any], wanted: tuple[bool, ...]) -> tuple[Any, int]:
+        """Run the rule forward (on copies of mutated arguments); returns the outputs
+        and the token of the pending reverse."""
+        vals = [np.array(v, copy=True) if i in self.mutates else v for i, v in enumerate(vals)]
+        args = self.full(vals)
+        kinds, acts = self.activities(args, wanted, None)
+        y, pending = _bridge.forward(self.fn, self.registry, acts, kinds, args, self.kwargs)
+        out = tuple(vals[i] for i in self.mutates) if self.mutates else y
+        return out, _PENDING.put(pending)
+
+    def cotangents(self, xs: Sequence[Any], gs: Sequence[Any], wanted: tuple[bool, ...],
+                   width: int | None, token: Any = None) -> list[Any]:
+        """One rule reverse: cotangents of the wanted arguments (per lane tuples when
+        ``width``). ``gs``: the output cotangents (per lane lists when ``width``);
+        ``token``: the forward's pending reverse (else the forward is recomputed)."""
+        args = self.full(xs)
+        kinds, acts = self.activities(args, wanted, width)
+        mutated = tuple(self.dyn[j] for j in self.mutates)
         dret: Any
         if self.mutates:
             if width is None:
@@ -267,7 +331,11 @@ class _Call:
         else:
             seeds = {}
             dret = _writable(gs[0]) if width is None else tuple(_writable(lane[0]) for lane in gs)
-        cots = _bridge.vjp(self.fn, self.registry, acts, kinds, args, self.kwargs, dret, seeds, width)
+        pending = None if token is None else _PENDING.pop(token)
+        if pending is not None and width is None:
+            cots = pending.reverse(dret, seeds)
+        else:
+            cots = _bridge.vjp(self.fn, self.registry, acts, kinds, args, self.kwargs, dret, seeds, width)
         return [cots[i] for j, i in enumerate(self.dyn) if wanted[j]]
 
 
@@ -277,26 +345,28 @@ def _writable(value: Any) -> Any:
 
 def _bwd_host(call: _Call, arrays: Sequence[Any], nds: Sequence[int], wanted: tuple[bool, ...],
               cot_specs: Sequence[Any]) -> list[np.ndarray]:
-    """The VJP callback: ``arrays`` are the primal inputs then the output cotangents."""
+    """The VJP callback: ``arrays`` are the primal inputs, the output cotangents and
+    the forward's token."""
     nxs = len(call.dyn)
     arrays = [np.asarray(a) for a in arrays]
     leads = [a.shape[:a.ndim - nd] for a, nd in zip(arrays, nds)]
-    primal_lead = {n for lead in leads[:nxs] for n in lead}
-    g_leads = leads[nxs:]
+    primal_lead = {n for lead in leads[:nxs] for n in lead} | set(leads[-1])
+    g_leads = leads[nxs:-1]
     if any(g_leads) and primal_lead <= {1}:
         # A vmapped pullback over unbatched primals: one BatchDuplicated request.
         batch = np.broadcast_shapes(*g_leads)
         width = int(np.prod(batch))
         xs = [_bridge.host_value(a.reshape(a.shape[len(lead):])) for a, lead in zip(arrays[:nxs], leads)]
         gs = [np.broadcast_to(g, batch + g.shape[len(lead):]).reshape((width,) + g.shape[len(lead):])
-              for g, lead in zip(arrays[nxs:], g_leads)]
+              for g, lead in zip(arrays[nxs:-1], g_leads)]
         lanes = [[_bridge.host_value(g[k]) for g in gs] for k in range(width)]
+        _PENDING.pop(arrays[-1].reshape(()))  # the width-1 forward cannot serve a batch reverse
         cots = call.cotangents(xs, lanes, wanted, width)
         return [np.stack([np.asarray(ck, dtype=s.dtype).reshape(s.shape) for ck in c])
                 .reshape(batch + tuple(s.shape)) for c, s in zip(cots, cot_specs)]
 
     def one(vals: list[Any]) -> list[np.ndarray]:
-        cots = call.cotangents(vals[:nxs], vals[nxs:], wanted, None)
+        cots = call.cotangents(vals[:nxs], vals[nxs:-1], wanted, None, vals[-1])
         return [np.asarray(c, dtype=s.dtype).reshape(s.shape) for c, s in zip(cots, cot_specs)]
 
     return _map_leading(one, arrays, nds, cot_specs)

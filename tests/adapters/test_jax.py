@@ -23,7 +23,7 @@ def x64():
     jax.config.update("jax_enable_x64", old)
 
 
-jmatvec = to_jax(matvec)
+jmatvec = to_jax(matvec, out_shape=lambda A, x: jax.ShapeDtypeStruct(A.shape[:1], A.dtype))
 jaxpy = to_jax(axpy_, mutates=(0,))
 jscaled_tanh = to_jax(scaled_tanh)
 
@@ -109,10 +109,12 @@ def test_vmapped_pullback_is_one_batch_request(calls):
     _, pullback = jax.vjp(lambda x: jmatvec(d["A"], x), d["x"])
     (jac,) = jax.vmap(pullback)(jnp.eye(3))
     np.testing.assert_allclose(np.asarray(jac), d["A"], rtol=1e-12)
-    assert dict(calls) == {"matvec.batch": 1}           # the (Const, BatchDuplicated) rule, once
+    # the forward ran the width-1 rule (JAX had not yet said the pullback is vmapped);
+    # the reverse is one (Const, BatchDuplicated) request, no thunk evaluated
+    assert dict(calls) == {"matvec.rrule": 1, "matvec.batch": 1}
     calls.clear()
     np.testing.assert_allclose(np.asarray(jax.jacrev(jmatvec, argnums=1)(d["A"], d["x"])), d["A"])
-    assert dict(calls) == {"matvec.batch": 1}
+    assert dict(calls) == {"matvec.rrule": 1, "matvec.batch": 1}
 
 
 def test_vmapped_pullback_without_batch_rule_runs_lanes(calls):
@@ -121,7 +123,7 @@ def test_vmapped_pullback_without_batch_rule_runs_lanes(calls):
     np.testing.assert_allclose(np.asarray(jac[0]), np.eye(4))
     np.testing.assert_allclose(np.asarray(jac[1]), d["x"])
     np.testing.assert_allclose(np.asarray(jac[2]), d["a"] * np.eye(4))
-    assert dict(calls) == {"axpy.rule": 1}              # forward once, reverse per lane
+    assert dict(calls) == {"axpy.rule": 2}      # width-1 forward, then one batch forward, reverse per lane
 
 
 def test_forward_mode_raises_jax_error():
@@ -130,11 +132,23 @@ def test_forward_mode_raises_jax_error():
         jax.jvp(lambda x: jmatvec(d["A"], x), (d["x"],), (d["x"],))
 
 
-def test_explicit_out_shape_and_static_arguments():
+def test_out_shape_inferred_once_per_signature(calls):
     d = inputs()
-    f = to_jax(matvec, out_shape=lambda A, x: jax.ShapeDtypeStruct((A.shape[0],), A.dtype))
-    np.testing.assert_allclose(np.asarray(jax.grad(lambda A: f(A, d["x"]).sum())(d["A"])),
-                               np.outer(np.ones(3), d["x"]))
+    f = to_jax(matvec)
+    for _ in range(2):
+        np.testing.assert_allclose(np.asarray(jax.grad(lambda A: f(A, d["x"]).sum())(d["A"])),
+                                   np.outer(np.ones(3), d["x"]))
+    assert dict(calls) == {"matvec": 1, "matvec.dup_const": 2}   # one probe evaluation, on zeros
+
+
+def test_plain_call_runs_the_function_not_a_rule(calls):
+    d = inputs()
+    np.testing.assert_allclose(np.asarray(jax.jit(jmatvec)(d["A"], d["x"])), d["A"] @ d["x"])
+    assert dict(calls) == {"matvec": 1}
+
+
+def test_static_arguments_and_keywords():
+    d = inputs()
     total = to_jax(np.sum, static_argnums=(1,))
     g = jax.grad(lambda A: jnp.sum(jnp.sin(total(A, 1))))(d["A"])
     np.testing.assert_allclose(np.asarray(g), np.cos(d["A"].sum(1))[:, None] * np.ones((3, 4)), rtol=1e-12)
@@ -149,7 +163,7 @@ SHARDED = textwrap.dedent("""
     from adapter_fns import CALLS, inputs, matvec, reference
     from activerules.adapters.jax import to_jax
     assert jax.device_count() == 2, jax.devices()
-    jm = to_jax(matvec)
+    jm = to_jax(matvec, out_shape=lambda A, x: jax.ShapeDtypeStruct(A.shape[:1], A.dtype))
     d = inputs()
     mesh = Mesh(np.array(jax.devices()), ("i",))
     A = jax.device_put(d["A"][:2], NamedSharding(mesh, P("i", None)))   # rows over 2 devices
@@ -172,3 +186,23 @@ def test_sharded_over_two_host_devices_under_jit():
     out = subprocess.run([sys.executable, "-c", SHARDED], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "sharded ok" in out.stdout
+
+
+def test_the_forward_closure_is_taken_by_the_reverse_not_leaked(calls):
+    from activerules.adapters.jax import _PENDING
+
+    d = inputs()
+    before = len(_PENDING)
+    jax.jit(jax.grad(LOSSES["matvec"], argnums=(0, 1)))(d["A"], d["x"])
+    assert len(_PENDING) == before
+    assert dict(calls) == {"matvec.rrule": 1, "matvec.thunk_A": 1, "matvec.thunk_x": 1}  # no recompute
+
+
+def test_an_evicted_forward_is_recomputed(calls, monkeypatch):
+    from activerules.adapters.jax import _PENDING
+
+    d = inputs()
+    expected = reference("matvec", [d["A"], d["x"]])[0]
+    monkeypatch.setattr(_PENDING, "capacity", 0)
+    np.testing.assert_allclose(np.asarray(jax.grad(LOSSES["matvec"])(d["A"], d["x"])), expected, rtol=1e-10)
+    assert dict(calls) == {"matvec.dup_const": 2}

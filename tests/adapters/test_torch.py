@@ -69,7 +69,7 @@ def test_no_grad_records_nothing(calls):
     A, x = _leaves([d["A"], d["x"]])
     with torch.no_grad():
         y = tmatvec(A, x)
-    assert not y.requires_grad and dict(calls) == {}
+    assert not y.requires_grad and dict(calls) == {"matvec": 1}    # the function, no rule
     np.testing.assert_allclose(y.numpy(), d["A"] @ d["x"])
 
 
