@@ -82,17 +82,16 @@ def _cell(c: Combination | None) -> str:
 def _grid(sig: Signature) -> str:
     """The colour-coded matrix: row args × column args, one cell per combination."""
     n = len(sig.kinds)
-    split = n - n // 2
+    split = 0 if n == 1 else n - n // 2  # one argument: a single row
     states = [ADMISSIBLE[k] for k in sig.kinds]
     rows = list(itertools.product(*states[:split]))
     cols = list(itertools.product(*states[split:]))
     by_acts = {c.activities: c for c in sig.combinations}
-    corner = ", ".join(f"arg {i}" for i in range(split)) + (" \\ " + ", ".join(
-        f"arg {i}" for i in range(split, n)) if cols != [()] else "")
-    head = "".join(f"<th>{escape(', '.join(a.__name__ for a in col))}</th>" for col in cols) \
-        if cols != [()] else "<th></th>"
+    row_args = ", ".join(f"arg {i}" for i in range(split))
+    corner = (row_args + " \\ " if row_args else "") + ", ".join(f"arg {i}" for i in range(split, n))
+    head = "".join(f"<th>{escape(', '.join(a.__name__ for a in col))}</th>" for col in cols)
     body = "".join(
-        f"<tr><th>{escape(', '.join(a.__name__ for a in row))}</th>"
+        f"<tr><th>{escape(', '.join(a.__name__ for a in row) or 'activity')}</th>"
         + "".join(_cell(by_acts.get(row + col)) for col in cols) + "</tr>" for row in rows)
     return f'<table class="grid"><tr><th>{escape(corner)}</th>{head}</tr>{body}</table>'
 
