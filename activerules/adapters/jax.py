@@ -2,7 +2,7 @@
 
 >>> import numpy as np, activerules as ar
 >>> from activerules.adapters.jax import to_jax
->>> jmatvec = to_jax(np.matmul)           # doctest: +SKIP
+>>> jmatvec = to_jax(matvec)              # doctest: +SKIP
 >>> jax.grad(lambda A, x: jmatvec(A, x).sum())(A, x)   # doctest: +SKIP
 
 The forward and the VJP run the resolved rule on NumPy through
@@ -11,8 +11,11 @@ The forward and the VJP run the resolved rule on NumPy through
 code. Activity comes from JAX itself: with ``symbolic_zeros=True`` the
 forward sees ``CustomVJPPrimal.perturbed`` for every argument, so an argument
 JAX does not differentiate reaches the rule as ``Const`` (its cotangent, or
-its thunk, is never computed). The VJP recomputes the rule's forward from the
-saved inputs (callbacks must be pure, so no closure survives between them).
+its thunk, is never computed). The forward callback runs the rule forward and
+keeps its reverse closure on the host under an integer token, which travels
+as a residual to the VJP callback (JAX arrays handed to callbacks own their
+buffers, so the closure's references stay valid). A VJP whose closure is gone
+(evicted, or already used) recomputes the rule's forward from the saved inputs.
 
 Under ``vmap`` the callbacks receive the batch as extra leading axes
 (``vmap_method="expand_dims"``). A vmapped pullback over unbatched primals

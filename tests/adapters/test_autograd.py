@@ -62,3 +62,12 @@ def test_mutating_function_is_functional():
     np.testing.assert_allclose(out, y0 + d["a"] * d["x"])
     np.testing.assert_array_equal(d["y"], y0)
     np.testing.assert_allclose(autograd.jacobian(aaxpy, 2)(d["y"], d["a"], d["x"]), d["a"] * np.eye(4))
+
+
+def test_non_array_and_keyword_arguments_are_const():
+    d = inputs()
+    total = to_autograd(np.sum)
+    g = autograd.grad(lambda A: anp.sum(anp.sin(total(A, 1))))(d["A"])
+    np.testing.assert_allclose(g, np.cos(d["A"].sum(1))[:, None] * np.ones((3, 4)), rtol=1e-12)
+    g = autograd.grad(lambda A: anp.sum(anp.sin(total(A, axis=0))))(d["A"])
+    np.testing.assert_allclose(g, np.cos(d["A"].sum(0))[None, :] * np.ones((3, 4)), rtol=1e-12)

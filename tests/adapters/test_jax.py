@@ -206,3 +206,14 @@ def test_an_evicted_forward_is_recomputed(calls, monkeypatch):
     monkeypatch.setattr(_PENDING, "capacity", 0)
     np.testing.assert_allclose(np.asarray(jax.grad(LOSSES["matvec"])(d["A"], d["x"])), expected, rtol=1e-10)
     assert dict(calls) == {"matvec.dup_const": 2}
+
+
+def test_float32_stays_float32():
+    d = inputs()
+    A, x = d["A"].astype(np.float32), d["x"].astype(np.float32)
+    y = jmatvec(A, x)
+    g = jax.grad(LOSSES["matvec"], argnums=(0, 1))(A, x)
+    assert y.dtype == np.float32 and all(gi.dtype == np.float32 for gi in g)
+    expected = reference("matvec", [d["A"], d["x"]])
+    for gi, e in zip(g, expected):
+        np.testing.assert_allclose(np.asarray(gi), e, rtol=1e-4, atol=1e-5)

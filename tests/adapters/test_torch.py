@@ -139,3 +139,14 @@ def test_retain_graph_allows_a_second_backward(calls):
     first = x.grad.clone()
     loss.backward()
     np.testing.assert_allclose(x.grad.numpy(), 2 * first.numpy(), rtol=1e-12)
+
+
+def test_non_tensor_and_keyword_arguments_are_const():
+    d = inputs()
+    A = torch.tensor(d["A"], requires_grad=True)
+    total = to_torch(np.sum)
+    torch.sin(total(A, 1)).sum().backward()              # a positional int: Const
+    np.testing.assert_allclose(A.grad.numpy(), np.cos(d["A"].sum(1))[:, None] * np.ones((3, 4)), rtol=1e-12)
+    A.grad = None
+    torch.sin(total(A, axis=0)).sum().backward()         # a keyword: passed through
+    np.testing.assert_allclose(A.grad.numpy(), np.cos(d["A"].sum(0))[None, :] * np.ones((3, 4)), rtol=1e-12)
