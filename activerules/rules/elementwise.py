@@ -70,7 +70,7 @@ def _name(impl: Callable[..., Any], fn: Any, kind: str, maths: str = "zero deriv
 # dy/dx as a formula of x and/or y (or of nothing, for a constant slope);
 # holomorphic for the complex-capable entries.
 _LN2, _LN10 = np.log(2.0), np.log(10.0)
-_UNARY: dict[np.ufunc, tuple[Callable[..., Any], list[Any]]] = {
+_UNARY: dict[Any, tuple[Callable[..., Any], list[Any]]] = {
     np.negative: (lambda: -1.0, _REALC),
     np.positive: (lambda: 1.0, _REALC),
     np.square: (lambda x: 2 * x, _REALC),
@@ -101,10 +101,11 @@ _UNARY: dict[np.ufunc, tuple[Callable[..., Any], list[Any]]] = {
     np.rad2deg: (lambda: 180 / np.pi, _REAL),
     np.degrees: (lambda: 180 / np.pi, _REAL),
     np.fabs: (lambda x: np.sign(x), _REAL),
+    np.sinc: (lambda x, y: np.where(x == 0, 0, (np.cos(np.pi * x) - y) / np.where(x == 0, 1, x)), _REALC),
 }
 
 
-def _unary(fn: np.ufunc, deriv: Callable[..., Any], samples: list[Any]) -> None:
+def _unary(fn: Any, deriv: Callable[..., Any], samples: list[Any]) -> None:
     """Register ``fn``'s rrule: ``xbar = ybar * conj(deriv)``, capturing only what ``deriv`` reads."""
     names = reads(deriv)
 
@@ -358,3 +359,71 @@ def _where(condition: Any, *xy: Any) -> tuple[Any, Callable[[Any], tuple[Any, ..
         thunk(lambda: fit(np.where(condition, g, 0), t1)),
         thunk(lambda: fit(np.where(condition, 0, g), t2)),
     )
+
+
+@rrule(np.modf, samples=[S(_R * 2.3), S(_R2 * 3.1)])
+def _modf(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
+    """``modf``: the fractional part has slope 1, the integral part 0."""
+    y = np.modf(x, **kw)
+    tx = like(x)
+    return y, lambda g: (None if g is None or g[0] is None else fit(g[0], tx),)
+
+
+@rrule(np.divmod, samples=[S(np.array([1.3, 2.7, -0.4, 5.2]), np.array([1.0, 1.1, 0.7, 2.3])), S(_A23 * 3, 1.7)])
+def _divmod(a: Any, b: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, Any]]]:
+    """``divmod``: the quotient is piecewise constant; the remainder as ``np.remainder``."""
+    y = np.divmod(a, b, **kw)
+    ta, tb = like(a), like(b)
+
+    def pullback(g: Any) -> tuple[Any, Any]:
+        gm = None if g is None else g[1]
+        if gm is None:
+            return None, None
+        return thunk(lambda: fit(gm, ta)), thunk(lambda: fit(-gm * y[0], tb))
+
+    return y, pullback
+
+
+_XP = np.array([-1.0, 0.0, 0.5, 2.0])
+_FP = np.array([0.3, -0.2, 1.1, 0.7])
+
+
+@rrule(np.interp, samples=[S(np.array([-0.5, 0.2, 1.3, 1.9]), _XP, _FP), S(np.array([-2.0, 0.7, 3.0]), _XP, _FP),
+                           S(0.35, _XP, _FP), S(np.array([-2.0, 3.0]), _XP, _FP, left=0.0, right=1.0)])
+def _interp(x: Any, xp: Any, fp: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``interp`` (piecewise linear, no ``period``): cotangents for ``x`` (the slope), ``fp``
+    (the interpolation weights) and ``xp`` (the knots' effect on the slope)."""
+    y = np.interp(x, xp, fp, *pos, **kw)
+    xs, xpa, fpa = np.asarray(x, float), np.asarray(xp, float), np.asarray(fp)
+    i = np.clip(np.searchsorted(xpa, xs, side="right") - 1, 0, len(xpa) - 2)
+    h = xpa[i + 1] - xpa[i]
+    t = (xs - xpa[i]) / h
+    slope = (fpa[i + 1] - fpa[i]) / h
+    inside = (xs >= xpa[0]) & (xs <= xpa[-1])
+    below, above = xs < xpa[0], xs > xpa[-1]
+    tx, txp, tfp = like(x), like(xp), like(fp)
+
+    def pullback(g: Any) -> tuple[Any, ...]:
+        if pos or kw.get("period") is not None:
+            raise NotImplementedError("interp: only the (x, xp, fp[, left, right]) form is differentiable")
+        gi = np.where(inside, g, 0)
+
+        def fpbar() -> Any:
+            out = np.zeros(len(fpa), np.result_type(g, fpa))
+            np.add.at(out, np.ravel(i), np.ravel(gi * (1 - t)))
+            np.add.at(out, np.ravel(i) + 1, np.ravel(gi * t))
+            if kw.get("left") is None:
+                out[0] += np.sum(np.where(below, g, 0))
+            if kw.get("right") is None:
+                out[-1] += np.sum(np.where(above, g, 0))
+            return out
+
+        def xpbar() -> Any:
+            out = np.zeros(len(xpa), np.result_type(g, float))
+            np.add.at(out, np.ravel(i), np.ravel(np.real(gi * slope * (t - 1))))
+            np.add.at(out, np.ravel(i) + 1, np.ravel(np.real(-gi * slope * t)))
+            return out
+
+        return thunk(lambda: fit(gi * slope, tx)), thunk(lambda: fit(xpbar(), txp)), thunk(lambda: fit(fpbar(), tfp))
+
+    return y, pullback

@@ -153,6 +153,19 @@ def _vecdot_g(g: Any, p: dict[str, Any]) -> Any:
     return np.expand_dims(g, p.get("axis", -1) if p.get("axis") is not None else -1)
 
 
+def _conv_start(n: int, m: int, mode: str) -> int:
+    """Where ``convolve(.., mode)``'s output starts inside the full convolution."""
+    return {"full": 0, "same": (min(n, m) - 1) // 2, "valid": min(n, m) - 1}[mode]
+
+
+def _full(g: Any, n: int, m: int, mode: str) -> Any:
+    """The output cotangent of a ``mode`` convolution embedded in the full-length one."""
+    out = np.zeros(n + m - 1, np.result_type(g, float))
+    start = _conv_start(n, m, mode)
+    out[start:start + np.size(g)] = g
+    return out
+
+
 _TD_DEFAULT = 2
 _DOT = _contract(_dot_axes)
 _INNER = _contract(_inner_axes)
@@ -171,6 +184,13 @@ _PRODUCTS: dict[Callable[..., Any], tuple[Callable[..., Any], Callable[..., Any]
     np.kron: (_kron_a, _kron_b, [S(_SQ, _B), S(_V3, _B), S(_V3, _V4), S(_C34[:2, :2], _SQ)]),
     np.cross: (lambda g, b: np.cross(conj(b), g), lambda g, a: np.cross(g, conj(a)),
                [S(_V3, _V3[::-1]), S(_SQ, _V3), S(_BATCH, _SQ)]),
+    np.convolve: (lambda g, b, sa, sb, p: np.correlate(_full(g, sa[0], sb[0], p["mode"]), b, "valid"),
+                  lambda g, a, sa, sb, p: np.correlate(_full(g, sa[0], sb[0], p["mode"]), a, "valid"),
+                  [S(_V4, _V3), S(_V3, _V4 * 2, "same"), S(_V4, _V3, mode="valid"), S(np.arange(5.0), _V4, "same"),
+                   S(_C34[0], _V3)]),
+    np.correlate: (lambda g, b, sa, sb, p: np.correlate(_full(g, sa[0], sb[0], p["mode"]), conj(b)[::-1], "valid"),
+                   lambda g, a, sa, sb, p: conj(np.correlate(_full(g, sa[0], sb[0], p["mode"]), a, "valid"))[::-1],
+                   [S(_V4, _V3), S(_V4, _V3, "full"), S(_V3, _V4, "same"), S(_C34[0], _V3 + 1j)]),
 }
 if hasattr(np, "vecdot"):  # NumPy >= 2.0: conjugates its first argument
     _PRODUCTS[np.vecdot] = (lambda g, b, p: _vecdot_g(conj(g), p) * b, lambda g, a, p: _vecdot_g(g, p) * a, [S(_A, _A[::-1]), S(_A, _V4), S(_C34, _C34[::-1]),
@@ -510,5 +530,62 @@ def _lstsq(a: Any, b: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], t
             U, _, Vh = np.linalg.svd(a, full_matrices=False)
             Abar += (U * gs) @ Vh
         return (thunk(lambda: fit(Abar, a)), thunk(lambda: fit(bbar[:, 0] if vec else bbar, b)), *nones(pos))
+
+    return y, pullback
+
+
+if hasattr(np.linalg, "svdvals"):  # NumPy >= 2.0
+
+    @rrule(np.linalg.svdvals, samples=[S(_A), S(_TALL), S(_BATCH)])
+    def _svdvals(a: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
+        """``svdvals``: ``Abar = U diag(sbar) V^H`` (distinct singular values)."""
+        U, s, Vh = np.linalg.svd(a, full_matrices=False)
+        ta = like(a)
+        return s, lambda g: (fit((U * np.asarray(g)[..., None, :]) @ Vh, ta),)
+
+
+@rrule(np.linalg.matrix_power, samples=[S(_SQ, 3), S(_BATCH, 2), S(_SQ, 0), S(_SQ, -2), S(_CSQ, 2)])
+def _matrix_power(a: Any, n: int) -> tuple[Any, Callable[[Any], tuple[Any, None]]]:
+    """``matrix_power``: ``Abar = sum_k (B^H)^k G (B^H)^(n-1-k)`` with ``B = A`` (``inv(A)`` for
+    ``n < 0``, chained through ``inv``'s pullback)."""
+    y = np.linalg.matrix_power(a, n)
+    base = a if n >= 0 else np.linalg.inv(a)
+    powers = [np.broadcast_to(np.eye(a.shape[-1], dtype=base.dtype), base.shape)]
+    for _ in range(abs(n) - 1):
+        powers.append(powers[-1] @ base)
+    ta = like(a)
+
+    def pullback(g: Any) -> tuple[Any, None]:
+        m = abs(n)
+        cot = sum((_H(powers[k]) @ g @ _H(powers[m - 1 - k]) for k in range(m)), np.zeros_like(g))
+        if n < 0:
+            cot = -(_H(base) @ cot @ _H(base))
+        return fit(cot, ta), None
+
+    return y, pullback
+
+
+@rrule(np.linalg.multi_dot, samples=[S([_A, _B, _B.T]), S([_V3, _A, _B]), S([_A, _B, _B[0]]), S([_V3, _SQ, _V3 * 2])])
+def _multi_dot(arrays: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
+    """``multi_dot``: ``Abar_i = (A_0..A_{i-1})^H G (A_{i+1}..A_k)^H`` (1-D ends as row/column)."""
+    y = np.linalg.multi_dot(arrays, **kw)
+    mats = [np.asarray(m) for m in arrays]
+    first, last = mats[0].ndim == 1, mats[-1].ndim == 1
+    mats2 = [m[None, :] if i == 0 and first else m[:, None] if i == len(mats) - 1 and last else m
+             for i, m in enumerate(mats)]
+    templates = [like(m) for m in mats]
+    del mats
+
+    def pullback(g: Any) -> tuple[Any]:
+        G = np.reshape(g, (mats2[0].shape[0], mats2[-1].shape[1]))
+        left = [np.eye(mats2[0].shape[0])]
+        for m in mats2[:-1]:
+            left.append(left[-1] @ m)
+        right = [np.eye(mats2[-1].shape[1])]
+        for m in mats2[:0:-1]:
+            right.append(m @ right[-1])
+        right = right[::-1]
+        cots = [fit(np.reshape(_H(left[i]) @ G @ _H(right[i]), t.shape), t) for i, t in enumerate(templates)]
+        return (cots,)
 
     return y, pullback

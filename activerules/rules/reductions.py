@@ -84,6 +84,8 @@ _REDUCE: dict[Callable[..., Any], tuple[Callable[..., Any], list[Any]]] = {
     np.nanmin: (lambda a, y, axis: _ties(a, y, axis), [S(_NAN, axis=1)]),
     np.var: (lambda a, m, n, d: 2.0 * (a - m) / (n - d), [*_AXES, S(_X23, axis=1, ddof=1), S(_C23, axis=0)]),
     np.std: (lambda a, y, m, n, d: (a - m) / ((n - d) * y), [*_AXES, S(_X23, axis=1, ddof=1), S(_C23)]),
+    np.ptp: (lambda a, axis: _ties(a, np.max(a, axis, keepdims=True), axis) - _ties(a, np.min(a, axis, keepdims=True), axis),
+             [S(_X23), S(_X23, axis=1), S(_X234, 0, keepdims=True)]),
     np.nanvar: (lambda a, m, n, d: 2.0 * (a - m) / (n - d), [S(_NAN, axis=1), S(_NAN, ddof=1)]),
     np.nanstd: (lambda a, y, m, n, d: (a - m) / ((n - d) * y), [S(_NAN, axis=1)]),
 }
@@ -152,34 +154,119 @@ def _rev_cumsum(g: Any, axis: int) -> Any:
     return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
 
 
-def _scan(fn: Any, cumprod: bool) -> Callable[..., Any]:
-    """rrule for cumsum-like (``cumprod=False``) or cumprod-like scans along one axis."""
+def _scan(fn: Any, cumprod: bool, nan: bool = False) -> Callable[..., Any]:
+    """rrule for cumsum-like (``cumprod=False``) or cumprod-like scans along one axis
+    (``nan``: NaNs count as 0 for sums, 1 for products, and get no cotangent)."""
 
     def impl(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
         y = fn(a, *pos, **kw)
-        axis = bind(fn, 1, a, *pos, **kw)["axis"]
+        p = bind(fn, 1, a, *pos, **kw)
+        axis, initial = p["axis"], bool(p.get("include_initial"))
         a = np.asarray(a)
         ta = like(a)
         ax = 0 if axis is None else axis
+        src: Any = (np.where(np.isnan(a), 1, a) if nan else a) if cumprod else None
+        valid = ~np.isnan(a) if nan else None
+        out: Any = y if cumprod else None
+        shape: tuple[int, ...] = y.shape if not initial else a.shape if axis is not None else (a.size,)
+        del a
 
         def pullback(g: Any) -> tuple[Any, ...]:
-            gy = g * conj(y) if cumprod else g
-            cot = _rev_cumsum(np.reshape(gy, y.shape), ax)
+            if initial:  # drop the leading identity element's cotangent (and output)
+                g = np.take(g, np.arange(1, np.shape(g)[ax]), axis=ax)
+            gy = g * conj(np.take(out, np.arange(1, out.shape[ax]), axis=ax) if initial else out) if cumprod else g
+            cot = _rev_cumsum(np.reshape(gy, shape), ax)
             if cumprod:
-                cot = cot / conj(np.reshape(a, y.shape))
-            return (fit(np.reshape(cot, a.shape), ta), *nones(pos))
+                cot = cot / conj(np.reshape(src, shape))
+            if valid is not None:
+                cot = np.where(np.reshape(valid, shape), cot, 0)
+            return (fit(np.reshape(cot, ta.shape), ta), *nones(pos))
 
         return y, pullback
 
     impl.__name__ = impl.__qualname__ = f"_{getattr(fn, '__name__', 'accumulate')}_rrule"
-    impl.__doc__ = f"rrule for ``{fn!r}``: reversed cumulative sum of the cotangent."
+    impl.__doc__ = ("reversed cumulative sum of ybar" + (" * y, divided by x" if cumprod else "")
+                    + " (from the scan table).")
     return impl
 
 
 _SCAN_SAMPLES = [S(_X23), S(_X23, axis=1), S(_X23, 0), S(_X234 + 2.0, axis=2), S(_C23, axis=0)]
-for _fn, _prod in ((np.cumsum, False), (np.cumprod, True), (np.add.accumulate, False), (np.multiply.accumulate, True)):
-    rrule(_fn, samples=_SCAN_SAMPLES[1:] if isinstance(_fn, type(np.add.reduce)) else _SCAN_SAMPLES)(
-        _scan(_fn, _prod))
+_SCANS: list[tuple[Any, bool, bool, list[Any]]] = [
+    (np.cumsum, False, False, _SCAN_SAMPLES), (np.cumprod, True, False, _SCAN_SAMPLES),
+    (np.add.accumulate, False, False, _SCAN_SAMPLES[1:]), (np.multiply.accumulate, True, False, _SCAN_SAMPLES[1:]),
+    (np.nancumsum, False, True, [S(_NAN), S(_NAN, axis=1)]), (np.nancumprod, True, True, [S(_NAN), S(_NAN, 0)]),
+]
+if hasattr(np, "cumulative_sum"):  # NumPy >= 2.1
+    _CUMULATIVE = [S(_X23[0]), S(_X23, axis=1), S(_X23, axis=0, include_initial=True), S(_C23[0], include_initial=True)]
+    _SCANS += [(np.cumulative_sum, False, False, _CUMULATIVE), (np.cumulative_prod, True, False, _CUMULATIVE)]
+for _fn, _prod, _nan, _samples in _SCANS:
+    rrule(_fn, samples=_samples)(_scan(_fn, _prod, _nan))
+
+
+# -------------------------------------------------------------------- quantiles
+def _quantile(fn: Any, scale: float, fixed_q: float | None = None) -> Callable[..., Any]:
+    """rrule for ``quantile``/``percentile``/``median`` (``method="linear"``): the cotangent
+    goes to the two order statistics each quantile interpolates, with weights ``1-t, t``."""
+
+    def impl(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+        y = fn(a, *pos, **kw)
+        p = bind(fn, 1, a, *pos, **kw)
+        a = np.asarray(a)
+        axis, keep = p["axis"], bool(p.get("keepdims"))
+        q = np.asarray(fixed_q if fixed_q is not None else p["q"], float) / scale
+        moved = np.reshape(a, (-1,)) if axis is None else np.moveaxis(a, axis, -1)
+        order = np.argsort(moved, axis=-1, kind="stable")
+        n = moved.shape[-1]
+        ta = like(a)
+        method = p.get("method") or "linear"
+        values = np.take_along_axis(moved, order, -1) if fixed_q is None else None
+        tq = like(pos[0]) if fixed_q is None and pos else None
+        del a, moved
+
+        def pullback(g: Any) -> tuple[Any, ...]:
+            if method != "linear" or p.get("weights") is not None:
+                raise NotImplementedError(f"{fn.__name__}: only method='linear' without weights is differentiable")
+            gq = np.reshape(g, q.shape + y.shape[q.ndim:])
+            if keep:  # drop the kept axes: back to the reduced shape
+                axes = tuple(range(ta.ndim)) if axis is None else normalize_axis_tuple(axis, ta.ndim)
+                gq = np.squeeze(gq, tuple(q.ndim + i for i in axes))
+            sorted_cot = np.zeros(order.shape, np.result_type(g, ta))
+            for idx in np.ndindex(q.shape):
+                v = q[idx] * (n - 1)
+                lo = int(np.floor(v))
+                hi, t = min(lo + 1, n - 1), v - lo
+                sorted_cot[..., lo] += (1 - t) * gq[idx]
+                sorted_cot[..., hi] += t * gq[idx]
+            cot = np.zeros_like(sorted_cot)
+            np.put_along_axis(cot, order, sorted_cot, -1)
+            cot = np.reshape(cot, ta.shape) if axis is None else np.moveaxis(cot, -1, axis)
+            rest: list[Any] = list(nones(pos))
+            if tq is not None:  # d quantile / d q: the slope between the two order statistics
+                rest[0] = thunk(lambda: fit(_q_cotangent(q, gq, values, n) / scale, tq))
+            return (fit(cot, ta), *rest)
+
+        return y, pullback
+
+    impl.__name__ = impl.__qualname__ = f"_{fn.__name__}_rrule"
+    impl.__doc__ = "the cotangent split between the two order statistics each quantile interpolates (method='linear')."
+    return impl
+
+
+def _q_cotangent(q: Any, gq: Any, values: Any, n: int) -> Any:
+    out = np.zeros(q.shape, np.result_type(gq, float))
+    for idx in np.ndindex(q.shape):
+        lo = int(np.floor(q[idx] * (n - 1)))
+        hi = min(lo + 1, n - 1)
+        out[idx] = np.sum(gq[idx] * (values[..., hi] - values[..., lo])) * (n - 1)
+    return out
+
+
+_ODD = np.array([[0.5, -1.2, 2.0, 0.9, -0.3], [1.5, 0.3, -0.7, 2.2, 0.1]])
+rrule(np.median, samples=[S(_ODD), S(_ODD, axis=1), S(_X23, axis=1), S(_X234, axis=0, keepdims=True)])(
+    _quantile(np.median, 1.0, 0.5))
+rrule(np.quantile, samples=[S(_ODD, 0.3), S(_ODD, np.array([0.1, 0.55, 0.9]), axis=1), S(_X234, 0.75, 2, keepdims=True)])(
+    _quantile(np.quantile, 1.0))
+rrule(np.percentile, samples=[S(_ODD, 30.0), S(_ODD, [10.0, 95.0], axis=0)])(_quantile(np.percentile, 100.0))
 
 
 # ----------------------------------------------------------------------- others
@@ -320,3 +407,39 @@ def _norm(x: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any,
         return (fit(restore_axes(g, x.shape, axes, keep) * w, x), *nones(pos))
 
     return y, pullback
+
+
+if hasattr(np.linalg, "vector_norm"):  # NumPy >= 2.0
+
+    @rrule(np.linalg.vector_norm, samples=[S(_X23), S(_X23, axis=1), S(_X234, axis=(0, 2), ord=1),
+                                           S(_X23, ord=np.inf), S(_X23, axis=0, keepdims=True, ord=3), S(_C23)])
+    def _vector_norm(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
+        """``linalg.vector_norm``: the vector-norm weights of ``linalg.norm`` over ``axis`` (all axes by default)."""
+        y = np.linalg.vector_norm(x, **kw)
+        x = np.asarray(x)
+        axis, keep, ord = kw.get("axis"), bool(kw.get("keepdims", False)), kw.get("ord", 2)
+        axes = tuple(range(x.ndim)) if axis is None else normalize_axis_tuple(axis, x.ndim)
+
+        def pullback(g: Any) -> tuple[Any]:
+            w = _vector_norm_weight(x, restore_axes(y, x.shape, axes, keep), ord, axes)
+            return (fit(restore_axes(g, x.shape, axes, keep) * w, x),)
+
+        return y, pullback
+
+    @rrule(np.linalg.matrix_norm, samples=[S(_M), S(_M3, ord="nuc"), S(_M, ord=2), S(_M3, ord=1, keepdims=True),
+                                           S(_M, ord=-np.inf), S(_C23)])
+    def _matrix_norm(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
+        """``linalg.matrix_norm``: the matrix-norm weights of ``linalg.norm`` over the last two axes."""
+        y = np.linalg.matrix_norm(x, **kw)
+        x = np.asarray(x)
+        keep, ord = bool(kw.get("keepdims", False)), kw.get("ord", "fro")
+        axes = (x.ndim - 2, x.ndim - 1)
+
+        def pullback(g: Any) -> tuple[Any]:
+            if ord == "fro":
+                w = _vector_norm_weight(x, restore_axes(y, x.shape, axes, keep), 2, axes)
+            else:
+                w = _matrix_norm_weight(x, ord, axes)
+            return (fit(restore_axes(g, x.shape, axes, keep) * w, x),)
+
+        return y, pullback

@@ -200,6 +200,11 @@ _GATHER: dict[Callable[..., Any], tuple[list[Any], Sequence[int] | None]] = {
     np.dsplit: ([S(_T, [1])], (0,)),
     np.broadcast_arrays: ([S(_V, _A[:, :1] @ np.ones((1, 4)))], None),
     np.meshgrid: ([S(_V, _A[0]), S(_V, _A[0], indexing="ij")], None),
+    np.diagflat: ([S(_V), S(_A, -1)], (0,)),
+    np.insert: ([S(_V, 1, 2.5), S(_A, [0, 2], _B[:, :2], axis=1), S(_V, 2, _V[:2] * 3)], (0, 2)),
+    np.select: ([S([_V > 0, _V < -1], [_V, _V * 2 + 1], 0.5), S([_A > 0], [_B])], (1, 2)),
+    np.choose: ([S(np.array([0, 2, 1, 0]), [_V, _V * 2, _V + 1])], (1,)),
+    np.extract: ([S(_A > 0, _A)], (1,)),
 }
 _INDEX_KW: dict[Callable[..., Any], Callable[[dict[str, Any]], dict[str, Any]]] = {
     np.pad: lambda kw: {**kw, "constant_values": 0} if kw.get("mode", "constant") == "constant" else kw,

@@ -32,9 +32,7 @@ def _name(fn: Any) -> str:
 NUMPY_FUNCTIONS = [fn for fn in REGISTRY.functions() if _is_numpy(fn)]
 DIFFERENTIABLE = [fn for fn in NUMPY_FUNCTIONS if not REGISTRY.is_inactive(fn)]
 # Known failures owned elsewhere; non-strict, so a fix shows up as XPASS.
-KNOWN = {
-    np.copyto: "indexing rule raises for copyto(Const dst, active src) instead of giving src no cotangent",
-}
+KNOWN: dict[Any, str] = {}
 CASES = [pytest.param(fn, k, id=f"{_name(fn)}-{k}",
                       marks=[pytest.mark.xfail(reason=KNOWN[fn], strict=False)] if fn in KNOWN else [])
          for fn in DIFFERENTIABLE for k in range(len(REGISTRY.samples(fn)))]
