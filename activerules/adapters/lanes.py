@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..activity import (BatchDuplicatedNoNeed, Duplicated, DuplicatedNoNeed, RevConfig,
-                        annotate, is_batch)
+from ..activity import BatchDuplicatedNoNeed, Duplicated, DuplicatedNoNeed, RevConfig, annotate, is_batch
 
 __all__ = ["unbatched_activities", "lanes"]
 
