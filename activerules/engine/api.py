@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
+import threading
 import weakref
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -18,6 +21,27 @@ F = TypeVar("F", bound=Callable[..., Any])
 _DEFAULT: Any = object()
 # Forward passes running, in any thread: primitives check this one number.
 _running = [0]
+_gc_guard = threading.Lock()
+_gc_holds = [0, False]  # differentiations running with the collector paused; was it enabled
+
+
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while taping or sweeping: a tape is many
+    small containers, and full collections over a growing tape cost more than the
+    work (the engine itself creates no reference cycles)."""
+    with _gc_guard:
+        if _gc_holds[0] == 0:
+            _gc_holds[1] = gc.isenabled()
+            gc.disable()
+        _gc_holds[0] += 1
+    try:
+        yield
+    finally:
+        with _gc_guard:
+            _gc_holds[0] -= 1
+            if _gc_holds[0] == 0 and _gc_holds[1]:
+                gc.enable()
 
 
 class _Run:
@@ -54,7 +78,8 @@ class _Run:
     def forward(self, f: Callable[..., Any]) -> Any:
         _running[0] += 1
         try:
-            return f(*self.call_args)
+            with no_gc():
+                return f(*self.call_args)
         except BaseException:
             self.finish()
             raise
@@ -84,7 +109,8 @@ def primal_of(v: Any) -> Any:
     still read their buffer)."""
     t = type(v)
     if t is Tracked:
-        return v._a.copy() if v._root._pinned else v._a
+        root = v._root if v._root is not None else v
+        return v._a.copy() if root._pinned else v._a
     if t is TrackedScalar:
         return v._v
     if t is tuple or t is list:
@@ -126,7 +152,8 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     result = run.forward(f)
     try:
         _seed(result, returns, run.tape.width)
-        run.tape.sweep()
+        with no_gc():
+            run.tape.sweep()
     finally:
         run.finish()
     derivs = tuple(_derivative(a, c, run.tape.width) for a, c in zip(args, run.cells))
@@ -194,7 +221,8 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
             if c is not None:
                 c.shadow = None
         _seed_vjp(result, ybar)
-        tape.sweep()
+        with no_gc():
+            tape.sweep()
         return tuple(None if c is None else (c.shadow if c.shadow is not None else c.zeros(0))
                      for c in run.cells)
 

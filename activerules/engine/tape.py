@@ -3,7 +3,7 @@
 Every tracked storage (an array and all its views) and every tracked scalar
 owns one :class:`Cell`: its shadow, allocated lazily (``None`` means zero).
 A view's shadow is the same view of its storage's shadow, so writes through
-views need no bookkeeping. A recorded call is an :class:`Entry`: the rule's
+views need no bookkeeping. A recorded call is an ``Entry`` tuple: the rule's
 ``reverse``, the annotations it was given, where their shadows live and where
 its output's cotangent lives. The sweep runs the entries backwards, handing
 each rule the shadows through its annotations (``ann.dval``) and the output
@@ -19,12 +19,14 @@ accumulates into scratch buffers that are added in only once it succeeded.
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any, Callable
 
 import numpy as np
 
 from ..activity import ActiveRulesError, RuleError
+from ..adapters.rrule import Thunk, check_active, check_duplicated
 
 __all__ = ["Cell", "Entry", "Tape", "MutationError", "UntrackedWriteError", "lanes_map"]
 
@@ -106,24 +108,17 @@ def lanes_map(fn: Callable[[Any], Any], shadow: Any, width: int) -> Any:
 # Kinds of argument binding recorded for a non-Const argument.
 ARRAY, SCALAR, SEQ = 0, 1, 2
 
+# How an entry's reverse is run: through the Resolution (a lifted rrule, which checks
+# before it accumulates), through the Resolution with guarded accumulation (a
+# hand-written rule), or as an rrule pullback the engine lifts itself.
+RESOLVED, CAREFUL, LIFTED = 0, 1, 2
 
-class Entry:
-    """One recorded call: ``reverse``, its annotations, the bindings of its
-    non-Const arguments ``(index, kind, cell, view)`` (``view`` maps the root
-    shadow to the argument's shadow; for ``SEQ`` both are lists), the output
-    cell(s), the positions it mutates, and whether to guard accumulation."""
-
-    __slots__ = ("reverse", "anns", "binds", "out", "mutates", "careful", "label")
-
-    def __init__(self, reverse: Any, anns: tuple[Any, ...], binds: list[Any], out: Any,
-                 mutates: tuple[int, ...], careful: bool, label: Any) -> None:
-        self.reverse = reverse
-        self.anns = anns
-        self.binds = binds
-        self.out = out
-        self.mutates = mutates
-        self.careful = careful
-        self.label = label
+#: One recorded call: ``(reverse, anns, binds, out, mutates, mode, label)``: the
+#: rule's reverse (the rrule's pullback in mode LIFTED), the annotations it was
+#: given, the bindings of its non-Const arguments ``(index, kind, cell, view)``
+#: (``view`` maps the root shadow to the argument's shadow; for ``SEQ`` both are
+#: lists), the output cell(s), the positions it mutates, the mode and its name.
+Entry = tuple
 
 
 class Tape:
@@ -133,7 +128,7 @@ class Tape:
     __slots__ = ("entries", "width", "locked", "__weakref__")
 
     def __init__(self, width: int = 0) -> None:
-        self.entries: list[Entry] = []
+        self.entries: list[Any] = []
         self.width = width  # 0: not a batch; else the number of lanes
         self.locked: dict[int, tuple[np.ndarray, bool]] = {}
 
@@ -215,10 +210,14 @@ def _arg_shadow(cell: Cell, view: Any, width: int) -> Any:
 
 
 def _reverse_entry(entry: Entry, width: int) -> None:
-    dret, live = _out_cotangent(entry.out, width)
-    mutates = entry.mutates
-    anns = entry.anns
-    binds = entry.binds
+    reverse, anns, binds, out, mutates, mode, label = entry
+    dret, live = _out_cotangent(out, width)
+    if mode == LIFTED:
+        if live:
+            _reverse_lifted(reverse, binds, dret, label)
+            _release_out(out)
+        return
+    careful = mode == CAREFUL
     if not live:
         if not mutates:
             return
@@ -227,7 +226,6 @@ def _reverse_entry(entry: Entry, width: int) -> None:
     fresh: list[Cell] = []
     scratch: list[tuple[Any, Any]] = []
     saved: list[tuple[Cell, Any]] = []
-    careful = entry.careful
     for i, kind, cell, view in binds:
         if kind == SCALAR:
             continue
@@ -258,10 +256,10 @@ def _reverse_entry(entry: Entry, width: int) -> None:
             _set_dval(anns[i], tmp, width)
         else:
             _set_dval(anns[i], _arg_shadow(cell, view, width), width)
-    if not live and entry.out is not None:
-        dret = _zero_out(entry.out, width)
+    if not live and out is not None:
+        dret = _zero_out(out, width)
     try:
-        cots = entry.reverse(dret)
+        cots = reverse(dret)
     except Exception as e:
         for c in fresh:
             c.shadow = None
@@ -273,7 +271,7 @@ def _reverse_entry(entry: Entry, width: int) -> None:
                 c.shadow[...] = s
         if isinstance(e, RuleError):
             raise
-        raise RuleError(f"{entry.label}: reverse raised {type(e).__name__}: {e}") from e
+        raise RuleError(f"{label}: reverse raised {type(e).__name__}: {e}") from e
     for real, tmp in scratch:
         if width:
             for r, t in zip(real, tmp):
@@ -292,7 +290,74 @@ def _reverse_entry(entry: Entry, width: int) -> None:
                         cell.shadow = tuple(a + b for a, b in zip(s, c))
                     else:
                         cell.shadow = s + c
-    _release_out(entry.out)
+    _release_out(out)
+
+
+def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str) -> None:
+    """Run an rrule's pullback and deliver its cotangents (the engine's lift: same
+    checks as the registry's, but a cotangent for a shadow nobody wrote yet
+    becomes that shadow without a copy). Every cotangent is checked before any
+    is delivered, so a failing rule leaves no partial accumulation."""
+    try:
+        cots = pullback(dret)
+    except Exception as e:
+        if isinstance(e, RuleError):
+            raise
+        raise RuleError(f"{label}: reverse raised {type(e).__name__}: {e}") from e
+    n_args = len(cots) if isinstance(cots, (tuple, list)) else -1
+    ready: list[Any] = []
+    for i, kind, cell, view in binds:
+        if i >= n_args:
+            raise RuleError(f"{label}: the pullback must return a tuple with one cotangent per "
+                            f"argument, got {type(cots).__name__} of {max(n_args, 0)}")
+        c = cots[i]
+        if c is None:
+            continue
+        if type(c) is Thunk:
+            c = c.fn()
+            if c is None:
+                continue
+        if kind == SCALAR:
+            ready.append((kind, cell, None, check_active(label, i, c, cell.dtype.type(0))))
+        elif kind == ARRAY:
+            shape = cell.shape if view is None else view(cell.ensure(0)).shape
+            ready.append((kind, cell, view, _check_array(label, i, c, shape, cell.dtype)))
+        else:
+            shadows = [x.ensure(0) if v is None else v(x.ensure(0)) for x, v in zip(cell, view)]
+            ready.append((kind, cell, view, check_duplicated(label, i, c, shadows)))
+    del cots
+    for kind, cell, view, c in ready:
+        if kind == SCALAR:
+            cell.shadow = c if cell.shadow is None else cell.shadow + c
+        elif kind == ARRAY:
+            s = cell.shadow
+            if s is None and view is None and type(c) is np.ndarray and c.dtype == cell.dtype \
+                    and c.base is None and c.flags.writeable and sys.getrefcount(c) <= 3:
+                cell.shadow = c  # a fresh cotangent nobody else holds: it becomes the shadow
+                continue
+            if s is None:
+                s = cell.ensure(0)
+            if view is None:
+                s += c
+            else:
+                view(s)[...] += c
+        else:
+            for cc, v, ci in zip(cell, view, c):
+                if ci is not None:
+                    s = cc.ensure(0)
+                    (s if v is None else v(s))[...] += ci
+
+
+def _check_array(label: str, i: int, c: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+    if type(c) is not np.ndarray or c.shape != shape:
+        c = np.asarray(c)
+        if c.shape != shape:
+            raise RuleError(f"{label}: argument {i}: cotangent has shape {c.shape}, the argument "
+                            f"has shape {shape}")
+    if c.dtype != dtype and not np.can_cast(c.dtype, dtype, "same_kind"):
+        raise RuleError(f"{label}: argument {i}: cotangent has dtype {c.dtype}, the argument has "
+                        f"dtype {dtype}")
+    return c
 
 
 def _set_dval(ann: Any, dval: Any, width: int) -> None:

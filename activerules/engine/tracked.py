@@ -30,7 +30,7 @@ import numpy as np
 
 from ..activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig
 from ..dispatch import registry
-from .tape import ARRAY, SCALAR, SEQ, Cell, Entry, Tape, UntrackedWriteError
+from .tape import ARRAY, CAREFUL, LIFTED, RESOLVED, SCALAR, SEQ, Cell, Tape, UntrackedWriteError
 
 __all__ = ["Tracked", "TrackedScalar", "record", "new_root", "new_scalar", "raw", "ALLOC_HINT"]
 
@@ -175,7 +175,7 @@ class Tracked(_Ops):
     _a: np.ndarray
     _cell: Cell
     _tape: Tape
-    _root: Tracked
+    _root: Tracked | None
     _view: Callable[[np.ndarray], np.ndarray] | None
     _views: list[Any] | None
     _pinned: bool
@@ -341,7 +341,7 @@ def new_root(a: np.ndarray, tape: Tape, cell: Cell | None = None, pinned: bool =
     t._a = a
     t._cell = Cell(a.shape, a.dtype) if cell is None else cell
     t._tape = tape
-    t._root = t
+    t._root = None  # a root is its own root (no reference cycle)
     t._view = None
     t._views = None
     t._pinned = pinned
@@ -364,6 +364,8 @@ def _compose(f: Callable[[Any], Any], g: Callable[[Any], Any]) -> Callable[[Any]
 def view_of(parent: Tracked, v: np.ndarray, op: Callable[[Any], Any]) -> Tracked:
     """The tracked view ``op(parent)`` whose primal is ``v`` (already computed)."""
     root = parent._root
+    if root is None:
+        root = parent
     t = _new(Tracked)
     t._a = v
     t._cell = root._cell
@@ -384,6 +386,8 @@ def prepare_write(t: Tracked) -> None:
     """Before the engine writes into ``t``: if its root is pinned (some reverse
     may read the current buffer), move the root and its live views to a copy."""
     root = t._root
+    if root is None:
+        root = t
     if not root._pinned:
         return
     new = root._a.copy(order="K")
@@ -486,38 +490,35 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     for a in args:
         t = type(a)
         if t is Tracked or t is TrackedScalar:
-            if tape is None:
-                tape = a._tape
-            elif a._tape is not tape:
-                raise _mixed()
-        elif (t is list or t is tuple) and any(type(e) is Tracked for e in a):
-            tape = _seq_arg(a, tape)[2]
+            tape = a._tape
+            break
+        if (t is list or t is tuple) and any(type(e) is Tracked for e in a):
+            tape = _seq_arg(a, None)[2]
+            break
     if tape is None:
         return fn(*args, **kwargs)
-    for k, v in kwargs.items():
-        if type(v) in _TRACKED:
-            raise ActiveRulesError(
-                f"{getattr(fn, '__name__', fn)}: active argument passed by keyword ({k}=); "
-                "pass it positionally")
+    if kwargs:
+        _check_kwargs(fn, kwargs)
     for i in mutates:
         m = args[i]
-        if type(m) is Tracked:
-            prepare_write(m)
-        else:
-            raise _untracked_error(
-                f"an active value was written into an untracked array by "
-                f"{getattr(fn, '__name__', fn)}")
+        if type(m) is not Tracked:
+            raise _untracked_error(f"an active value was written into an untracked array by "
+                                   f"{getattr(fn, '__name__', fn)}")
+        prepare_write(m)
     width = tape.width
     dup = BatchDuplicated if width else Duplicated
     acts: list[type] = []
     types: list[type] = []
     anns: list[Any] = []
-    ann: Any
     binds: list[Any] = []
-    arrays: list[tuple[Any, Any, Any]] = []  # (ann, raw array, tracked root or None)
-    for i, a in enumerate(args):
+    arrays: list[Any] = []  # (ann, raw array, stand-in or None, its counts before the call)
+    ann: Any
+    i = 0
+    for a in args:
         t = type(a)
         if t is Tracked:
+            if a._tape is not tape:
+                raise _mixed()
             v = a._a
             ann = _new(dup)
             ann.val = v
@@ -528,8 +529,10 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
             acts.append(dup)
             types.append(np.ndarray)
             binds.append((i, ARRAY, a._cell, a._view))
-            arrays.append((ann, v, a._root))
+            arrays.append((ann, v, a))
         elif t is TrackedScalar:
+            if a._tape is not tape:
+                raise _mixed()
             ann = _new(Active)
             ann.val = a._v
             acts.append(Active)
@@ -554,20 +557,39 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
             if t is np.ndarray:
                 arrays.append((ann, a, None))
         anns.append(ann)
+        i += 1
     acts_t = tuple(acts)
     res = registry.resolve(fn, acts_t, tuple(types))
-    if res.entry.form == "inactive":
+    entry = res.entry
+    if entry.form == "inactive":
         return fn(*[raw(a) for a in args], **kwargs)
     before = _counts(arrays)
-    y, reverse = res.call(_cfg(acts_t, width), *anns, **kwargs)
-    drop = not width and (res.entry.form == "rrule" or not reverse_reads_val(res.entry.impl))
-    _note_retained(arrays, before, y, drop, tape)
-    out, y = _wrap(y, tape, arrays)
-    if out is None and not mutates:
-        return y
-    tape.entries.append(Entry(reverse, tuple(anns), binds, out, mutates,
-                              res.entry.form != "rrule", res.label))
+    lifted = entry.form == "rrule" and not width and not mutates
+    if lifted:  # the engine lifts the rrule itself: see tape.reverse_rrule
+        y, reverse = entry.impl(*[an.val for an in anns], **kwargs)
+    else:
+        y, reverse = res.call(_cfg(acts_t, width), *anns, **kwargs)
+    _note_retained(arrays, before, y,
+                   not width and (entry.form == "rrule" or not reverse_reads_val(entry.impl)), tape)
+    del ann, a, arrays, before
+    if type(y) is np.ndarray and y.base is None and y.dtype.kind in "fc":  # the common case
+        out = Cell(y.shape, y.dtype)
+        y = new_root(y, tape, out, _rc(y) > 2)
+    else:
+        out, y = _wrap(y, tape, anns)
+        if out is None and not mutates:
+            return y
+    mode = LIFTED if lifted else (RESOLVED if entry.form == "rrule" else CAREFUL)
+    tape.entries.append((reverse, anns, binds, out, mutates, mode, res.label))
     return y
+
+
+def _check_kwargs(fn: Any, kwargs: dict[str, Any]) -> None:
+    for k, v in kwargs.items():
+        if type(v) in _TRACKED:
+            raise ActiveRulesError(
+                f"{getattr(fn, '__name__', fn)}: active argument passed by keyword ({k}=); "
+                "pass it positionally")
 
 
 def _rc_base(v: np.ndarray) -> int:
@@ -584,7 +606,7 @@ def _note_retained(arrays: list[Any], before: list[tuple[int, int]], y: Any, dro
     """Pin the roots (lock the untracked arrays) whose memory the rule kept a reference
     to, comparing reference counts before and after the call. With ``drop``, the
     annotations' ``val`` is cleared first (the reverse does not read it)."""
-    for (ann, v, root), (r0, b0) in zip(arrays, before):
+    for (ann, v, owner), (r0, b0) in zip(arrays, before):
         if drop:
             ann.val = None
             r0 -= 1
@@ -592,8 +614,9 @@ def _note_retained(arrays: list[Any], before: list[tuple[int, int]], y: Any, dro
         if b0:
             held += _rc_base(v) - b0 - _held_by(y, v.base)
         if held > 0:
-            if root is not None:
-                root._pinned = True
+            if owner is not None:
+                root = owner._root
+                (owner if root is None else root)._pinned = True
             else:
                 tape.lock(v)
 
@@ -608,7 +631,7 @@ def _held_by(y: Any, v: Any) -> int:
     return 0
 
 
-def _wrap(y: Any, tape: Tape, arrays: list[Any], refs: int = 3) -> tuple[Any, Any]:
+def _wrap(y: Any, tape: Tape, anns: list[Any], refs: int = 3) -> tuple[Any, Any]:
     """Tracked stand-ins for a rule's output: (cells or None, wrapped output).
     ``refs``: the references to ``y`` the engine itself holds here."""
     t = type(y)
@@ -616,7 +639,8 @@ def _wrap(y: Any, tape: Tape, arrays: list[Any], refs: int = 3) -> tuple[Any, An
         if y.dtype.kind not in "fc":
             return None, y
         pinned = False
-        if y.base is not None and any(np.may_share_memory(y, v) for _, v, _ in arrays):
+        if y.base is not None and any(isinstance(a.val, np.ndarray) and np.may_share_memory(y, a.val)
+                                      for a in anns):
             y = y.copy()  # a rule returned a view of an argument: give it its own storage
         elif _rc(y) > refs:  # the engine's own references; anything more is the rule's
             pinned = True
@@ -628,7 +652,7 @@ def _wrap(y: Any, tape: Tape, arrays: list[Any], refs: int = 3) -> tuple[Any, An
     if t is tuple or t is list:
         cells, outs = [], []
         for e in y:
-            c, w = _wrap(e, tape, arrays, 4)
+            c, w = _wrap(e, tape, anns, 4)
             cells.append(c)
             outs.append(w)
         if all(c is None for c in cells):
