@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from ..activity import Annotation
+from ..activity import Active, Annotation, Const
 from ..dispatch import Sample, rrule, rule, thunk
-from ._util import activity_rule, conj, fit, formula, like, masked, reads
+from ._util import accumulate, activity_rule, conj, fit, formula, like, masked, reads
 
 S = Sample
 
@@ -427,3 +427,39 @@ def _interp(x: Any, xp: Any, fp: Any, *pos: Any, **kw: Any) -> tuple[Any, Callab
         return thunk(lambda: fit(gi * slope, tx)), thunk(lambda: fit(xpbar(), txp)), thunk(lambda: fit(fpbar(), tfp))
 
     return y, pullback
+
+
+# ------------------------------------------------------------- ufunc.at (in place)
+def _at_rule(ufunc: np.ufunc, sign: float) -> Callable[..., Any]:
+    """Activity rule for ``ufunc.at(a, indices, b)`` with ``ufunc`` add or subtract.
+
+    ``a[indices] (+|-)= b`` with repeated indices accumulating.  Enzyme's shadow
+    convention: ``a``'s shadow (the cotangent of ``a`` after the call) is also
+    the cotangent of ``a`` before it, so it is left as is, and ``b`` gathers
+    ``(+|-) abar[indices]`` (summed over repeats and broadcasting).
+    """
+
+    def impl(cfg: Any, a: Any, indices: Any, b: Any, **kw: Any) -> tuple[None, Callable[[Any], Any]]:
+        ufunc.at(a.val, indices.val, b.val, **kw)
+        index, tb = indices.val, like(b.val)
+        target = a if not isinstance(a, Const) else None  # a Const target carries no derivative
+
+        def reverse(g: Any) -> Any:
+            if target is None or target.dval is None:
+                res = fit(np.zeros(()), tb) if isinstance(b, Active) else None
+            else:
+                res = accumulate(b, lambda: sign * np.asarray(target.dval)[index], tb)
+            return None if res is None else (None, None, res)
+
+        return None, reverse
+
+    impl.__name__ = impl.__qualname__ = f"_{ufunc.__name__}_at_rule"
+    impl.__doc__ = f"a[indices] {'+' if sign > 0 else '-'}= b in place: bbar = {sign:+g} * abar[indices]."
+    return impl
+
+
+_AT = [S(np.ones(5), np.array([0, 1, 1, 3]), np.array([1.0, 2.0, 3.0, 4.0])),
+       S(_A23.copy(), (np.array([0, 1, 1]), np.array([2, 0, 0])), 0.5),
+       S(np.ones(4), np.array([2, 2, 2]), _B3)]
+for _ufunc, _direction in ((np.add, 1.0), (np.subtract, -1.0)):
+    rule(_ufunc.at, Annotation, Const, Annotation, samples=_AT)(_at_rule(_ufunc, _direction))
