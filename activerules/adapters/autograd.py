@@ -14,6 +14,9 @@ in the forward pass, and the VJP runs its reverse; a VJP called again (or for a
 call the wrapper could not see, e.g. nested differentiation) recomputes the
 rule's forward, so ``autograd.jacobian`` works too.
 
+The VJP is once differentiable: a second-order request (``autograd.hessian``,
+a grad of a grad through the rule) raises ``NotImplementedError``.
+
 autograd does not support mutation; a function that modifies arguments in
 place (``mutates=``) is exposed functionally: the primitive copies them and
 returns their new values.
@@ -74,11 +77,13 @@ def to_autograd(fn: Callable[..., Any], *, mutates: Sequence[int] = (),
 
     def vjp_maker(argnums: Sequence[int], ans: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         stash, state.pending = getattr(state, "pending", None), None
+        _check_first_order(fn, args)
         pending = stash[2] if stash is not None and stash[0] is ans and stash[1] == tuple(argnums) else None
         vals, kinds, acts = setup(args, argnums)
 
         def vjp(g: Any) -> tuple[Any, ...]:
             nonlocal pending
+            _check_first_order(fn, (g,))
             if mutated:
                 seeds = dict(zip(mutated, (g,) if len(mutated) == 1 else tuple(g)))
                 dret = None
@@ -105,6 +110,16 @@ def to_autograd(fn: Callable[..., Any], *, mutates: Sequence[int] = (),
             state.request = None
 
     return wrapped
+
+
+def _check_first_order(fn: Callable[..., Any], values: Sequence[Any]) -> None:
+    from autograd.tracer import Box
+
+    if any(isinstance(v, Box) for v in values):
+        raise NotImplementedError(
+            f"{getattr(fn, '__name__', fn)}: its VJP runs a NumPy rule, so it is once "
+            "differentiable; autograd asked for a derivative of the derivative (hessian, "
+            "nested grad)")
 
 
 def _top_argnums(args: Sequence[Any]) -> tuple[int, ...] | None:

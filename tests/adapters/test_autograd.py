@@ -71,3 +71,9 @@ def test_non_array_and_keyword_arguments_are_const():
     np.testing.assert_allclose(g, np.cos(d["A"].sum(1))[:, None] * np.ones((3, 4)), rtol=1e-12)
     g = autograd.grad(lambda A: anp.sum(anp.sin(total(A, axis=0))))(d["A"])
     np.testing.assert_allclose(g, np.cos(d["A"].sum(0))[None, :] * np.ones((3, 4)), rtol=1e-12)
+
+
+def test_second_order_raises_clearly():
+    d = inputs()
+    with pytest.raises(NotImplementedError, match="once differentiable"):
+        autograd.hessian(lambda x: LOSSES["matvec"](d["A"], x))(d["x"])

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from adapter_fns import CASES, axpy_, inputs, matvec, reference, scaled_tanh
+from adapter_fns import CASES, axpy_, fd_grad, inputs, matvec, reference, scaled_tanh
 
 from activerules.adapters.jax import to_jax
 
@@ -217,3 +217,29 @@ def test_float32_stays_float32():
     expected = reference("matvec", [d["A"], d["x"]])
     for gi, e in zip(g, expected):
         np.testing.assert_allclose(np.asarray(gi), e, rtol=1e-4, atol=1e-5)
+
+
+def test_second_order_raises_jax_error():
+    d = inputs()
+    f = jax.grad(lambda x: LOSSES["matvec"](d["A"], x))
+    with pytest.raises(ValueError, match="callbacks do not support JVP"):
+        jax.grad(lambda x: jnp.sum(f(x) ** 2))(d["x"])
+
+
+def test_scan_longer_than_the_pending_store_is_exact():
+    from activerules.adapters.jax import _PENDING
+
+    M = 0.9 * np.eye(4) + 0.05
+    steps = _PENDING.capacity + 16
+
+    def loss(x):
+        c, _ = jax.lax.scan(lambda c, _: (jnp.sin(jmatvec(M, c)), None), x, None, length=steps)
+        return jnp.sum(c)
+
+    def loss_np(x):
+        for _ in range(steps):
+            x = np.sin(M @ x)
+        return float(np.sum(x))
+
+    np.testing.assert_allclose(np.asarray(jax.grad(loss)(inputs()["x"])), fd_grad(loss_np, [inputs()["x"]], 0),
+                               rtol=1e-6, atol=1e-9)
