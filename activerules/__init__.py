@@ -8,6 +8,7 @@ through a fallback lattice, and the tape-based engine (``ar.autodiff``,
 
 from . import rules as _rules  # noqa: F401  (registers the built-in NumPy rules)
 from . import testing
+from .plugins import load_plugins
 from .activity import (
                        Active,
                        ActiveRulesError,
@@ -41,7 +42,7 @@ __all__ = [
     "ActiveRulesError", "ActivityError", "RuleError", "NoRuleError", "AmbiguousRuleError",
     "RegistrationError",
     "RuleRegistry", "Resolution", "Sample", "registry", "rule", "rrule", "inactive", "thunk",
-    "testing",
+    "testing", "load_plugins",
 ]
 
 __version__ = "0.1.0"

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 from ..activity import ActiveRulesError
 
 
 class RuleLookupError(ActiveRulesError, LookupError):
-    """No single rule serves a request; see the two subclasses."""
+    """No single rule serves a request; see the two subclasses. ``candidates``:
+    the tied rules (:class:`~activerules.dispatch.RuleEntry`) of an ambiguity."""
+
+    def __init__(self, message: str, candidates: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.candidates = list(candidates)
 
 
 class NoRuleError(RuleLookupError):

@@ -50,11 +50,12 @@ class Sample:
 class _Miss:
     """A cached failed lookup: re-raised as a fresh exception on every hit."""
 
-    __slots__ = ("error", "message")
+    __slots__ = ("error", "message", "candidates")
 
-    def __init__(self, error: type[Exception], message: str) -> None:
+    def __init__(self, error: type[Exception], message: str, candidates: list[RuleEntry]) -> None:
         self.error = error
         self.message = message
+        self.candidates = candidates
 
 
 class RuleRegistry:
@@ -173,7 +174,7 @@ class RuleRegistry:
         if hit is None:
             hit = self._resolve_uncached(fn, activities, types)
         if hit.__class__ is _Miss:
-            raise hit.error(hit.message)
+            raise hit.error(hit.message, hit.candidates)
         return hit  # type: ignore[no-any-return]
 
     def _resolve_uncached(self, fn: Any, activities: tuple[type, ...], types: tuple[Any, ...] | None) -> Any:
@@ -184,7 +185,7 @@ class RuleRegistry:
                 try:
                     hit = self._plan(fn, tuple(activities), types)
                 except (NoRuleError, AmbiguousRuleError) as e:
-                    hit = _Miss(type(e), str(e))
+                    hit = _Miss(type(e), str(e), getattr(e, "candidates", []))
                 self._cache[key] = hit
             return hit
 
@@ -199,34 +200,33 @@ class RuleRegistry:
         if fallback is not None and fallback.form == "inactive":
             return Resolution(fn, activities, fallback)
         table = self._tables.get(fn)
-        best: list[tuple[int, Any, Candidate, tuple[Step, ...]]] = []
+        rows: list[tuple[int, RuleEntry, Candidate, tuple[Step, ...]]] = []
         if table is not None:
             for cand in plan_patterns(activities, kinds):
                 concrete_types = cand.activities if types is None else tuple(
                     concrete(a, normalise_type(t)) for a, t in zip(cand.activities, types))
                 try:
-                    entry = table.lookup(concrete_types)
-                except Ambiguous as amb:
-                    best.append((cand.cost, amb.implementations, cand, cand.steps))
-                    continue
-                if entry is not None:
+                    found = table.lookup(concrete_types)
+                except Ambiguous as amb:  # plum finds no most specific one: our costs decide
+                    found = amb.implementations
+                for entry in found if isinstance(found, list) else [found] if found else []:
                     steps = cand.steps + noneed_steps(_requested(activities, cand), entry.signature.types,
                                                       entry.signature.varargs)
-                    best.append((sum(s.cost for s in steps), entry, cand, steps))
+                    rows.append((sum(s.cost for s in steps), entry, cand, steps))
         if fallback is not None:
-            best.append((RRULE_COST, fallback, Candidate(activities, False, ()),
+            rows.append((RRULE_COST, fallback, Candidate(activities, False, ()),
                          (Step(None, "lifted all-active rrule", RRULE_COST, _rrule_wastes(activities)),)))
-        if not best:
+        if not rows:
             raise NoRuleError(self._no_rule_message(fn, activities))
-        low = min(b[0] for b in best)
-        winners = [b for b in best if b[0] == low]
-        distinct = {id(e): e for b in winners for e in (b[1] if isinstance(b[1], list) else [b[1]])}
+        low = min(r[0] for r in rows)
+        winners = [r for r in rows if r[0] == low]
+        distinct = list({id(r[1]): r[1] for r in winners}.values())
         if len(distinct) > 1:
             raise AmbiguousRuleError(
                 f"{name}{format_activities(activities)} is ambiguous: at cost {low} these rules all "
-                "apply:\n" + "\n".join(f"  - {e.describe()}" for e in distinct.values())
+                "apply:\n" + "\n".join(f"  - {e.describe()}" for e in distinct)
                 + f"\nregister a rule for {format_activities(_bases(activities))} (override=True "
-                "replaces an existing one) to decide")
+                "replaces an existing one) to decide", distinct)
         _, entry, cand, steps = winners[0]
         if entry.form == "rrule":
             return Resolution(fn, activities, entry, steps)

@@ -21,6 +21,7 @@ from ..activity import (
     ActiveRulesError,
     Const,
     Duplicated,
+    DuplicatedNoNeed,
     RevConfig,
     RuleError,
     annotate,
@@ -138,7 +139,12 @@ class Resolution:
 
     @property
     def kind(self) -> str:
-        """``"exact"`` when a rule was written for this request, else ``"fallback"``."""
+        """``"exact"`` when a rule was written for this request (an activity rule
+        with no widening, or the all-active rrule serving a request with no Const
+        and no batch argument), else ``"fallback"``."""
+        if self.entry.form == "rrule":
+            plain = all(base_state(a) in (Active, Duplicated, DuplicatedNoNeed) for a in self.activities)
+            return "exact" if plain else "fallback"
         return "exact" if not self.steps else "fallback"
 
     @property

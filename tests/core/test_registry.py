@@ -433,3 +433,49 @@ def test_concurrent_registration_and_resolution_match_serial():
         t.join()
     assert not errors
     assert snapshot(concurrent) == expected
+
+
+def test_noneed_priced_inside_a_plum_tie_and_candidates_attached():
+    reg = ar.RuleRegistry()
+
+    def q(x, y):
+        return x * y
+
+    @reg.rule(q, ar.Duplicated, ar.Const)
+    def _dc(cfg, x, y):
+        return None, lambda g: None
+
+    @reg.rule(q, ar.DuplicatedNoNeed, ar.Annotation)
+    def _nn(cfg, x, y):
+        return None, lambda g: None
+
+    @reg.rule(q, ar.Annotation, ar.Active)
+    def _aa(cfg, x, y):
+        return None, lambda g: None
+
+    # plum: (NoNeed, Annotation) and (Annotation, Active) tie on (NoNeed, Active); costs decide
+    assert reg.resolve(q, (ar.DuplicatedNoNeed, ar.Active)).rule is _nn
+    # (Duplicated, Active): only _aa applies, exactly
+    assert reg.resolve(q, (ar.Duplicated, ar.Active)).rule is _aa
+    # (Duplicated, Const): exact _dc beats the Const → Active widening into _aa
+    assert reg.resolve(q, (ar.Duplicated, ar.Const)).rule is _dc
+
+    @reg.rule(q, ar.Duplicated, ar.Annotation)
+    def _da(cfg, x, y):
+        return None, lambda g: None
+
+    @reg.rule(q, ar.Annotation, ar.Duplicated)
+    def _ad(cfg, x, y):
+        return None, lambda g: None
+
+    for _ in range(2):  # the second time from the cache
+        with pytest.raises(ar.AmbiguousRuleError) as info:
+            reg.resolve(q, (ar.Duplicated, ar.Duplicated))
+        assert {e.impl for e in info.value.candidates} == {_da, _ad}
+
+
+def test_rrule_serving_an_all_active_request_is_exact():
+    reg = make_registry()
+    assert reg.resolve(f4, (ar.Duplicated, ar.DuplicatedNoNeed, ar.Active, ar.Active), TYPES4).kind == "exact"
+    assert reg.resolve(f4, (ar.Duplicated, ar.Const, ar.Active, ar.Active), TYPES4).kind == "fallback"
+    assert reg.resolve(f4, (ar.BatchDuplicated, ar.BatchDuplicated, ar.Active, ar.Active), TYPES4).kind == "fallback"
