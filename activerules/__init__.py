@@ -8,7 +8,6 @@ through a fallback lattice, and the tape-based engine (``ar.autodiff``,
 
 from . import rules as _rules  # noqa: F401  (registers the built-in NumPy rules)
 from . import testing
-from .plugins import load_plugins
 from .activity import (
                        Active,
                        ActiveRulesError,
@@ -35,6 +34,8 @@ from .dispatch import (
                        rule,
                        thunk,
 )
+from .engine import MutationError, UntrackedWriteError, autodiff, gradient, primitive, vjp
+from .plugins import load_plugins
 
 __all__ = [
     "Annotation", "Const", "Active", "Duplicated", "DuplicatedNoNeed", "BatchDuplicated",
@@ -42,6 +43,7 @@ __all__ = [
     "ActiveRulesError", "ActivityError", "RuleError", "NoRuleError", "AmbiguousRuleError",
     "RegistrationError",
     "RuleRegistry", "Resolution", "Sample", "registry", "rule", "rrule", "inactive", "thunk",
+    "autodiff", "gradient", "vjp", "primitive", "MutationError", "UntrackedWriteError",
     "testing", "load_plugins",
 ]
 
