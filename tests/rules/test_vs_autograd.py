@@ -68,7 +68,44 @@ def _programs(xp: Any) -> dict[str, tuple[Callable[..., Any], tuple[Any, ...]]]:
         sign, logdet = xp.linalg.slogdet(S)
         return logdet + xp.trace(xp.linalg.inv(S)) + xp.linalg.det(M) ** 2 + xp.sum(xp.linalg.eigh(S)[0] ** 2)
 
+    def attention(Q: Any, K: Any, V: Any) -> Any:
+        s = xp.einsum("id,jd->ij", Q, K) / 2.0
+        e = xp.exp(s - xp.max(s, axis=1, keepdims=True))
+        return xp.sum(xp.einsum("ij,jk->ik", e / xp.sum(e, axis=1, keepdims=True), V) ** 2)
+
+    def elementwise(x: Any, y: Any) -> Any:
+        return xp.sum(xp.arctan2(x, y) + xp.hypot(x, y) + xp.log1p(x ** 2) + xp.expm1(y / 3)
+                      + xp.power(xp.abs(x) + 1, y) + xp.logaddexp(x, y) + xp.sinh(x) * xp.cosh(y)
+                      + xp.sqrt(x * x + 1) + xp.arcsinh(y) + xp.reciprocal(y * y + 1) + xp.minimum(x, y))
+
+    def statistics(x: Any) -> Any:
+        return (xp.var(x, axis=0).sum() + xp.std(x) + xp.mean(xp.cumsum(x, axis=1) ** 2)
+                + xp.prod(x[:, :2] + 3.0) + xp.linalg.norm(x) + xp.linalg.norm(x, axis=1).sum()
+                + xp.max(x, axis=0).sum() - xp.min(x))
+
+    def rearrangements(x: Any) -> Any:
+        return (xp.sum(xp.tile(x, (2, 1)) * xp.arange(24.0).reshape(4, 6)) + xp.sum(xp.roll(x, 1, axis=1)[::-1] ** 3)
+                + xp.sum(xp.diag(xp.dot(x[:, :2], x[:, :2].T))) + xp.sum(xp.triu(x[:, :2]) ** 2)
+                + xp.sum(xp.repeat(x, 2, axis=0) ** 2) + xp.sum(xp.swapaxes(xp.expand_dims(x, 0), 0, 2) ** 2)
+                + xp.sum(xp.transpose(xp.reshape(x, (3, 2, 2)), (2, 0, 1))[0] ** 2))
+
+    def products(a: Any, b: Any) -> Any:
+        return (xp.sum(xp.kron(a, b) ** 2) + xp.sum(xp.tensordot(a, b, axes=([1], [0])) ** 2)
+                + xp.sum(xp.outer(a[0], b[:, 1]) ** 3) + xp.inner(a[0], b[:, 0]))
+
+    def decompositions(M: Any) -> Any:
+        S = M + 4 * xp.eye(3)
+        return (xp.linalg.det(S) + xp.sum(xp.linalg.pinv(M[:, :2]) ** 2) + xp.sum(xp.linalg.inv(S))
+                + xp.sum(xp.linalg.solve(S, M[:, 0])) + xp.trace(xp.dot(S, S.T)))
+
     return {
+        "attention": (attention, (_rng.standard_normal((4, 3)), _rng.standard_normal((5, 3)),
+                                  _rng.standard_normal((5, 2)))),
+        "elementwise": (elementwise, (_rng.standard_normal(6), _rng.standard_normal(6))),
+        "statistics": (statistics, (_rng.standard_normal((3, 4)),)),
+        "rearrangements": (rearrangements, (_rng.standard_normal((2, 6)),)),
+        "products": (products, (_rng.standard_normal((2, 3)), _rng.standard_normal((3, 2)))),
+        "decompositions": (decompositions, (_rng.standard_normal((3, 3)),)),
         "softmax": (softmax_loss, (_rng.standard_normal((4, 5)),)),
         "logsumexp": (logsumexp, (_rng.standard_normal(7),)),
         "mlp": (mlp_loss, (_rng.standard_normal((3, 6)) * 0.5, _rng.standard_normal(6) * 0.1,
