@@ -9,7 +9,8 @@ times one forward + backward (a gradient of ``sum(softplus(x))``) through
 * HIPS autograd: ``to_autograd`` vs ``autograd.extend.primitive`` + ``defvjp`` by hand;
 
 on a small and a large input, and prints the ratio adapter / native (best of
-several repeats). Run: ``python benchmarks/bench_adapters.py [--quick]``.
+several repeats). Run: ``python benchmarks/bench_adapters.py [--quick | --smoke]``
+(``--smoke``: tiny sizes, one repeat, for the test that keeps the script working).
 """
 
 from __future__ import annotations
@@ -105,16 +106,17 @@ def autograd_pair() -> tuple[Callable[[np.ndarray], Any], Callable[[np.ndarray],
             autograd.grad(lambda x: anp.sum(native(x))))
 
 
-def best(f: Callable[[np.ndarray], Any], x: np.ndarray, repeat: int) -> float:
+def best(f: Callable[[np.ndarray], Any], x: np.ndarray, repeat: int, budget: float = 0.05) -> float:
     f(x)  # warm up (jit compile)
-    number = max(1, int(0.05 / max(timeit.timeit(lambda: f(x), number=1), 1e-7)))
+    number = max(1, int(budget / max(timeit.timeit(lambda: f(x), number=1), 1e-7)))
     return min(timeit.repeat(lambda: f(x), number=number, repeat=repeat)) / number
 
 
 def main(argv: list[str]) -> None:
-    quick = "--quick" in argv
-    sizes = {"small (n=16)": 16, "large (n=1e6)": 10 ** 5 if quick else 10 ** 6}
-    repeat = 3 if quick else 7
+    smoke, quick = "--smoke" in argv, "--quick" in argv
+    large = 10 ** 3 if smoke else 10 ** 5 if quick else 10 ** 6
+    sizes = {"small (n=16)": 16, f"large (n={large:.0e})": large}
+    repeat, budget = (1, 0.001) if smoke else (3, 0.05) if quick else (7, 0.05)
     pairs = {"jax": jax_pair, "torch": torch_pair, "autograd": autograd_pair}
     rng = np.random.default_rng(0)
     print(f"{'engine':<10}{'input':<16}{'adapter':>12}{'native':>12}{'ratio':>8}")
@@ -123,7 +125,7 @@ def main(argv: list[str]) -> None:
         for label, n in sizes.items():
             x = rng.standard_normal(n)
             np.testing.assert_allclose(np.asarray(adapted(x)), np.asarray(native(x)), rtol=1e-12)
-            ta, tn = best(adapted, x, repeat), best(native, x, repeat)
+            ta, tn = best(adapted, x, repeat, budget), best(native, x, repeat, budget)
             print(f"{engine:<10}{label:<16}{ta * 1e6:>10.1f}us{tn * 1e6:>10.1f}us{ta / tn:>8.2f}")
 
 

@@ -14,3 +14,13 @@ def test_example_runs(name):
     out = subprocess.run([sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().endswith("interop ok")
+
+
+def test_adapter_benchmark_prints_ratios():
+    script = EXAMPLES.parent / "benchmarks" / "bench_adapters.py"
+    out = subprocess.run([sys.executable, str(script), "--smoke"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = out.stdout.strip().splitlines()
+    assert rows[0].split() == ["engine", "input", "adapter", "native", "ratio"]
+    assert [r.split()[0] for r in rows[1:]] == ["jax", "jax", "torch", "torch", "autograd", "autograd"]
+    assert all(float(r.split()[-1]) > 0 for r in rows[1:])
