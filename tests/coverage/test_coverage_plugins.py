@@ -97,7 +97,8 @@ def test_clean_plugin_is_discovered_and_passes(sites):
     data = json.loads(run(sites["root"], [sites["clean"]], "coverage", "smoothops", "--format", "json").stdout)
     assert data["plugins"] == {"loaded": ["smoothops"], "failed": []}
     assert [f["name"] for f in data["functions"]] == ["smoothops.scaled_tanh"]
-    assert data["summary"]["exact"] == 1 and data["summary"]["combinations"] == 9 and data["ok"]
+    # exact: the (Duplicated, Const) rule, and the rrule for (Duplicated, Active) and (DuplicatedNoNeed, Active)
+    assert data["summary"]["exact"] == 3 and data["summary"]["combinations"] == 9 and data["ok"]
 
 
 def test_plugin_appears_in_the_full_report(sites):
