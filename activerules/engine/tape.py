@@ -214,7 +214,7 @@ def _reverse_entry(entry: Entry, width: int) -> None:
     dret, live = _out_cotangent(out, width)
     if mode == LIFTED:
         if live:
-            _reverse_lifted(reverse, binds, dret, label)
+            _reverse_lifted(reverse, binds, dret, label, out)
             _release_out(out)
         return
     careful = mode == CAREFUL
@@ -293,11 +293,13 @@ def _reverse_entry(entry: Entry, width: int) -> None:
     _release_out(out)
 
 
-def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str) -> None:
+def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out: Any) -> None:
     """Run an rrule's pullback and deliver its cotangents (the engine's lift: same
     checks as the registry's, but a cotangent for a shadow nobody wrote yet
-    becomes that shadow without a copy). Every cotangent is checked before any
-    is delivered, so a failing rule leaves no partial accumulation."""
+    becomes that shadow without a copy, including the output's own shadow, which
+    is released right after). Every cotangent is checked before any is delivered,
+    so a failing rule leaves no partial accumulation."""
+    spare = dret if type(out) is Cell else None  # the output shadow, free after this entry
     try:
         cots = pullback(dret)
     except Exception as e:
@@ -331,10 +333,14 @@ def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str) -> N
             cell.shadow = c if cell.shadow is None else cell.shadow + c
         elif kind == ARRAY:
             s = cell.shadow
-            if s is None and view is None and type(c) is np.ndarray and c.dtype == cell.dtype \
-                    and c.base is None and c.flags.writeable and sys.getrefcount(c) <= 3:
-                cell.shadow = c  # a fresh cotangent nobody else holds: it becomes the shadow
-                continue
+            if s is None and view is None and type(c) is np.ndarray and c.dtype == cell.dtype:
+                if c is spare:  # identity-like pullback: take over the output's shadow
+                    cell.shadow = c
+                    spare = None
+                    continue
+                if c.base is None and c.flags.writeable and sys.getrefcount(c) <= 3:
+                    cell.shadow = c  # a fresh cotangent nobody else holds: it becomes the shadow
+                    continue
             if s is None:
                 s = cell.ensure(0)
             if view is None:
