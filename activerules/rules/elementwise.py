@@ -429,6 +429,23 @@ def _interp(x: Any, xp: Any, fp: Any, *pos: Any, **kw: Any) -> tuple[Any, Callab
     return y, pullback
 
 
+@rrule(np.polyval, samples=[S(np.array([0.5, -1.0, 2.0]), _R), S(np.array([1.5, 0.3]), 0.7), S(np.array([2.0]), _R2),
+                            S(np.array([0.5, -1.0, 2.0, 0.1]), _C)])
+def _polyval(p: Any, x: Any) -> tuple[Any, Callable[[Any], tuple[Any, Any]]]:
+    """``polyval``: ``pbar_k = sum(ybar * conj(x)^(n-1-k))``, ``xbar = ybar * conj(p'(x))``."""
+    y = np.polyval(p, x)
+    tp, tx = like(p), like(x)
+    n = len(p)
+
+    def pullback(g: Any) -> tuple[Any, Any]:
+        def pbar() -> Any:
+            return np.stack([np.sum(g * conj(np.asarray(x)) ** (n - 1 - k)) for k in range(n)])
+
+        return thunk(lambda: fit(pbar(), tp)), thunk(lambda: fit(g * conj(np.polyval(np.polyder(p), x)), tx))
+
+    return y, pullback
+
+
 # ------------------------------------------------------------- ufunc.at (in place)
 def _at_rule(ufunc: np.ufunc, sign: float) -> Callable[..., Any]:
     """Activity rule for ``ufunc.at(a, indices, b)`` with ``ufunc`` add or subtract.

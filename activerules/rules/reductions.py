@@ -46,6 +46,10 @@ _AXES = [S(_X23), S(_X23, axis=1), S(_X23, 0), S(_X23, axis=0, keepdims=True),
 _NAN = np.array([[0.5, np.nan, 2.0], [1.5, 0.3, np.nan]])
 
 
+def _H(x: Any) -> Any:
+    return conj(np.swapaxes(x, -1, -2))
+
+
 def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
     return tuple(range(ndim)) if axis is None else normalize_axis_tuple(axis, ndim)
 
@@ -443,3 +447,128 @@ if hasattr(np.linalg, "vector_norm"):  # NumPy >= 2.0
             return (fit(restore_axes(g, x.shape, axes, keep) * w, x),)
 
         return y, pullback
+
+
+# ------------------------------------------------------------------ statistics
+def _observations(m: Any, y: Any, rowvar: bool) -> Any:
+    """The variables-by-observations matrix ``np.cov`` builds from ``m`` (and ``y``)."""
+    X = np.atleast_2d(np.asarray(m))
+    if not rowvar and X.shape[0] != 1:
+        X = X.T
+    if y is not None:
+        Y = np.atleast_2d(np.asarray(y))
+        X = np.concatenate([X, Y.T if not rowvar and Y.shape[0] != 1 else Y], axis=0)
+    return X
+
+
+def _split_observations(Xbar: Any, m: Any, y: Any, rowvar: bool) -> tuple[Any, Any]:
+    """Inverse of :func:`_observations` for cotangents: back to ``m``'s and ``y``'s shapes."""
+    nm = np.atleast_2d(np.asarray(m)).shape[0 if rowvar or np.ndim(m) < 2 else 1] if np.ndim(m) else 1
+    parts = [Xbar[:nm], Xbar[nm:]]
+    out: list[Any] = []
+    for part, src in zip(parts, (m, y)):
+        if src is None:
+            out.append(None)
+            continue
+        if not rowvar and np.ndim(src) == 2 and np.shape(src)[0] != 1:
+            part = part.T
+        out.append(np.reshape(part, np.shape(src)))
+    return out[0], out[1]
+
+
+def _cov_static(p: dict[str, Any]) -> None:
+    if p.get("fweights") is not None or p.get("aweights") is not None:
+        raise NotImplementedError("cov/corrcoef: fweights/aweights are not differentiable here")
+
+
+@rrule(np.cov, samples=[S(_X23), S(_X234[0]), S(_X23, rowvar=False), S(_X23[0], _X23[1]), S(_X23, ddof=0),
+                        S(_X23, bias=True), S(_C23)])
+def _cov(m: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``cov`` (no weights): ``Xbar = (G + G^H) Xc / (N - ddof)`` on the centred observations."""
+    y = np.cov(m, *pos, **kw)
+    p = bind(np.cov, 1, m, *pos, **kw)
+    X = _observations(m, p["y"], p["rowvar"])
+    Xc = X - X.mean(axis=1, keepdims=True)
+    n = X.shape[1]
+    ddof = p["ddof"] if p["ddof"] is not None else (0 if p["bias"] else 1)
+    tm, ty = like(np.asarray(m)), None if p["y"] is None else like(np.asarray(p["y"]))
+
+    def pullback(g: Any) -> tuple[Any, ...]:
+        _cov_static(p)
+        G = np.reshape(g, (X.shape[0], X.shape[0]))
+        mbar, ybar = _split_observations((G + _H(G)) @ Xc / (n - ddof), tm, ty, p["rowvar"])
+        rest: list[Any] = list(nones(pos))
+        if pos and ty is not None:
+            rest[0] = thunk(lambda: fit(ybar, ty))
+        return (fit(mbar, tm), *rest)
+
+    return y, pullback
+
+
+@rrule(np.corrcoef, samples=[S(_X23 + np.array([[0.0, 0.4, 0.0], [0.0, 0.0, 0.3]])), S(_X234[0]), S(_X23[0], _X23[1] ** 2),
+                             S(_X234[1], rowvar=False)])
+def _corrcoef(x: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``corrcoef``: ``R = C / (s s^T)``, ``s = sqrt(diag C)``, chained through ``cov``'s pullback."""
+    R = np.corrcoef(x, *pos, **kw)
+    p = bind(np.corrcoef, 1, x, *pos, **kw)
+    X = _observations(x, p["y"], p["rowvar"])
+    Xc = X - X.mean(axis=1, keepdims=True)
+    C = Xc @ _H(Xc) / (X.shape[1] - 1)
+    s = np.sqrt(np.real(np.diagonal(C)))
+    tx, ty = like(np.asarray(x)), None if p["y"] is None else like(np.asarray(p["y"]))
+
+    def pullback(g: Any) -> tuple[Any, ...]:
+        G = np.reshape(g, C.shape)
+        Cbar = G / np.outer(s, s)
+        sbar = -np.real(np.sum(conj(G) * R, axis=1) + np.sum(conj(G) * R, axis=0)) / s
+        Cbar = Cbar + np.diag(sbar / (2 * s))
+        xbar, ybar = _split_observations((Cbar + _H(Cbar)) @ Xc / (X.shape[1] - 1), tx, ty, p["rowvar"])
+        rest: list[Any] = list(nones(pos))
+        if pos and ty is not None:
+            rest[0] = thunk(lambda: fit(ybar, ty))
+        return (fit(xbar, tx), *rest)
+
+    return R, pullback
+
+
+_TRAPZ: Any = getattr(np, "trapezoid", None) or getattr(np, "trapz")  # noqa: B009  (NumPy < 2)
+
+
+@rrule(_TRAPZ, samples=[S(_X23), S(_X23, np.array([0.0, 0.4, 1.5])), S(_X23, dx=0.3, axis=0), S(_X23, None, 0.5),
+                        S(_X234, _X234 + np.arange(4.0), axis=2), S(_X23[0], _X23[1] * 0.1 + np.arange(3.0))])
+def _trapezoid(y: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``trapezoid``: ``ybar_i = g (d_{i-1} + d_i) / 2`` with ``d = diff(x)``; ``xbar`` and ``dxbar``
+    from the same sum."""
+    out = _TRAPZ(y, *pos, **kw)
+    p = bind(_TRAPZ, 1, y, *pos, **kw)
+    ya = np.asarray(y)
+    ax = normalize_axis_tuple(p["axis"], ya.ndim)[0]
+    x, dx = p["x"], p["dx"]
+    if x is None:
+        d = np.full(ya.shape[ax] - 1, float(dx))
+    else:
+        d = np.diff(np.asarray(x), axis=-1 if np.ndim(x) == 1 else ax)
+    shape = [1] * ya.ndim
+    if np.ndim(d) == 1:
+        shape[ax] = -1
+        d = np.reshape(d, shape)
+    ty, tx = like(ya), None if x is None else like(np.asarray(x))
+
+    def pullback(g: Any) -> tuple[Any, ...]:
+        gb = np.expand_dims(g, ax)
+        zero = np.zeros_like(np.take(d * 0, [0], axis=ax))
+        w = (np.concatenate([zero, d], axis=ax) + np.concatenate([d, zero], axis=ax)) / 2
+        ybar = gb * w
+        rest: list[Any] = list(nones(pos))
+        mids = (np.take(ya, np.arange(1, ya.shape[ax]), axis=ax) + np.take(ya, np.arange(ya.shape[ax] - 1), axis=ax)) / 2
+        if x is not None and pos:
+            z = np.zeros_like(np.take(mids, [0], axis=ax))
+            xfull = gb * (np.concatenate([z, mids], axis=ax) - np.concatenate([mids, z], axis=ax))
+            if np.ndim(x) == 1 and ya.ndim > 1:
+                xfull = np.moveaxis(xfull, ax, -1).reshape(-1, np.shape(x)[0]).sum(axis=0)
+            rest[0] = thunk(lambda: fit(xfull, tx))
+        if x is None and len(pos) >= 2:
+            rest[1] = thunk(lambda: fit(np.sum(gb * mids), float(dx)))
+        return (fit(ybar, ty), *rest)
+
+    return out, pullback
