@@ -20,8 +20,9 @@ buffers, so the closure's references stay valid). A VJP whose closure is gone
 Under ``vmap`` the callbacks receive the batch as extra leading axes
 (``vmap_method="expand_dims"``). A vmapped pullback over unbatched primals
 (a Jacobian, ``jax.vmap(pullback)(eye)``) becomes one ``BatchDuplicated``
-request of that width, served by a batch rule where one is registered, else
-lane by lane; batched primals are served one element at a time.
+request of that width, served by a batch rule where one is registered (its
+forward runs again, with batch activities), else by the forward's reverse once
+per lane; batched primals are served one element at a time.
 
 Forward mode (``jax.jvp``, ``jax.jacfwd``) raises JAX's own ``TypeError``:
 a ``custom_vjp`` function has no JVP.
@@ -337,9 +338,19 @@ class _Call:
         pending = None if token is None else _PENDING.pop(token)
         if pending is not None and width is None:
             cots = pending.reverse(dret, seeds)
+        elif pending is not None and width is not None and self._served_per_lane(acts, kinds):
+            # lanes or a lifted rrule: the width-1 forward's reverse, once per lane
+            n = len(args)
+            per_lane = [pending.reverse(dret[k], {i: s[k] for i, s in seeds.items()}) for k in range(width)]
+            cots = [None if per_lane[0][i] is None else tuple(c[i] for c in per_lane) for i in range(n)]
         else:
             cots = _bridge.vjp(self.fn, self.registry, acts, kinds, args, self.kwargs, dret, seeds, width)
         return [cots[i] for j, i in enumerate(self.dyn) if wanted[j]]
+
+    def _served_per_lane(self, acts: tuple[type, ...], kinds: tuple[str, ...]) -> bool:
+        """Whether the batch request is served lane by lane (no batch rule applies)."""
+        res = self.registry.resolve(self.fn, acts, kinds)
+        return bool(getattr(res, "lanes", False)) or res.form == "rrule"
 
 
 def _writable(value: Any) -> Any:
@@ -363,8 +374,7 @@ def _bwd_host(call: _Call, arrays: Sequence[Any], nds: Sequence[int], wanted: tu
         gs = [np.broadcast_to(g, batch + g.shape[len(lead):]).reshape((width,) + g.shape[len(lead):])
               for g, lead in zip(arrays[nxs:-1], g_leads)]
         lanes = [[_bridge.host_value(g[k]) for g in gs] for k in range(width)]
-        _PENDING.pop(arrays[-1].reshape(()))  # the width-1 forward cannot serve a batch reverse
-        cots = call.cotangents(xs, lanes, wanted, width)
+        cots = call.cotangents(xs, lanes, wanted, width, arrays[-1].reshape(()))
         return [np.stack([np.asarray(ck, dtype=s.dtype).reshape(s.shape) for ck in c])
                 .reshape(batch + tuple(s.shape)) for c, s in zip(cots, cot_specs)]
 

@@ -123,7 +123,14 @@ def test_vmapped_pullback_without_batch_rule_runs_lanes(calls):
     np.testing.assert_allclose(np.asarray(jac[0]), np.eye(4))
     np.testing.assert_allclose(np.asarray(jac[1]), d["x"])
     np.testing.assert_allclose(np.asarray(jac[2]), d["a"] * np.eye(4))
-    assert dict(calls) == {"axpy.rule": 2}      # width-1 forward, then one batch forward, reverse per lane
+    assert dict(calls) == {"axpy.rule": 1}              # forward once, its reverse per lane
+
+
+def test_vmapped_pullback_through_an_rrule_reuses_the_forward(calls):
+    d = inputs()
+    jac = jax.jacrev(jscaled_tanh, argnums=1)(d["a"], d["x"])
+    np.testing.assert_allclose(np.asarray(jac), np.diag(d["a"] * (1 - np.tanh(d["a"] * d["x"]) ** 2)), rtol=1e-12)
+    assert dict(calls) == {"scaled_tanh.rrule": 1}
 
 
 def test_forward_mode_raises_jax_error():
