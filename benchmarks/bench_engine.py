@@ -82,6 +82,12 @@ def row(workload: str, what: str, value: str) -> None:
     print(f"{workload:4} {what:58} {value}", flush=True)
 
 
+def _rss() -> int:
+    """Resident set size in bytes (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def ms(t: float) -> str:
     return f"{t * 1e3:9.3f} ms"
 
@@ -189,14 +195,21 @@ def w4() -> None:
     row("W4", "activerules gradient", ms(t_ar))
     row("W4", "activerules gradient / numpy forward (target ≤ 10)", f"{t_ar / t_np:9.2f}")
 
-    # memory held for the reverse: live traced bytes after the forward, tape alive
+    # memory held for the reverse (after the forward, tape alive): NumPy array bytes
+    # (tracemalloc's NumPy domain) and the process RSS growth (includes the tape's
+    # Python objects); PyTorch: bytes of saved tensors and RSS growth.
+    x_in, p_in = x0.copy(), p0.copy()
+    gc.collect()
     tracemalloc.start()
-    base = tracemalloc.get_traced_memory()[0]
-    _, pullback = vjp(heat.final_energy, x0.copy(), p0.copy())
-    held_ar = tracemalloc.get_traced_memory()[0] - base
-    del pullback
+    rss0 = _rss()
+    _, pullback = vjp(heat.final_energy, x_in, p_in)
+    rss_ar = _rss() - rss0
+    numpy_only = [tracemalloc.DomainFilter(True, np.lib.tracemalloc_domain)]
+    held_ar = sum(s.size for s in tracemalloc.take_snapshot().filter_traces(numpy_only).statistics("filename"))
     tracemalloc.stop()
-    row("W4", "activerules memory held for the reverse", f"{held_ar / 1e6:9.2f} MB")
+    del pullback
+    row("W4", "activerules array memory held for the reverse", f"{held_ar / 1e6:9.3f} MB")
+    row("W4", "activerules RSS growth while the tape is alive", f"{rss_ar / 1e6:9.3f} MB")
     if torch is not None:
         def torch_energy(x: Any, p: Any) -> Any:
             x = x.clone()
@@ -229,8 +242,18 @@ def w4() -> None:
             p = torch.from_numpy(p0).requires_grad_()
             torch_energy(x, p)
         held_t = sum(saved.values())
-        row("W4", "torch memory held for the reverse (saved tensors)", f"{held_t / 1e6:9.2f} MB")
-        row("W4", "activerules / torch memory (target ≤ 0.25)", f"{held_ar / held_t:9.2f}")
+        gc.collect()
+        rss0 = _rss()
+        x = torch.from_numpy(x0).requires_grad_()
+        p = torch.from_numpy(p0).requires_grad_()
+        loss = torch_energy(x, p)
+        rss_t = _rss() - rss0
+        del loss
+        row("W4", "torch memory held for the reverse (saved tensors)", f"{held_t / 1e6:9.3f} MB")
+        row("W4", "torch RSS growth while the graph is alive", f"{rss_t / 1e6:9.3f} MB")
+        row("W4", "activerules / torch array memory (target ≤ 0.25)", f"{held_ar / max(held_t, 1):9.2f}")
+        if rss_t > 1e6:  # below that PyTorch's caching allocator just reused memory
+            row("W4", "activerules / torch RSS growth", f"{rss_ar / rss_t:9.2f}")
 
 
 # -- W5: implicit function theorem ------------------------------------------------------------
