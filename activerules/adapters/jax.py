@@ -56,7 +56,8 @@ def to_jax(fn: Callable[..., Any], *, out_shape: Any = None, mutates: Sequence[i
     to learn it. ``mutates``: the positions of arguments ``fn`` modifies in place
     (``fn`` then returns ``None``); the JAX function copies them and returns their new
     values instead (a tuple if several). ``static_argnums``: arguments that are not
-    arrays (hashable; passed to ``fn`` as they are). Keyword arguments are static too.
+    arrays (hashable; passed to ``fn`` as they are). Keyword arguments are static too
+    (hashable).
     ``registry``: where rules are looked up (default ``ar.registry``).
     """
     if registry is None:
@@ -181,7 +182,7 @@ class _Builder:
             except Exception as e:  # noqa: BLE001 - try the next probe input
                 error = e
                 continue
-            return jax.ShapeDtypeStruct(y.shape, y.dtype)
+            return jax.ShapeDtypeStruct(y.shape, jax.dtypes.canonicalize_dtype(y.dtype))
         raise TypeError(f"to_jax({getattr(self.fn, '__name__', self.fn)!r}): could not infer the output "
                         f"shape by evaluating it on zeros or random inputs ({error!r}); pass out_shape=")
 
