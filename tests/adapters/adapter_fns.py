@@ -145,7 +145,7 @@ def inputs(seed: int = 0) -> dict[str, Any]:
             "a": 0.7}
 
 
-# -- engine references (ar.gradient on the same primitives), checked against FD -------------
+# -- engine references (ar.autodiff on the same primitives), checked against FD ------------
 
 def _axpy_program(y: np.ndarray, a: float, x: np.ndarray) -> Any:
     axpy_(y, a, x)
@@ -160,12 +160,15 @@ CASES: dict[str, tuple[Callable[..., Any], Callable[..., float], tuple[str, ...]
 
 
 def reference(case: str, args: list[Any]) -> tuple[Any, ...]:
-    """Gradients of a case's loss from ``ar.gradient``, asserted equal to finite differences."""
-    from activerules.engine import gradient
+    """Gradients of a case's loss from ``ar.autodiff`` (arrays Duplicated, scalars Active),
+    asserted equal to finite differences. Clears the call counters."""
+    from activerules.engine import autodiff
 
     program, loss, _ = CASES[case]
-    grads = gradient(program, *[np.array(a, copy=True) if np.ndim(a) else a for a in args],
-                     argnums=tuple(range(len(args))))
+    anns = [ar.Duplicated(np.array(a, copy=True), np.zeros_like(a)) if np.ndim(a) else ar.Active(a)
+            for a in args]
+    derivs = autodiff(program, *anns)
+    grads = [ann.dval if isinstance(ann, ar.Duplicated) else d for ann, d in zip(anns, derivs)]
     for i, g in enumerate(grads):
         np.testing.assert_allclose(g, fd_grad(loss, list(args), i), rtol=1e-6, atol=1e-8)
     CALLS.clear()
