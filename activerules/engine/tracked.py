@@ -29,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig
+from ..dispatch import ARRAY as ARRAY_KIND
 from ..dispatch import registry
 from .tape import ARRAY, CAREFUL, LIFTED, RESOLVED, SCALAR, SEQ, Cell, Tape, UntrackedWriteError
 
@@ -547,7 +548,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
             else:
                 ann.dval = None
             acts.append(dup)
-            types.append(t)
+            types.append(ARRAY_KIND)  # type: ignore[arg-type]  # a sequence of arrays
             binds.append((i, SEQ, cells, views))
         else:
             ann = _new(Const)

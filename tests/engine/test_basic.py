@@ -22,7 +22,25 @@ PROGRAMS = {
     + x[x > 0].sum(),
     "scalar_chain": lambda x: np.sqrt(x[0] * x[0] + 1.0) * np.log(x[3]) + x[2] ** x[3],
     "iteration": lambda x: sum(v * v for v in x) + len(x) * x.mean(),
+    "sequences": lambda x: (np.concatenate([x, x[:2] * 2]) ** 2).sum() + (np.stack([x, np.sin(x)]) * 1.5).sum(),
+    "where_newaxis": lambda x: np.where(x > 0, x * x, -x).sum() + (x[None, :] * x[:, None]).sum(),
+    "ellipsis": lambda x: (x.reshape(2, 3)[..., 0] ** 3).sum(),
+    "ufunc_methods": lambda x: np.add.reduce(x * x) + np.multiply.reduce(x[:3]),
+    "ufunc_at": lambda x: _add_at(x),
+    "write_through_transpose": lambda x: _write_through_transpose(x),
 }
+
+
+def _add_at(x):
+    y = np.zeros_like(x)
+    np.add.at(y, [0, 0, 2], x[:3])
+    return (y * y).sum()
+
+
+def _write_through_transpose(x):
+    m = x.reshape(2, 3) * 1.0
+    m.T[0] = m[1, 2] * 2.0
+    return (m * m).sum()
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
