@@ -56,7 +56,7 @@ def _samples(base: np.ndarray, twod: np.ndarray | None = None, complex_: bool = 
     return out
 
 
-_REAL, _POS, _UNIT, _GT1 = _samples(_R, _R2), _samples(_P, _P2), _samples(_U), _samples(_G)
+_REAL, _POS = _samples(_R, _R2), _samples(_P, _P2)
 _REALC, _POSC, _UNITC, _GT1C = (
     _samples(_R, _R2, True), _samples(_P, _P2, True), _samples(_U, None, True), _samples(_G, None, True))
 

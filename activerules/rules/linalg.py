@@ -150,7 +150,7 @@ def _kron_b(g: Any, a: Any, sb: tuple[int, ...]) -> Any:
 
 
 def _vecdot_g(g: Any, p: dict[str, Any]) -> Any:
-    return np.expand_dims(g, p.get("axis", -1) if p.get("axis") is not None else -1)
+    return np.expand_dims(g, -1 if p.get("axis") is None else p["axis"])
 
 
 def _conv_start(n: int, m: int, mode: str) -> int:
@@ -166,7 +166,6 @@ def _full(g: Any, n: int, m: int, mode: str) -> Any:
     return out
 
 
-_TD_DEFAULT = 2
 _DOT = _contract(_dot_axes)
 _INNER = _contract(_inner_axes)
 _PRODUCTS: dict[Callable[..., Any], tuple[Callable[..., Any], Callable[..., Any], list[Any]]] = {
@@ -193,8 +192,8 @@ _PRODUCTS: dict[Callable[..., Any], tuple[Callable[..., Any], Callable[..., Any]
                    [S(_V4, _V3), S(_V4, _V3, "full"), S(_V3, _V4, "same"), S(_C34[0], _V3 + 1j)]),
 }
 if hasattr(np, "vecdot"):  # NumPy >= 2.0: conjugates its first argument
-    _PRODUCTS[np.vecdot] = (lambda g, b, p: _vecdot_g(conj(g), p) * b, lambda g, a, p: _vecdot_g(g, p) * a, [S(_A, _A[::-1]), S(_A, _V4), S(_C34, _C34[::-1]),
-                                                                S(_A, _A[::-1], axis=0)])
+    _PRODUCTS[np.vecdot] = (lambda g, b, p: _vecdot_g(conj(g), p) * b, lambda g, a, p: _vecdot_g(g, p) * a,
+                            [S(_A, _A[::-1]), S(_A, _V4), S(_C34, _C34[::-1]), S(_A, _A[::-1], axis=0)])
 # NumPy 2's ``np.linalg`` spellings are distinct functions with narrower signatures.
 _LINALG_SAMPLES = {"matmul": [S(_A, _B), S(_BATCH, _SQ)], "vecdot": [S(_A, _A[::-1])],
                    "outer": [S(_V3, _V4)], "tensordot": [S(_BATCH, _SQ), S(_A, _B, axes=1)],

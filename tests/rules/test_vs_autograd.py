@@ -126,11 +126,10 @@ OURS, THEIRS = _programs(np), _programs(anp)
 
 
 # Engine gaps, not rule bugs (each rule passes check_rule): the engine does not yet
-# track elements of tuple outputs (slogdet(...)[1], eigh(...)[0]) nor lists of
-# tracked arrays passed to concatenate.  Non-strict, so a fix shows up as XPASS.
+# track elements of named-tuple outputs (slogdet(...)[1], eigh(...)[0]).
+# Non-strict, so a fix shows up as XPASS.
 _ENGINE_GAPS = {
-    "assorted": "engine: a list of tracked arrays passed to np.concatenate is resolved as static",
-    "matrix_functions": "engine: elements of tuple outputs (slogdet, eigh) get no cotangent",
+    "matrix_functions": "engine: elements of named-tuple outputs (slogdet, eigh) get no cotangent",
 }
 
 
