@@ -39,7 +39,8 @@ def to_autograd(fn: Callable[..., Any], *, mutates: Sequence[int] = (),
                 registry: Any = None) -> Callable[..., Any]:
     """An autograd primitive computing ``fn`` whose VJP is ``fn``'s registered rule.
 
-    ``fn`` takes NumPy arrays and scalars and returns one array or scalar.
+    ``fn`` takes NumPy arrays and scalars and returns an array or scalar, or a tuple
+    of them.
     ``mutates``: positions of arguments ``fn`` modifies in place (``fn`` then returns
     ``None``); the primitive returns their new values instead (a tuple if several) and
     leaves its inputs alone. Keyword arguments pass through and are never
@@ -83,13 +84,13 @@ def to_autograd(fn: Callable[..., Any], *, mutates: Sequence[int] = (),
 
         def vjp(g: Any) -> tuple[Any, ...]:
             nonlocal pending
-            _check_first_order(fn, (g,))
+            _check_first_order(fn, g if isinstance(g, tuple) else (g,))
             if mutated:
                 seeds = dict(zip(mutated, (g,) if len(mutated) == 1 else tuple(g)))
                 dret = None
             else:
                 seeds = {}
-                dret = np.array(g, copy=True) if isinstance(g, np.ndarray) else g
+                dret = tuple(_writable(gi) for gi in g) if isinstance(ans, tuple) else _writable(g)
             if pending is not None:
                 cots = pending.reverse(dret, seeds)
                 pending = None
@@ -110,6 +111,10 @@ def to_autograd(fn: Callable[..., Any], *, mutates: Sequence[int] = (),
             state.request = None
 
     return wrapped
+
+
+def _writable(value: Any) -> Any:
+    return np.array(value, copy=True) if isinstance(value, np.ndarray) else value
 
 
 def _check_first_order(fn: Callable[..., Any], values: Sequence[Any]) -> None:

@@ -49,9 +49,10 @@ def to_jax(fn: Callable[..., Any], *, out_shape: Any = None, mutates: Sequence[i
     """A JAX function computing ``fn`` whose VJP is ``fn``'s registered rule.
 
     ``fn`` takes arrays and scalars (JAX arrays are passed to it as NumPy arrays,
-    0-d ones as NumPy scalars) and returns one array or scalar. ``out_shape``: a
-    ``jax.ShapeDtypeStruct`` (anything with ``.shape`` and ``.dtype``) or a callable
-    mapping the argument ``ShapeDtypeStruct``\\ s to one; when omitted, ``fn`` is
+    0-d ones as NumPy scalars) and returns an array or scalar, or a tuple of them.
+    ``out_shape``: a ``jax.ShapeDtypeStruct`` (anything with ``.shape`` and ``.dtype``),
+    a tuple of them, or a callable mapping the argument ``ShapeDtypeStruct``\\ s to
+    that; when omitted, ``fn`` is
     evaluated once per input signature on zeros (then on random normals if that fails)
     to learn it. ``mutates``: the positions of arguments ``fn`` modifies in place
     (``fn`` then returns ``None``); the JAX function copies them and returns their new
@@ -117,22 +118,23 @@ class _Builder:
             """The primal callback; with ``wanted`` (differentiating) it runs the rule
             forward and also returns the token of its pending reverse."""
             spec = specs(xs)
-            flat = list(spec) if mutates else [spec]
+            several = isinstance(spec, tuple)      # a tuple output (or the mutated arguments)
+            flat = list(spec) if several else [spec]
             nds = [np.ndim(x) for x in xs]
             if wanted is None:
                 def one(vals: list[Any]) -> list[np.ndarray]:
-                    return _as_outputs(call.primal(vals), flat, bool(mutates))
+                    return _as_outputs(call.primal(vals), flat, several)
             else:
                 flat = flat + [jax.ShapeDtypeStruct((), np.int32)]
 
                 def one(vals: list[Any]) -> list[np.ndarray]:
                     y, token = call.forward(vals, wanted)
-                    return _as_outputs(y, flat[:-1], bool(mutates)) + [np.int32(token)]
+                    return _as_outputs(y, flat[:-1], several) + [np.int32(token)]
 
             outs = jax.pure_callback(lambda *arrays: _map_leading(one, arrays, nds, flat), flat, *xs,
                                      vmap_method="expand_dims")
             ys = outs[:-1] if wanted is not None else outs
-            y = ys[0] if not mutates or len(ys) == 1 else tuple(ys)
+            y = (ys[0] if len(ys) == 1 else tuple(ys)) if mutates else tuple(ys) if several else ys[0]
             return y if wanted is None else (y, outs[-1])
 
         @jax.custom_vjp
@@ -147,7 +149,8 @@ class _Builder:
 
         def jfn_bwd(res: Any, g: Any) -> Any:
             xs, wanted = res.xs, res.wanted
-            gs = list(g) if mutates and len(mutates) > 1 else [g]
+            several = isinstance(g, (tuple, list))
+            gs = list(g) if several else [g]
             if all(isinstance(gi, SymbolicZero) for gi in gs) or not any(wanted):
                 return (None,) * len(xs)
             gs = [jax.numpy.zeros(gi.shape, gi.dtype) if isinstance(gi, SymbolicZero) else gi for gi in gs]
@@ -155,7 +158,7 @@ class _Builder:
             nds = [np.ndim(x) for x in xs] + [np.ndim(gi) for gi in gs] + [0]
 
             def host(*arrays: Any) -> Any:
-                return _bwd_host(call, arrays, nds, wanted, cot_specs)
+                return _bwd_host(call, arrays, nds, wanted, cot_specs, several)
 
             cots = iter(jax.pure_callback(host, cot_specs, *xs, *gs, res.token, vmap_method="expand_dims"))
             return tuple(next(cots) if w else None for w in wanted)
@@ -170,21 +173,31 @@ class _Builder:
         if mutates:
             return tuple(jax.ShapeDtypeStruct(np.shape(xs[i]), xs[i].dtype) for i in mutates)
         if self.out_shape is not None:
-            if callable(self.out_shape):
-                return self.out_shape(*[jax.ShapeDtypeStruct(np.shape(x), x.dtype) for x in xs])
-            return self.out_shape
+            spec = self.out_shape
+            if callable(spec):
+                spec = spec(*[jax.ShapeDtypeStruct(np.shape(x), x.dtype) for x in xs])
+            return tuple(spec) if isinstance(spec, (tuple, list)) else spec
         rng = np.random.default_rng(0)
         error: Exception | None = None
         for make in (np.zeros, lambda s, dtype: np.asarray(rng.standard_normal(s), dtype=dtype)):
             vals = [_bridge.host_value(make(np.shape(x), dtype=np.dtype(x.dtype))) for x in xs]
             try:
-                y = np.asarray(primal_host(vals))
+                y = primal_host(vals)
             except Exception as e:  # noqa: BLE001 - try the next probe input
                 error = e
                 continue
-            return jax.ShapeDtypeStruct(y.shape, jax.dtypes.canonicalize_dtype(y.dtype))
+            if isinstance(y, tuple):
+                return tuple(_spec_of(v) for v in y)
+            return _spec_of(y)
         raise TypeError(f"to_jax({getattr(self.fn, '__name__', self.fn)!r}): could not infer the output "
                         f"shape by evaluating it on zeros or random inputs ({error!r}); pass out_shape=")
+
+
+def _spec_of(value: Any) -> Any:
+    import jax
+
+    arr = np.asarray(value)
+    return jax.ShapeDtypeStruct(arr.shape, jax.dtypes.canonicalize_dtype(arr.dtype))
 
 
 @functools.cache
@@ -319,10 +332,11 @@ class _Call:
         return out, _PENDING.put(pending)
 
     def cotangents(self, xs: Sequence[Any], gs: Sequence[Any], wanted: tuple[bool, ...],
-                   width: int | None, token: Any = None) -> list[Any]:
+                   width: int | None, token: Any = None, several: bool = False) -> list[Any]:
         """One rule reverse: cotangents of the wanted arguments (per lane tuples when
         ``width``). ``gs``: the output cotangents (per lane lists when ``width``);
-        ``token``: the forward's pending reverse (else the forward is recomputed)."""
+        ``token``: the forward's pending reverse (else the forward is recomputed);
+        ``several``: the function returns a tuple (its cotangent is a tuple)."""
         args = self.full(xs)
         kinds, acts = self.activities(args, wanted, width)
         mutated = tuple(self.dyn[j] for j in self.mutates)
@@ -335,7 +349,10 @@ class _Call:
             dret = None if width is None else (None,) * width
         else:
             seeds = {}
-            dret = _writable(gs[0]) if width is None else tuple(_writable(lane[0]) for lane in gs)
+            def out_cot(g: Sequence[Any]) -> Any:
+                return tuple(_writable(gi) for gi in g) if several else _writable(g[0])
+
+            dret = out_cot(gs) if width is None else tuple(out_cot(lane) for lane in gs)
         pending = None if token is None else _PENDING.pop(token)
         if pending is not None and width is None:
             cots = pending.reverse(dret, seeds)
@@ -359,7 +376,7 @@ def _writable(value: Any) -> Any:
 
 
 def _bwd_host(call: _Call, arrays: Sequence[Any], nds: Sequence[int], wanted: tuple[bool, ...],
-              cot_specs: Sequence[Any]) -> list[np.ndarray]:
+              cot_specs: Sequence[Any], several: bool) -> list[np.ndarray]:
     """The VJP callback: ``arrays`` are the primal inputs, the output cotangents and
     the forward's token."""
     nxs = len(call.dyn)
@@ -375,12 +392,12 @@ def _bwd_host(call: _Call, arrays: Sequence[Any], nds: Sequence[int], wanted: tu
         gs = [np.broadcast_to(g, batch + g.shape[len(lead):]).reshape((width,) + g.shape[len(lead):])
               for g, lead in zip(arrays[nxs:-1], g_leads)]
         lanes = [[_bridge.host_value(g[k]) for g in gs] for k in range(width)]
-        cots = call.cotangents(xs, lanes, wanted, width, arrays[-1].reshape(()))
+        cots = call.cotangents(xs, lanes, wanted, width, arrays[-1].reshape(()), several)
         return [np.stack([np.asarray(ck, dtype=s.dtype).reshape(s.shape) for ck in c])
                 .reshape(batch + tuple(s.shape)) for c, s in zip(cots, cot_specs)]
 
     def one(vals: list[Any]) -> list[np.ndarray]:
-        cots = call.cotangents(vals[:nxs], vals[nxs:-1], wanted, None, vals[-1])
+        cots = call.cotangents(vals[:nxs], vals[nxs:-1], wanted, None, vals[-1], several)
         return [np.asarray(c, dtype=s.dtype).reshape(s.shape) for c, s in zip(cots, cot_specs)]
 
     return _map_leading(one, arrays, nds, cot_specs)

@@ -44,8 +44,8 @@ def to_torch(fn: Callable[..., Any], *, mutates: Sequence[int] = (), registry: A
     """A function of tensors computing ``fn`` whose backward is ``fn``'s registered rule.
 
     ``fn`` takes NumPy arrays and scalars (tensors arrive as arrays, 0-d tensors as
-    NumPy scalars, other arguments as they are) and returns one array or scalar, which
-    the wrapper returns as a tensor. ``mutates``: positions of the tensor arguments
+    NumPy scalars, other arguments as they are) and returns an array or scalar (or a
+    tuple of them), which the wrapper returns as a tensor (a tuple of tensors). ``mutates``: positions of the tensor arguments
     ``fn`` modifies in place (``fn`` then returns ``None``, the wrapper returns the
     mutated tensor, or a tuple of them). Keyword arguments pass through to ``fn`` and
     are never differentiated. ``registry``: where rules are looked up (default
@@ -68,7 +68,7 @@ def to_torch(fn: Callable[..., Any], *, mutates: Sequence[int] = (), registry: A
         if not mutated and not (torch.is_grad_enabled() and any(
                 isinstance(a, torch.Tensor) and a.requires_grad for a in args)):
             # Nothing to differentiate: run the function, record nothing.
-            return _to_tensor(fn(*[_host(a) for a in args], **kwargs), _device(args))
+            return _to_tensors(fn(*[_host(a) for a in args], **kwargs), _device(args))
         return function.apply(_Options(kwargs), *args)
 
     return wrapped
@@ -108,6 +108,12 @@ def _to_tensor(value: Any, device: Any, like: Any = None) -> Any:
     return torch.from_numpy(arr).to(device)
 
 
+def _to_tensors(value: Any, device: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_to_tensor(v, device) for v in value)
+    return _to_tensor(value, device)
+
+
 def _make_function(fn: Callable[..., Any], registry: Any, mutates: tuple[int, ...]) -> Any:
     import torch
     from torch.autograd.function import once_differentiable
@@ -128,12 +134,13 @@ def _make_function(fn: Callable[..., Any], registry: Any, mutates: tuple[int, ..
             acts = _bridge.activities(kinds, wanted, ())  # all Const: the function itself runs
         y, pending = _bridge.forward(fn, registry, acts, kinds, vals, options.kwargs)
         ctx.pending, ctx.wanted, ctx.device = pending, wanted, _device(args)
+        ctx.several = isinstance(y, tuple)
         ctx.like = [a if isinstance(a, torch.Tensor) else None for a in args]
         if mutates:
             outs = tuple(args[i] for i in mutates)
             ctx.mark_dirty(*outs)
             return outs[0] if len(outs) == 1 else outs
-        return _to_tensor(y, ctx.device)
+        return _to_tensors(y, ctx.device)
 
     @once_differentiable
     def backward(ctx: Any, *grads: Any) -> Any:
@@ -141,6 +148,8 @@ def _make_function(fn: Callable[..., Any], registry: Any, mutates: tuple[int, ..
         host = [None if g is None else np.array(g.detach().cpu().numpy(), copy=True) for g in grads]
         if mutates:
             cots = ctx.pending.reverse(None, {i: g for i, g in zip(mutates, host)})
+        elif ctx.several:
+            cots = ctx.pending.reverse(tuple(_bridge.host_value(h) for h in host))
         else:
             cots = ctx.pending.reverse(_bridge.host_value(host[0]))
         out: list[Any] = [None]

@@ -3,7 +3,8 @@
 * ``matvec(A, x)``: an rrule whose cotangents are thunks, a specialised
   ``(Duplicated, Const)`` rule, and a batch rule for ``(Const, BatchDuplicated)``;
 * ``axpy_(y, a, x)``: a mutating primitive, ``y += a * x`` (one rule for all activities);
-* ``scaled_tanh(a, x)``: a function of a scalar and an array (rrule only).
+* ``scaled_tanh(a, x)``: a function of a scalar and an array (rrule only);
+* ``polar(x, y)``: a tuple output ``(r, theta)`` (rrule only).
 
 Each comes with a NumPy reference and central finite differences.
 """
@@ -107,6 +108,23 @@ def _scaled_tanh(a: float, x: np.ndarray) -> Any:
     return y, pullback
 
 
+@primitive
+def polar(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.hypot(x, y), np.arctan2(y, x)
+
+
+@ar.rrule(polar)
+def _polar(x: np.ndarray, y: np.ndarray) -> Any:
+    CALLS["polar.rrule"] += 1
+    r, t = np.hypot(x, y), np.arctan2(y, x)
+
+    def pullback(cots: tuple[np.ndarray, np.ndarray]) -> Any:
+        rbar, tbar = cots
+        return (rbar * x / r - tbar * y / r ** 2, rbar * y / r + tbar * x / r ** 2)
+
+    return (r, t), pullback
+
+
 # -- references ---------------------------------------------------------------------------
 
 def loss_matvec(A: np.ndarray, x: np.ndarray) -> float:
@@ -119,6 +137,15 @@ def loss_axpy(y: np.ndarray, a: float, x: np.ndarray) -> float:
 
 def loss_scaled_tanh(a: float, x: np.ndarray) -> float:
     return float(np.sum(np.cos(np.tanh(a * x))))
+
+
+def loss_polar(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.sum(np.hypot(x, y) ** 2 * np.sin(np.arctan2(y, x))))
+
+
+def _polar_program(x: np.ndarray, y: np.ndarray) -> Any:
+    r, t = polar(x, y)
+    return np.sum(r ** 2 * np.sin(t))
 
 
 def fd_grad(f: Callable[..., float], args: list[Any], i: int, h: float = 1e-6) -> Any:
@@ -156,6 +183,7 @@ CASES: dict[str, tuple[Callable[..., Any], Callable[..., float], tuple[str, ...]
     "matvec": (lambda A, x: np.sum(np.sin(matvec(A, x))), loss_matvec, ("A", "x")),
     "axpy": (_axpy_program, loss_axpy, ("y", "a", "x")),
     "scaled_tanh": (lambda a, x: np.sum(np.cos(scaled_tanh(a, x))), loss_scaled_tanh, ("a", "x")),
+    "polar": (_polar_program, loss_polar, ("x", "y")),
 }
 
 

@@ -4,18 +4,20 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
-from adapter_fns import CASES, axpy_, inputs, matvec, reference, scaled_tanh
+from adapter_fns import CASES, axpy_, inputs, matvec, polar, reference, scaled_tanh
 
 from activerules.adapters.autograd import to_autograd
 
 amatvec = to_autograd(matvec)
 aaxpy = to_autograd(axpy_, mutates=(0,))
 ascaled_tanh = to_autograd(scaled_tanh)
+apolar = to_autograd(polar)
 
 LOSSES = {
     "matvec": lambda A, x: anp.sum(anp.sin(amatvec(A, x))),
     "axpy": lambda y, a, x: anp.sum(aaxpy(y, a, x) ** 2),
     "scaled_tanh": lambda a, x: anp.sum(anp.cos(ascaled_tanh(a, x))),
+    "polar": lambda x, y: (lambda r, t: anp.sum(r ** 2 * anp.sin(t)))(*apolar(x, y)),
 }
 
 
@@ -77,3 +79,9 @@ def test_second_order_raises_clearly():
     d = inputs()
     with pytest.raises(NotImplementedError, match="once differentiable"):
         autograd.hessian(lambda x: LOSSES["matvec"](d["A"], x))(d["x"])
+
+
+def test_tuple_output_with_one_component_used():
+    d = inputs()
+    g = autograd.grad(lambda x: anp.sum(apolar(x, d["y"])[1]))(d["x"])
+    np.testing.assert_allclose(g, -d["y"] / np.hypot(d["x"], d["y"]) ** 2, rtol=1e-12)

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from adapter_fns import CASES, axpy_, fd_grad, inputs, matvec, reference, scaled_tanh
+from adapter_fns import CASES, axpy_, fd_grad, inputs, matvec, polar, reference, scaled_tanh
 
 from activerules.adapters.jax import to_jax
 
@@ -26,11 +26,13 @@ def x64():
 jmatvec = to_jax(matvec, out_shape=lambda A, x: jax.ShapeDtypeStruct(A.shape[:1], A.dtype))
 jaxpy = to_jax(axpy_, mutates=(0,))
 jscaled_tanh = to_jax(scaled_tanh)
+jpolar = to_jax(polar)
 
 LOSSES = {
     "matvec": lambda A, x: jnp.sum(jnp.sin(jmatvec(A, x))),
     "axpy": lambda y, a, x: jnp.sum(jaxpy(y, a, x) ** 2),
     "scaled_tanh": lambda a, x: jnp.sum(jnp.cos(jscaled_tanh(a, x))),
+    "polar": lambda x, y: (lambda r, t: jnp.sum(r ** 2 * jnp.sin(t)))(*jpolar(x, y)),
 }
 
 
@@ -250,3 +252,13 @@ def test_scan_longer_than_the_pending_store_is_exact():
 
     np.testing.assert_allclose(np.asarray(jax.grad(loss)(inputs()["x"])), fd_grad(loss_np, [inputs()["x"]], 0),
                                rtol=1e-6, atol=1e-9)
+
+
+def test_tuple_output_with_one_component_used(calls):
+    d = inputs()
+    r = np.hypot(d["x"], d["y"])
+    g = jax.grad(lambda x: jnp.sum(jpolar(x, d["y"])[0]))(d["x"])      # theta's cotangent is zero
+    np.testing.assert_allclose(np.asarray(g), d["x"] / r, rtol=1e-12)
+    jac = jax.jacrev(lambda x: jpolar(x, d["y"])[1])(d["x"])            # batch lanes of tuple cotangents
+    np.testing.assert_allclose(np.asarray(jac), np.diag(-d["y"] / r ** 2), rtol=1e-12)
+    assert dict(calls) == {"polar.rrule": 2}

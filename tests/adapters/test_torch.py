@@ -4,13 +4,14 @@ once_differentiable, version checks, no_grad, dtypes."""
 import numpy as np
 import pytest
 import torch
-from adapter_fns import CASES, axpy_, inputs, matvec, reference, scaled_tanh
+from adapter_fns import CASES, axpy_, inputs, matvec, polar, reference, scaled_tanh
 
 from activerules.adapters.torch import to_torch
 
 tmatvec = to_torch(matvec)
 taxpy_ = to_torch(axpy_, mutates=(0,))
 tscaled_tanh = to_torch(scaled_tanh)
+tpolar = to_torch(polar)
 
 
 def _axpy_loss(y, a, x):
@@ -22,6 +23,7 @@ LOSSES = {
     "matvec": lambda A, x: torch.sin(tmatvec(A, x)).sum(),
     "axpy": _axpy_loss,
     "scaled_tanh": lambda a, x: torch.cos(tscaled_tanh(a, x)).sum(),
+    "polar": lambda x, y: (lambda r, t: (r ** 2 * torch.sin(t)).sum())(*tpolar(x, y)),
 }
 
 
@@ -153,3 +155,11 @@ def test_non_tensor_and_keyword_arguments_are_const():
     A.grad = None
     torch.sin(total(A, axis=0)).sum().backward()         # a keyword: passed through
     np.testing.assert_allclose(A.grad.numpy(), np.cos(d["A"].sum(0))[None, :] * np.ones((3, 4)), rtol=1e-12)
+
+
+def test_tuple_output_with_one_component_used():
+    d = inputs()
+    x, y = _leaves([d["x"], d["y"]])
+    r, t = tpolar(x, y)
+    r.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), d["x"] / np.hypot(d["x"], d["y"]), rtol=1e-12)
