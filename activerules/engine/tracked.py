@@ -566,14 +566,17 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         return fn(*[raw(a) for a in args], **kwargs)
     before = _counts(arrays)
     lifted = entry.form == "rrule" and not width and not mutates
-    if lifted:  # the engine lifts the rrule itself: see tape.reverse_rrule
+    if lifted:  # the engine lifts the rrule itself: see tape._reverse_lifted
         y, reverse = entry.impl(*[an.val for an in anns], **kwargs)
     else:
         y, reverse = res.call(_cfg(acts_t, width), *anns, **kwargs)
     _note_retained(arrays, before, y,
                    not width and (entry.form == "rrule" or not reverse_reads_val(entry.impl)), tape)
-    del ann, a, arrays, before
     if type(y) is np.ndarray and y.base is None and y.dtype.kind in "fc":  # the common case
+        for _, v, _ in arrays:
+            if y is v:  # the rule returned its argument itself: give the output its own storage
+                y = y.copy()
+                break
         out = Cell(y.shape, y.dtype)
         y = new_root(y, tape, out, _rc(y) > 2)
     else:
@@ -611,9 +614,11 @@ def _note_retained(arrays: list[Any], before: list[tuple[int, int]], y: Any, dro
         if drop:
             ann.val = None
             r0 -= 1
-        held = _rc(v) - r0 - _held_by(y, v)
-        if b0:
-            held += _rc_base(v) - b0 - _held_by(y, v.base)
+            held = _rc(v) - r0 - _held_by(y, v)
+            if b0:
+                held += _rc_base(v) - b0 - _held_by(y, v.base)
+        else:  # the reverse may read ann.val: whatever the rule kept, the value is needed
+            held = 1
         if held > 0:
             if owner is not None:
                 root = owner._root

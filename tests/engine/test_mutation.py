@@ -170,3 +170,26 @@ def test_locks_are_released_and_nested_locks_counted() -> None:
     pb2(np.ones(5))
     del pb2
     assert w.flags.writeable
+
+
+@ar.engine.primitive
+def _scaled_square(x, c):
+    return c * x * x
+
+
+@ar.rule(_scaled_square, ar.Annotation, ar.Annotation)
+def _scaled_square_rule(cfg, x, c):
+    def reverse(g):  # reads x.val at reverse time (DESIGN's closure form)
+        if isinstance(x, ar.Duplicated):
+            x.dval += 2 * c.val * x.val * g
+        return None
+    return c.val * x.val * x.val, reverse
+
+
+def test_rule_reading_val_at_reverse_time_sees_the_value_of_its_call() -> None:
+    def f(x):
+        y = _scaled_square(x, 1.5)
+        x *= 10.0
+        return (y * x).sum()
+
+    np.testing.assert_allclose(gradient(f, X.copy()), fd_grad(f, X), rtol=1e-6)
