@@ -36,6 +36,7 @@ _AREAS = {
     "shapes": "Shapes, copies and rearrangements",
     "indexing": "Indexing and assignment",
     "linalg": "Linear algebra",
+    "fft": "Discrete Fourier transforms (numpy.fft)",
     "_util": "Linear algebra",  # products registered through the shared activity-rule factory
     "inactive": "Inactive (no derivative)",
 }
