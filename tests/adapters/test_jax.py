@@ -262,3 +262,10 @@ def test_tuple_output_with_one_component_used(calls):
     jac = jax.jacrev(lambda x: jpolar(x, d["y"])[1])(d["x"])            # batch lanes of tuple cotangents
     np.testing.assert_allclose(np.asarray(jac), np.diag(-d["y"] / r ** 2), rtol=1e-12)
     assert dict(calls) == {"polar.rrule": 2}
+
+
+def test_plain_vmap_runs_the_function_per_element(calls):
+    d = inputs()
+    xs = np.stack([d["x"], 2 * d["x"]])
+    np.testing.assert_allclose(np.asarray(jax.vmap(jmatvec, in_axes=(None, 0))(d["A"], xs)), xs @ d["A"].T)
+    assert dict(calls) == {"matvec": 2}
