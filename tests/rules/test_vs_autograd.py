@@ -98,7 +98,14 @@ def _programs(xp: Any) -> dict[str, tuple[Callable[..., Any], tuple[Any, ...]]]:
         return (xp.linalg.det(S) + xp.sum(xp.linalg.pinv(M[:, :2]) ** 2) + xp.sum(xp.linalg.inv(S))
                 + xp.sum(xp.linalg.solve(S, M[:, 0])) + xp.trace(xp.dot(S, S.T)))
 
+    def spectral(x: Any) -> Any:
+        X = xp.fft.rfft(x)
+        smooth = xp.fft.irfft(X * H_SPEC, len(x))
+        return (xp.sum(xp.abs(X) ** 2) + xp.sum(smooth ** 3) + xp.sum(xp.real(xp.fft.ifft(xp.fft.fft(x) * 2.0)))
+                + xp.sum(xp.abs(xp.fft.fft2(xp.reshape(x, (2, 4)))) ** 2))
+
     return {
+        "spectral": (spectral, (_rng.standard_normal(8),)),
         "attention": (attention, (_rng.standard_normal((4, 3)), _rng.standard_normal((5, 3)),
                                   _rng.standard_normal((5, 2)))),
         "elementwise": (elementwise, (_rng.standard_normal(6), _rng.standard_normal(6))),
@@ -119,6 +126,7 @@ def _programs(xp: Any) -> dict[str, tuple[Callable[..., Any], tuple[Any, ...]]]:
 
 
 W_SOFT = _rng.standard_normal((4, 5))
+H_SPEC = np.exp(-np.arange(5.0)) * (1 + 0.5j)
 X_MLP, Y_MLP = _rng.standard_normal((10, 3)), _rng.standard_normal((10, 2))
 X_GAUSS = _rng.standard_normal((6, 3))
 X_LS, Y_LS = _rng.standard_normal((9, 3)), _rng.standard_normal(9)
