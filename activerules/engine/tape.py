@@ -211,6 +211,12 @@ def _arg_shadow(cell: Cell, view: Any, width: int) -> Any:
 
 def _reverse_entry(entry: Entry, width: int) -> None:
     reverse, anns, binds, out, mutates, mode, label = entry
+    if mode == LIFTED and type(out) is Cell:  # the hot path: one array or scalar output
+        dret = out.shadow
+        if dret is not None:
+            _reverse_lifted(reverse, binds, dret, label, out)
+            out.shadow = None
+        return
     dret, live = _out_cotangent(out, width)
     if mode == LIFTED:
         if live:
@@ -323,7 +329,9 @@ def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out:
             ready.append((kind, cell, None, check_active(label, i, c, cell.dtype.type(0))))
         elif kind == ARRAY:
             shape = cell.shape if view is None else view(cell.ensure(0)).shape
-            ready.append((kind, cell, view, _check_array(label, i, c, shape, cell.dtype)))
+            if type(c) is not np.ndarray or c.shape != shape or c.dtype != cell.dtype:
+                c = _check_array(label, i, c, shape, cell.dtype)
+            ready.append((kind, cell, view, c))
         else:
             shadows = [x.ensure(0) if v is None else v(x.ensure(0)) for x, v in zip(cell, view)]
             ready.append((kind, cell, view, check_duplicated(label, i, c, shadows)))

@@ -511,6 +511,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     acts: list[type] = []
     types: list[type] = []
     anns: list[Any] = []
+    vals: list[Any] = []
     binds: list[Any] = []
     arrays: list[Any] = []  # (ann, raw array, stand-in or None, its counts before the call)
     ann: Any
@@ -530,7 +531,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
             acts.append(dup)
             types.append(np.ndarray)
             binds.append((i, ARRAY, a._cell, a._view))
-            arrays.append((ann, v, a))
+            arrays.append((ann, v, a, v.base))
         elif t is TrackedScalar:
             if a._tape is not tape:
                 raise _mixed()
@@ -540,9 +541,9 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
             types.append(type(a._v))
             binds.append((i, SCALAR, a._cell, None))
         elif (t is list or t is tuple) and any(type(e) is Tracked for e in a):
-            vals, (cells, views), _ = _seq_arg(a, tape)
+            seq_vals, (cells, views), _ = _seq_arg(a, tape)
             ann = _new(dup)
-            ann.val = vals
+            ann.val = seq_vals
             if width:
                 ann.dvals = (None,) * width
             else:
@@ -556,29 +557,58 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
             acts.append(Const)
             types.append(t)
             if t is np.ndarray:
-                arrays.append((ann, a, None))
+                arrays.append((ann, a, None, a.base))
         anns.append(ann)
+        vals.append(ann.val)
         i += 1
     acts_t = tuple(acts)
     res = registry.resolve(fn, acts_t, tuple(types))
     entry = res.entry
     if entry.form == "inactive":
         return fn(*[raw(a) for a in args], **kwargs)
-    before = _counts(arrays)
+    # Copy-on-write bookkeeping: reference counts of the array arguments (and of the
+    # arrays owning their memory) before and after the call tell whether the rule
+    # kept a reference, i.e. whether its reverse may read the buffer. Every count is
+    # taken through ``e[...]`` so the engine's own references are the same both times.
+    before = []
+    for e in arrays:
+        before.append(_rc(e[1]))
+        before.append(_rc(e[3]))
     lifted = entry.form == "rrule" and not width and not mutates
     if lifted:  # the engine lifts the rrule itself: see tape._reverse_lifted
-        y, reverse = entry.impl(*[an.val for an in anns], **kwargs)
+        y, reverse = entry.impl(*vals, **kwargs)
     else:
         y, reverse = res.call(_cfg(acts_t, width), *anns, **kwargs)
-    _note_retained(arrays, before, y,
-                   not width and (entry.form == "rrule" or not reverse_reads_val(entry.impl)), tape)
+    if arrays:
+        drop = not width and (entry.form == "rrule" or not reverse_reads_val(entry.impl))
+        k = 0
+        for e in arrays:
+            if drop:  # the reverse does not read ann.val: only what the rule kept counts
+                e[0].val = None
+                held = _rc(e[1]) - before[k] + 1 - _held_by(y, e[1])
+                if e[3] is not None:
+                    held += _rc(e[3]) - before[k + 1] - _held_by(y, e[3])
+            else:  # the reverse may read ann.val: the value is needed whatever the rule kept
+                held = 1
+            k += 2
+            if held > 0:
+                _pin(e, tape)
     if type(y) is np.ndarray and y.base is None and y.dtype.kind in "fc":  # the common case
-        for _, v, _ in arrays:
-            if y is v:  # the rule returned its argument itself: give the output its own storage
+        for e in arrays:
+            if y is e[1]:  # the rule returned its argument itself: give the output its own storage
                 y = y.copy()
                 break
-        out = Cell(y.shape, y.dtype)
-        y = new_root(y, tape, out, _rc(y) > 2)
+        out = _new(Cell)
+        out.shadow = None
+        out.shape = y.shape
+        out.dtype = y.dtype
+        w = _new(Tracked)
+        w._pinned = _rc(y) > 2  # the rule kept the output (its reverse reads it)
+        w._a = y
+        w._cell = out
+        w._tape = tape
+        w._root = w._view = w._views = None
+        y = w
     else:
         out, y = _wrap(y, tape, anns)
         if out is None and not mutates:
@@ -596,35 +626,15 @@ def _check_kwargs(fn: Any, kwargs: dict[str, Any]) -> None:
                 "pass it positionally")
 
 
-def _rc_base(v: np.ndarray) -> int:
-    b = v.base
-    return 0 if b is None else _rc(b)
-
-
-def _counts(arrays: list[Any]) -> list[tuple[int, int]]:
-    return [(_rc(v), _rc_base(v)) for _, v, _ in arrays]
-
-
-def _note_retained(arrays: list[Any], before: list[tuple[int, int]], y: Any, drop: bool,
-                   tape: Tape) -> None:
-    """Pin the roots (lock the untracked arrays) whose memory the rule kept a reference
-    to, comparing reference counts before and after the call. With ``drop``, the
-    annotations' ``val`` is cleared first (the reverse does not read it)."""
-    for (ann, v, owner), (r0, b0) in zip(arrays, before):
-        if drop:
-            ann.val = None
-            r0 -= 1
-            held = _rc(v) - r0 - _held_by(y, v)
-            if b0:
-                held += _rc_base(v) - b0 - _held_by(y, v.base)
-        else:  # the reverse may read ann.val: whatever the rule kept, the value is needed
-            held = 1
-        if held > 0:
-            if owner is not None:
-                root = owner._root
-                (owner if root is None else root)._pinned = True
-            else:
-                tape.lock(v)
+def _pin(e: tuple[Any, Any, Any, Any], tape: Tape) -> None:
+    """A rule kept a reference to argument ``e``'s memory: pin its root (the next write
+    moves it to a copy), or lock it if it is an untracked array."""
+    owner = e[2]
+    if owner is not None:
+        root = owner._root
+        (owner if root is None else root)._pinned = True
+    else:
+        tape.lock(e[1])
 
 
 def _held_by(y: Any, v: Any) -> int:
