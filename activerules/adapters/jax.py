@@ -31,15 +31,11 @@ a ``custom_vjp`` function has no JVP.
 from __future__ import annotations
 
 import functools
-import itertools
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import _bridge
+from . import _bridge, _jax_host
 
 __all__ = ["to_jax"]
 
@@ -102,7 +98,7 @@ class _Builder:
         from jax.custom_derivatives import SymbolicZero
 
         dyn = tuple(i for i in range(nargs) if i not in static)
-        call = _Call(self.fn, self.registry, nargs, static, dyn,
+        call = _jax_host.Call(self.fn, self.registry, nargs, static, dyn,
                      tuple(dyn.index(i) for i in self.mutates), kwargs)
         mutates = call.mutates
         out_specs: dict[Any, Any] = {}
@@ -123,15 +119,15 @@ class _Builder:
             nds = [np.ndim(x) for x in xs]
             if wanted is None:
                 def one(vals: list[Any]) -> list[np.ndarray]:
-                    return _as_outputs(call.primal(vals), flat, several)
+                    return _jax_host.as_outputs(call.primal(vals), flat, several)
             else:
                 flat = flat + [jax.ShapeDtypeStruct((), np.int32)]
 
                 def one(vals: list[Any]) -> list[np.ndarray]:
                     y, token = call.forward(vals, wanted)
-                    return _as_outputs(y, flat[:-1], several) + [np.int32(token)]
+                    return _jax_host.as_outputs(y, flat[:-1], several) + [np.int32(token)]
 
-            outs = jax.pure_callback(lambda *arrays: _map_leading(one, arrays, nds, flat), flat, *xs,
+            outs = jax.pure_callback(lambda *arrays: _jax_host.map_leading(one, arrays, nds, flat), flat, *xs,
                                      vmap_method="expand_dims")
             ys = outs[:-1] if wanted is not None else outs
             y = (ys[0] if len(ys) == 1 else tuple(ys)) if mutates else tuple(ys) if several else ys[0]
@@ -158,7 +154,7 @@ class _Builder:
             nds = [np.ndim(x) for x in xs] + [np.ndim(gi) for gi in gs] + [0]
 
             def host(*arrays: Any) -> Any:
-                return _bwd_host(call, arrays, nds, wanted, cot_specs, several)
+                return _jax_host.bwd_host(call, arrays, nds, wanted, cot_specs, several)
 
             cots = iter(jax.pure_callback(host, cot_specs, *xs, *gs, res.token, vmap_method="expand_dims"))
             return tuple(next(cots) if w else None for w in wanted)
@@ -221,183 +217,3 @@ def _residual_class() -> type:
 
 def _residuals(xs: tuple[Any, ...], token: Any, wanted: tuple[bool, ...]) -> Any:
     return _residual_class()(xs, token, wanted)
-
-
-class _PendingStore:
-    """Reverse closures of rule forwards run in the fwd callback, by token, until the
-    bwd callback takes them. A token whose bwd never runs (its output cotangent was
-    zero, a pullback never called) is dropped once ``capacity`` newer ones exist; a bwd
-    that finds no closure recomputes the forward, so eviction costs time, not results."""
-
-    def __init__(self, capacity: int = 64) -> None:
-        self.capacity = capacity
-        self._lock = threading.Lock()
-        self._items: OrderedDict[int, _bridge.Pending] = OrderedDict()
-        self._next = itertools.count(1)
-
-    def put(self, pending: _bridge.Pending) -> int:
-        with self._lock:
-            token = next(self._next) % (2 ** 31 - 1) + 1
-            self._items[token] = pending
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-        return token
-
-    def pop(self, token: Any) -> _bridge.Pending | None:
-        with self._lock:
-            return self._items.pop(int(token), None)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-_PENDING = _PendingStore()
-
-
-def _as_outputs(value: Any, specs: list[Any], several: bool) -> list[np.ndarray]:
-    values = list(value) if several else [value]
-    return [np.asarray(v, dtype=s.dtype).reshape(s.shape) for v, s in zip(values, specs)]
-
-
-def _map_leading(core: Callable[[list[Any]], list[np.ndarray]], arrays: Sequence[Any], nds: Sequence[int],
-                 out_specs: Sequence[Any]) -> list[np.ndarray]:
-    """Apply ``core`` (one element: host values in, one array per spec out) over the
-    leading batch axes that ``vmap`` added to the callback's arguments."""
-    arrays = [np.asarray(a) for a in arrays]
-    leads = [a.shape[:a.ndim - nd] for a, nd in zip(arrays, nds)]
-    if not any(leads):
-        return core([_bridge.host_value(a) for a in arrays])
-    batch = np.broadcast_shapes(*leads)
-    outs = [np.empty(batch + tuple(s.shape), s.dtype) for s in out_specs]
-    for idx in np.ndindex(*batch):
-        vals = [_bridge.host_value(a[_lead_index(idx, lead)]) for a, lead in zip(arrays, leads)]
-        for out, val in zip(outs, core(vals)):
-            out[idx] = val
-    return outs
-
-
-def _lead_index(idx: tuple[int, ...], lead: tuple[int, ...]) -> tuple[int, ...]:
-    """The element of an argument with leading shape ``lead`` (broadcast) at ``idx``."""
-    idx = idx[len(idx) - len(lead):]
-    return tuple(0 if n == 1 else i for i, n in zip(idx, lead))
-
-
-@dataclass(frozen=True)
-class _Call:
-    """What the host callbacks need: the function, where its dynamic arguments go."""
-
-    fn: Callable[..., Any]
-    registry: Any
-    nargs: int
-    static: dict[int, Any]
-    dyn: tuple[int, ...]           # positions of the dynamic (JAX) arguments
-    mutates: tuple[int, ...]       # indices into the dynamic arguments
-    kwargs: dict[str, Any]
-
-    def full(self, vals: Sequence[Any]) -> list[Any]:
-        """The complete argument list from the dynamic values."""
-        args: list[Any] = [None] * self.nargs
-        for i, v in self.static.items():
-            args[i] = v
-        for i, v in zip(self.dyn, vals):
-            args[i] = v
-        return args
-
-    def primal(self, vals: Sequence[Any]) -> Any:
-        """Run ``fn``; for a mutating function, on copies, returning their new values."""
-        vals = [np.array(v, copy=True) if i in self.mutates else v for i, v in enumerate(vals)]
-        y = self.fn(*self.full(vals), **self.kwargs)
-        if self.mutates:
-            return tuple(vals[i] for i in self.mutates)
-        return y
-
-    def activities(self, args: Sequence[Any], wanted: tuple[bool, ...],
-                   width: int | None) -> tuple[tuple[str, ...], tuple[type, ...]]:
-        """Kinds and activities of the full argument list."""
-        kinds = _bridge.kinds_of(args)
-        all_wanted = [False] * self.nargs
-        for j, i in enumerate(self.dyn):
-            all_wanted[i] = wanted[j]
-        mutated = tuple(self.dyn[j] for j in self.mutates)
-        return kinds, _bridge.activities(kinds, all_wanted, mutated, width)
-
-    def forward(self, vals: Sequence[Any], wanted: tuple[bool, ...]) -> tuple[Any, int]:
-        """Run the rule forward (on copies of mutated arguments); returns the outputs
-        and the token of the pending reverse."""
-        vals = [np.array(v, copy=True) if i in self.mutates else v for i, v in enumerate(vals)]
-        args = self.full(vals)
-        kinds, acts = self.activities(args, wanted, None)
-        y, pending = _bridge.forward(self.fn, self.registry, acts, kinds, args, self.kwargs)
-        out = tuple(vals[i] for i in self.mutates) if self.mutates else y
-        return out, _PENDING.put(pending)
-
-    def cotangents(self, xs: Sequence[Any], gs: Sequence[Any], wanted: tuple[bool, ...],
-                   width: int | None, token: Any = None, several: bool = False) -> list[Any]:
-        """One rule reverse: cotangents of the wanted arguments (per lane tuples when
-        ``width``). ``gs``: the output cotangents (per lane lists when ``width``);
-        ``token``: the forward's pending reverse (else the forward is recomputed);
-        ``several``: the function returns a tuple (its cotangent is a tuple)."""
-        args = self.full(xs)
-        kinds, acts = self.activities(args, wanted, width)
-        mutated = tuple(self.dyn[j] for j in self.mutates)
-        dret: Any
-        if self.mutates:
-            if width is None:
-                seeds = {i: gs[k] for k, i in enumerate(mutated)}
-            else:
-                seeds = {i: tuple(lane[k] for lane in gs) for k, i in enumerate(mutated)}
-            dret = None if width is None else (None,) * width
-        else:
-            seeds = {}
-            def out_cot(g: Sequence[Any]) -> Any:
-                return tuple(_writable(gi) for gi in g) if several else _writable(g[0])
-
-            dret = out_cot(gs) if width is None else tuple(out_cot(lane) for lane in gs)
-        pending = None if token is None else _PENDING.pop(token)
-        if pending is not None and width is None:
-            cots = pending.reverse(dret, seeds)
-        elif pending is not None and width is not None and self._served_per_lane(acts, kinds):
-            # lanes or a lifted rrule: the width-1 forward's reverse, once per lane
-            n = len(args)
-            per_lane = [pending.reverse(dret[k], {i: s[k] for i, s in seeds.items()}) for k in range(width)]
-            cots = [None if per_lane[0][i] is None else tuple(c[i] for c in per_lane) for i in range(n)]
-        else:
-            cots = _bridge.vjp(self.fn, self.registry, acts, kinds, args, self.kwargs, dret, seeds, width)
-        return [cots[i] for j, i in enumerate(self.dyn) if wanted[j]]
-
-    def _served_per_lane(self, acts: tuple[type, ...], kinds: tuple[str, ...]) -> bool:
-        """Whether the batch request is served lane by lane (no batch rule applies)."""
-        res = self.registry.resolve(self.fn, acts, kinds)
-        return bool(getattr(res, "lanes", False)) or res.form == "rrule"
-
-
-def _writable(value: Any) -> Any:
-    return np.array(value, copy=True) if isinstance(value, np.ndarray) else value
-
-
-def _bwd_host(call: _Call, arrays: Sequence[Any], nds: Sequence[int], wanted: tuple[bool, ...],
-              cot_specs: Sequence[Any], several: bool) -> list[np.ndarray]:
-    """The VJP callback: ``arrays`` are the primal inputs, the output cotangents and
-    the forward's token."""
-    nxs = len(call.dyn)
-    arrays = [np.asarray(a) for a in arrays]
-    leads = [a.shape[:a.ndim - nd] for a, nd in zip(arrays, nds)]
-    primal_lead = {n for lead in leads[:nxs] for n in lead} | set(leads[-1])
-    g_leads = leads[nxs:-1]
-    if any(g_leads) and primal_lead <= {1}:
-        # A vmapped pullback over unbatched primals: one BatchDuplicated request.
-        batch = np.broadcast_shapes(*g_leads)
-        width = int(np.prod(batch))
-        xs = [_bridge.host_value(a.reshape(a.shape[len(lead):])) for a, lead in zip(arrays[:nxs], leads)]
-        gs = [np.broadcast_to(g, batch + g.shape[len(lead):]).reshape((width,) + g.shape[len(lead):])
-              for g, lead in zip(arrays[nxs:-1], g_leads)]
-        lanes = [[_bridge.host_value(g[k]) for g in gs] for k in range(width)]
-        cots = call.cotangents(xs, lanes, wanted, width, arrays[-1].reshape(()), several)
-        return [np.stack([np.asarray(ck, dtype=s.dtype).reshape(s.shape) for ck in c])
-                .reshape(batch + tuple(s.shape)) for c, s in zip(cots, cot_specs)]
-
-    def one(vals: list[Any]) -> list[np.ndarray]:
-        cots = call.cotangents(vals[:nxs], vals[nxs:-1], wanted, None, vals[-1], several)
-        return [np.asarray(c, dtype=s.dtype).reshape(s.shape) for c, s in zip(cots, cot_specs)]
-
-    return _map_leading(one, arrays, nds, cot_specs)

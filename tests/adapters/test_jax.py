@@ -198,7 +198,7 @@ def test_sharded_over_two_host_devices_under_jit():
 
 
 def test_the_forward_closure_is_taken_by_the_reverse_not_leaked(calls):
-    from activerules.adapters.jax import _PENDING
+    from activerules.adapters._jax_host import PENDING as _PENDING
 
     d = inputs()
     before = len(_PENDING)
@@ -208,7 +208,7 @@ def test_the_forward_closure_is_taken_by_the_reverse_not_leaked(calls):
 
 
 def test_an_evicted_forward_is_recomputed(calls, monkeypatch):
-    from activerules.adapters.jax import _PENDING
+    from activerules.adapters._jax_host import PENDING as _PENDING
 
     d = inputs()
     expected = reference("matvec", [d["A"], d["x"]])[0]
@@ -236,7 +236,7 @@ def test_second_order_raises_jax_error():
 
 
 def test_scan_longer_than_the_pending_store_is_exact():
-    from activerules.adapters.jax import _PENDING
+    from activerules.adapters._jax_host import PENDING as _PENDING
 
     M = 0.9 * np.eye(4) + 0.05
     steps = _PENDING.capacity + 16
