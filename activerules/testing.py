@@ -30,7 +30,7 @@ import numpy as np
 
 from .activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig, is_batch
 from .dispatch import admissible_requests, format_activities, function_name, kind_of, registry
-from .dispatch.registry import RuleRegistry
+from .dispatch.rule_registry import RuleRegistry
 
 __all__ = ["check_rule", "RuleCheckReport"]
 

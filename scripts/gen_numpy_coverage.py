@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 
 import activerules as ar
-from activerules.dispatch.registry import RuleRegistry
+from activerules.dispatch.rule_registry import RuleRegistry
 from activerules.dispatch.resolution import function_name
 
-REGISTRY: RuleRegistry = ar.registry  # type: ignore[assignment]
+REGISTRY: RuleRegistry = ar.registry
 OUT = Path(__file__).resolve().parent.parent / "docs" / "numpy-coverage.md"
 
 _AREAS = {

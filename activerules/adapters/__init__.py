@@ -1,0 +1,21 @@
+"""Adapters. Rule forms: :mod:`.rrule` (lifting an all-active rrule) and :mod:`.lanes`
+(batch lanes). Engines: :mod:`.jax`, :mod:`.torch`, :mod:`.autograd`, each importing
+its engine only when used, so ``from activerules.adapters import to_jax`` costs nothing
+until it is called and ``import activerules`` imports none of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_ENGINE_ADAPTERS = {"to_jax": "jax", "to_torch": "torch", "to_autograd": "autograd"}
+
+__all__ = list(_ENGINE_ADAPTERS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _ENGINE_ADAPTERS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)

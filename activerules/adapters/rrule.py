@@ -60,7 +60,9 @@ def zero_cotangent(val: Any) -> Any:
     """The zero cotangent of an immutable primal (0.0, 0j, a NumPy scalar, a tuple)."""
     if isinstance(val, tuple):
         return tuple(zero_cotangent(v) for v in val)
-    return type(val)(0) if isinstance(val, np.generic) else val * 0
+    if isinstance(val, np.generic):
+        return type(val)(0)
+    return 0j if isinstance(val, complex) else 0.0  # not val * 0: inf * 0 is nan
 
 
 def check_active(label: str, index: int, cot: Any, val: Any) -> Any:
@@ -93,9 +95,10 @@ def check_duplicated(label: str, index: int, cot: Any, shadow: Any) -> Any:
     if cot.shape != shadow.shape:
         raise RuleError(f"{label}: argument {index}: cotangent has shape {cot.shape}, "
                         f"the argument has shape {shadow.shape}")
-    if not np.can_cast(cot.dtype, shadow.dtype, "same_kind"):
+    if not np.can_cast(cot.dtype, shadow.dtype, "same_kind") or (
+            cot.dtype.kind == shadow.dtype.kind and cot.dtype.itemsize > shadow.dtype.itemsize):
         raise RuleError(f"{label}: argument {index}: cotangent has dtype {cot.dtype}, "
-                        f"the argument has dtype {shadow.dtype}")
+                        f"the argument has dtype {shadow.dtype}; cast it (.astype(x.dtype))")
     return cot
 
 

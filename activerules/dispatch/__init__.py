@@ -9,8 +9,8 @@ from ..adapters.rrule import Thunk, thunk, unthunk
 from .errors import AmbiguousRuleError, NoRuleError, RegistrationError, RuleLookupError
 from .kinds import ARRAY, SCALAR, STATIC, kind_of, kind_of_type, normalise_type
 from .lattice import Step, admissible_requests
-from .registry import RuleRegistry, Sample
 from .resolution import Resolution, RuleEntry, format_activities, function_name
+from .rule_registry import RuleRegistry, Sample
 
 __all__ = [
     "RuleRegistry", "Sample", "Resolution", "RuleEntry", "Step", "registry",

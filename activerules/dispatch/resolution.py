@@ -102,8 +102,10 @@ class Resolution:
     Attributes: ``function``, ``activities`` (the request), ``entry`` (the
     :class:`RuleEntry`), ``rule`` (the function the author registered), ``form``
     (``"rule"``, ``"rrule"`` or ``"inactive"``), ``steps`` (widening steps),
-    ``cost``, ``kind`` (``"exact"`` or ``"fallback"``) and ``call`` (the executor;
-    ``res.call(cfg, ...)`` is ``res(cfg, ...)`` one frame faster).
+    ``cost``, ``kind`` (``"exact"`` or ``"fallback"``), ``inner_activities`` (what the
+    author's rule sees after widening), ``lanes`` (whether a batch request runs the
+    width-1 rule once per lane) and ``call`` (the executor; ``res.call(cfg, ...)`` is
+    ``res(cfg, ...)`` one frame faster).
     """
 
     __slots__ = ("function", "activities", "entry", "steps", "inner_activities", "lanes", "call",

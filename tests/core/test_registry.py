@@ -479,3 +479,25 @@ def test_rrule_serving_an_all_active_request_is_exact():
     assert reg.resolve(f4, (ar.Duplicated, ar.DuplicatedNoNeed, ar.Active, ar.Active), TYPES4).kind == "exact"
     assert reg.resolve(f4, (ar.Duplicated, ar.Const, ar.Active, ar.Active), TYPES4).kind == "fallback"
     assert reg.resolve(f4, (ar.BatchDuplicated, ar.BatchDuplicated, ar.Active, ar.Active), TYPES4).kind == "fallback"
+
+
+def test_float64_cotangent_for_float32_argument_is_a_rule_error():
+    reg = ar.RuleRegistry()
+
+    def dbl(x):
+        return 2 * x
+
+    reg.rrule(dbl)(lambda x: (2 * x, lambda g: (2 * g.astype(np.float64),)))
+    res = reg.resolve(dbl, (ar.Duplicated,))
+    x = np.ones(2, np.float32)
+    dx = np.zeros(2, np.float32)
+    _, reverse = res(ar.RevConfig(res.activities), ar.Duplicated(x, dx), )
+    with pytest.raises(ar.RuleError, match="cotangent has dtype float64, the argument has dtype float32; cast it"):
+        reverse(np.ones(2, np.float32))
+
+
+def test_zero_cotangent_of_an_infinite_scalar_is_zero_and_samples_print():
+    from activerules.adapters.rrule import zero_cotangent
+    assert zero_cotangent(np.inf) == 0.0 and zero_cotangent(np.float32(np.inf)) == 0
+    assert zero_cotangent((1.0, 2j)) == (0.0, 0j)
+    assert repr(ar.Sample(np.ones((2, 3)), np.float32, axis=1)) == "Sample(ndarray[2, 3], type, axis=1)"

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import activerules as ar
-from activerules.dispatch.registry import RuleRegistry
+from activerules.dispatch.rule_registry import RuleRegistry
 
-REGISTRY: RuleRegistry = ar.registry  # type: ignore[assignment]
+REGISTRY: RuleRegistry = ar.registry
 ACTIVITY_RULES = [np.multiply, np.divide, np.matmul, np.dot, np.tensordot, np.einsum, np.linalg.solve,
                   np.inner, np.outer, np.kron]
 

@@ -10,9 +10,9 @@ import pytest
 
 import activerules as ar
 from activerules.adapters.rrule import unthunk
-from activerules.dispatch.registry import RuleRegistry
+from activerules.dispatch.rule_registry import RuleRegistry
 
-REGISTRY: RuleRegistry = ar.registry  # type: ignore[assignment]
+REGISTRY: RuleRegistry = ar.registry
 
 
 def _single(v: Any) -> Any:

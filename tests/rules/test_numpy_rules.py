@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 
 import activerules as ar
-from activerules.dispatch.registry import RuleRegistry
+from activerules.dispatch.rule_registry import RuleRegistry
 from activerules.testing import check_rule
 
-# mypy sees the submodule activerules.dispatch.registry under this name; at run time it is the instance.
-REGISTRY: RuleRegistry = ar.registry  # type: ignore[assignment]
+REGISTRY: RuleRegistry = ar.registry
 
 
 def _is_numpy(fn: Any) -> bool:

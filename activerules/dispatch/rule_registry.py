@@ -18,6 +18,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Iterable, TypeVar
 
+import numpy as np
+
 from ..activity import Const, base_state
 from ..adapters.lanes import unbatched_activities
 from .errors import AmbiguousRuleError, NoRuleError, RegistrationError
@@ -42,7 +44,7 @@ class Sample:
         self.kwargs = kwargs
 
     def __repr__(self) -> str:
-        parts = [type(a).__name__ + (str(list(a.shape)) if hasattr(a, "shape") else "") for a in self.args]
+        parts = [type(a).__name__ + (str(list(a.shape)) if isinstance(a, np.ndarray) else "") for a in self.args]
         parts += [f"{k}={v!r}" for k, v in self.kwargs.items()]
         return f"Sample({', '.join(parts)})"
 
