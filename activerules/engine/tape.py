@@ -111,7 +111,9 @@ ARRAY, SCALAR, SEQ = 0, 1, 2
 # How an entry's reverse is run: through the Resolution (a lifted rrule, which checks
 # before it accumulates), through the Resolution with guarded accumulation (a
 # hand-written rule), or as an rrule pullback the engine lifts itself.
-RESOLVED, CAREFUL, LIFTED = 0, 1, 2
+# LANES: a call with no array argument inside a batch differentiation is a
+# non-batch request, run once per lane.
+RESOLVED, CAREFUL, LIFTED, LANES = 0, 1, 2, 3
 
 #: One recorded call: ``(reverse, anns, binds, out, mutates, mode, label)``: the
 #: rule's reverse (the rrule's pullback in mode LIFTED), the annotations it was
@@ -218,6 +220,11 @@ def _reverse_entry(entry: Entry, width: int) -> None:
             out.shadow = None
         return
     dret, live = _out_cotangent(out, width)
+    if mode == LANES:
+        if live:
+            _reverse_lanes(reverse, binds, dret, label, width)
+            _release_out(out)
+        return
     if mode == LIFTED:
         if live:
             _reverse_lifted(reverse, binds, dret, label, out)
@@ -262,8 +269,8 @@ def _reverse_entry(entry: Entry, width: int) -> None:
             _set_dval(anns[i], tmp, width)
         else:
             _set_dval(anns[i], _arg_shadow(cell, view, width), width)
-    if not live and out is not None:
-        dret = _zero_out(out, width)
+    if not live:
+        dret = _zero_out(out, width) if out is not None else ((None,) * width if width else None)
     try:
         cots = reverse(dret)
     except Exception as e:
@@ -297,6 +304,25 @@ def _reverse_entry(entry: Entry, width: int) -> None:
                     else:
                         cell.shadow = s + c
     _release_out(out)
+
+
+def _reverse_lanes(reverse: Any, binds: list[Any], dret: Any, label: str, width: int) -> None:
+    """A non-batch request (only Active and Const arguments) in a batch sweep: one
+    reverse per lane, each lane's cotangents added to that lane of the scalars."""
+    per_lane = []
+    for k in range(width):
+        try:
+            per_lane.append(reverse(dret[k]))
+        except Exception as e:
+            if isinstance(e, RuleError):
+                raise
+            raise RuleError(f"{label}: reverse raised {type(e).__name__}: {e}") from e
+    for i, kind, cell, _ in binds:
+        lanes = [None if c is None else c[i] for c in per_lane]
+        if all(c is None for c in lanes):
+            continue
+        s = cell.ensure(width)
+        cell.shadow = tuple(a if c is None else a + c for a, c in zip(s, lanes))
 
 
 def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out: Any) -> None:

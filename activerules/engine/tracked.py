@@ -31,7 +31,7 @@ import numpy as np
 from ..activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig
 from ..dispatch import ARRAY as ARRAY_KIND
 from ..dispatch import registry
-from .tape import ARRAY, CAREFUL, LIFTED, RESOLVED, SCALAR, SEQ, Cell, Tape, UntrackedWriteError
+from .tape import ARRAY, CAREFUL, LANES, LIFTED, RESOLVED, SCALAR, SEQ, Cell, Tape, UntrackedWriteError
 
 __all__ = ["Tracked", "TrackedScalar", "record", "new_root", "new_scalar", "raw", "ALLOC_HINT"]
 
@@ -578,7 +578,8 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     if lifted:  # the engine lifts the rrule itself: see tape._reverse_lifted
         y, reverse = entry.impl(*vals, **kwargs)
     else:
-        y, reverse = res.call(_cfg(acts_t, width), *anns, **kwargs)
+        batch_request = width and dup in acts  # only array arguments make a request batch
+        y, reverse = res.call(_cfg(acts_t, width if batch_request else 0), *anns, **kwargs)
     if arrays:
         drop = not width and (entry.form == "rrule" or not reverse_reads_val(entry.impl))
         k = 0
@@ -613,7 +614,12 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         out, y = _wrap(y, tape, anns)
         if out is None and not mutates:
             return y
-    mode = LIFTED if lifted else (RESOLVED if entry.form == "rrule" else CAREFUL)
+    if lifted:
+        mode = LIFTED
+    elif width and dup not in acts:
+        mode = LANES
+    else:
+        mode = RESOLVED if entry.form == "rrule" else CAREFUL
     tape.entries.append((reverse, anns, binds, out, mutates, mode, res.label))
     return y
 

@@ -183,3 +183,23 @@ def test_primitive_rule_sees_const_argument_as_const() -> None:
     w = np.full(X.size, 2.0)
     np.testing.assert_allclose(gradient(lambda x: scale(x, w).sum(), X.copy()), w)
     assert seen == [(ar.Duplicated, ar.Const)]
+
+
+def test_batch_with_mutation_scalars_and_indexing_matches_lane_by_lane() -> None:
+    def f(u, p):
+        s = p[0] * np.sin(p[1])          # scalar-only calls: run lane by lane
+        u *= 0.5
+        u[0] = u[0] + s * u[2]
+        u[1:] += p[2] * u[:-1]
+
+    rng = np.random.default_rng(3)
+    u0, p0 = rng.standard_normal(6), np.array([0.8, 1.5, -0.3])
+    seeds = [rng.standard_normal(6) for _ in range(3)]
+    u, p = u0.copy(), p0.copy()
+    dus, dps = tuple(s.copy() for s in seeds), tuple(np.zeros(3) for _ in seeds)
+    autodiff(f, ar.BatchDuplicated(u, dus), ar.BatchDuplicated(p, dps), returns=ar.Const)
+    for k, seed in enumerate(seeds):
+        du, dp = seed.copy(), np.zeros(3)
+        autodiff(f, ar.Duplicated(u0.copy(), du), ar.Duplicated(p0.copy(), dp), returns=ar.Const)
+        np.testing.assert_allclose(dus[k], du)
+        np.testing.assert_allclose(dps[k], dp)
