@@ -317,7 +317,7 @@ def _reverse_lanes(reverse: Any, binds: list[Any], dret: Any, label: str, width:
             if isinstance(e, RuleError):
                 raise
             raise RuleError(f"{label}: reverse raised {type(e).__name__}: {e}") from e
-    for i, kind, cell, _ in binds:
+    for i, _kind, cell, _ in binds:
         lanes = [None if c is None else c[i] for c in per_lane]
         if all(c is None for c in lanes):
             continue
