@@ -37,6 +37,8 @@ def _chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
+    if os.environ.get("CI"):
+        pytest.fail("Chromium is not installed: .ci/run installs it (apt-get install chromium)")
     pytest.skip("Chromium is not installed (Debian: apt-get install chromium; .ci/run does it)")
 
 

@@ -50,11 +50,8 @@ def _rrule_cases() -> list[Any]:
 @pytest.mark.parametrize(("fn", "impl", "sample"), _rrule_cases())
 def test_float32_in_float32_cotangent_out(fn: Any, impl: Any, sample: Any) -> None:
     args = [_single(a) for a in sample.args]
-    try:
-        y, pullback = impl(*args, **sample.kwargs)
-        cots = pullback(_seed(y))
-    except (np.linalg.LinAlgError, NotImplementedError, TypeError) as e:  # no float32 kernel / not offered
-        pytest.skip(f"{type(e).__name__}: {e}")
+    y, pullback = impl(*args, **sample.kwargs)
+    cots = pullback(_seed(y))
     assert len(cots) == len(args)
     for a, c in zip(args, cots):
         c = unthunk(c)

@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import autograd  # noqa: E402  (the test extra installs it)
+import autograd.numpy as anp  # noqa: E402
 import numpy as np
 import pytest
 
 from activerules.engine import gradient
-
-autograd = pytest.importorskip("autograd")
-anp = pytest.importorskip("autograd.numpy")
 
 RTOL = 1e-8
 _rng = np.random.default_rng(42)
