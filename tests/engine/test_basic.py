@@ -203,3 +203,31 @@ def test_batch_with_mutation_scalars_and_indexing_matches_lane_by_lane() -> None
         autodiff(f, ar.Duplicated(u0.copy(), du), ar.Duplicated(p0.copy(), dp), returns=ar.Const)
         np.testing.assert_allclose(dus[k], du)
         np.testing.assert_allclose(dps[k], dp)
+
+
+def test_vjp_tuple_output_and_constant_result() -> None:
+    (y1, y2), pullback = vjp(lambda x: (np.sin(x), (x * x).sum()), X.copy())
+    np.testing.assert_allclose(y1, np.sin(X))
+    (dx,) = pullback((np.ones_like(X), 2.0))
+    np.testing.assert_allclose(dx, np.cos(X) + 4 * X)
+    np.testing.assert_array_equal(gradient(lambda x: 3.0, X.copy()), np.zeros_like(X))
+
+
+def test_mixing_two_differentiations_is_refused() -> None:
+    def outer(x):
+        return gradient(lambda y: (x * y).sum(), X.copy()).sum()  # closes over outer's x
+
+    with pytest.raises(ar.ActiveRulesError, match="two different differentiations"):
+        gradient(outer, X.copy())
+
+
+def test_caller_arrays_unlocked_after_an_exception() -> None:
+    x = X.copy()
+
+    def f(x):
+        np.sin(x) * x
+        raise KeyError("inside f")
+
+    with pytest.raises(KeyError):
+        autodiff(f, ar.Duplicated(x, np.zeros_like(x)))
+    assert x.flags.writeable
