@@ -149,13 +149,14 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
             run.add_scalar(a.val)
         else:
             run.add_const(a.val if isinstance(a, Const) else a)
-    result = run.forward(f)
-    try:
-        _seed(result, returns, run.tape.width)
-        with no_gc():
+    with no_gc():  # one pause for forward and sweep; the tape is freed before it ends
+        result = run.forward(f)
+        try:
+            _seed(result, returns, run.tape.width)
             run.tape.sweep()
-    finally:
-        run.finish()
+        finally:
+            run.finish()
+            run.tape.entries.clear()
     derivs = tuple(_derivative(a, c, run.tape.width) for a, c in zip(args, run.cells))
     return (derivs, primal_of(result)) if with_primal else derivs
 
@@ -265,11 +266,13 @@ def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] =
     """
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     marked = tuple(a if i in nums else Const(a) for i, a in enumerate(args))
-    y, pullback = vjp(f, *marked)
-    if np.ndim(y) != 0:
-        raise ActivityError(f"gradient needs a scalar result, f returned shape {np.shape(y)}; "
-                            "use ar.vjp")
-    cots = pullback(1.0)
+    with no_gc():  # one pause for forward and sweep; the tape is freed before it ends
+        y, pullback = vjp(f, *marked)
+        if np.ndim(y) != 0:
+            raise ActivityError(f"gradient needs a scalar result, f returned shape {np.shape(y)}; "
+                                "use ar.vjp")
+        cots = pullback(1.0)
+        del pullback
     return cots[nums[0]] if isinstance(argnums, int) else tuple(cots[i] for i in nums)
 
 
