@@ -551,6 +551,8 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
             acts.append(dup)
             types.append(ARRAY_KIND)  # type: ignore[arg-type]  # a sequence of arrays
             binds.append((i, SEQ, cells, views))
+            for e in a:  # conservatively, the rule may keep any element: pin (or lock) them all
+                _pin((None, e, None, None) if type(e) is not Tracked else (None, e._a, e, None), tape)
         else:
             ann = _new(Const)
             ann.val = a
