@@ -200,8 +200,10 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
     Float arrays and floats are differentiated; integers, other values and
     ``ar.Const(...)``-wrapped arguments are constant (their cotangent is ``None``).
     ``vjp`` is functional: if ``f`` writes into an argument it writes into a
-    copy, and the caller's array keeps its value. The caller's arrays that the
-    reverse sweep reads stay read-only while ``pullback`` is alive.
+    copy, and the caller's array keeps its value. The differentiated array
+    arguments (and the constant arrays a rule's reverse reads) stay read-only
+    while ``pullback`` is alive, so nothing the sweep reads can change under it;
+    :func:`gradient` releases them before it returns.
     """
     run = _Run(0)
     for a in args:
