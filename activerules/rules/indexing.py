@@ -85,7 +85,7 @@ def _setitem(cfg: Any, x: Any, idx: Any, v: Any) -> tuple[Any, Any]:
 
 @rule(np.copyto, Annotation, Annotation,
       samples=[S(_A, np.array([1.0, 2.0, 3.0])), S(_A, 0.5)])
-def _copyto(cfg: Any, dst: Any, src: Any, casting: str = "same_kind", where: Any = True) -> tuple[Any, Any]:
+def _copyto(cfg: Any, dst: Any, src: Any, casting: Any = "same_kind", where: Any = True) -> tuple[Any, Any]:
     np.copyto(dst.val, src.val, casting=casting, where=where)
     template = like(src.val)
     mask = None if where is True else np.asarray(where)
