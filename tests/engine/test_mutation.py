@@ -221,3 +221,33 @@ def test_mutating_primitive_declared_with_mutates() -> None:
     x = X.copy()
     autodiff(lambda x: _scale_inplace(x[1:], 2.0), ar.Duplicated(x, np.zeros(5)), returns=ar.Const)
     np.testing.assert_allclose(x, np.r_[X[0], 2 * X[1:]])
+
+
+def test_the_seed_heat_eq_runs_as_written() -> None:
+    alpha, lam, delta_x, Tf = 0.5, 2.0, 0.1, 1.0
+
+    def input_signal(s, p):
+        return p[0] * np.sin(p[1] * s)
+
+    def heat_eq(dx, x, p, t):
+        u = input_signal(t / Tf, p)
+        dx *= alpha
+        dx[0] = dx[0] + alpha / (lam * delta_x) * u
+
+    dx0, x0, p0, t = np.array([1.0, 2.0, 3.0]), np.array([0.1, 0.2, 0.3]), np.array([1.5, 0.7]), 0.3
+    seed = np.array([1.0, 0.5, 0.25])
+    dx, x, p = dx0.copy(), x0.copy(), p0.copy()
+    d_dx, d_x, d_p = seed.copy(), np.zeros(3), np.zeros(2)
+    out = autodiff(heat_eq, ar.Duplicated(dx, d_dx), ar.Duplicated(x, d_x), ar.Duplicated(p, d_p),
+                   ar.Const(t), returns=ar.Const)
+    assert out == (None, None, None, None)
+
+    def final(dx_, p_):
+        dx_ = dx_.copy()
+        heat_eq(dx_, x0, p_, t)
+        return dx_
+
+    np.testing.assert_allclose(dx, final(dx0, p0))                      # side effects landed
+    np.testing.assert_allclose(d_dx, fd_grad(lambda v: seed @ final(v, p0), dx0), rtol=1e-6)
+    np.testing.assert_allclose(d_p, fd_grad(lambda v: seed @ final(dx0, v), p0), rtol=1e-6)
+    np.testing.assert_array_equal(d_x, 0.0)
