@@ -210,6 +210,10 @@ class Tracked(_Ops):
         return self._a.nbytes
 
     @property
+    def strides(self) -> tuple[int, ...]:
+        return self._a.strides
+
+    @property
     def flags(self) -> Any:
         return self._a.flags
 
