@@ -592,9 +592,11 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         for e in arrays:
             if drop:  # the reverse does not read ann.val: only what the rule kept counts
                 e[0].val = None
-                held = _rc(e[1]) - before[k] + 1 - _held_by(y, e[1])
+                held = _rc(e[1]) - before[k] + 1
                 if e[3] is not None:
-                    held += _rc(e[3]) - before[k + 1] - _held_by(y, e[3])
+                    held += _rc(e[3]) - before[k + 1]
+                if held > 0:  # less the references the output itself holds (a view, or y is it)
+                    held -= _held_by(y, e[1]) + (0 if e[3] is None else _held_by(y, e[3]))
             else:  # the reverse may read ann.val: the value is needed whatever the rule kept
                 held = 1
             k += 2
