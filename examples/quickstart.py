@@ -1,6 +1,8 @@
 """Quick start: one rule registered once, resolved for several activity combinations."""
 import numpy as np
+
 import activerules as ar
+
 
 def scale_add(A, x, s):
     """y = s * (A @ x)"""

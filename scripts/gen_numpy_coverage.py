@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 import activerules as ar
-from activerules.dispatch.rule_registry import RuleRegistry
 from activerules.dispatch.resolution import function_name
+from activerules.dispatch.rule_registry import RuleRegistry
 
 REGISTRY: RuleRegistry = ar.registry
 OUT = Path(__file__).resolve().parent.parent / "docs" / "numpy-coverage.md"

@@ -86,7 +86,7 @@ def _setitem(cfg: Any, x: Any, idx: Any, v: Any) -> tuple[Any, Any]:
 @rule(np.copyto, Annotation, Annotation,
       samples=[S(_A, np.array([1.0, 2.0, 3.0])), S(_A, 0.5)])
 def _copyto(cfg: Any, dst: Any, src: Any, casting: Any = "same_kind", where: Any = True) -> tuple[Any, Any]:
-    np.copyto(dst.val, src.val, casting=casting, where=where)
+    np.copyto(dst.val, src.val, casting=casting, where=where)  # type: ignore[arg-type]
     template = like(src.val)
     mask = None if where is True else np.asarray(where)
 
