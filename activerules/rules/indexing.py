@@ -66,21 +66,39 @@ def _getitem(cfg: Any, x: Any, idx: Any) -> tuple[Any, Any]:
 
 @rule(operator.setitem, Annotation, Annotation, Annotation,
       samples=[S(_A, (0, slice(1, 3)), np.array([4.0, 5.0])), S(_A, (1, 2), 2.5),
-                  S(_A, ([0, 1],), np.array([7.0, 8.0, 9.0]))])
+                  S(_A, ([0, 1],), np.array([7.0, 8.0, 9.0])),
+                  S(_A, (np.array([1, 0, 1]), np.array([2, 0, 2])), np.array([1.5, 2.5, 3.5]))])
 def _setitem(cfg: Any, x: Any, idx: Any, v: Any) -> tuple[Any, Any]:
     i = idx.val
     x.val[i] = v.val
     template = like(v.val)
+    survivors = _last_writes(x.val.shape, i)
 
     def reverse(_: Any) -> Any:
         if not isinstance(x, Duplicated):  # a Const target: nothing flows to v
             return (None, None, None) if isinstance(v, Active) else None
         d = np.array(x.dval[i], copy=True)
+        if survivors is not None:
+            d *= survivors
         x.dval[i] = 0
         out = _deliver(v, unbroadcast(d, np.shape(template)), template)
         return None if out is None else (None, None, out)
 
     return None, reverse
+
+
+def _last_writes(shape: tuple[int, ...], index: Any) -> np.ndarray | None:
+    """For an advanced index that repeats a position, a mask over ``x[index]``
+    marking the writes that survive (NumPy keeps the last); None when every
+    position is written once, as with basic indexing."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if not any(isinstance(p, (list, np.ndarray)) for p in parts):
+        return None
+    writer = np.full(shape, -1, dtype=np.intp)
+    order = np.arange(writer[index].size).reshape(np.shape(writer[index]))
+    writer[index] = order
+    survived = writer[index] == order
+    return None if survived.all() else survived
 
 
 @rule(np.copyto, Annotation, Annotation,
