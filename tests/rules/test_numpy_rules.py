@@ -3,6 +3,7 @@ admissible activity combination, checked against finite differences."""
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,8 @@ def _name(fn: Any) -> str:
     return getattr(fn, "__name__", repr(fn))
 
 
-NUMPY_FUNCTIONS = [fn for fn in REGISTRY.functions() if _is_numpy(fn)]
+# indexing reaches the registry as operator.getitem / operator.setitem
+NUMPY_FUNCTIONS = [fn for fn in REGISTRY.functions() if _is_numpy(fn) or fn in (operator.getitem, operator.setitem)]
 DIFFERENTIABLE = [fn for fn in NUMPY_FUNCTIONS if not REGISTRY.is_inactive(fn)]
 # Known failures owned elsewhere; non-strict, so a fix shows up as XPASS.
 KNOWN: dict[Any, str] = {}
