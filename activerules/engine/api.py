@@ -13,7 +13,7 @@ import numpy as np
 
 from ..activity import Active, ActivityError, BatchDuplicated, Const, Duplicated
 from .tape import Cell, Tape
-from .tracked import Tracked, TrackedScalar, new_root, new_scalar, record
+from .tracked import Tracked, TrackedScalar, new_root, new_scalar, rebuild, record
 
 __all__ = ["autodiff", "gradient", "vjp", "primitive"]
 
@@ -113,8 +113,8 @@ def primal_of(v: Any) -> Any:
         return v._a.copy() if root._pinned else v._a
     if t is TrackedScalar:
         return v._v
-    if t is tuple or t is list:
-        return t(primal_of(e) for e in v)
+    if isinstance(v, (tuple, list)):  # named tuples (an eigh or slogdet result) too
+        return rebuild(v, [primal_of(e) for e in v])
     return v
 
 
@@ -238,7 +238,7 @@ def _cells_of(result: Any) -> Any:
     t = type(result)
     if t is Tracked or t is TrackedScalar:
         return result._cell
-    if t is tuple or t is list:
+    if isinstance(result, (tuple, list)):
         return [_cells_of(r) for r in result]
     return None
 
@@ -252,7 +252,7 @@ def _seed_vjp(result: Any, ybar: Any) -> None:
         (result._view(s) if result._view is not None else s)[...] += ybar
     elif t is TrackedScalar:
         result._cell.shadow = ybar
-    elif t is tuple or t is list:
+    elif isinstance(result, (tuple, list)):
         for r, y in zip(result, ybar):
             if y is not None:
                 _seed_vjp(r, y)

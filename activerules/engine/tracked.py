@@ -619,7 +619,12 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         w._root = w._view = w._views = None
         y = w
     else:
-        out, y = _wrap(y, tape, anns)
+        try:
+            out, y = _wrap(y, tape, anns)
+        except _Untrackable as e:
+            raise ActiveRulesError(
+                f"{res.label}: the output holds a {e.args[0]} the engine cannot track; a derivative "
+                "through it would be lost (return ndarrays, numbers, or tuples/lists of them)") from None
         if out is None and not mutates:
             return y
     if lifted:
@@ -656,9 +661,31 @@ def _held_by(y: Any, v: Any) -> int:
     t = type(y)
     if t is np.ndarray:
         return (y is v) + (y.base is v)
-    if t is tuple or t is list:
+    if isinstance(y, (tuple, list)):
         return sum(_held_by(e, v) for e in y)
     return 0
+
+
+class _Untrackable(Exception):
+    """A rule's output holds a value :func:`_wrap` cannot track (args: its type name)."""
+
+
+def _inert(y: Any) -> bool:
+    """Whether ``y`` is an output part that carries no derivative (None, integers,
+    booleans, strings, non-float arrays)."""
+    if y is None or isinstance(y, (bool, int, str, bytes, np.integer, np.bool_)):
+        return True
+    return isinstance(y, np.ndarray) and y.dtype.kind not in "fcO"
+
+
+def rebuild(seq: Any, items: Any) -> Any:
+    """A tuple or list of the same type as ``seq`` (named tuples included) holding ``items``."""
+    t = type(seq)
+    if t is tuple or t is list:
+        return t(items)
+    if isinstance(seq, tuple) and hasattr(t, "_fields"):  # a named tuple: slogdet, eigh, svd, qr...
+        return t(*items)
+    return t(items)
 
 
 def _wrap(y: Any, tape: Tape, anns: list[Any], refs: int = 3) -> tuple[Any, Any]:
@@ -679,7 +706,7 @@ def _wrap(y: Any, tape: Tape, anns: list[Any], refs: int = 3) -> tuple[Any, Any]
     if t is float or t is complex or isinstance(y, np.inexact):
         s = new_scalar(y, tape)
         return s._cell, s
-    if t is tuple or t is list:
+    if isinstance(y, (tuple, list)):  # named tuples (slogdet, eigh, svd, qr) and lists (split)
         cells, outs = [], []
         for e in y:
             c, w = _wrap(e, tape, anns, 4)
@@ -687,8 +714,11 @@ def _wrap(y: Any, tape: Tape, anns: list[Any], refs: int = 3) -> tuple[Any, Any]
             outs.append(w)
         if all(c is None for c in cells):
             return None, y
-        return cells, t(outs)
-    return None, y
+        return cells, rebuild(y, outs)
+    if _inert(y):
+        return None, y
+    raise _Untrackable(type(y).__name__ if not isinstance(y, np.ndarray) else
+                       f"{type(y).__name__} of dtype {y.dtype}")
 
 
 # -- NumPy functions the engine handles itself ------------------------------------------------

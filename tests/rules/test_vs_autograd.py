@@ -132,16 +132,7 @@ X_LS, Y_LS = _rng.standard_normal((9, 3)), _rng.standard_normal(9)
 OURS, THEIRS = _programs(np), _programs(anp)
 
 
-# Engine gaps, not rule bugs (each rule passes check_rule): the engine does not yet
-# track elements of named-tuple outputs (slogdet(...)[1], eigh(...)[0]).
-# Non-strict, so a fix shows up as XPASS.
-_ENGINE_GAPS = {
-    "matrix_functions": "engine: elements of named-tuple outputs (slogdet, eigh) get no cotangent",
-}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=_ENGINE_GAPS[n], strict=False))
-                                  if n in _ENGINE_GAPS else n for n in sorted(OURS)])
+@pytest.mark.parametrize("name", sorted(OURS))
 def test_gradients_agree_with_autograd(name: str) -> None:
     ours, args = OURS[name]
     theirs, _ = THEIRS[name]
