@@ -13,7 +13,7 @@ import numpy as np
 
 from ..activity import Active, ActivityError, BatchDuplicated, Const, Duplicated
 from .tape import Cell, Tape
-from .tracked import Tracked, TrackedScalar, new_root, new_scalar, rebuild, record
+from .tracked import Tracked, TrackedScalar, constructor, new_root, new_scalar, rebuild, record
 
 __all__ = ["autodiff", "gradient", "vjp", "primitive"]
 
@@ -42,6 +42,34 @@ def no_gc() -> Iterator[None]:
             _gc_holds[0] -= 1
             if _gc_holds[0] == 0 and _gc_holds[1]:
                 gc.enable()
+
+
+# np.array, np.asarray and np.asanyarray accept sequences holding tracked values while
+# a forward pass runs (in any thread): NumPy offers no protocol for that, so the
+# module attributes are swapped for converting wrappers and restored after the last.
+_CONSTRUCTORS = ("array", "asarray", "asanyarray")
+_ORIGINAL = {name: getattr(np, name) for name in _CONSTRUCTORS}
+_WRAPPED = {name: constructor(fn) for name, fn in _ORIGINAL.items()}
+_constructors_guard = threading.Lock()
+_constructor_users = [0]
+
+
+@contextlib.contextmanager
+def sequence_constructors() -> Iterator[None]:
+    """Let ``np.array([x[0], 2 * x[1], 3.0])`` record (see ``tracked.construct``)."""
+    with _constructors_guard:
+        if _constructor_users[0] == 0:
+            for name, fn in _WRAPPED.items():
+                setattr(np, name, fn)
+        _constructor_users[0] += 1
+    try:
+        yield
+    finally:
+        with _constructors_guard:
+            _constructor_users[0] -= 1
+            if _constructor_users[0] == 0:
+                for name, fn in _ORIGINAL.items():
+                    setattr(np, name, fn)
 
 
 class _Run:
@@ -78,7 +106,7 @@ class _Run:
     def forward(self, f: Callable[..., Any]) -> Any:
         _running[0] += 1
         try:
-            with no_gc():
+            with no_gc(), sequence_constructors():
                 return f(*self.call_args)
         except BaseException:
             self.finish()

@@ -33,7 +33,7 @@ from ..dispatch import ARRAY as ARRAY_KIND
 from ..dispatch import registry
 from .tape import ARRAY, CAREFUL, LANES, LIFTED, RESOLVED, SCALAR, SEQ, Cell, Tape, UntrackedWriteError
 
-__all__ = ["Tracked", "TrackedScalar", "record", "new_root", "new_scalar", "raw", "ALLOC_HINT"]
+__all__ = ["Tracked", "TrackedScalar", "record", "new_root", "new_scalar", "raw", "constructor", "ALLOC_HINT"]
 
 #: counters for tests and benchmarks: copies made by copy-on-write
 stats = {"cow_copies": 0}
@@ -719,6 +719,66 @@ def _wrap(y: Any, tape: Tape, anns: list[Any], refs: int = 3) -> tuple[Any, Any]
         return None, y
     raise _Untrackable(type(y).__name__ if not isinstance(y, np.ndarray) else
                        f"{type(y).__name__} of dtype {y.dtype}")
+
+
+# -- np.array / np.asarray of (nested) sequences holding tracked values ---------------------
+
+_NOTHING: Any = object()
+_ARRAY = np.array  # the original, captured before a forward pass swaps the module attribute
+
+
+def _leaves(obj: Any, path: tuple[int, ...], found: list[tuple[tuple[int, ...], Any]]) -> Any:
+    """``obj`` with every tracked stand-in replaced by its primal; the stand-ins and
+    their index paths are appended to ``found``."""
+    t = type(obj)
+    if t is Tracked or t is TrackedScalar:
+        found.append((path, obj))
+        return raw(obj)
+    if t is list or t is tuple:
+        return [_leaves(e, (*path, i), found) for i, e in enumerate(obj)]
+    return obj
+
+
+def construct(orig: Callable[..., Any], obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``orig(obj, *args, **kwargs)`` (``np.array``, ``np.asarray``, ``np.asanyarray``) for an
+    ``obj`` holding tracked values: a new tracked array, each stand-in written into it by
+    a recorded ``operator.setitem``, so its cotangent flows back through that rule. A lone
+    tracked array that needs no copy or cast is returned itself, as NumPy would.
+    Returns ``_NOTHING`` if ``obj`` holds no tracked value (in a list or tuple)."""
+    found: list[tuple[tuple[int, ...], Any]] = []
+    plain = _leaves(obj, (), found)
+    if not found:
+        return _NOTHING
+    y = orig(plain, *args, **kwargs)
+    if not isinstance(y, np.ndarray) or y.dtype.kind not in "fc":  # a cast to int/bool: no derivative
+        return y
+    if type(obj) is Tracked and y.dtype == obj.dtype and y.shape == obj.shape and (
+            kwargs.get("copy", True if orig is _ARRAY else None) is not True):
+        return obj  # np.asarray(x): x itself (writes through it reach x)
+    buf = new_root(y, found[0][1]._tape)
+    lead = (0,) * (y.ndim - np.ndim(plain)) if kwargs.get("ndmin") else ()
+    for path, leaf in found:
+        record(operator.setitem, (buf, (*lead, *path), leaf), mutates=(0,))
+    return buf
+
+
+def constructor(orig: Callable[..., Any]) -> Callable[..., Any]:
+    """``orig`` (``np.array``...) made to accept sequences of tracked values: NumPy
+    itself converts everything else; only the conversion error of a stand-in (from
+    ``__array__``/``__float__``) takes the :func:`construct` path, so plain calls pay
+    one Python call and nothing more."""
+    def convert(obj: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return orig(obj, *args, **kwargs)
+        except UntrackedWriteError:
+            y = construct(orig, obj, args, kwargs)
+            if y is _NOTHING:  # the stand-in is not where we can see it: a genuine untracked write
+                raise
+            return y
+    convert.__name__ = convert.__qualname__ = orig.__name__
+    convert.__doc__ = orig.__doc__
+    convert.__wrapped__ = orig  # type: ignore[attr-defined]
+    return convert
 
 
 # -- NumPy functions the engine handles itself ------------------------------------------------

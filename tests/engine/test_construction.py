@@ -1,0 +1,63 @@
+"""np.array / np.asarray of lists and tuples holding tracked values record through
+``operator.setitem``; untracked writes still raise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from engine_helpers import fd_grad
+
+from activerules.engine import UntrackedWriteError, gradient
+
+X = np.array([0.3, 1.1, 2.0])
+_ORIGINAL_ARRAY = np.array
+
+
+def _write_into_copy(x: Any) -> Any:
+    y = np.array(x)  # a copy: the write below must not reach x
+    y[0] = 5.0
+    return (y * x).sum()
+
+
+def _write_through_asarray(x: Any) -> Any:
+    y = np.asarray(x)  # x itself: the write below reaches x
+    y[0] = 5.0
+    return (y * x).sum()
+
+
+PROGRAMS = {
+    "scalars_and_constants": lambda x: (np.array([x[0], 2 * x[1], 3.0]) ** 2).sum(),
+    "nested_lists_and_tuples": lambda x: ((np.asarray([[x[0], 1.0], (x[2], x[1] * x[0])]) @ np.array([1.0, 2.0])) ** 2).sum(),
+    "rows_of_arrays": lambda x: (np.array([x, 2 * x, np.ones(3)]) ** 3).sum(),
+    "ndmin": lambda x: (np.array([x[0], x[1]], ndmin=3) ** 3).sum(),
+    "tracked_scalar": lambda x: np.asarray(x[1] * 3) ** 2,
+    "int_cast_has_no_derivative": lambda x: np.array([x[0], x[1]], dtype=int).sum() + x[2] ** 2,
+    "array_copies": _write_into_copy,
+    "asarray_aliases": _write_through_asarray,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_construction_from_sequences_matches_finite_differences(name: str) -> None:
+    f = PROGRAMS[name]
+    np.testing.assert_allclose(gradient(f, X.copy()), fd_grad(f, X), rtol=1e-6, atol=1e-8)
+
+
+def test_np_array_is_numpy_s_own_outside_a_differentiation() -> None:
+    gradient(lambda x: np.array([x[0], x[1]]).sum(), X.copy())
+    assert np.array is _ORIGINAL_ARRAY
+    with pytest.raises(ZeroDivisionError):
+        gradient(lambda x: np.array([x[0], 1 / 0]).sum(), X.copy())
+    assert np.array is _ORIGINAL_ARRAY
+
+
+def test_writing_into_an_untracked_buffer_still_raises() -> None:
+    def into_buffer(x: Any) -> Any:
+        buf = np.array([0.0, 0.0])
+        buf[0] = x[0]
+        return buf.sum()
+
+    with pytest.raises(UntrackedWriteError, match=r"np\.zeros_like\(x\)"):
+        gradient(into_buffer, X.copy())
