@@ -123,15 +123,22 @@ class _Ops:
             if isinstance(y, np.ndarray) and y.dtype.kind in "fc":
                 return new_root(y, self._tape)  # type: ignore[attr-defined]
             return y
-        handler = _HANDLERS.get(func)
-        if handler is not None:
-            return handler(*args, **kwargs)
-        out = kwargs.pop("out", None) if "out" in kwargs else None
-        y = record(func, args, kwargs)
-        if out is None:
-            return y
-        assign(out, y)
-        return out
+        return call(func, args, kwargs)
+
+    # -- array methods: the NumPy function of the same meaning (see _METHODS) ----------
+    @property
+    def real(self) -> Any:
+        return record(np.real, (self,))
+
+    @property
+    def imag(self) -> Any:
+        return record(np.imag, (self,))
+
+    def item(self, *args: Any) -> Any:
+        raise _untracked_error("x.item() converts an active value to a Python number")
+
+    def tolist(self) -> Any:
+        raise _untracked_error("x.tolist() converts active values to Python numbers")
 
 
 class TrackedScalar(_Ops):
@@ -153,13 +160,6 @@ class TrackedScalar(_Ops):
     shape: tuple[int, ...] = ()
     ndim = 0
     size = 1
-
-    @property
-    def real(self) -> Any:
-        return record(np.real, (self,))
-
-    def conjugate(self) -> Any:
-        return record(np.conjugate, (self,))
 
 
 class Tracked(_Ops):
@@ -236,50 +236,12 @@ class Tracked(_Ops):
     def reshape(self, *shape: Any, order: str = "C") -> Any:
         return _np.reshape(self, shape[0] if len(shape) == 1 else shape, order=order)
 
-    def ravel(self, order: str = "C") -> Any:
-        return _np.ravel(self, order=order)
+    def flatten(self, order: str = "C") -> Any:
+        return record(np.copy, (_np.ravel(self, order=order),))
 
-    def flatten(self) -> Any:
-        return record(np.copy, (np.ravel(self),))
-
-    def squeeze(self, axis: Any = None) -> Any:
-        return np.squeeze(self, axis)
-
-    def swapaxes(self, a: int, b: int) -> Any:
-        return np.swapaxes(self, a, b)
-
-    def copy(self) -> Any:
-        return record(np.copy, (self,))
-
-    # -- methods that are NumPy functions ------------------------------------------------
-    def sum(self, *a: Any, **k: Any) -> Any: return np.sum(self, *a, **k)
-    def mean(self, *a: Any, **k: Any) -> Any: return np.mean(self, *a, **k)
-    def prod(self, *a: Any, **k: Any) -> Any: return np.prod(self, *a, **k)
-    def max(self, *a: Any, **k: Any) -> Any: return np.max(self, *a, **k)
-    def min(self, *a: Any, **k: Any) -> Any: return np.min(self, *a, **k)
-    def std(self, *a: Any, **k: Any) -> Any: return np.std(self, *a, **k)
-    def var(self, *a: Any, **k: Any) -> Any: return np.var(self, *a, **k)
-    def cumsum(self, *a: Any, **k: Any) -> Any: return np.cumsum(self, *a, **k)
-    def dot(self, o: Any) -> Any: return np.dot(self, o)
-    def clip(self, *a: Any, **k: Any) -> Any: return np.clip(self, *a, **k)
-    def argmax(self, *a: Any, **k: Any) -> Any: return np.argmax(self._a, *a, **k)
-    def argmin(self, *a: Any, **k: Any) -> Any: return np.argmin(self._a, *a, **k)
-    def argsort(self, *a: Any, **k: Any) -> Any: return np.argsort(self._a, *a, **k)
-    def any(self, *a: Any, **k: Any) -> Any: return np.any(self._a, *a, **k)
-    def all(self, *a: Any, **k: Any) -> Any: return np.all(self._a, *a, **k)
-
-    @property
-    def real(self) -> Any:
-        return record(np.real, (self,))
-
-    @property
-    def imag(self) -> Any:
-        return record(np.imag, (self,))
-
-    def conj(self) -> Any:
-        return record(np.conjugate, (self,))
-
-    conjugate = conj
+    def sort(self, axis: int = -1, kind: Any = None, order: Any = None) -> None:
+        """In place: ``np.copyto(x, np.sort(x, ...))``."""
+        record(np.copyto, (self, np.sort(self, axis, kind, order)), mutates=(0,))
 
     # -- indexing -------------------------------------------------------------------------
     def __getitem__(self, idx: Any) -> Any:
@@ -782,6 +744,46 @@ def constructor(orig: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # -- NumPy functions the engine handles itself ------------------------------------------------
+
+def call(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``func(*args, **kwargs)`` with a tracked argument: the engine's own handler
+    (views, allocations, inactive functions) or the call recorded through its rule,
+    ``out=`` written with the engine's checks."""
+    handler = _HANDLERS.get(func)
+    if handler is not None:
+        return handler(*args, **kwargs)
+    out = kwargs.pop("out", None) if "out" in kwargs else None
+    y = record(func, args, kwargs)
+    if out is None:
+        return y
+    assign(out, y)
+    return out
+
+
+def _method(name: str, func: Any) -> Callable[..., Any]:
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return call(func, (self, *args), kwargs)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``np.{getattr(func, '__name__', name)}(x, ...)``, through its rule."
+    return method
+
+
+#: Array methods that are a NumPy function of the array: ``x.sum(axis=0)`` is
+#: ``np.sum(x, axis=0)``, recorded through that function's rule (or a view, or a
+#: plain value for an inactive function); a function with no rule raises the
+#: registry's NoRuleError naming it. ``x.fill(v)`` is ``np.copyto(x, v)``.
+_METHODS: dict[str, Any] = {
+    "sum": np.sum, "prod": np.prod, "mean": np.mean, "var": np.var, "std": np.std,
+    "max": np.max, "min": np.min, "cumsum": np.cumsum, "cumprod": np.cumprod,
+    "trace": np.trace, "dot": np.dot, "clip": np.clip, "round": np.round,
+    "conj": np.conjugate, "conjugate": np.conjugate, "copy": np.copy, "ravel": np.ravel,
+    "squeeze": np.squeeze, "swapaxes": np.swapaxes, "diagonal": np.diagonal, "repeat": np.repeat,
+    "take": np.take, "astype": getattr(np, "astype", np.ndarray.astype),  # np.astype: NumPy >= 2.1
+    "argmax": np.argmax, "argmin": np.argmin, "argsort": np.argsort, "nonzero": np.nonzero,
+    "searchsorted": np.searchsorted, "any": np.any, "all": np.all, "fill": np.copyto,
+}
+for _name, _func in _METHODS.items():
+    setattr(_Ops, _name, _method(_name, _func))
 
 def _view_fn(func: Any) -> Callable[..., Any]:
     """Functions that return a view of their first argument: no tape entry."""

@@ -16,3 +16,11 @@ def fd_grad(f: Callable[[np.ndarray], Any], x: np.ndarray, eps: float = 1e-6) ->
         e.flat[i] = eps
         g.flat[i] = (f((x + e).copy()) - f((x - e).copy())) / (2 * eps)
     return g
+
+
+def assert_gradient_matches_fd(f: Callable[[Any], Any], x: np.ndarray, rtol: float = 1e-6,
+                               atol: float = 1e-8) -> None:
+    """The engine's gradient of ``f`` at ``x`` equals central finite differences."""
+    from activerules.engine import gradient
+
+    np.testing.assert_allclose(gradient(f, x.copy()), fd_grad(f, x), rtol=rtol, atol=atol)
