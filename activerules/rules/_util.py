@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import inspect
 import linecache
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,14 +38,20 @@ __all__ = [
     "cotangent_dtype",
     "fit",
     "formula",
+    "is_const",
     "like",
     "nones",
     "bind",
     "normalize_axis_tuple",
+    "picker",
     "reads",
     "restore_axes",
+    "times",
     "unbroadcast",
 ]
+
+# The dtypes that carry a cotangent (floating and complex), for the fast paths.
+_INEXACT = frozenset(np.dtype(c) for c in np.typecodes["AllFloat"])
 
 
 def unbroadcast(cotangent: Any, shape: Sequence[int]) -> Any:
@@ -57,6 +64,8 @@ def unbroadcast(cotangent: Any, shape: Sequence[int]) -> Any:
     """
     if cotangent is None:
         return None
+    if type(cotangent) is np.ndarray and cotangent.shape == shape:  # the common case
+        return cotangent
     shape = tuple(shape)
     cot = np.asarray(cotangent)
     if cot.shape == shape:
@@ -104,7 +113,16 @@ def fit(cotangent: Any, x: Any) -> Any:
     cotangent or a primal that has none (integer, boolean).  A scalar primal
     gets a NumPy scalar, an array primal an array.
     """
-    if cotangent is None:
+    t = type(cotangent)
+    if t is np.ndarray:  # fast path: already an array of x's shape and (inexact) dtype
+        if type(x) is np.ndarray and cotangent.shape == x.shape and cotangent.dtype == x.dtype \
+                and x.dtype in _INEXACT:
+            return cotangent
+    elif t is np.float64 or t is float:  # fast path: a real scalar for a real scalar
+        tx = type(x)
+        if tx is float or tx is np.float64:
+            return np.float64(cotangent)
+    elif cotangent is None:
         return None
     dt = cotangent_dtype(x)
     if dt is None:
@@ -120,7 +138,29 @@ def fit(cotangent: Any, x: Any) -> Any:
 
 def conj(a: Any) -> Any:
     """Complex conjugate of ``a``, or ``a`` itself (no copy) when it is real."""
+    t = type(a)
+    if t is np.ndarray:
+        return np.conj(a) if a.dtype.kind == "c" else a
+    if t is float or t is np.float64:
+        return a
     return np.conj(a) if np.iscomplexobj(a) else a
+
+
+def times(g: Any, d: Any, template: Any, kept: tuple[Any, ...] = ()) -> Any:
+    """``fit(g * d, template)``: the cotangent ``g`` times a local derivative ``d``.
+
+    When ``d`` is a fresh array (not one of the ``kept`` values the formula
+    read) of ``g``'s shape and dtype, the product is taken in ``d``'s buffer:
+    no allocation, one pass.
+    """
+    if type(d) is np.ndarray and type(g) is np.ndarray and d.shape == g.shape and d.dtype == g.dtype \
+            and d.base is None and d.flags.writeable:
+        for k in kept:
+            if d is k:
+                break
+        else:
+            return fit(np.multiply(d, g, out=d), template)
+    return fit(g * d, template)
 
 
 def restore_axes(g: Any, shape: Sequence[int], axis: Any = None, keepdims: bool = False) -> Any:
@@ -149,25 +189,55 @@ def accumulate(arg: Any, cotangent: Callable[[], Any] | Any, primal: Any) -> Any
     ``Const``.  A ``Duplicated`` shadow is accumulated in place (``+=``) and
     ``None`` returned; an ``Active`` argument gets its cotangent returned.
     """
-    if isinstance(arg, Const):
+    state = _state(arg)
+    if state == _CONST:
         return None
     cot = cotangent() if callable(cotangent) else cotangent
     cot = fit(cot, primal)
-    if isinstance(arg, Active):
+    if state == _ACTIVE:
         return cot
     if cot is not None:
         arg.dval += cot
     return None
 
 
+_CONST, _ACTIVE, _SHADOWED = 0, 1, 2
+_STATES: dict[type, int] = {}
+
+
+def _state(arg: Any) -> int:
+    """Const, Active or shadowed, by the annotation's class (cached: the
+    annotations' parametric ``isinstance`` costs a microsecond)."""
+    t = type(arg)
+    state = _STATES.get(t)
+    if state is None:
+        state = _STATES[t] = _CONST if issubclass(t, Const) else _ACTIVE if issubclass(t, Active) else _SHADOWED
+    return state
+
+
+def is_const(arg: Any) -> bool:
+    """``isinstance(arg, Const)``, by the cached class lookup of :func:`accumulate`."""
+    return _state(arg) == _CONST
+
+
+_TEMPLATES: dict[tuple[tuple[int, ...], np.dtype[Any]], np.ndarray] = {}
+
+
 def like(v: Any) -> Any:
     """A zero-cost stand-in with ``v``'s shape and dtype, for :func:`fit`.
 
     Reverse closures keep this instead of the primal when they need only its
-    shape and dtype, so the engine has nothing to preserve.
+    shape and dtype, so the engine has nothing to preserve. The stand-ins are
+    read-only zero-stride arrays, cached per shape and dtype.
     """
     if isinstance(v, np.ndarray):
-        return np.broadcast_to(np.zeros((), v.dtype), v.shape)
+        key = (v.shape, v.dtype)
+        t = _TEMPLATES.get(key)
+        if t is None:
+            if len(_TEMPLATES) >= 512:  # shapes vary without bound in long sessions
+                _TEMPLATES.clear()
+            t = _TEMPLATES[key] = np.broadcast_to(np.zeros((), v.dtype), v.shape)
+        return t
     return v
 
 
@@ -205,6 +275,22 @@ def bind(signature_of: Callable[..., Any], arrays: int, *args: Any, **kwargs: An
     return {k: (None if v is _NOVALUE else v) for k, v in out.items() if k not in skip}
 
 
+def picker(names: Sequence[str], order: Sequence[str]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """A function taking the values named ``order`` (a tuple) to those named ``names``.
+
+    The factories use it to pick, at each call, what a formula reads (its
+    parameters) from what the rule has, without building a dict per call.
+    """
+    idx = [order.index(n) for n in names]
+    if not idx:
+        return lambda vals: ()
+    if len(idx) == 1:
+        i = idx[0]
+        return lambda vals: (vals[i],)
+    get = operator.itemgetter(*idx)
+    return lambda vals: get(vals)  # type: ignore[no-any-return]
+
+
 def nones(args: Sequence[Any]) -> tuple[None, ...]:
     """Zero cotangents (``None``) for positional non-differentiable arguments."""
     return (None,) * len(args)
@@ -216,36 +302,59 @@ def masked(g: Any, kw: dict[str, Any]) -> Any:
     return g if where is True else np.where(where, g, 0)
 
 
+_PARTIAL_READS = ("a", "b", "y", "sa", "sb", "p")
+
+
+def partial_pickers(da: Callable[..., Any], db: Callable[..., Any],
+                    order: Sequence[str]) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """Pickers (:func:`picker`) of what the partials ``da``/``db`` read besides ``g``.
+
+    A partial's first parameter is the output cotangent ``g``; it is called as
+    ``da(g, *picked)``.
+    """
+    pickers = []
+    for d in (da, db):
+        names = reads(d)
+        if names[:1] != ("g",):
+            raise TypeError(f"{formula(d)}: a partial's first parameter must be the cotangent g")
+        pickers.append(picker(names[1:], order))
+    return pickers[0], pickers[1]
+
+
 def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[..., Any]) -> Callable[..., Any]:
     """An Enzyme-style rule for a two-array-argument ``fn`` from its two partials.
 
-    ``da``/``db`` map the output cotangent ``g`` to the cotangent of ``a``/``b``,
-    reading only the values they name among ``g``, ``a``, ``b``, ``y`` (the
-    output), ``sa``/``sb`` (the operands' shapes) and ``p`` (every argument by
-    name, as :func:`bind` gives them).
+    ``da``/``db`` map the output cotangent ``g`` (their first parameter) to the
+    cotangent of ``a``/``b``, reading only the values they name among ``a``,
+    ``b``, ``y`` (the output), ``sa``/``sb`` (the operands' shapes) and ``p``
+    (every argument by name, as :func:`bind` gives them).
     The reverse closure keeps only the values read by the partials of
     arguments that are not ``Const`` (``x * c`` with ``c`` Const keeps ``c``
     alone), and a Const argument's cotangent is never formed.  Further
     positional arguments (axes, ...) arrive as Const and get no cotangent.
     """
-    ra, rb = reads(da), reads(db)
-    needs_p = "p" in ra or "p" in rb
+    pick_a, pick_b = partial_pickers(da, db, _PARTIAL_READS)
+    read = set(reads(da) + reads(db))
+    needs_p, needs_shapes = "p" in read, bool(read & {"sa", "sb"})
 
     def impl(cfg: Any, a: Any, b: Any, *static: Any, **kw: Any) -> tuple[Any, Callable[[Any], Any]]:
-        av, bv, sv = a.val, b.val, [s.val for s in static]
+        av, bv = a.val, b.val
+        sv = [s.val for s in static] if static else ()
         y = fn(av, bv, *sv, **kw)
-        env = {"a": av, "b": bv, "y": y, "p": bind(fn, 2, av, bv, *sv, **kw) if needs_p else None,
-               "sa": np.shape(av), "sb": np.shape(bv)}
-        ka = {} if isinstance(a, Const) else {n: env[n] for n in ra if n != "g"}
-        kb = {} if isinstance(b, Const) else {n: env[n] for n in rb if n != "g"}
+        env = (av, bv, y, np.shape(av) if needs_shapes else None, np.shape(bv) if needs_shapes else None,
+               bind(fn, 2, av, bv, *sv, **kw) if needs_p else None)
+        const_a, const_b = is_const(a), is_const(b)
+        ka = () if const_a else pick_a(env)
+        kb = () if const_b else pick_b(env)
         ta, tb = like(av), like(bv)  # shape/dtype stand-ins for fit()
         del env, av, bv, sv
 
         def reverse(g: Any) -> Any:
-            g = masked(g, kw)
-            out = (accumulate(a, lambda: da(g=g, **ka), ta), accumulate(b, lambda: db(g=g, **kb), tb),
-                   *nones(static))
-            return None if all(o is None for o in out) else out
+            if kw:
+                g = masked(g, kw)
+            ca = None if const_a else accumulate(a, da(g, *ka), ta)
+            cb = None if const_b else accumulate(b, db(g, *kb), tb)
+            return None if ca is None and cb is None else (ca, cb, *nones(static))
 
         return y, reverse
 

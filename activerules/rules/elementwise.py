@@ -32,7 +32,19 @@ import numpy as np
 
 from ..activity import Active, Annotation, Const
 from ..dispatch import Sample, rrule, rule, thunk
-from ._util import accumulate, activity_rule, conj, fit, formula, like, masked, reads
+from ._util import (
+    accumulate,
+    activity_rule,
+    conj,
+    fit,
+    formula,
+    like,
+    masked,
+    partial_pickers,
+    picker,
+    reads,
+    times,
+)
 
 S = Sample
 
@@ -107,17 +119,15 @@ _UNARY: dict[Any, tuple[Callable[..., Any], list[Any]]] = {
 
 def _unary(fn: Any, deriv: Callable[..., Any], samples: list[Any]) -> None:
     """Register ``fn``'s rrule: ``xbar = ybar * conj(deriv)``, capturing only what ``deriv`` reads."""
-    names = reads(deriv)
+    pick = picker(reads(deriv), ("x", "y"))
 
     def impl(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
         y = fn(x, **kw)
-        env = {"x": x, "y": y}
-        kept = [env[n] for n in names]
+        kept = pick((x, y))
         tx = like(x)
-        del env
 
         def pullback(g: Any) -> tuple[Any]:
-            return (fit(masked(g, kw) * conj(deriv(*kept)), tx),)
+            return (times(masked(g, kw) if kw else g, conj(deriv(*kept)), tx, kept),)
 
         return y, pullback
 
@@ -293,19 +303,18 @@ _SAMPLES_2: dict[np.ufunc, list[Any]] = {
 
 def _binary_rrule(fn: np.ufunc, da: Callable[..., Any], db: Callable[..., Any]) -> Callable[..., Any]:
     """An rrule from two partial formulas; each cotangent is a thunk (skipped for Const)."""
-    ra, rb = reads(da), reads(db)
+    pick_a, pick_b = partial_pickers(da, db, ("a", "b", "y"))
 
     def impl(a: Any, b: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, Any]]]:
         y = fn(a, b, **kw)
-        env = {"a": a, "b": b, "y": y}
-        ka = {n: env[n] for n in ra if n != "g"}
-        kb = {n: env[n] for n in rb if n != "g"}
+        ka, kb = pick_a((a, b, y)), pick_b((a, b, y))
         ta, tb = like(a), like(b)
-        del env, a, b
+        del a, b
 
         def pullback(g: Any) -> tuple[Any, Any]:
-            g = masked(g, kw)
-            return (thunk(lambda: fit(da(g=g, **ka), ta)), thunk(lambda: fit(db(g=g, **kb), tb)))
+            if kw:
+                g = masked(g, kw)
+            return (thunk(lambda: fit(da(g, *ka), ta)), thunk(lambda: fit(db(g, *kb), tb)))
 
         return y, pullback
 
