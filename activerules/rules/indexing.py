@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from ..activity import Active, Annotation, Const, Duplicated
+from ..activity import Active, Annotation, Duplicated
 from ..dispatch import Sample as S
 from ..dispatch import rule
-from ._util import fit, like, unbroadcast
+from ._util import accumulate, like
 
 _A = np.array([[0.5, -1.2, 2.0], [1.5, 0.3, -0.7]])
 
@@ -31,18 +31,6 @@ def _basic(idx: Any) -> bool:
     parts = idx if isinstance(idx, tuple) else (idx,)
     return all(isinstance(i, (int, np.integer, slice, type(None), type(Ellipsis)))
                and not isinstance(i, bool) for i in parts)
-
-
-def _deliver(arg: Any, cot: Any, template: Any) -> Any:
-    """Give the cotangent ``cot`` of an assigned value to its annotation."""
-    if isinstance(arg, Const):
-        return None
-    cot = fit(cot, template)
-    if isinstance(arg, Active):
-        return cot
-    if cot is not None:
-        arg.dval += cot
-    return None
 
 
 @rule(operator.getitem, Annotation, Annotation,
@@ -81,7 +69,7 @@ def _setitem(cfg: Any, x: Any, idx: Any, v: Any) -> tuple[Any, Any]:
         if survivors is not None:
             d *= survivors
         x.dval[i] = 0
-        out = _deliver(v, unbroadcast(d, np.shape(template)), template)
+        out = accumulate(v, d, template)  # summed back to v's shape, cast
         return None if out is None else (None, None, out)
 
     return None, reverse
@@ -118,7 +106,7 @@ def _copyto(cfg: Any, dst: Any, src: Any, casting: Any = "same_kind", where: Any
             m = np.broadcast_to(mask, dst.dval.shape)
             d = np.where(m, dst.dval, 0)
             dst.dval[m] = 0
-        out = _deliver(src, unbroadcast(d, np.shape(template)), template)
+        out = accumulate(src, d, template)
         return None if out is None else (None, out)
 
     return None, reverse
