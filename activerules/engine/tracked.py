@@ -426,26 +426,46 @@ def _mixed() -> ActiveRulesError:
         "differentiation of the same values (higher order) is not supported")
 
 
-def _seq_arg(a: Any, tape: Tape | None) -> tuple[Any, Any, Tape | None]:
-    """A list/tuple argument holding tracked arrays: (raw list, (cells, views), tape)."""
-    vals, cells, views = [], [], []
+def _seq_tape(a: Any) -> Tape | None:
+    """The tape of a tracked value held by the list/tuple ``a`` (nested ones included)."""
     for e in a:
-        if type(e) is Tracked:
-            if tape is None:
-                tape = e._tape
-            elif e._tape is not tape:
+        t = type(e)
+        if t is Tracked or t is TrackedScalar:
+            return e._tape  # type: ignore[no-any-return]
+        if (t is list or t is tuple) and _seq_tape(e) is not None:
+            return _seq_tape(e)
+    return None
+
+
+def _seq_arg(a: Any, tape: Tape) -> tuple[list[Any], list[Any], list[Cell], list[Any]]:
+    """A list/tuple argument holding tracked values, as a sequence of arrays:
+    (elements, raw values, cells, views). A tracked number becomes a tracked 0-d
+    array (recorded), a constant a constant float array with a scratch shadow."""
+    items, vals, cells, views = [], [], [], []
+    for e in a:
+        t = type(e)
+        if t is TrackedScalar:
+            e = construct(_ASARRAY, e, (), _EMPTY)  # np.asarray(s): recorded through setitem
+            t = type(e)
+        if t is Tracked:
+            if e._tape is not tape:
                 raise _mixed()
             vals.append(e._a)
             cells.append(e._cell)
             views.append(e._view)
-        elif isinstance(e, np.ndarray) and e.dtype.kind in "fc":
+        elif (t is list or t is tuple) and _seq_tape(e) is not None:
+            raise ActiveRulesError("a nested list holding active values is not supported as an "
+                                   "argument (np.block...): build it with np.concatenate or np.stack")
+        else:
+            if not (isinstance(e, np.ndarray) and e.dtype.kind in "fc"):
+                e = _ASARRAY(e)
+                if e.dtype.kind not in "fc":  # an integer constant among active arrays
+                    e = e.astype(np.float64)
             vals.append(e)
             cells.append(Cell(e.shape, e.dtype))  # a scratch shadow, discarded
             views.append(None)
-        else:
-            raise ActiveRulesError("a sequence argument mixing active arrays with non-arrays is "
-                                   "not supported")
-    return vals, (cells, views), tape
+        items.append(e)
+    return items, vals, cells, views
 
 
 def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
@@ -459,9 +479,10 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         if t is Tracked or t is TrackedScalar:
             tape = a._tape
             break
-        if (t is list or t is tuple) and any(type(e) is Tracked for e in a):
-            tape = _seq_arg(a, None)[2]
-            break
+        if t is list or t is tuple:
+            tape = _seq_tape(a)
+            if tape is not None:
+                break
     if tape is None:
         return fn(*args, **kwargs)
     if kwargs:
@@ -506,8 +527,8 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
             acts.append(Active)
             types.append(type(a._v))
             binds.append((i, SCALAR, a._cell, None))
-        elif (t is list or t is tuple) and any(type(e) is Tracked for e in a):
-            seq_vals, (cells, views), _ = _seq_arg(a, tape)
+        elif (t is list or t is tuple) and _seq_tape(a) is not None:
+            items, seq_vals, cells, views = _seq_arg(a, tape)
             ann = _new(dup)
             ann.val = seq_vals
             if width:
@@ -517,7 +538,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
             acts.append(dup)
             types.append(ARRAY_KIND)  # type: ignore[arg-type]  # a sequence of arrays
             binds.append((i, SEQ, cells, views))
-            for e in a:  # conservatively, the rule may keep any element: pin (or lock) them all
+            for e in items:  # conservatively, the rule may keep any element: pin (or lock) them all
                 _pin((None, e, None, None) if type(e) is not Tracked else (None, e._a, e, None), tape)
         else:
             ann = _new(Const)
@@ -686,7 +707,8 @@ def _wrap(y: Any, tape: Tape, anns: list[Any], refs: int = 3) -> tuple[Any, Any]
 # -- np.array / np.asarray of (nested) sequences holding tracked values ---------------------
 
 _NOTHING: Any = object()
-_ARRAY = np.array  # the original, captured before a forward pass swaps the module attribute
+_ARRAY = np.array  # the originals, captured before a forward pass swaps the module attributes
+_ASARRAY = np.asarray
 
 
 def _leaves(obj: Any, path: tuple[int, ...], found: list[tuple[tuple[int, ...], Any]]) -> Any:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from engine_helpers import assert_gradient_matches_fd
 
+import activerules as ar
 from activerules.engine import UntrackedWriteError, gradient
 
 X = np.array([0.3, 1.1, 2.0])
@@ -42,6 +43,23 @@ PROGRAMS = {
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_construction_from_sequences_matches_finite_differences(name: str) -> None:
     assert_gradient_matches_fd(PROGRAMS[name], X)
+
+
+SEQUENCE_ARGUMENTS = {
+    "stack_of_scalars": lambda x: (np.stack([x[0], x[1] * x[2]]) ** 2).sum(),
+    "hstack_with_constants": lambda x: (np.hstack([x, 1.0, x[0], 2]) ** 2).sum(),
+    "concatenate_with_a_list": lambda x: (np.concatenate([x, [1.0, 2]]) * np.arange(5.0)).sum() ** 2,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEQUENCE_ARGUMENTS))
+def test_sequence_arguments_holding_numbers_and_constants(name: str) -> None:
+    assert_gradient_matches_fd(SEQUENCE_ARGUMENTS[name], X)
+
+
+def test_a_nested_list_of_active_arrays_is_refused_clearly() -> None:
+    with pytest.raises(ar.ActiveRulesError, match="nested list holding active values"):
+        gradient(lambda x: np.block([[x, x]]).sum(), X.copy())
 
 
 def test_np_array_is_numpy_s_own_outside_a_differentiation() -> None:
