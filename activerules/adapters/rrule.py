@@ -67,6 +67,9 @@ def zero_cotangent(val: Any) -> Any:
 
 def check_active(label: str, index: int, cot: Any, val: Any) -> Any:
     """Check the cotangent returned for an Active argument; return it."""
+    t = type(cot)
+    if (t is float or t is np.float64) and type(val) is not tuple:  # a real scalar: valid for any scalar
+        return cot
     if isinstance(val, tuple):
         if not isinstance(cot, (tuple, list)) or len(cot) != len(val):
             raise RuleError(f"{label}: argument {index} is an Active tuple of {len(val)}; "

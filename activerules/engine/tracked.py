@@ -808,15 +808,28 @@ for _name, _func in _METHODS.items():
     setattr(_Ops, _name, _method(_name, _func))
 
 def _view_fn(func: Any) -> Callable[..., Any]:
-    """Functions that return a view of their first argument: no tape entry."""
+    """Functions that return a view of their first argument: no tape entry. A view
+    whose elements alias one another (``np.broadcast_to``: zero strides) is not one
+    (its shadow could not accumulate), so the call is recorded through its rule."""
     def handler(a: Any, *args: Any, **kwargs: Any) -> Any:
         if type(a) is not Tracked:
             return record(func, (a, *args), kwargs)
         v = func(a._a, *args, **kwargs)
-        if type(v) is np.ndarray and v.base is not None and np.shares_memory(v, a._a):
-            return view_of(a, v, lambda s: func(s, *args, **kwargs))
+        if (type(v) is np.ndarray and v.base is not None and np.shares_memory(v, a._a)
+                and not any(st == 0 and n > 1 for st, n in zip(v.strides, v.shape))):
+            if v.flags.writeable:
+                return view_of(a, v, lambda s: func(s, *args, **kwargs))
+            return view_of(a, v, lambda s: _writable(func(s, *args, **kwargs)))
         return record(func, (a, *args), kwargs)  # the function had to copy
     return handler
+
+
+def _writable(v: np.ndarray) -> np.ndarray:
+    """A shadow's view that NumPy hands out read-only (``np.diagonal``) made writable,
+    so cotangents can accumulate through it."""
+    if not v.flags.writeable:
+        v.flags.writeable = True
+    return v
 
 
 def _like_fn(func: Any) -> Callable[..., Any]:

@@ -171,6 +171,8 @@ def restore_axes(g: Any, shape: Sequence[int], axis: Any = None, keepdims: bool 
     """
     shape = tuple(shape)
     g = np.asarray(g)
+    if g.ndim == 0:  # a full reduction: nothing to re-insert
+        return np.broadcast_to(g, shape)
     if not keepdims and len(shape) != g.ndim:
         if axis is None:
             axes: tuple[int, ...] = tuple(range(len(shape)))
@@ -252,6 +254,7 @@ def reads(formula: Callable[..., Any]) -> tuple[str, ...]:
 
 _NOVALUE = getattr(np, "_NoValue", object())
 _SIGNATURES: dict[Any, inspect.Signature] = {}
+_DEFAULTS: dict[tuple[Any, int], dict[str, Any]] = {}
 
 
 def bind(signature_of: Callable[..., Any], arrays: int, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -262,6 +265,11 @@ def bind(signature_of: Callable[..., Any], arrays: int, *args: Any, **kwargs: An
     NumPy's ``<no value>`` defaults read as ``None``.  Rules use this to find
     ``axis``/``keepdims`` whether they were passed by position or keyword.
     """
+    defaults_only = len(args) == arrays and not kwargs  # the common call: every static argument defaulted
+    if defaults_only:
+        cached = _DEFAULTS.get((signature_of, arrays))
+        if cached is not None:
+            return dict(cached)
     sig = _SIGNATURES.get(signature_of)
     if sig is None:
         sig = _SIGNATURES[signature_of] = inspect.signature(signature_of)
@@ -272,7 +280,10 @@ def bind(signature_of: Callable[..., Any], arrays: int, *args: Any, **kwargs: An
         if param.kind is inspect.Parameter.VAR_KEYWORD:
             out.update(out.pop(key, {}))
     skip = list(sig.parameters)[:arrays]
-    return {k: (None if v is _NOVALUE else v) for k, v in out.items() if k not in skip}
+    result = {k: (None if v is _NOVALUE else v) for k, v in out.items() if k not in skip}
+    if defaults_only:
+        _DEFAULTS[signature_of, arrays] = dict(result)
+    return result
 
 
 def picker(names: Sequence[str], order: Sequence[str]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
@@ -339,14 +350,14 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
 
     def impl(cfg: Any, a: Any, b: Any, *static: Any, **kw: Any) -> tuple[Any, Callable[[Any], Any]]:
         av, bv = a.val, b.val
-        sv = [s.val for s in static] if static else ()
-        y = fn(av, bv, *sv, **kw)
+        sv = [s.val for s in static]
+        y = fn(av, bv, *sv, **kw) if sv or kw else fn(av, bv)
         env = (av, bv, y, np.shape(av) if needs_shapes else None, np.shape(bv) if needs_shapes else None,
                bind(fn, 2, av, bv, *sv, **kw) if needs_p else None)
         const_a, const_b = is_const(a), is_const(b)
-        ka = () if const_a else pick_a(env)
-        kb = () if const_b else pick_b(env)
-        ta, tb = like(av), like(bv)  # shape/dtype stand-ins for fit()
+        # what each live partial reads, and shape/dtype stand-ins for fit()
+        ka, ta = ((), None) if const_a else (pick_a(env), like(av))
+        kb, tb = ((), None) if const_b else (pick_b(env), like(bv))
         del env, av, bv, sv
 
         def reverse(g: Any) -> Any:

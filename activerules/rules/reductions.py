@@ -112,6 +112,7 @@ def _reduction(fn: Callable[..., Any], weight: Callable[..., Any], like_fn: Call
     """
     names = reads(weight)
     nan = like_fn in _NANFUNCS
+    slope = None if names else weight()  # a constant weight (sum, mean's 1/n is not): evaluated once
 
     def impl(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
         y = fn(a, *pos, **kw)
@@ -128,13 +129,16 @@ def _reduction(fn: Callable[..., Any], weight: Callable[..., Any], like_fn: Call
         out = y if "y" in names else None
         del a
 
-        def pullback(g: Any) -> tuple[Any, ...]:
+        def local_weight() -> Any:
             env: dict[str, Any] = {"axis": axis, "d": p.get("correction") or p.get("ddof") or 0, "a": src, "m": mean}
             if "y" in names:
                 env["y"] = restore_axes(out, shape, axis, keep)
             if "n" in names:
                 env["n"] = np.sum(np.broadcast_to(mask, shape), axis=axis, keepdims=True)
-            cot = restore_axes(g, shape, axis, keep) * weight(**{k: env[k] for k in names})
+            return weight(**{k: env[k] for k in names})
+
+        def pullback(g: Any) -> tuple[Any, ...]:
+            cot = restore_axes(g, shape, axis, keep) * (slope if slope is not None else local_weight())
             if mask is not True:
                 cot = np.where(mask, cot, 0)
             return (fit(cot, ta), *nones(pos))
