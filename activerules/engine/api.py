@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import gc
 import threading
@@ -85,7 +86,7 @@ class _Run:
         if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fc":
             raise ActivityError(f"only float or complex ndarrays can be differentiated as arrays, "
                                 f"got {type(arr).__name__}")
-        own = arr.view()  # writable even after the caller's array is locked below
+        own = _alias(arr)  # writable even after the caller's array is locked below
         t = new_root(own, self.tape, Cell(arr.shape, arr.dtype, shadow), pinned=borrowed)
         # Writes through the caller's own array (an untracked alias) are impossible meanwhile.
         self.tape.lock(arr)
@@ -121,6 +122,18 @@ class _Run:
             if t._a is not own:  # the storage moved (copy-on-write): write the final values
                 arr[...] = t._a
         self.copy_back = []
+
+
+def _alias(arr: np.ndarray) -> np.ndarray:
+    """A writable array on ``arr``'s memory. When ``arr`` is C-contiguous it is made
+    on a ctypes buffer over that memory (which keeps ``arr`` alive), so ``arr`` is
+    not among its bases: once ``arr`` is locked read-only, NumPy still lets views of
+    the alias be made writable (``np.broadcast_arrays``, ``np.meshgrid``). NumPy
+    would unwrap a memoryview back to ``arr``."""
+    if arr.flags.c_contiguous and arr.flags.writeable and arr.size:
+        memory: Any = (ctypes.c_byte * arr.nbytes).from_buffer(arr)  # type: ignore[arg-type]
+        return np.ndarray(arr.shape, arr.dtype, buffer=memory)
+    return arr.view()
 
 
 def _width(args: Sequence[Any]) -> int:

@@ -29,3 +29,21 @@ READ_ONLY_VIEWS = {
 @pytest.mark.parametrize("name", sorted(READ_ONLY_VIEWS))
 def test_read_only_and_aliased_views(name: str) -> None:
     assert_gradient_matches_fd(READ_ONLY_VIEWS[name], X)
+
+
+def _meshgrid(x: Any) -> Any:
+    u, v = np.meshgrid(x, x[:2])
+    return (u ** 2 * v).sum()
+
+
+CALLER_ARRAY_VIEWS = {
+    "broadcast_arrays": lambda x: np.broadcast_arrays(x, x[:, None])[1].sum() ** 2,
+    "meshgrid": _meshgrid,
+}
+
+
+@pytest.mark.filterwarnings("ignore:future versions will not create a writeable array:FutureWarning")
+@pytest.mark.parametrize("name", sorted(CALLER_ARRAY_VIEWS))
+def test_functions_making_views_of_the_caller_s_array_writable(name: str) -> None:
+    # NumPy makes these views writable; the caller's array is locked read-only meanwhile
+    assert_gradient_matches_fd(CALLER_ARRAY_VIEWS[name], X)
