@@ -99,8 +99,10 @@ class _Ops:
         raise _untracked_error("an active value was converted to a Python complex")
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        raise _untracked_error("an active value was converted to a plain ndarray "
-                               "(np.asarray/np.array, or written into an untracked array)")
+        raise _untracked_error(
+            "an active value was converted to a plain ndarray (written into an untracked "
+            "array, or in a list given to a NumPy function that converts it itself, as "
+            "np.sum([a, b]): build that array first with np.array([a, b]) or np.stack)")
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         out = kwargs.pop("out", None)

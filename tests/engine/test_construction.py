@@ -62,6 +62,13 @@ def test_a_nested_list_of_active_arrays_is_refused_clearly() -> None:
         gradient(lambda x: np.block([[x, x]]).sum(), X.copy())
 
 
+def test_a_list_a_numpy_function_converts_itself_gets_a_hint() -> None:
+    # np.sum converts its list argument in C, past any Python-level interception
+    with pytest.raises(UntrackedWriteError, match=r"np\.sum\(\[a, b\]\).*np\.array\(\[a, b\]\)"):
+        gradient(lambda x: np.sum([x[0], x[1]]), X.copy())
+    assert_gradient_matches_fd(lambda x: np.sum(np.array([x[0], x[1]])), X)
+
+
 def test_np_array_is_numpy_s_own_outside_a_differentiation() -> None:
     gradient(lambda x: np.array([x[0], x[1]]).sum(), X.copy())
     assert np.array is _ORIGINAL_ARRAY
