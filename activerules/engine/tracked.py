@@ -112,11 +112,13 @@ class _Ops:
         y = record(fn, inputs, kwargs)
         if out is None:
             return y
+        # a call's where= leaves out alone where it is False (a reduction's masks its input)
+        where = kwargs.get("where", True) if method == "__call__" else True
         if len(out) == 1:
-            assign(out[0], y)
+            assign(out[0], y, where)
             return out[0]
         for o, v in zip(out, y):
-            assign(o, v)
+            assign(o, v, where)
         return out
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
@@ -373,14 +375,14 @@ def prepare_write(t: Tracked) -> None:
         root._views = alive
 
 
-def assign(dst: Any, value: Any) -> None:
-    """``dst[...] = value`` with the engine's checks (``out=`` arguments)."""
+def assign(dst: Any, value: Any, where: Any = True) -> None:
+    """``dst[...] = value`` (only where ``where``) with the engine's checks (``out=``)."""
     if type(dst) is Tracked:
-        record(np.copyto, (dst, value), mutates=(0,))
+        record(np.copyto, (dst, value), _EMPTY if where is True else {"where": where}, mutates=(0,))
     elif type(value) in _TRACKED:
         raise _untracked_error("an active result was written into an untracked array (out=)")
     else:
-        np.copyto(dst, value)
+        np.copyto(dst, value, where=where)
 
 
 # -- recording ------------------------------------------------------------------------------

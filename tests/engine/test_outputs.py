@@ -54,3 +54,27 @@ def test_an_output_the_engine_cannot_track_is_refused() -> None:
 
     with pytest.raises(ar.ActiveRulesError, match="dict the engine cannot track"):
         gradient(lambda x: as_dict(x)["y"].sum(), X)
+
+
+def _sin_where(x: Any) -> Any:
+    y = x * 2.0
+    np.sin(x, out=y, where=x > 1.0)  # y keeps 2 * x where x <= 1
+    return (y * np.arange(1.0, 4.0)).sum()
+
+
+def _log_where(x: Any) -> Any:
+    y = np.zeros_like(x)
+    np.log(x - 1.0, out=y, where=x > 1.0)
+    return (y ** 2).sum() + (x ** 2).sum()
+
+
+def _reduce_where(x: Any) -> Any:
+    y = x.copy()  # a reduction's where= masks its input: out is written whole
+    np.add.reduce(np.outer(x, x), axis=0, out=y, where=np.array([True, False, True]))
+    return (y ** 2).sum()
+
+
+@pytest.mark.filterwarnings("ignore:'where' used without 'out':UserWarning")
+@pytest.mark.parametrize("f", [_sin_where, _log_where, _reduce_where], ids=lambda f: f.__name__)
+def test_ufunc_out_with_where_keeps_the_entries_it_does_not_select(f: Any) -> None:
+    assert_gradient_matches_fd(f, X)
