@@ -711,8 +711,7 @@ def _wrap(y: Any, tape: Tape, anns: list[Any], refs: int = 3) -> tuple[Any, Any]
 # -- np.array / np.asarray of (nested) sequences holding tracked values ---------------------
 
 _NOTHING: Any = object()
-_ARRAY = np.array  # the originals, captured before a forward pass swaps the module attributes
-_ASARRAY = np.asarray
+_ASARRAY = np.asarray  # the original, captured before a forward pass swaps the module attribute
 
 
 def _leaves(obj: Any, path: tuple[int, ...], found: list[tuple[tuple[int, ...], Any]]) -> Any:
@@ -740,9 +739,8 @@ def construct(orig: Callable[..., Any], obj: Any, args: tuple[Any, ...], kwargs:
     y = orig(plain, *args, **kwargs)
     if not isinstance(y, np.ndarray) or y.dtype.kind not in "fc":  # a cast to int/bool: no derivative
         return y
-    if type(obj) is Tracked and y.dtype == obj.dtype and y.shape == obj.shape and (
-            kwargs.get("copy", True if orig is _ARRAY else None) is not True):
-        return obj  # np.asarray(x): x itself (writes through it reach x)
+    if y is plain:  # NumPy made no copy (np.asarray(x)): x itself, writes through it reach x
+        return obj
     buf = new_root(y, found[0][1]._tape)
     lead = (0,) * (y.ndim - np.ndim(plain)) if kwargs.get("ndmin") else ()
     for path, leaf in found:

@@ -28,6 +28,13 @@ def _write_through_asarray(x: Any) -> Any:
     return (y * x).sum()
 
 
+def _asarray_fortran_copies(x: Any) -> Any:
+    M = x.reshape(1, 3)[:, ::-1]
+    F = np.asarray(M, order="F")  # not F-contiguous: NumPy copies, the write below stays in F
+    F[0, 0] = 5.0
+    return (F * M).sum()
+
+
 PROGRAMS = {
     "scalars_and_constants": lambda x: (np.array([x[0], 2 * x[1], 3.0]) ** 2).sum(),
     "nested_lists_and_tuples": lambda x: ((np.asarray([[x[0], 1.0], (x[2], x[1] * x[0])]) @ np.array([1.0, 2.0])) ** 2).sum(),
@@ -37,6 +44,7 @@ PROGRAMS = {
     "int_cast_has_no_derivative": lambda x: np.array([x[0], x[1]], dtype=int).sum() + x[2] ** 2,
     "array_copies": _write_into_copy,
     "asarray_aliases": _write_through_asarray,
+    "asarray_with_order_copies": _asarray_fortran_copies,
 }
 
 
