@@ -194,8 +194,12 @@ def accumulate(arg: Any, cotangent: Callable[[], Any] | Any, primal: Any) -> Any
     state = _state(arg)
     if state == _CONST:
         return None
-    cot = cotangent() if callable(cotangent) else cotangent
-    cot = fit(cot, primal)
+    return _deliver(state, arg, cotangent() if callable(cotangent) else cotangent, primal)
+
+
+def _deliver(state: int, arg: Any, cotangent: Any, primal: Any) -> Any:
+    """:func:`accumulate` for a non-Const ``arg`` whose state is known."""
+    cot = fit(cotangent, primal)
     if state == _ACTIVE:
         return cot
     if cot is not None:
@@ -350,21 +354,21 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
 
     def impl(cfg: Any, a: Any, b: Any, *static: Any, **kw: Any) -> tuple[Any, Callable[[Any], Any]]:
         av, bv = a.val, b.val
-        sv = [s.val for s in static]
+        sv = [s.val for s in static] if static else ()
         y = fn(av, bv, *sv, **kw) if sv or kw else fn(av, bv)
         env = (av, bv, y, np.shape(av) if needs_shapes else None, np.shape(bv) if needs_shapes else None,
                bind(fn, 2, av, bv, *sv, **kw) if needs_p else None)
-        const_a, const_b = is_const(a), is_const(b)
+        state_a, state_b = _state(a), _state(b)
         # what each live partial reads, and shape/dtype stand-ins for fit()
-        ka, ta = ((), None) if const_a else (pick_a(env), like(av))
-        kb, tb = ((), None) if const_b else (pick_b(env), like(bv))
+        ka, ta = ((), None) if state_a == _CONST else (pick_a(env), like(av))
+        kb, tb = ((), None) if state_b == _CONST else (pick_b(env), like(bv))
         del env, av, bv, sv
 
         def reverse(g: Any) -> Any:
             if kw:
                 g = masked(g, kw)
-            ca = None if const_a else accumulate(a, da(g, *ka), ta)
-            cb = None if const_b else accumulate(b, db(g, *kb), tb)
+            ca = None if state_a == _CONST else _deliver(state_a, a, da(g, *ka), ta)
+            cb = None if state_b == _CONST else _deliver(state_b, b, db(g, *kb), tb)
             return None if ca is None and cb is None else (ca, cb, *nones(static))
 
         return y, reverse
