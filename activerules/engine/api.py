@@ -14,7 +14,16 @@ import numpy as np
 
 from ..activity import Active, ActivityError, BatchDuplicated, Const, Duplicated
 from .tape import Cell, Tape
-from .tracked import Tracked, TrackedScalar, constructor, new_root, new_scalar, rebuild, record
+from .tracked import (
+    PRIMITIVE_MARK,
+    Tracked,
+    TrackedScalar,
+    constructor,
+    new_root,
+    new_scalar,
+    rebuild,
+    record,
+)
 
 __all__ = ["autodiff", "gradient", "vjp", "primitive"]
 
@@ -346,6 +355,7 @@ def primitive(fn: F | None = None, *, mutates: Sequence[int] = ()) -> Any:
                                                any(type(e) in _TRACKED for e in a)):
                         return record(wrapper, args, kwargs, mut)
             return fn(*args, **kwargs)
+        setattr(wrapper, PRIMITIVE_MARK, True)
         return wrapper  # type: ignore[return-value]
 
     return decorate(fn) if fn is not None else decorate

@@ -430,6 +430,22 @@ def _mixed() -> ActiveRulesError:
         "differentiation of the same values (higher order) is not supported")
 
 
+#: NumPy functions with a parameter that is a sequence of arrays (``np.stack([x, y])``):
+#: a list argument holding tracked values is passed to their rules as a sequence
+#: (Duplicated, a list of shadows). For every other function a list is array_like,
+#: as NumPy reads it: converted by np.asarray (recorded) and passed as one array.
+_SEQUENCE_FUNCTIONS: frozenset[Any] = frozenset((
+    np.concatenate, np.stack, np.hstack, np.vstack, np.dstack, np.column_stack,
+    np.linalg.multi_dot, np.select, np.choose))
+#: the attribute that marks an ``@ar.primitive`` wrapper (whose rules take sequences as such)
+PRIMITIVE_MARK = "__activerules_primitive__"
+
+
+def takes_sequences(fn: Any) -> bool:
+    """Whether ``fn``'s list arguments are sequences of arrays (see _SEQUENCE_FUNCTIONS)."""
+    return fn in _SEQUENCE_FUNCTIONS or getattr(fn, PRIMITIVE_MARK, False)
+
+
 def _seq_tape(a: Any) -> Tape | None:
     """The tape of a tracked value held by the list/tuple ``a`` (nested ones included)."""
     for e in a:
@@ -443,13 +459,14 @@ def _seq_tape(a: Any) -> Tape | None:
 
 def _seq_arg(a: Any, tape: Tape) -> tuple[list[Any], list[Any], list[Cell], list[Any]]:
     """A list/tuple argument holding tracked values, as a sequence of arrays:
-    (elements, raw values, cells, views). A tracked number becomes a tracked 0-d
-    array (recorded), a constant a constant float array with a scratch shadow."""
+    (elements, raw values, cells, views). A tracked number, or a list holding
+    tracked values, becomes a tracked array (np.asarray, recorded), a constant a
+    constant float array with a scratch shadow."""
     items, vals, cells, views = [], [], [], []
     for e in a:
         t = type(e)
-        if t is TrackedScalar:
-            e = construct(_ASARRAY, e, (), _EMPTY)  # np.asarray(s): recorded through setitem
+        if t is TrackedScalar or ((t is list or t is tuple) and _seq_tape(e) is not None):
+            e = construct(_ASARRAY, e, (), _EMPTY)  # np.asarray(e): recorded through setitem
             t = type(e)
         if t is Tracked:
             if e._tape is not tape:
@@ -457,9 +474,6 @@ def _seq_arg(a: Any, tape: Tape) -> tuple[list[Any], list[Any], list[Cell], list
             vals.append(e._a)
             cells.append(e._cell)
             views.append(e._view)
-        elif (t is list or t is tuple) and _seq_tape(e) is not None:
-            raise ActiveRulesError("a nested list holding active values is not supported as an "
-                                   "argument (np.block...): build it with np.concatenate or np.stack")
         else:
             if not (isinstance(e, np.ndarray) and e.dtype.kind in "fc"):
                 e = _ASARRAY(e)
@@ -509,6 +523,9 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     i = 0
     for a in args:
         t = type(a)
+        if (t is list or t is tuple) and not takes_sequences(fn) and _seq_tape(a) is not None:
+            a = construct(_ASARRAY, a, (), _EMPTY)  # an array_like argument: np.asarray(a), recorded
+            t = type(a)
         if t is Tracked:
             if a._tape is not tape:
                 raise _mixed()
@@ -558,7 +575,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     res = registry.resolve(fn, acts_t, tuple(types))
     entry = res.entry
     if entry.form == "inactive":
-        return fn(*[raw(a) for a in args], **kwargs)
+        return fn(*vals, **kwargs)
     # Copy-on-write bookkeeping: reference counts of the array arguments (and of the
     # arrays owning their memory) before and after the call tell whether the rule
     # kept a reference, i.e. whether its reverse may read the buffer. Every count is

@@ -65,9 +65,42 @@ def test_sequence_arguments_holding_numbers_and_constants(name: str) -> None:
     assert_gradient_matches_fd(SEQUENCE_ARGUMENTS[name], X)
 
 
-def test_a_nested_list_of_active_arrays_is_refused_clearly() -> None:
-    with pytest.raises(ar.ActiveRulesError, match="nested list holding active values"):
+def test_np_block_has_no_rule_and_says_so() -> None:
+    with pytest.raises(ar.NoRuleError, match="block"):
         gradient(lambda x: np.block([[x, x]]).sum(), X.copy())
+
+
+def _setitem_list(x: Any) -> Any:
+    y = np.zeros((3, 3), like=x)
+    y[0, :2] = [x[0] * x[2], x[1]]
+    y[1:] = [x, 2 * x]
+    y[0, 2:] = (x[0],)
+    return (y ** 2).sum()
+
+
+def _copyto_and_iadd_list(x: Any) -> Any:
+    y = np.zeros_like(x)
+    np.copyto(y, [x[0], x[1] ** 2, 1.0])
+    y += [x[2], 1.0, x[0]]
+    return (y ** 2).sum()
+
+
+# Lists as NumPy reads them for an array parameter: one array (np.asarray), not a
+# sequence of arrays; each of these gave a silently wrong gradient or a RuleError.
+ARRAY_LIKE_ARGUMENTS = {
+    "dot": lambda x: np.dot(x, [x[0], x[1], 1.0]) + (np.dot([x, 2 * x], x) ** 2).sum(),
+    "solve": lambda x: np.linalg.solve(np.diag(x), [x[0], 1.0, x[2]]).sum(),
+    "where": lambda x: np.where(x > 1, x, [x[1], 0.0, 0.0]).sum(),
+    "setitem": _setitem_list,
+    "copyto_and_iadd": _copyto_and_iadd_list,
+    "select_choice_given_as_list": lambda x: np.select([x > 1, x <= 1], [x ** 2, [x[0], 1.0, 2.0]]).sum(),
+    "concatenate_with_a_list_of_numbers": lambda x: np.concatenate([[x[0], x[1]], x]).sum() ** 2,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ARRAY_LIKE_ARGUMENTS))
+def test_lists_given_for_array_parameters_are_one_array(name: str) -> None:
+    assert_gradient_matches_fd(ARRAY_LIKE_ARGUMENTS[name], X)
 
 
 def test_a_list_a_numpy_function_converts_itself_gets_a_hint() -> None:
