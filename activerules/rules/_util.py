@@ -38,7 +38,6 @@ __all__ = [
     "cotangent_dtype",
     "fit",
     "formula",
-    "is_const",
     "like",
     "nones",
     "bind",
@@ -219,11 +218,6 @@ def _state(arg: Any) -> int:
     if state is None:
         state = _STATES[t] = _CONST if issubclass(t, Const) else _ACTIVE if issubclass(t, Active) else _SHADOWED
     return state
-
-
-def is_const(arg: Any) -> bool:
-    """``isinstance(arg, Const)``, by the cached class lookup of :func:`accumulate`."""
-    return _state(arg) == _CONST
 
 
 _TEMPLATES: dict[tuple[tuple[int, ...], np.dtype[Any]], np.ndarray] = {}
