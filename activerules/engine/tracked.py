@@ -183,7 +183,7 @@ class Tracked(_Ops):
     _root: Tracked | None
     _view: Callable[[np.ndarray], np.ndarray] | None
     _views: list[Any] | None
-    _pinned: bool
+    _pinned: int  # False, True (some reverse reads the buffer) or DETACHED
 
     def __repr__(self) -> str:
         return f"Tracked({self._a!r})"
@@ -306,7 +306,12 @@ def _is_basic(idx: Any) -> bool:
 
 # -- roots, views, copy-on-write ------------------------------------------------------------
 
-def new_root(a: np.ndarray, tape: Tape, cell: Cell | None = None, pinned: bool = False) -> Tracked:
+#: ``_pinned`` of a root that holds a copy of what NumPy returns as a view of an
+#: argument (a rule's output): writing into it raises, as the write would not reach
+#: the argument. Truthy, so it is copied when returned, like a pinned root.
+DETACHED = 2
+
+def new_root(a: np.ndarray, tape: Tape, cell: Cell | None = None, pinned: int = False) -> Tracked:
     """A tracked root over buffer ``a`` (with a fresh zero-shadow cell by default)."""
     t = _new(Tracked)
     t._a = a
@@ -361,6 +366,12 @@ def prepare_write(t: Tracked) -> None:
         root = t
     if not root._pinned:
         return
+    if root._pinned == DETACHED:
+        raise ActiveRulesError(
+            "activerules: this array is the result of a NumPy function that returns a view of "
+            "its argument (or the argument itself), which the engine holds as a copy: writing "
+            "into it would not reach the argument as it does in NumPy. Write into the argument "
+            "(or a view of it made by indexing), or into a .copy() of the result")
     new = root._a.copy(order="K")
     stats["cow_copies"] += 1
     root._a = new
@@ -607,16 +618,18 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
             if held > 0:
                 _pin(e, tape)
     if type(y) is np.ndarray and y.base is None and y.dtype.kind in "fc":  # the common case
+        detached = False
         for e in arrays:
             if y is e[1]:  # the rule returned its argument itself: give the output its own storage
                 y = y.copy()
+                detached = True
                 break
         out = _new(Cell)
         out.shadow = None
         out.shape = y.shape
         out.dtype = y.dtype
         w = _new(Tracked)
-        w._pinned = _rc(y) > 2  # the rule kept the output (its reverse reads it)
+        w._pinned = DETACHED if detached else _rc(y) > 2  # > 2: the rule kept the output
         w._a = y
         w._cell = out
         w._tape = tape
@@ -624,7 +637,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         y = w
     else:
         try:
-            out, y = _wrap(y, tape, anns)
+            out, y = _wrap(y, tape, vals)
         except _Untrackable as e:
             raise ActiveRulesError(
                 f"{res.label}: the output holds a {e.args[0]} the engine cannot track; a derivative "
@@ -655,7 +668,8 @@ def _pin(e: tuple[Any, Any, Any, Any], tape: Tape) -> None:
     owner = e[2]
     if owner is not None:
         root = owner._root
-        (owner if root is None else root)._pinned = True
+        r = owner if root is None else root
+        r._pinned = r._pinned or True  # DETACHED stays
     else:
         tape.lock(e[1])
 
@@ -668,6 +682,19 @@ def _held_by(y: Any, v: Any) -> int:
     if isinstance(y, (tuple, list)):
         return sum(_held_by(e, v) for e in y)
     return 0
+
+
+def _shares_memory(y: np.ndarray, args: list[Any]) -> bool:
+    """Whether ``y`` may share memory with an argument's value (a sequence's elements
+    included)."""
+    for v in args:
+        if isinstance(v, np.ndarray):
+            if np.may_share_memory(y, v):
+                return True
+        elif type(v) is list:  # a sequence of arrays
+            if any(isinstance(e, np.ndarray) and np.may_share_memory(y, e) for e in v):
+                return True
+    return False
 
 
 class _Untrackable(Exception):
@@ -692,17 +719,17 @@ def rebuild(seq: Any, items: Any) -> Any:
     return t(items)
 
 
-def _wrap(y: Any, tape: Tape, anns: list[Any], refs: int = 3) -> tuple[Any, Any]:
+def _wrap(y: Any, tape: Tape, args: list[Any], refs: int = 3) -> tuple[Any, Any]:
     """Tracked stand-ins for a rule's output: (cells or None, wrapped output).
     ``refs``: the references to ``y`` the engine itself holds here."""
     t = type(y)
     if t is np.ndarray:
         if y.dtype.kind not in "fc":
             return None, y
-        pinned = False
-        if y.base is not None and any(isinstance(a.val, np.ndarray) and np.may_share_memory(y, a.val)
-                                      for a in anns):
-            y = y.copy()  # a rule returned a view of an argument: give it its own storage
+        pinned: int = False
+        if _shares_memory(y, args):  # a view of an argument, or one itself: its own storage
+            y = y.copy()
+            pinned = DETACHED
         elif _rc(y) > refs:  # the engine's own references; anything more is the rule's
             pinned = True
         w = new_root(y, tape, pinned=pinned)
@@ -713,7 +740,7 @@ def _wrap(y: Any, tape: Tape, anns: list[Any], refs: int = 3) -> tuple[Any, Any]
     if isinstance(y, (tuple, list)):  # named tuples (slogdet, eigh, svd, qr) and lists (split)
         cells, outs = [], []
         for e in y:
-            c, w = _wrap(e, tape, anns, 4)
+            c, w = _wrap(e, tape, args, 4)
             cells.append(c)
             outs.append(w)
         if all(c is None for c in cells):
@@ -834,13 +861,25 @@ def _view_fn(func: Any) -> Callable[..., Any]:
         if type(a) is not Tracked:
             return record(func, (a, *args), kwargs)
         v = func(a._a, *args, **kwargs)
-        if (type(v) is np.ndarray and v.base is not None and np.shares_memory(v, a._a)
-                and not any(st == 0 and n > 1 for st, n in zip(v.strides, v.shape))):
+        if _plain_view(v, a._a):
             if v.flags.writeable:
                 return view_of(a, v, lambda s: func(s, *args, **kwargs))
             return view_of(a, v, lambda s: _writable(func(s, *args, **kwargs)))
+        if isinstance(v, (list, tuple)) and v and all(_plain_view(e, a._a) for e in v):  # np.split
+            return type(v)(view_of(a, e, _piece(func, k, args, kwargs)) for k, e in enumerate(v))
         return record(func, (a, *args), kwargs)  # the function had to copy
     return handler
+
+
+def _plain_view(v: Any, base: np.ndarray) -> bool:
+    """Whether ``v`` is a view of ``base`` whose elements do not alias one another."""
+    return (type(v) is np.ndarray and v.base is not None and np.shares_memory(v, base)
+            and not any(st == 0 and n > 1 for st, n in zip(v.strides, v.shape)))
+
+
+def _piece(func: Any, k: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[Any], Any]:
+    """The view function of the ``k``-th array of a splitting function's result."""
+    return lambda s: func(s, *args, **kwargs)[k]
 
 
 def _writable(v: np.ndarray) -> np.ndarray:
@@ -874,13 +913,20 @@ def _static(func: Any) -> Callable[..., Any]:
     return handler
 
 
+def _optional(*names: str) -> list[Any]:
+    """The NumPy functions of these names that this NumPy has (newer ones)."""
+    return [getattr(np, n) for n in names if hasattr(np, n)]
+
+
 _ALLOC: frozenset[Any] = frozenset((np.zeros, np.ones, np.empty, np.full, np.arange, np.linspace, np.eye,
                     np.identity, np.array, np.asarray))
 
 _HANDLERS: dict[Any, Callable[..., Any]] = {
     **{f: _view_fn(f) for f in (np.reshape, np.transpose, np.swapaxes, np.moveaxis, np.squeeze,
                                 np.expand_dims, np.ravel, np.atleast_1d, np.atleast_2d,
-                                np.broadcast_to, np.diagonal)},
+                                np.broadcast_to, np.diagonal, np.flip, np.fliplr, np.flipud,
+                                np.rot90, np.rollaxis, np.split, np.array_split, np.hsplit,
+                                np.vsplit, np.dsplit, *_optional("matrix_transpose", "unstack"))},
     **{f: _like_fn(f) for f in (np.zeros_like, np.ones_like, np.empty_like, np.full_like)},
     **{f: _static(f) for f in (np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj,
                                np.isrealobj, np.argmax, np.argmin, np.argsort, np.nonzero)},

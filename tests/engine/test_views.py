@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 from engine_helpers import assert_gradient_matches_fd
 
+import activerules as ar
+from activerules.engine import gradient
+
 X = np.array([0.3, 1.1, 2.0])
 
 
@@ -47,3 +50,44 @@ CALLER_ARRAY_VIEWS = {
 def test_functions_making_views_of_the_caller_s_array_writable(name: str) -> None:
     # NumPy makes these views writable; the caller's array is locked read-only meanwhile
     assert_gradient_matches_fd(CALLER_ARRAY_VIEWS[name], X)
+
+
+def _write_into_split_and_flip(x: Any) -> Any:
+    y = np.exp(np.concatenate([x, x]))
+    parts = np.split(y, 3)
+    parts[0][0] = 2.0  # a view: the write reaches y
+    a, b = np.array_split(y, 2)
+    y[1] = 7.0  # and a, b see it
+    f = np.flip(y)
+    f[1] = x[0] * 3
+    r = np.rot90(y.reshape(2, 3))
+    r[0, 0] = x[1]
+    return (y ** 2).sum() + (a * b).sum() + parts[2].sum() + f.sum()
+
+
+def test_splitting_and_flipping_give_views() -> None:
+    assert_gradient_matches_fd(_write_into_split_and_flip, X)
+
+
+def _write_into_broadcast_arrays_result(x: Any) -> Any:
+    y = np.sin(x)
+    a, _ = np.broadcast_arrays(y, x)  # NumPy returns y itself
+    a[0] = 5.0
+    return (y * x).sum()
+
+
+def _write_into_real_of_real(x: Any) -> Any:
+    y = np.sin(x)
+    r = np.real(y)  # NumPy returns y itself
+    r[0] = 1.0
+    return (y * r).sum()
+
+
+@pytest.mark.parametrize("f", [_write_into_broadcast_arrays_result, _write_into_real_of_real],
+                         ids=lambda f: f.__name__)
+def test_writing_into_a_copy_of_what_numpy_returns_as_a_view_is_refused(f: Any) -> None:
+    with pytest.raises(ar.ActiveRulesError, match="returns a view of its argument"):
+        gradient(f, X.copy())
+    np.testing.assert_allclose(  # reading it is fine
+        gradient(lambda x: (np.real(np.sin(x)) * np.broadcast_arrays(x, x)[0]).sum(), X.copy()),
+        np.cos(X) * X + np.sin(X))
