@@ -311,6 +311,7 @@ def _is_basic(idx: Any) -> bool:
 #: the argument. Truthy, so it is copied when returned, like a pinned root.
 DETACHED = 2
 
+
 def new_root(a: np.ndarray, tape: Tape, cell: Cell | None = None, pinned: int = False) -> Tracked:
     """A tracked root over buffer ``a`` (with a fresh zero-shadow cell by default)."""
     t = _new(Tracked)
@@ -463,8 +464,10 @@ def _seq_tape(a: Any) -> Tape | None:
         t = type(e)
         if t is Tracked or t is TrackedScalar:
             return e._tape  # type: ignore[no-any-return]
-        if (t is list or t is tuple) and _seq_tape(e) is not None:
-            return _seq_tape(e)
+        if t is list or t is tuple:
+            inner = _seq_tape(e)
+            if inner is not None:
+                return inner
     return None
 
 
@@ -829,6 +832,7 @@ def call(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
 
 def _method(name: str, func: Any) -> Callable[..., Any]:
+    """The array method ``name``: ``func`` called on the stand-in, as NumPy would."""
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         return call(func, (self, *args), kwargs)
     method.__name__ = method.__qualname__ = name
@@ -852,6 +856,7 @@ _METHODS: dict[str, Any] = {
 }
 for _name, _func in _METHODS.items():
     setattr(_Ops, _name, _method(_name, _func))
+
 
 def _view_fn(func: Any) -> Callable[..., Any]:
     """Functions that return a view of their first argument: no tape entry. A view
