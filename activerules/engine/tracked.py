@@ -928,7 +928,7 @@ _ALLOC: frozenset[Any] = frozenset((np.zeros, np.ones, np.empty, np.full, np.ara
 
 _HANDLERS: dict[Any, Callable[..., Any]] = {
     **{f: _view_fn(f) for f in (np.reshape, np.transpose, np.swapaxes, np.moveaxis, np.squeeze,
-                                np.expand_dims, np.ravel, np.atleast_1d, np.atleast_2d,
+                                np.expand_dims, np.ravel, np.atleast_1d, np.atleast_2d, np.atleast_3d,
                                 np.broadcast_to, np.diagonal, np.flip, np.fliplr, np.flipud,
                                 np.rot90, np.rollaxis, np.split, np.array_split, np.hsplit,
                                 np.vsplit, np.dsplit, *_optional("matrix_transpose", "unstack"))},

@@ -62,10 +62,11 @@ def _write_into_split_and_flip(x: Any) -> Any:
     f[1] = x[0] * 3
     r = np.rot90(y.reshape(2, 3))
     r[0, 0] = x[1]
+    np.atleast_3d(y)[0, 2, 0] = x[2] ** 2
     return (y ** 2).sum() + (a * b).sum() + parts[2].sum() + f.sum()
 
 
-def test_splitting_and_flipping_give_views() -> None:
+def test_splitting_flipping_and_atleast_3d_give_views() -> None:
     assert_gradient_matches_fd(_write_into_split_and_flip, X)
 
 
