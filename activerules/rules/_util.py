@@ -305,10 +305,20 @@ def nones(args: Sequence[Any]) -> tuple[None, ...]:
     return (None,) * len(args)
 
 
-def masked(g: Any, kw: dict[str, Any]) -> Any:
-    """Zero the cotangent where a ufunc's ``where=`` mask left the output alone."""
+def masked(kw: dict[str, Any], cotangent: Callable[..., Any], *args: Any) -> Any:
+    """``cotangent(*args)``, zeroed where a ufunc's ``where=`` mask left the output alone.
+
+    The mask is applied after the derivative formula, as a select: where the
+    output was not written the formula may read unwritten or invalid values
+    (``sqrt`` of a negative, ``1/0``), and ``0 * inf`` would be NaN.  The
+    formula's floating-point warnings at those points are silenced.
+    """
     where = kw.get("where", True)
-    return g if where is True else np.where(where, g, 0)
+    if where is True:
+        return cotangent(*args)
+    with np.errstate(all="ignore"):
+        cot = cotangent(*args)
+    return None if cot is None else np.where(where, cot, 0)
 
 
 _PARTIAL_READS = ("a", "b", "y", "sa", "sb", "p")
@@ -359,10 +369,8 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
         del env, av, bv, sv
 
         def reverse(g: Any) -> Any:
-            if kw:
-                g = masked(g, kw)
-            ca = None if state_a == _CONST else _deliver(state_a, a, da(g, *ka), ta)
-            cb = None if state_b == _CONST else _deliver(state_b, b, db(g, *kb), tb)
+            ca = None if state_a == _CONST else _deliver(state_a, a, masked(kw, da, g, *ka), ta)
+            cb = None if state_b == _CONST else _deliver(state_b, b, masked(kw, db, g, *kb), tb)
             return None if ca is None and cb is None else (ca, cb, *nones(static))
 
         return y, reverse

@@ -20,6 +20,9 @@ Conventions
   ``rint``, ``trunc``, ``round``, ``fix``, ``floor_divide``, real ``sign``)
   have zero derivative but stay on the tape, so their outputs remain tracked
   arrays that may be mutated; ``abs``/``sign`` at 0 take derivative 0.
+* ``where=``: the cotangent is selected by the mask after the formula
+  (:func:`._util.masked`), so an invalid derivative where the output was not
+  written (``sqrt`` of a negative, ``1/0``) contributes 0, not NaN.
 * Functions with boolean or integer output are in :mod:`.inactive`.
 """
 
@@ -127,7 +130,9 @@ def _unary(fn: Any, deriv: Callable[..., Any], samples: list[Any]) -> None:
         tx = like(x)
 
         def pullback(g: Any) -> tuple[Any]:
-            return (times(masked(g, kw) if kw else g, conj(deriv(*kept)), tx, kept),)
+            if kw:
+                return (fit(masked(kw, lambda: g * conj(deriv(*kept))), tx),)
+            return (times(g, conj(deriv(*kept)), tx, kept),)
 
         return y, pullback
 
@@ -165,7 +170,7 @@ def _absolute(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     def pullback(g: Any) -> tuple[Any]:
         with np.errstate(invalid="ignore", divide="ignore"):
             d = x / np.where(y == 0, 1, y)
-        return (fit(masked(g, kw) * d, x),)
+        return (fit(masked(kw, np.multiply, g, d), x),)
 
     return y, pullback
 
@@ -180,7 +185,7 @@ def _sign(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     def pullback(g: Any) -> tuple[Any]:
         r = np.abs(x)
         safe = np.where(r == 0, 1, r)
-        return (fit(np.where(r == 0, 0, (g - y * np.real(np.conj(y) * g)) / safe), x),)
+        return (fit(masked(kw, lambda: np.where(r == 0, 0, (g - y * np.real(np.conj(y) * g)) / safe)), x),)
 
     return y, pullback
 
@@ -189,7 +194,7 @@ def _sign(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
 def _conjugate(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``conj``: ``zbar = conj(ybar)``."""
     tx = like(x)
-    return np.conjugate(x, **kw), lambda g: (fit(conj(masked(g, kw)), tx),)
+    return np.conjugate(x, **kw), lambda g: (fit(masked(kw, conj, g), tx),)
 
 
 @rrule(np.real, samples=[S(_C), S(_R)])
@@ -312,9 +317,7 @@ def _binary_rrule(fn: np.ufunc, da: Callable[..., Any], db: Callable[..., Any]) 
         del a, b
 
         def pullback(g: Any) -> tuple[Any, Any]:
-            if kw:
-                g = masked(g, kw)
-            return (thunk(lambda: fit(da(g, *ka), ta)), thunk(lambda: fit(db(g, *kb), tb)))
+            return (thunk(lambda: fit(masked(kw, da, g, *ka), ta)), thunk(lambda: fit(masked(kw, db, g, *kb), tb)))
 
         return y, pullback
 
@@ -375,7 +378,7 @@ def _modf(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``modf``: the fractional part has slope 1, the integral part 0."""
     y = np.modf(x, **kw)
     tx = like(x)
-    return y, lambda g: (None if g is None or g[0] is None else fit(g[0], tx),)
+    return y, lambda g: (None if g is None or g[0] is None else fit(masked(kw, lambda: g[0]), tx),)
 
 
 @rrule(np.divmod, samples=[S(np.array([1.3, 2.7, -0.4, 5.2]), np.array([1.0, 1.1, 0.7, 2.3])), S(_A23 * 3, 1.7)])
@@ -388,7 +391,7 @@ def _divmod(a: Any, b: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, 
         gm = None if g is None else g[1]
         if gm is None:
             return None, None
-        return thunk(lambda: fit(gm, ta)), thunk(lambda: fit(-gm * y[0], tb))
+        return thunk(lambda: fit(masked(kw, lambda: gm), ta)), thunk(lambda: fit(masked(kw, lambda: -gm * y[0]), tb))
 
     return y, pullback
 
