@@ -38,11 +38,13 @@ from ..dispatch import Sample, rrule, rule, thunk
 from ._util import (
     accumulate,
     activity_rule,
+    bind,
     conj,
     fit,
     formula,
     like,
     masked,
+    nones,
     partial_pickers,
     picker,
     reads,
@@ -342,19 +344,29 @@ _LO = np.array([-0.5, 0.0, -2.0, 0.1, -1.0])
 _HI = np.array([0.5, 1.0, 0.1, 2.0, 1.5])
 
 
-@rrule(np.clip, samples=[S(_R, -0.5, 1.0), S(_R, _LO, _HI), S(_A23, None, 0.5), S(_A23, -0.3, None)])
-def _clip(a: Any, a_min: Any = None, a_max: Any = None, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
-    """``clip``: the cotangent goes to whichever of ``a``, ``a_min``, ``a_max`` was selected."""
-    y = np.clip(a, a_min, a_max, **kw)
+_CLIP_SAMPLES = [S(_R, -0.5, 1.0), S(_R, _LO, _HI), S(_A23, None, 0.5), S(_A23, -0.3, None),
+                 S(_R, a_min=-0.5, a_max=1.0)]
+if np.lib.NumpyVersion(np.__version__) >= "2.1.0":  # the min=/max= spelling
+    _CLIP_SAMPLES += [S(_R, max=1.0), S(_A23, min=-0.3), S(_R, min=_LO, max=_HI)]
+
+
+@rrule(np.clip, samples=_CLIP_SAMPLES)
+def _clip(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``clip``: the cotangent goes to whichever of ``a``, the lower and the upper bound was
+    selected (bounds as ``a_min``/``a_max`` or ``min``/``max``; only positional ones get one)."""
+    y = np.clip(a, *pos, **kw)  # NumPy's own checks of the spellings
+    p = bind(np.clip, 1, a, *pos, **kw)
+    lo = p.get("min") if p["a_min"] is None else p["a_min"]
+    hi = p.get("max") if p["a_max"] is None else p["a_max"]
+    below = np.zeros(np.shape(y), bool) if lo is None else np.less(a, lo)
+    above = np.zeros(np.shape(y), bool) if hi is None else np.greater(a, hi) & ~below
+    ta, tlo, thi = like(a), like(lo), like(hi)
 
     def pullback(g: Any) -> tuple[Any, ...]:
-        below = np.zeros(np.shape(y), bool) if a_min is None else np.less(a, a_min)
-        above = np.zeros(np.shape(y), bool) if a_max is None else np.greater(a, a_max)
-        return (
-            thunk(lambda: fit(np.where(below | above, 0, g), a)),
-            None if a_min is None else thunk(lambda: fit(np.where(below, g, 0), a_min)),
-            None if a_max is None else thunk(lambda: fit(np.where(above & ~below, g, 0), a_max)),
-        )
+        def to(selected: Any, template: Any) -> Any:
+            return None if template is None else thunk(lambda: fit(masked(kw, np.where, selected, g, 0), template))
+
+        return (to(~(below | above), ta), *(to(below, tlo), to(above, thi), *nones(pos))[: len(pos)])
 
     return y, pullback
 
