@@ -529,67 +529,85 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     dup = BatchDuplicated if width else Duplicated
     acts: list[type] = []
     types: list[type] = []
-    anns: list[Any] = []
     vals: list[Any] = []
     binds: list[Any] = []
-    arrays: list[Any] = []  # (ann, raw array, stand-in or None, its counts before the call)
-    ann: Any
+    # (position, raw array, stand-in or None, the array owning its memory): the arrays
+    # whose reference counts tell whether the rule kept them (copy-on-write below)
+    arrays: list[Any] = []
     i = 0
     for a in args:
         t = type(a)
-        if (t is list or t is tuple) and not takes_sequences(fn) and _seq_tape(a) is not None:
-            a = construct(_ASARRAY, a, (), _EMPTY)  # an array_like argument: np.asarray(a), recorded
-            t = type(a)
         if t is Tracked:
             if a._tape is not tape:
                 raise _mixed()
             v = a._a
-            ann = _new(dup)
-            ann.val = v
-            if width:
-                ann.dvals = (None,) * width
-            else:
-                ann.dval = None
             acts.append(dup)
             types.append(np.ndarray)
             binds.append((i, ARRAY, a._cell, a._view))
-            arrays.append((ann, v, a, v.base))
+            arrays.append((i, v, a, v.base))
+            vals.append(v)
         elif t is TrackedScalar:
             if a._tape is not tape:
                 raise _mixed()
-            ann = _new(Active)
-            ann.val = a._v
+            v = a._v
             acts.append(Active)
-            types.append(type(a._v))
+            types.append(type(v))
             binds.append((i, SCALAR, a._cell, None))
+            vals.append(v)
         elif (t is list or t is tuple) and _seq_tape(a) is not None:
+            if not takes_sequences(fn):  # an array_like argument: np.asarray(a), recorded
+                a = construct(_ASARRAY, a, (), _EMPTY)
+                if type(a) is not Tracked:  # a cast to a non-float array: a constant
+                    acts.append(Const)
+                    types.append(type(a))
+                    if type(a) is np.ndarray:
+                        arrays.append((i, a, None, a.base))
+                    vals.append(a)
+                    i += 1
+                    continue
+                v = a._a
+                acts.append(dup)
+                types.append(np.ndarray)
+                binds.append((i, ARRAY, a._cell, a._view))
+                arrays.append((i, v, a, v.base))
+                vals.append(v)
+                i += 1
+                continue
             items, seq_vals, cells, views = _seq_arg(a, tape)
-            ann = _new(dup)
-            ann.val = seq_vals
-            if width:
-                ann.dvals = (None,) * width
-            else:
-                ann.dval = None
             acts.append(dup)
             types.append(ARRAY_KIND)  # type: ignore[arg-type]  # a sequence of arrays
             binds.append((i, SEQ, cells, views))
             for e in items:  # conservatively, the rule may keep any element: pin (or lock) them all
                 _pin((None, e, None, None) if type(e) is not Tracked else (None, e._a, e, None), tape)
+            vals.append(seq_vals)
         else:
-            ann = _new(Const)
-            ann.val = a
             acts.append(Const)
             types.append(t)
             if t is np.ndarray:
-                arrays.append((ann, a, None, a.base))
-        anns.append(ann)
-        vals.append(ann.val)
+                arrays.append((i, a, None, a.base))
+            vals.append(a)
         i += 1
     acts_t = tuple(acts)
     res = registry.resolve(fn, acts_t, tuple(types))
     entry = res.entry
-    if entry.form == "inactive":
+    form = entry.form
+    if form == "inactive":
         return fn(*vals, **kwargs)
+    lifted = form == "rrule" and not width and not mutates
+    if lifted:  # the engine lifts the rrule itself (see tape._reverse_lifted): no annotations
+        anns: Any = None
+    else:
+        anns = []
+        ann: Any
+        for act, v in zip(acts, vals):
+            ann = _new(act)
+            ann.val = v
+            if act is dup:
+                if width:
+                    ann.dvals = (None,) * width
+                else:
+                    ann.dval = None
+            anns.append(ann)
     # Copy-on-write bookkeeping: reference counts of the array arguments (and of the
     # arrays owning their memory) before and after the call tell whether the rule
     # kept a reference, i.e. whether its reverse may read the buffer. Every count is
@@ -598,19 +616,21 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     for e in arrays:
         before.append(_rc(e[1]))
         before.append(_rc(e[3]))
-    lifted = entry.form == "rrule" and not width and not mutates
-    if lifted:  # the engine lifts the rrule itself: see tape._reverse_lifted
+    if lifted:
         y, reverse = entry.impl(*vals, **kwargs)
     else:
         batch_request = width and dup in acts  # only array arguments make a request batch
         y, reverse = res.call(_cfg(acts_t, width if batch_request else 0), *anns, **kwargs)
     if arrays:
-        drop = not width and (entry.form == "rrule" or not reverse_reads_val(entry.impl))
+        drop = not width and (form == "rrule" or not reverse_reads_val(entry.impl))
         k = 0
         for e in arrays:
             if drop:  # the reverse does not read ann.val: only what the rule kept counts
-                e[0].val = None
-                held = _rc(e[1]) - before[k] + 1
+                if anns is not None:  # the annotation's own reference, dropped
+                    anns[e[0]].val = None
+                    held = _rc(e[1]) - before[k] + 1
+                else:
+                    held = _rc(e[1]) - before[k]
                 if e[3] is not None:
                     held += _rc(e[3]) - before[k + 1]
                 if held > 0:  # less the references the output itself holds (a view, or y is it)
@@ -652,7 +672,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     elif width and dup not in acts:
         mode = LANES
     else:
-        mode = RESOLVED if entry.form == "rrule" else CAREFUL
+        mode = RESOLVED if form == "rrule" else CAREFUL
     tape.entries.append((reverse, anns, binds, out, mutates, mode, res.label))
     return y
 
