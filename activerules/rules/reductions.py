@@ -8,7 +8,9 @@ shape, ``m`` the mean, ``n`` the count per group, ``d`` the ddof, ``axis``).
 Conventions
 -----------
 * Ties in ``max``/``min`` (and ``nanmax``, ``maximum.reduce``, ...) split the
-  cotangent evenly among the tied elements (JAX's convention).
+  cotangent evenly among the tied elements (JAX's convention); so do the
+  running extrema (``maximum.accumulate``, ``fmin.accumulate``, ...), each
+  output's among the elements of its prefix equal to it.
 * ``prod`` handles zeros exactly (products of the other elements); ``cumprod``
   divides by the input and so assumes no zero entries.
 * Complex inputs follow the ChainRules convention (see :mod:`.elementwise`).
@@ -209,6 +211,63 @@ if hasattr(np, "cumulative_sum"):  # NumPy >= 2.1
     _SCANS += [(np.cumulative_sum, False, False, _CUMULATIVE), (np.cumulative_prod, True, False, _CUMULATIVE)]
 for _fn, _prod, _nan, _samples in _SCANS:
     rrule(_fn, samples=_samples)(_scan(_fn, _prod, _nan))
+
+
+# ------------------------------------------------------------ running extrema
+def _restart_cumsum(v: Any, starts: Any, axis: int) -> Any:
+    """Cumulative sum of ``v`` along ``axis``, restarting at each True of ``starts``."""
+    c = np.cumsum(v, axis)
+    idx = np.arange(v.shape[axis]).reshape((-1,) + (1,) * (v.ndim - 1 - axis))
+    first = np.maximum.accumulate(np.where(starts, idx, 0), axis)  # the current run's start
+    return c - np.take_along_axis(c - v, first, axis)
+
+
+def _same(u: Any, v: Any) -> Any:
+    """``u == v``, with NaN equal to NaN."""
+    return (u == v) | (np.isnan(u) & np.isnan(v))
+
+
+def _running(fn: Any) -> Callable[..., Any]:
+    """rrule for a running max/min (``maximum.accumulate``, ...) along one axis.
+
+    The output is constant on runs that start where it changes; within a run,
+    output ``i`` is the maximum of the run's elements equal to it up to ``i``,
+    so its cotangent is split evenly among them (as for ``max``).
+    """
+
+    def impl(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+        y = fn(a, *pos, **kw)
+        a = np.asarray(a)
+        axis = normalize_axis_tuple(bind(fn, 1, a, *pos, **kw)["axis"], a.ndim)[0]
+        hit = _same(a, y)  # the elements that set (or tie) the running extremum
+        rest, prev = (slice(None),) * axis + (slice(1, None),), (slice(None),) * axis + (slice(-1),)
+        starts = np.ones_like(hit)  # where a run of equal outputs starts
+        starts[rest] = ~_same(y[rest], y[prev])
+        ends = np.roll(starts, -1, axis)  # the last element of each run (starts[0] is True)
+        share = 1.0 / _restart_cumsum(hit, starts, axis)  # 1 / ties so far in the run
+        ta = like(a)
+        del a
+
+        def pullback(g: Any) -> tuple[Any, ...]:
+            back = np.flip(_restart_cumsum(np.flip(g * share, axis), np.flip(ends, axis), axis), axis)
+            return (fit(np.where(hit, back, 0), ta), *nones(pos))
+
+        return y, pullback
+
+    impl.__name__ = impl.__qualname__ = f"_{fn.__self__.__name__}_accumulate_rrule"
+    impl.__doc__ = "abar_j = [a_j ties y_i] * sum over i >= j in a_j's run of ybar_i / (ties so far) (running extremum)."
+    return impl
+
+
+_TIES = np.array([1.0, 3.0, 2.0, 3.0, 0.5, 4.0, 4.0])  # two-way ties, where central differences split evenly
+_RUNNING = [S(_X23), S(_X23, axis=1), S(_X234, axis=2), S(_X23.astype(np.float32), 1), S(_TIES), S(-_TIES)]
+_SKIPPED_NANS = [S(np.array([1.0, np.nan, 0.5, 2.0, np.nan, 1.5]))]  # fmax/fmin skip NaNs: no cotangent
+_RUNNING_EXTREMA: list[tuple[Any, list[Any]]] = [
+    (np.maximum.accumulate, []), (np.minimum.accumulate, []),
+    (np.fmax.accumulate, _SKIPPED_NANS), (np.fmin.accumulate, _SKIPPED_NANS),
+]
+for _fn, _more in _RUNNING_EXTREMA:
+    rrule(_fn, samples=_RUNNING + _more)(_running(_fn))
 
 
 # -------------------------------------------------------------------- quantiles
