@@ -35,23 +35,32 @@ _gc_guard = threading.Lock()
 _gc_holds = [0, False]  # differentiations running with the collector paused; was it enabled
 
 
-@contextlib.contextmanager
-def no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while taping or sweeping: a tape is many
-    small containers, and full collections over a growing tape cost more than the
-    work (the engine itself creates no reference cycles)."""
+def _gc_pause() -> None:
     with _gc_guard:
         if _gc_holds[0] == 0:
             _gc_holds[1] = gc.isenabled()
             gc.disable()
         _gc_holds[0] += 1
+
+
+def _gc_resume() -> None:
+    with _gc_guard:
+        _gc_holds[0] -= 1
+        if _gc_holds[0] == 0 and _gc_holds[1]:
+            gc.enable()
+
+
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while taping or sweeping: a tape is many
+    small containers, and full collections over a growing tape cost more than the
+    work (the engine itself creates no reference cycles). The engine's own entry
+    points call :func:`_gc_pause` / :func:`_gc_resume` directly (no generator per call)."""
+    _gc_pause()
     try:
         yield
     finally:
-        with _gc_guard:
-            _gc_holds[0] -= 1
-            if _gc_holds[0] == 0 and _gc_holds[1]:
-                gc.enable()
+        _gc_resume()
 
 
 # np.array, np.asarray and np.asanyarray accept sequences holding tracked values while
@@ -64,22 +73,30 @@ _constructors_guard = threading.Lock()
 _constructor_users = [0]
 
 
-@contextlib.contextmanager
-def sequence_constructors() -> Iterator[None]:
-    """Let ``np.array([x[0], 2 * x[1], 3.0])`` record (see ``tracked.construct``)."""
+def _constructors_on() -> None:
     with _constructors_guard:
         if _constructor_users[0] == 0:
             for name, fn in _WRAPPED.items():
                 setattr(np, name, fn)
         _constructor_users[0] += 1
+
+
+def _constructors_off() -> None:
+    with _constructors_guard:
+        _constructor_users[0] -= 1
+        if _constructor_users[0] == 0:
+            for name, fn in _ORIGINAL.items():
+                setattr(np, name, fn)
+
+
+@contextlib.contextmanager
+def sequence_constructors() -> Iterator[None]:
+    """Let ``np.array([x[0], 2 * x[1], 3.0])`` record (see ``tracked.construct``)."""
+    _constructors_on()
     try:
         yield
     finally:
-        with _constructors_guard:
-            _constructor_users[0] -= 1
-            if _constructor_users[0] == 0:
-                for name, fn in _ORIGINAL.items():
-                    setattr(np, name, fn)
+        _constructors_off()
 
 
 class _Run:
@@ -115,13 +132,16 @@ class _Run:
 
     def forward(self, f: Callable[..., Any]) -> Any:
         _running[0] += 1
+        _gc_pause()
+        _constructors_on()
         try:
-            with no_gc(), sequence_constructors():
-                return f(*self.call_args)
+            return f(*self.call_args)
         except BaseException:
             self.finish()
             raise
         finally:
+            _constructors_off()
+            _gc_resume()
             _running[0] -= 1
 
     def finish(self) -> None:
@@ -199,7 +219,8 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
             run.add_scalar(a.val)
         else:
             run.add_const(a.val if isinstance(a, Const) else a)
-    with no_gc():  # one pause for forward and sweep; the tape is freed before it ends
+    _gc_pause()  # one pause for forward and sweep; the tape is freed before it ends
+    try:
         result = run.forward(f)
         try:
             _seed(result, returns, run.tape.width)
@@ -207,6 +228,8 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
         finally:
             run.finish()
             run.tape.entries.clear()
+    finally:
+        _gc_resume()
     derivs = tuple(_derivative(a, c, run.tape.width) for a, c in zip(args, run.cells))
     return (derivs, primal_of(result)) if with_primal else derivs
 
@@ -255,9 +278,31 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
     while ``pullback`` is alive, so nothing the sweep reads can change under it;
     :func:`gradient` releases them before it returns.
     """
+    run, result = _vjp_forward(f, args, None)
+
+    def pullback(ybar: Any) -> tuple[Any, ...]:
+        return _pull(run, result, ybar)
+
+    weakref.finalize(pullback, run.tape.unlock)
+    return primal_of(result), pullback
+
+
+def _vjp_forward(f: Callable[..., Any], args: Sequence[Any], diff: Any) -> tuple[_Run, Any]:
+    """The forward pass of :func:`vjp` (``diff``: the positions to differentiate,
+    every other argument constant; ``None``: decided per argument as ``vjp`` says)."""
     run = _Run(0)
-    for a in args:
-        if isinstance(a, Const):
+    for k, a in enumerate(args):
+        t = type(a)
+        if diff is not None and k not in diff:
+            run.add_const(a)
+        elif t is np.ndarray:  # the common cases first: the parametric isinstance is slow
+            if a.dtype.kind in "fc":
+                run.add_array(a, None, borrowed=True)
+            else:
+                run.add_const(a)
+        elif t is float or t is complex:
+            run.add_scalar(a)
+        elif isinstance(a, Const):
             run.add_const(a.val)
         elif isinstance(a, np.ndarray) and a.dtype.kind in "fc":
             run.add_array(a, None, borrowed=True)
@@ -265,32 +310,22 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
             run.add_scalar(a)
         else:
             run.add_const(a)
-    result = run.forward(f)
-    out_cells = _cells_of(result)
-    tape = run.tape
-
-    def pullback(ybar: Any) -> tuple[Any, ...]:
-        for c in run.cells:
-            if c is not None:
-                c.shadow = None
-        _seed_vjp(result, ybar)
-        with no_gc():
-            tape.sweep()
-        return tuple(None if c is None else (c.shadow if c.shadow is not None else c.zeros(0))
-                     for c in run.cells)
-
-    weakref.finalize(pullback, tape.unlock)
-    del out_cells
-    return primal_of(result), pullback
+    return run, run.forward(f)
 
 
-def _cells_of(result: Any) -> Any:
-    t = type(result)
-    if t is Tracked or t is TrackedScalar:
-        return result._cell
-    if isinstance(result, (tuple, list)):
-        return [_cells_of(r) for r in result]
-    return None
+def _pull(run: _Run, result: Any, ybar: Any) -> tuple[Any, ...]:
+    """The sweep of :func:`vjp`'s pullback for the output cotangent ``ybar``."""
+    for c in run.cells:
+        if c is not None:
+            c.shadow = None
+    _seed_vjp(result, ybar)
+    _gc_pause()
+    try:
+        run.tape.sweep()
+    finally:
+        _gc_resume()
+    return tuple(None if c is None else (c.shadow if c.shadow is not None else c.zeros(0))
+                 for c in run.cells)
 
 
 def _seed_vjp(result: Any, ybar: Any) -> None:
@@ -317,14 +352,21 @@ def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] =
     array([2., 4.])
     """
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    marked = tuple(a if i in nums else Const(a) for i, a in enumerate(args))
-    with no_gc():  # one pause for forward and sweep; the tape is freed before it ends
-        y, pullback = vjp(f, *marked)
-        if np.ndim(y) != 0:
-            raise ActivityError(f"gradient needs a scalar result, f returned shape {np.shape(y)}; "
-                                "use ar.vjp")
-        cots = pullback(1.0)
-        del pullback
+    _gc_pause()  # one pause for forward and sweep; the tape is freed before it ends
+    try:
+        run, result = _vjp_forward(f, args, nums)
+        try:
+            y = primal_of(result)
+            if np.ndim(y) != 0:
+                raise ActivityError(f"gradient needs a scalar result, f returned shape {np.shape(y)}; "
+                                    "use ar.vjp")
+            cots = _pull(run, result, 1.0)
+        finally:
+            run.tape.unlock()
+            run.tape.entries.clear()
+        del run, result
+    finally:
+        _gc_resume()
     return cots[nums[0]] if isinstance(argnums, int) else tuple(cots[i] for i in nums)
 
 
