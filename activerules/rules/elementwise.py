@@ -471,28 +471,32 @@ def _polyval(p: Any, x: Any) -> tuple[Any, Callable[[Any], tuple[Any, Any]]]:
 
 
 # ------------------------------------------------------------- ufunc.at (in place)
+# Enzyme's shadow convention: on entry to reverse, a's shadow is the cotangent of
+# a after the call; on exit, of a before it.  A Const a carries no derivative.
+def _at_reverse(b: Any, target: Any, bbar: Callable[[Any], Any], tb: Any) -> Any:
+    """``ufunc.at``'s reverse result: ``b``'s cotangent ``bbar(abar)`` from the target's
+    shadow ``abar`` (zero when the target is Const), in an argument tuple."""
+    if target is None or target.dval is None:
+        res = fit(np.zeros(()), tb) if isinstance(b, Active) else None
+    else:
+        res = accumulate(b, lambda: bbar(np.asarray(target.dval)), tb)
+    return None if res is None else (None, None, res)
+
+
 def _at_rule(ufunc: np.ufunc, sign: float) -> Callable[..., Any]:
     """Activity rule for ``ufunc.at(a, indices, b)`` with ``ufunc`` add or subtract.
 
-    ``a[indices] (+|-)= b`` with repeated indices accumulating.  Enzyme's shadow
-    convention: ``a``'s shadow (the cotangent of ``a`` after the call) is also
-    the cotangent of ``a`` before it, so it is left as is, and ``b`` gathers
-    ``(+|-) abar[indices]`` (summed over repeats and broadcasting).
+    ``a[indices] (+|-)= b`` with repeated indices accumulating.  ``a``'s shadow
+    (the cotangent of ``a`` after the call) is also the cotangent of ``a`` before
+    it, so it is left as is, and ``b`` gathers ``(+|-) abar[indices]`` (summed
+    over repeats and broadcasting).
     """
 
     def impl(cfg: Any, a: Any, indices: Any, b: Any, **kw: Any) -> tuple[None, Callable[[Any], Any]]:
         ufunc.at(a.val, indices.val, b.val, **kw)
         index, tb = indices.val, like(b.val)
-        target = a if not isinstance(a, Const) else None  # a Const target carries no derivative
-
-        def reverse(g: Any) -> Any:
-            if target is None or target.dval is None:
-                res = fit(np.zeros(()), tb) if isinstance(b, Active) else None
-            else:
-                res = accumulate(b, lambda: sign * np.asarray(target.dval)[index], tb)
-            return None if res is None else (None, None, res)
-
-        return None, reverse
+        target = a if not isinstance(a, Const) else None
+        return None, lambda g: _at_reverse(b, target, lambda abar: sign * abar[index], tb)
 
     impl.__name__ = impl.__qualname__ = f"_{ufunc.__name__}_at_rule"
     impl.__doc__ = f"a[indices] {'+' if sign > 0 else '-'}= b in place: bbar = {sign:+g} * abar[indices]."
@@ -504,3 +508,28 @@ _AT = [S(np.ones(5), np.array([0, 1, 1, 3]), np.array([1.0, 2.0, 3.0, 4.0])),
        S(np.ones(4), np.array([2, 2, 2]), _B3)]
 for _ufunc, _direction in ((np.add, 1.0), (np.subtract, -1.0)):
     rule(_ufunc.at, Annotation, Const, Annotation, samples=_AT)(_at_rule(_ufunc, _direction))
+
+
+@rule(np.multiply.at, Annotation, Const, Annotation,
+      samples=[*_AT, S(_A23 * 1.5, (np.array([1, 1, 0]), np.array([2, 2, 0])), np.array([0.7, -1.3, 2.1]))])
+def _multiply_at(cfg: Any, a: Any, indices: Any, b: Any, **kw: Any) -> tuple[None, Callable[[Any], Any]]:
+    """``a[indices] *= b`` in place, repeats multiplying: ``abar *= conj(P)`` with ``P`` the product
+    of the factors each element received; ``bbar = abar[indices] * conj(a[indices] / b)`` with ``a``
+    after the call (divides by ``b``, so assumes no zero factor, as ``cumprod`` does)."""
+    index, bv = indices.val, b.val
+    target = a if not isinstance(a, Const) else None
+    product = None
+    if target is not None:
+        product = np.ones_like(a.val)
+        np.multiply.at(product, index, bv)
+    np.multiply.at(a.val, index, bv, **kw)
+    ratio = a.val[index] / bv if target is not None and not isinstance(b, Const) else None
+    tb = like(bv)
+
+    def reverse(g: Any) -> Any:
+        res = _at_reverse(b, target, lambda abar: abar[index] * conj(ratio), tb)
+        if target is not None and target.dval is not None:
+            target.dval *= conj(product)
+        return res
+
+    return None, reverse
