@@ -352,8 +352,10 @@ if np.lib.NumpyVersion(np.__version__) >= "2.1.0":  # the min=/max= spelling
 
 @rrule(np.clip, samples=_CLIP_SAMPLES)
 def _clip(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
-    """``clip``: the cotangent goes to whichever of ``a``, the lower and the upper bound was
-    selected (bounds as ``a_min``/``a_max`` or ``min``/``max``; only positional ones get one)."""
+    """``clip``: the cotangent goes to whichever of ``a``, the lower and the upper bound was selected.
+
+    The bounds may be spelled ``a_min``/``a_max`` or ``min``/``max``; positional ones get a cotangent.
+    """
     y = np.clip(a, *pos, **kw)  # NumPy's own checks of the spellings
     p = bind(np.clip, 1, a, *pos, **kw)
     lo = p.get("min") if p["a_min"] is None else p["a_min"]
@@ -513,9 +515,11 @@ for _ufunc, _direction in ((np.add, 1.0), (np.subtract, -1.0)):
 @rule(np.multiply.at, Annotation, Const, Annotation,
       samples=[*_AT, S(_A23 * 1.5, (np.array([1, 1, 0]), np.array([2, 2, 0])), np.array([0.7, -1.3, 2.1]))])
 def _multiply_at(cfg: Any, a: Any, indices: Any, b: Any, **kw: Any) -> tuple[None, Callable[[Any], Any]]:
-    """``a[indices] *= b`` in place, repeats multiplying: ``abar *= conj(P)`` with ``P`` the product
-    of the factors each element received; ``bbar = abar[indices] * conj(a[indices] / b)`` with ``a``
-    after the call (divides by ``b``, so assumes no zero factor, as ``cumprod`` does)."""
+    """``a[indices] *= b`` in place: ``abar *= conj(P)``, ``bbar = abar[indices] * conj(a[indices] / b)``.
+
+    ``P`` is the product of the factors each element received (repeats multiply) and ``a`` is read
+    after the call; dividing by ``b`` assumes no zero factor, as ``cumprod`` does.
+    """
     index, bv = indices.val, b.val
     target = a if not isinstance(a, Const) else None
     product = None
