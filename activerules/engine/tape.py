@@ -165,8 +165,21 @@ class Tape:
         """Run every entry's reverse, last first."""
         self.check_locks()
         width = self.width
+        if width:
+            for entry in reversed(self.entries):
+                _reverse_entry(entry, width)
+            return
         for entry in reversed(self.entries):
-            _reverse_entry(entry, width)
+            out = entry[3]
+            if entry[5] == LIFTED and type(out) is Cell:  # the hot path: one array or scalar output
+                dret = out.shadow
+                if dret is not None:
+                    _reverse_lifted(entry[0], entry[2], dret, entry[6], out)
+                    out.shadow = None
+            elif entry[5] == LANES or entry[5] == LIFTED:
+                _reverse_entry(entry, 0)
+            else:
+                _reverse_rule(entry)
 
 
 def _out_cotangent(out: Any, width: int) -> tuple[Any, bool]:
@@ -303,6 +316,76 @@ def _reverse_entry(entry: Entry, width: int) -> None:
                         cell.shadow = tuple(a + b for a, b in zip(s, c))
                     else:
                         cell.shadow = s + c
+    _release_out(out)
+
+
+def _reverse_rule(entry: Entry) -> None:
+    """:func:`_reverse_entry` for modes RESOLVED and CAREFUL outside a batch (the
+    same steps, with the lane handling left out)."""
+    reverse, anns, binds, out, mutates, mode, label = entry
+    if type(out) is Cell:
+        dret = out.shadow
+        live = dret is not None
+    else:
+        dret, live = _out_cotangent(out, 0)
+    if not live:
+        if not mutates:
+            return
+        if all(b[2].shadow is None for b in binds if b[0] in mutates and b[1] != SEQ):
+            return
+    careful = mode == CAREFUL
+    fresh: list[Cell] = []
+    scratch: list[tuple[Any, Any]] = []
+    saved: list[tuple[Cell, Any]] = []
+    for i, kind, cell, view in binds:
+        if kind == SCALAR:
+            continue
+        if kind == SEQ:
+            dvals = []
+            for c, v in zip(cell, view):
+                if c.shadow is None:
+                    c.shadow = c.zeros(0)
+                    fresh.append(c)
+                dvals.append(c.shadow if v is None else v(c.shadow))
+            anns[i].dval = dvals
+            continue
+        s = cell.shadow
+        if s is None:
+            s = cell.shadow = np.zeros(cell.shape, cell.dtype)
+            fresh.append(cell)
+            anns[i].dval = s if view is None else view(s)
+        elif i in mutates:
+            if careful:
+                saved.append((cell, s.copy()))
+            anns[i].dval = s if view is None else view(s)
+        elif careful and cell not in fresh:
+            real = s if view is None else view(s)
+            tmp = np.zeros(real.shape, real.dtype)
+            scratch.append((real, tmp))
+            anns[i].dval = tmp
+        else:
+            anns[i].dval = s if view is None else view(s)
+    if not live:
+        dret = _zero_out(out, 0) if out is not None else None
+    try:
+        cots = reverse(dret)
+    except Exception as e:
+        for c in fresh:
+            c.shadow = None
+        for c, old in saved:  # restore in place: the shadow may be the caller's buffer
+            c.shadow[...] = old
+        if isinstance(e, RuleError):
+            raise
+        raise RuleError(f"{label}: reverse raised {type(e).__name__}: {e}") from e
+    for real, tmp in scratch:
+        real += tmp
+    if cots is not None:
+        for i, kind, cell, _ in binds:
+            if kind == SCALAR:
+                c = cots[i]
+                if c is not None:
+                    s = cell.shadow
+                    cell.shadow = c if s is None else s + c
     _release_out(out)
 
 
