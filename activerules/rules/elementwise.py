@@ -308,18 +308,29 @@ _SAMPLES_2: dict[np.ufunc, list[Any]] = {
 }
 
 
-def _binary_rrule(fn: np.ufunc, da: Callable[..., Any], db: Callable[..., Any]) -> Callable[..., Any]:
-    """An rrule from two partial formulas; each cotangent is a thunk (skipped for Const)."""
+def _binary_rrule(fn: np.ufunc, da: Callable[..., Any], db: Callable[..., Any],
+                  outer: bool = False) -> Callable[..., Any]:
+    """An rrule from two partial formulas; each cotangent is a thunk (skipped for Const).
+
+    ``outer``: the rule of ``fn.outer``, i.e. of ``fn`` with ``b.ndim`` axes appended to ``a``.
+    """
     pick_a, pick_b = partial_pickers(da, db, ("a", "b", "y"))
 
     def impl(a: Any, b: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, Any]]]:
+        ta0, shape = like(a), np.shape(a)
+        if outer:
+            a = np.reshape(a, shape + (1,) * np.ndim(b))
         y = fn(a, b, **kw)
         ka, kb = pick_a((a, b, y)), pick_b((a, b, y))
         ta, tb = like(a), like(b)
         del a, b
 
+        def abar(g: Any) -> Any:
+            cot = fit(masked(kw, da, g, *ka), ta)
+            return fit(np.reshape(cot, shape), ta0) if outer and cot is not None else cot
+
         def pullback(g: Any) -> tuple[Any, Any]:
-            return (thunk(lambda: fit(masked(kw, da, g, *ka), ta)), thunk(lambda: fit(masked(kw, db, g, *kb), tb)))
+            return (thunk(lambda: abar(g)), thunk(lambda: fit(masked(kw, db, g, *kb), tb)))
 
         return y, pullback
 
@@ -337,6 +348,10 @@ for _fn, (_da, _db) in _BINARY.items():
         _rule = _binary_rrule(_fn, _da, _db)
         _name(_rule, _fn, "rrule", f"abar = {formula(_da)}; bbar = {formula(_db)}")
         rrule(_fn, samples=_SAMPLES_2[_fn])(_rule)
+    _rule = _binary_rrule(_fn, _da, _db, outer=True)
+    _name(_rule, _fn, "outer_rrule")
+    _rule.__doc__ = f"``np.{_fn.__name__}.outer``: as ``np.{_fn.__name__}`` with ``b.ndim`` axes appended to ``a``."
+    rrule(_fn.outer, samples=_SAMPLES_2[_fn][:2])(_rule)
 
 
 # ------------------------------------------------------------- array functions
