@@ -329,9 +329,29 @@ def new_scalar(v: Any, tape: Tape, cell: Cell | None = None) -> TrackedScalar:
     """A tracked scalar with value ``v``."""
     s = _new(TrackedScalar)
     s._v = v
-    s._cell = Cell(None, np.result_type(v)) if cell is None else cell
+    if cell is None:
+        cell = _new(Cell)
+        cell.shadow = None
+        cell.shape = None
+        cell.dtype = _scalar_dtype(v)
+    s._cell = cell
     s._tape = tape
     return s
+
+
+_SCALAR_DTYPES: dict[type, np.dtype[Any]] = {}
+
+
+def _scalar_dtype(v: Any) -> np.dtype[Any]:
+    """``np.result_type(v)`` for a number, cached per type for floats and complexes
+    (whose dtype their type decides)."""
+    t = type(v)
+    d = _SCALAR_DTYPES.get(t)
+    if d is None:
+        d = np.result_type(v)
+        if issubclass(t, (float, complex, np.inexact)):
+            _SCALAR_DTYPES[t] = d
+    return d
 
 
 def _compose(f: Callable[[Any], Any], g: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -658,6 +678,13 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         w._tape = tape
         w._root = w._view = w._views = None
         y = w
+    elif y is None:  # a mutating call (setitem, copyto)
+        if not mutates:
+            return y
+        out = None
+    elif type(y) is np.float64 or type(y) is float:  # a scalar result (a reduction, an element)
+        y = new_scalar(y, tape)
+        out = y._cell
     else:
         try:
             out, y = _wrap(y, tape, vals)
