@@ -97,6 +97,7 @@ _REDUCE: dict[Callable[..., Any], tuple[Callable[..., Any], list[Any]]] = {
 }
 _UFUNC_REDUCE: dict[Callable[..., Any], Callable[..., Any]] = {
     np.add.reduce: np.sum, np.multiply.reduce: np.prod, np.maximum.reduce: np.max, np.minimum.reduce: np.min,
+    np.fmax.reduce: np.nanmax, np.fmin.reduce: np.nanmin,  # NaNs skipped
 }
 _NANFUNCS = (np.nansum, np.nanmean, np.nanmax, np.nanmin, np.nanvar, np.nanstd)
 _MEANS: dict[Callable[..., Any], Callable[..., Any]] = {np.nanvar: np.nanmean, np.nanstd: np.nanmean}
@@ -155,8 +156,8 @@ def _reduction(fn: Callable[..., Any], weight: Callable[..., Any], like_fn: Call
 for _fn, (_w, _s) in _REDUCE.items():
     rrule(_fn, samples=_s)(_reduction(_fn, _w, _fn))
 for _fn, _like in _UFUNC_REDUCE.items():
-    rrule(_fn, samples=[S(_X23), S(_X23, axis=1), S(_X234, None), S(_X23, 1, keepdims=True)])(
-        _reduction(_fn, _REDUCE[_like][0], _like))
+    rrule(_fn, samples=[S(_X23), S(_X23, axis=1), S(_X234, None), S(_X23, 1, keepdims=True),
+                        *([S(_NAN, axis=1)] if _like in _NANFUNCS else [])])(_reduction(_fn, _REDUCE[_like][0], _like))
 
 
 # ------------------------------------------------------------------------ scans

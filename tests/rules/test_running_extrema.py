@@ -34,3 +34,10 @@ def test_a_three_way_tie_splits_as_the_reduction_does(ufunc: Any) -> None:
     x = np.array([2.0, 2.0, -1.0, 2.0, -5.0]) * (-1.0 if ufunc is np.minimum else 1.0)  # three equal extrema
     np.testing.assert_allclose(gradient(lambda v: ufunc.accumulate(v)[-1], x),
                                gradient(lambda v: ufunc.reduce(v), x))
+
+
+@pytest.mark.parametrize("ufunc", [np.fmax, np.fmin], ids=lambda u: u.__name__)
+def test_fmax_fmin_reduce_skip_nans_as_nanmax_does(ufunc: Any) -> None:
+    x = np.array([[1.0, np.nan, 0.5], [np.nan, -2.0, 3.0]])
+    assert_gradient_matches_fd(lambda v: (ufunc.reduce(v, axis=1) * np.array([1.5, -2.0])).sum(), x)
+    assert_gradient_matches_fd(lambda v: ufunc.reduce(v, axis=None), x)
