@@ -408,6 +408,14 @@ def _trace(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any
     return y, pullback
 
 
+if hasattr(np.linalg, "trace"):  # NumPy >= 2.0: over the last two axes
+
+    @rrule(np.linalg.trace, samples=[S(_X23), S(_X234), S(_X234, offset=1), S(_C23, offset=-1)])
+    def _linalg_trace(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+        """``linalg.trace``: ``trace`` over the last two axes."""
+        return _trace(x, axis1=-2, axis2=-1, **kw)
+
+
 # ------------------------------------------------------------------ linalg.norm
 def _vector_norm_weight(x: Any, y: Any, ord: Any, axis: Any) -> Any:
     """d||x||_ord / dx (conjugate convention), ``y`` broadcast back to ``x``."""

@@ -76,8 +76,9 @@ _DIRECT: dict[Callable[..., Any], tuple[Callable[..., Any], list[Any]]] = {
 if hasattr(np, "astype"):  # NumPy >= 2.1
     _DIRECT[np.astype] = (lambda g, a, p: g, [S(_A.astype(np.float32), np.float64),
                                               S(_C, np.complex128), S(_A, np.complex128)])
-if hasattr(np, "matrix_transpose"):
-    _DIRECT[np.matrix_transpose] = (lambda g, a, p: np.swapaxes(g, -1, -2), [S(_T), S(_A)])
+for _mt in (getattr(np, "matrix_transpose", None), getattr(np.linalg, "matrix_transpose", None)):  # NumPy >= 2.0
+    if _mt is not None:
+        _DIRECT[_mt] = (lambda g, a, p: np.swapaxes(g, -1, -2), [S(_T), S(_A)])
 
 
 def _direct(fn: Callable[..., Any], back: Callable[..., Any]) -> Callable[..., Any]:
@@ -211,6 +212,8 @@ _INDEX_KW: dict[Callable[..., Any], Callable[[dict[str, Any]], dict[str, Any]]] 
 }
 if hasattr(np, "unstack"):  # NumPy >= 2.1
     _GATHER[np.unstack] = ([S(_T), S(_T, axis=2)], (0,))
+if hasattr(np.linalg, "diagonal"):  # NumPy >= 2.0: over the last two axes
+    _GATHER[np.linalg.diagonal] = ([S(_T), S(_Q, offset=1), S(_T, offset=-1)], (0,))
 
 for _fn, (_s, _arrays) in _GATHER.items():
     rrule(_fn, samples=_s)(_gather(_fn, _arrays, _INDEX_KW.get(_fn)))
