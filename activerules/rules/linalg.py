@@ -194,6 +194,13 @@ _PRODUCTS: dict[Callable[..., Any], tuple[Callable[..., Any], Callable[..., Any]
 if hasattr(np, "vecdot"):  # NumPy >= 2.0: conjugates its first argument
     _PRODUCTS[np.vecdot] = (lambda g, b, p: _vecdot_g(conj(g), p) * b, lambda g, a, p: _vecdot_g(g, p) * a,
                             [S(_A, _A[::-1]), S(_A, _V4), S(_C34, _C34[::-1]), S(_A, _A[::-1], axis=0)])
+if hasattr(np, "matvec"):  # NumPy >= 2.2; vecmat conjugates its vector, as vecdot does
+    _PRODUCTS[np.matvec] = (lambda g, b: g[..., :, None] * conj(b)[..., None, :],
+                            lambda g, a: np.matvec(_H(a), g),
+                            [S(_A, _V4), S(np.stack([_A, 2 * _A]), _V4), S(_C34, _V4 + 1j), S(_SQ, _BATCH[:, 0])])
+    _PRODUCTS[np.vecmat] = (lambda g, b: np.matvec(b, conj(g)),
+                            lambda g, a: a[..., :, None] * g[..., None, :],
+                            [S(_V3, _A), S(_V3, np.stack([_A, 2 * _A])), S(_V3 + 1j, _C34), S(_BATCH[:, 0], _SQ)])
 # NumPy 2's ``np.linalg`` spellings are distinct functions with narrower signatures.
 _LINALG_SAMPLES = {"matmul": [S(_A, _B), S(_BATCH, _SQ)], "vecdot": [S(_A, _A[::-1])],
                    "outer": [S(_V3, _V4)], "tensordot": [S(_BATCH, _SQ), S(_A, _B, axes=1)],
