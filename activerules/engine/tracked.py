@@ -546,9 +546,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
                                    f"{getattr(fn, '__name__', fn)}")
         prepare_write(m)
     width = tape.width
-    dup = BatchDuplicated if width else Duplicated
-    acts: list[type] = []
-    types: list[type] = []
+    sig: list[Any] = []  # per argument: Tracked, an _ActiveKey, _SEQ_KEY or the Const's type
     vals: list[Any] = []
     binds: list[Any] = []
     # (position, raw array, stand-in or None, the array owning its memory): the arrays
@@ -561,8 +559,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
             if a._tape is not tape:
                 raise _mixed()
             v = a._a
-            acts.append(dup)
-            types.append(np.ndarray)
+            sig.append(Tracked)
             binds.append((i, ARRAY, a._cell, a._view))
             arrays.append((i, v, a, v.base))
             vals.append(v)
@@ -570,63 +567,64 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
             if a._tape is not tape:
                 raise _mixed()
             v = a._v
-            acts.append(Active)
-            types.append(type(v))
+            key = _ACTIVE_KEYS.get(type(v))
+            sig.append(key if key is not None else _active_key(type(v)))
             binds.append((i, SCALAR, a._cell, None))
             vals.append(v)
         elif (t is list or t is tuple) and _seq_tape(a) is not None:
             if not takes_sequences(fn):  # an array_like argument: np.asarray(a), recorded
                 a = construct(_ASARRAY, a, (), _EMPTY)
                 if type(a) is not Tracked:  # a cast to a non-float array: a constant
-                    acts.append(Const)
-                    types.append(type(a))
+                    sig.append(type(a))
                     if type(a) is np.ndarray:
                         arrays.append((i, a, None, a.base))
                     vals.append(a)
                     i += 1
                     continue
                 v = a._a
-                acts.append(dup)
-                types.append(np.ndarray)
+                sig.append(Tracked)
                 binds.append((i, ARRAY, a._cell, a._view))
                 arrays.append((i, v, a, v.base))
                 vals.append(v)
                 i += 1
                 continue
             items, seq_vals, cells, views = _seq_arg(a, tape)
-            acts.append(dup)
-            types.append(ARRAY_KIND)  # type: ignore[arg-type]  # a sequence of arrays
+            sig.append(_SEQ_KEY)
             binds.append((i, SEQ, cells, views))
             for e in items:  # conservatively, the rule may keep any element: pin (or lock) them all
                 _pin((None, e, None, None) if type(e) is not Tracked else (None, e._a, e, None), tape)
             vals.append(seq_vals)
         else:
-            acts.append(Const)
-            types.append(t)
+            sig.append(t)
             if t is np.ndarray:
                 arrays.append((i, a, None, a.base))
             vals.append(a)
         i += 1
-    acts_t = tuple(acts)
-    res = registry.resolve(fn, acts_t, tuple(types))
+    # the resolution and what follows from it, cached per (fn, width, mutates, signature)
+    # for as long as the registry's own cache (a registration replaces it)
+    plans = _PLANS
+    if plans[0] is not registry._cache:
+        plans = _plans_for(registry._cache)
+    plan_key = (fn, width, mutates, *sig)
+    plan = plans[1].get(plan_key)
+    if plan is None:
+        plan = plans[1][plan_key] = _plan(fn, sig, width, mutates)
+    res, acts_t, form, lifted, mode, drop, cfg = plan
     entry = res.entry
-    form = entry.form
     if form == "inactive":
         return fn(*vals, **kwargs)
-    lifted = form == "rrule" and not width and not mutates
     if lifted:  # the engine lifts the rrule itself (see tape._reverse_lifted): no annotations
         anns: Any = None
     else:
         anns = []
         ann: Any
-        for act, v in zip(acts, vals):
+        for act, v in zip(acts_t, vals):
             ann = _new(act)
             ann.val = v
-            if act is dup:
-                if width:
-                    ann.dvals = (None,) * width
-                else:
-                    ann.dval = None
+            if act is Duplicated:
+                ann.dval = None
+            elif act is BatchDuplicated:
+                ann.dvals = (None,) * width
             anns.append(ann)
     # Copy-on-write bookkeeping: reference counts of the array arguments (and of the
     # arrays owning their memory) before and after the call tell whether the rule
@@ -639,10 +637,8 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     if lifted:
         y, reverse = entry.impl(*vals, **kwargs)
     else:
-        batch_request = width and dup in acts  # only array arguments make a request batch
-        y, reverse = res.call(_cfg(acts_t, width if batch_request else 0), *anns, **kwargs)
+        y, reverse = res.call(cfg, *anns, **kwargs)
     if arrays:
-        drop = not width and (form == "rrule" or not reverse_reads_val(entry.impl))
         k = 0
         for e in arrays:
             if drop:  # the reverse does not read ann.val: only what the rule kept counts
@@ -694,14 +690,74 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
                 "through it would be lost (return ndarrays, numbers, or tuples/lists of them)") from None
         if out is None and not mutates:
             return y
+    tape.entries.append((reverse, anns, binds, out, mutates, mode, res.label))
+    return y
+
+
+class _ActiveKey:
+    """A tracked number's place in a call signature (``type``: its value's type)."""
+
+    __slots__ = ("type",)
+
+    def __init__(self, t: type) -> None:
+        self.type = t
+
+
+_ACTIVE_KEYS: dict[type, _ActiveKey] = {}
+_SEQ_KEY: Any = object()  # a sequence of arrays holding tracked values
+
+
+def _active_key(t: type) -> _ActiveKey:
+    k = _ACTIVE_KEYS.get(t)
+    if k is None:
+        k = _ACTIVE_KEYS[t] = _ActiveKey(t)
+    return k
+
+
+def _plans_for(cache: Any) -> list[Any]:
+    global _PLANS
+    _PLANS = [cache, {}]
+    return _PLANS
+
+
+_PLANS: list[Any] = [None, {}]  # [the registry cache the plans were made under, plans]
+
+
+def _plan(fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tuple[Any, ...]:
+    """How ``record`` serves ``fn`` for an argument signature: (resolution, activities,
+    form, lifted, mode, whether ann.val is dropped after the call, RevConfig)."""
+    dup = BatchDuplicated if width else Duplicated
+    acts: list[type] = []
+    types: list[Any] = []
+    for k in sig:
+        if k is Tracked:
+            acts.append(dup)
+            types.append(np.ndarray)
+        elif type(k) is _ActiveKey:
+            acts.append(Active)
+            types.append(k.type)
+        elif k is _SEQ_KEY:
+            acts.append(dup)
+            types.append(ARRAY_KIND)  # a sequence of arrays
+        else:
+            acts.append(Const)
+            types.append(k)
+    acts_t = tuple(acts)
+    res = registry.resolve(fn, acts_t, tuple(types))  # raises NoRuleError (not cached here)
+    form = res.entry.form
+    if form == "inactive":
+        return res, acts_t, form, False, None, False, None
+    lifted = form == "rrule" and not width and not mutates
     if lifted:
         mode = LIFTED
     elif width and dup not in acts:
         mode = LANES
     else:
         mode = RESOLVED if form == "rrule" else CAREFUL
-    tape.entries.append((reverse, anns, binds, out, mutates, mode, res.label))
-    return y
+    drop = not width and (form == "rrule" or not reverse_reads_val(res.entry.impl))
+    batch_request = width and dup in acts  # only array arguments make a request batch
+    cfg = None if lifted else _cfg(acts_t, width if batch_request else 0)
+    return res, acts_t, form, lifted, mode, drop, cfg
 
 
 def _check_kwargs(fn: Any, kwargs: dict[str, Any]) -> None:
