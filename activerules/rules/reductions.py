@@ -94,6 +94,8 @@ _REDUCE: dict[Callable[..., Any], tuple[Callable[..., Any], list[Any]]] = {
              [S(_X23), S(_X23, axis=1), S(_X234, 0, keepdims=True)]),
     np.nanvar: (lambda a, m, n, d: 2.0 * (a - m) / (n - d), [S(_NAN, axis=1), S(_NAN, ddof=1)]),
     np.nanstd: (lambda a, y, m, n, d: (a - m) / ((n - d) * y), [S(_NAN, axis=1)]),
+    np.logaddexp.reduce: (lambda a, y: np.exp(a - y), [S(_X23), S(_X23, axis=1), S(_X234 * 300, None)]),
+    np.logaddexp2.reduce: (lambda a, y: np.exp2(a - y), [S(_X23), S(_X234, axis=(0, 2)), S(_X23 * 900, 1)]),
 }
 _UFUNC_REDUCE: dict[Callable[..., Any], Callable[..., Any]] = {
     np.add.reduce: np.sum, np.multiply.reduce: np.prod, np.maximum.reduce: np.max, np.minimum.reduce: np.min,
