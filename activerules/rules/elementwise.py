@@ -490,13 +490,16 @@ def _polyval(p: Any, x: Any) -> tuple[Any, Callable[[Any], tuple[Any, Any]]]:
 # ------------------------------------------------------------- ufunc.at (in place)
 # Enzyme's shadow convention: on entry to reverse, a's shadow is the cotangent of
 # a after the call; on exit, of a before it.  A Const a carries no derivative.
-def _at_reverse(b: Any, target: Any, bbar: Callable[[Any], Any], tb: Any) -> Any:
-    """``ufunc.at``'s reverse result: ``b``'s cotangent ``bbar(abar)`` from the target's
-    shadow ``abar`` (zero when the target is Const), in an argument tuple."""
+def _at_reverse(b: Any, target: Any, bbar: Callable[[Any], Any], tb: Any, scale: Any = None) -> Any:
+    """``ufunc.at``'s reverse: ``b``'s cotangent ``bbar(abar)`` from the target's shadow ``abar``
+    (zero when the target is Const), then the shadow scaled by ``scale`` (the derivative of
+    ``a`` after the call in ``a`` before it; ``None``: 1).  Returns the argument tuple."""
     if target is None or target.dval is None:
         res = fit(np.zeros(()), tb) if isinstance(b, Active) else None
     else:
         res = accumulate(b, lambda: bbar(np.asarray(target.dval)), tb)
+        if scale is not None:
+            target.dval *= scale
     return None if res is None else (None, None, res)
 
 
@@ -523,8 +526,6 @@ def _at_rule(ufunc: np.ufunc, sign: float) -> Callable[..., Any]:
 _AT = [S(np.ones(5), np.array([0, 1, 1, 3]), np.array([1.0, 2.0, 3.0, 4.0])),
        S(_A23.copy(), (np.array([0, 1, 1]), np.array([2, 0, 0])), 0.5),
        S(np.ones(4), np.array([2, 2, 2]), _B3)]
-for _ufunc, _direction in ((np.add, 1.0), (np.subtract, -1.0)):
-    rule(_ufunc.at, Annotation, Const, Annotation, samples=_AT)(_at_rule(_ufunc, _direction))
 
 
 @rule(np.multiply.at, Annotation, Const, Annotation,
@@ -545,10 +546,40 @@ def _multiply_at(cfg: Any, a: Any, indices: Any, b: Any, **kw: Any) -> tuple[Non
     ratio = a.val[index] / bv if target is not None and not isinstance(b, Const) else None
     tb = like(bv)
 
-    def reverse(g: Any) -> Any:
-        res = _at_reverse(b, target, lambda abar: abar[index] * conj(ratio), tb)
-        if target is not None and target.dval is not None:
-            target.dval *= conj(product)
-        return res
+    return None, lambda g: _at_reverse(b, target, lambda abar: abar[index] * conj(ratio), tb, conj(product))
 
-    return None, reverse
+
+def _extremum_at(ufunc: np.ufunc) -> Callable[..., Any]:
+    """Activity rule for ``ufunc.at(a, indices, b)`` with ``ufunc`` maximum or minimum.
+
+    Each element of ``a`` ends as the extremum of its old value and the values
+    of ``b`` it received; its cotangent goes to the winner, split evenly among
+    ties (as in ``max``).  ``a``'s shadow is scaled by its own share, ``b`` gathers
+    ``abar[indices]`` times its shares.
+    """
+
+    def impl(cfg: Any, a: Any, indices: Any, b: Any, **kw: Any) -> tuple[None, Callable[[Any], Any]]:
+        index, bv, tb = indices.val, b.val, like(b.val)
+        target = a if not isinstance(a, Const) else None
+        before = np.array(a.val, copy=True) if target is not None else None
+        ufunc.at(a.val, index, bv, **kw)
+        share_a = share_b = None
+        if target is not None:
+            kept = before == a.val
+            won = np.broadcast_to(bv, np.shape(a.val[index])) == a.val[index]
+            ties = kept.astype(float)
+            np.add.at(ties, index, won)
+            share_a, share_b = kept / ties, won / ties[index]
+        del before
+        return None, lambda g: _at_reverse(b, target, lambda abar: abar[index] * share_b, tb, share_a)
+
+    impl.__name__ = impl.__qualname__ = f"_{ufunc.__name__}_at_rule"
+    return impl
+
+
+_AT_RULES: list[tuple[Any, Callable[..., Any]]] = [
+    (np.add.at, _at_rule(np.add, 1.0)), (np.subtract.at, _at_rule(np.subtract, -1.0)),
+    (np.maximum.at, _extremum_at(np.maximum)), (np.minimum.at, _extremum_at(np.minimum)),
+]
+for _fn, _rule in _AT_RULES:
+    rule(_fn, Annotation, Const, Annotation, samples=_AT)(_rule)

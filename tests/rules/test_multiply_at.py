@@ -28,3 +28,13 @@ def test_multiply_at_into_a_zeroed_buffer_and_by_a_broadcast_factor() -> None:
         return (y ** 2 * W[:3]).sum()
 
     assert_gradient_matches_fd(f, X)
+
+
+def test_maximum_and_minimum_at_send_the_cotangent_to_the_winner() -> None:
+    def f(x: Any) -> Any:
+        y = x[:5] * 1.0
+        np.maximum.at(y, np.array([0, 1, 1, 3]), x[5:])  # 1 receives two candidates
+        np.minimum.at(y, np.array([2, 2, 4]), x[5:8] - 1.0)
+        return (y * W).sum()
+
+    assert_gradient_matches_fd(f, X)
