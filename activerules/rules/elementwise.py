@@ -132,7 +132,7 @@ def _unary(fn: Any, deriv: Callable[..., Any], samples: list[Any]) -> None:
         tx = like(x)
 
         def pullback(g: Any) -> tuple[Any]:
-            if kw:
+            if "where" in kw:
                 return (fit(masked(kw, lambda: g * conj(deriv(*kept))), tx),)
             return (times(g, conj(deriv(*kept)), tx, kept),)
 
@@ -574,6 +574,7 @@ def _extremum_at(ufunc: np.ufunc) -> Callable[..., Any]:
         return None, lambda g: _at_reverse(b, target, lambda abar: abar[index] * share_b, tb, share_a)
 
     impl.__name__ = impl.__qualname__ = f"_{ufunc.__name__}_at_rule"
+    impl.__doc__ = f"a[indices] = {ufunc.__name__}(a[indices], b) in place: the winner's cotangent, ties split evenly."
     return impl
 
 
