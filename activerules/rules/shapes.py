@@ -1,6 +1,7 @@
 """Rules for NumPy's shape, copy and rearrangement functions.
 
-All of these are linear in their array arguments.  The cheap ones (views and
+All of these are linear in their array arguments (``unwrap`` up to
+piecewise-constant offsets: slope 1).  The cheap ones (views and
 simple permutations) have a direct transpose in :data:`_DIRECT`.  Every other
 function that only *moves, copies, duplicates or zeroes* elements
 (``tile``, ``repeat``, ``take``, ``pad``, ``concatenate``, ``split``, ...) is
@@ -72,6 +73,7 @@ _DIRECT: dict[Callable[..., Any], tuple[Callable[..., Any], list[Any]]] = {
     np.copy: (lambda g, a, p: g, [S(_A), S(_C)]),
     np.ascontiguousarray: (lambda g, a, p: g, [S(_A.T)]),
     np.real_if_close: (lambda g, a, p: g, [S(_A)]),
+    np.unwrap: (lambda g, a, p: g, [S(np.array([0.0, 1.0, 2.5, 4.0, -2.0, -0.5])), S(_A * 3, period=4.0, axis=0)]),
 }
 if hasattr(np, "astype"):  # NumPy >= 2.1
     _DIRECT[np.astype] = (lambda g, a, p: g, [S(_A.astype(np.float32), np.float64),
