@@ -27,6 +27,7 @@ import numpy as np
 
 from ..activity import ActiveRulesError, RuleError
 from ..adapters.rrule import Thunk, check_active, check_duplicated
+from ..dispatch.resolution import _check_returned
 
 __all__ = ["Cell", "Entry", "Tape", "MutationError", "UntrackedWriteError", "lanes_map"]
 
@@ -114,6 +115,10 @@ ARRAY, SCALAR, SEQ = 0, 1, 2
 # LANES: a call with no array argument inside a batch differentiation is a
 # non-batch request, run once per lane.
 RESOLVED, CAREFUL, LIFTED, LANES = 0, 1, 2, 3
+#: DIRECT: a hand-written rule served exactly (no widening, no lanes, not a batch), its
+#: forward called by the engine itself; the sweep runs it as CAREFUL and makes the
+#: registry's check of the returned cotangents (``resolution._check_returned``).
+DIRECT = 4
 
 #: One recorded call: ``(reverse, anns, binds, out, mutates, mode, label)``: the
 #: rule's reverse (the rrule's pullback in mode LIFTED), the annotations it was
@@ -320,7 +325,7 @@ def _reverse_entry(entry: Entry, width: int) -> None:
 
 
 def _reverse_rule(entry: Entry) -> None:
-    """:func:`_reverse_entry` for modes RESOLVED and CAREFUL outside a batch (the
+    """:func:`_reverse_entry` for modes RESOLVED, CAREFUL and DIRECT outside a batch (the
     same steps, with the lane handling left out)."""
     reverse, anns, binds, out, mutates, mode, label = entry
     if type(out) is Cell:
@@ -333,7 +338,7 @@ def _reverse_rule(entry: Entry) -> None:
             return
         if all(b[2].shadow is None for b in binds if b[0] in mutates and b[1] != SEQ):
             return
-    careful = mode == CAREFUL
+    careful = mode != RESOLVED
     fresh: list[Cell] = []
     scratch: list[tuple[Any, Any]] = []
     saved: list[tuple[Cell, Any]] = []
@@ -369,6 +374,9 @@ def _reverse_rule(entry: Entry) -> None:
         dret = _zero_out(out, 0) if out is not None else None
     try:
         cots = reverse(dret)
+        if mode == DIRECT:  # the registry guard's check: one cotangent per argument, Active ones scalars
+            cots = _check_returned(label, cots, anns, len(anns),
+                                   tuple(b[0] for b in binds if b[1] == SCALAR), False)
     except Exception as e:
         for c in fresh:
             c.shadow = None

@@ -31,7 +31,19 @@ import numpy as np
 from ..activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig
 from ..dispatch import ARRAY as ARRAY_KIND
 from ..dispatch import registry
-from .tape import ARRAY, CAREFUL, LANES, LIFTED, RESOLVED, SCALAR, SEQ, Cell, Tape, UntrackedWriteError
+from .tape import (
+    ARRAY,
+    CAREFUL,
+    DIRECT,
+    LANES,
+    LIFTED,
+    RESOLVED,
+    SCALAR,
+    SEQ,
+    Cell,
+    Tape,
+    UntrackedWriteError,
+)
 
 __all__ = ["Tracked", "TrackedScalar", "record", "new_root", "new_scalar", "raw", "constructor", "ALLOC_HINT"]
 
@@ -636,6 +648,8 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         before.append(_rc(e[3]))
     if lifted:
         y, reverse = entry.impl(*vals, **kwargs)
+    elif mode == DIRECT:
+        y, reverse = entry.impl(cfg, *anns, **kwargs)
     else:
         y, reverse = res.call(cfg, *anns, **kwargs)
     if arrays:
@@ -752,8 +766,12 @@ def _plan(fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tupl
         mode = LIFTED
     elif width and dup not in acts:
         mode = LANES
+    elif form == "rrule":
+        mode = RESOLVED
+    elif not width and not res.lanes and res.inner_activities == acts_t:
+        mode = DIRECT  # res.call would only wrap entry.impl in the guard the sweep applies itself
     else:
-        mode = RESOLVED if form == "rrule" else CAREFUL
+        mode = CAREFUL
     drop = not width and (form == "rrule" or not reverse_reads_val(res.entry.impl))
     batch_request = width and dup in acts  # only array arguments make a request batch
     cfg = None if lifted else _cfg(acts_t, width if batch_request else 0)
