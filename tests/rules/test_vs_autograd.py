@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import autograd  # noqa: E402  (the test extra installs it)
-import autograd.numpy as anp  # noqa: E402
+import autograd  # the test extra installs it
+import autograd.numpy as anp
 import numpy as np
 import pytest
 
