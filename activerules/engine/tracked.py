@@ -124,8 +124,9 @@ class _Ops:
         y = record(fn, inputs, kwargs)
         if out is None:
             return y
-        # a call's where= leaves out alone where it is False (a reduction's masks its input)
-        where = kwargs.get("where", True) if method == "__call__" else True
+        # where= leaves out alone where it is False for a call and an outer product (a
+        # reduction's where= masks its input instead)
+        where = kwargs.get("where", True) if method in ("__call__", "outer") else True
         if len(out) == 1:
             assign(out[0], y, where)
             return out[0]
