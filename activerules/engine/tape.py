@@ -229,6 +229,13 @@ def _arg_shadow(cell: Cell, view: Any, width: int) -> Any:
     return lanes_map(view, s, width)
 
 
+def _mutated_shadows_live(binds: list[Any], mutates: Any) -> bool:
+    """Whether an argument the call mutated has a cotangent: with none, and no cotangent
+    on the output either, the entry's reverse has nothing to propagate."""
+    return bool(mutates) and not all(
+        b[2].shadow is None for b in binds if b[0] in mutates and b[1] != SEQ)
+
+
 def _reverse_entry(entry: Entry, width: int) -> None:
     reverse, anns, binds, out, mutates, mode, label = entry
     if mode == LIFTED and type(out) is Cell:  # the hot path: one array or scalar output
@@ -249,11 +256,8 @@ def _reverse_entry(entry: Entry, width: int) -> None:
             _release_out(out)
         return
     careful = mode == CAREFUL
-    if not live:
-        if not mutates:
-            return
-        if all(b[2].shadow is None for b in binds if b[0] in mutates and b[1] != SEQ):
-            return
+    if not live and not _mutated_shadows_live(binds, mutates):
+        return
     fresh: list[Cell] = []
     scratch: list[tuple[Any, Any]] = []
     saved: list[tuple[Cell, Any]] = []
@@ -333,11 +337,8 @@ def _reverse_rule(entry: Entry) -> None:
         live = dret is not None
     else:
         dret, live = _out_cotangent(out, 0)
-    if not live:
-        if not mutates:
-            return
-        if all(b[2].shadow is None for b in binds if b[0] in mutates and b[1] != SEQ):
-            return
+    if not live and not _mutated_shadows_live(binds, mutates):
+        return
     careful = mode != RESOLVED
     fresh: list[Cell] = []
     scratch: list[tuple[Any, Any]] = []
