@@ -224,7 +224,7 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
         result = run.forward(f)
         try:
             _seed(result, returns, run.tape.width)
-            run.tape.sweep()
+            run.tape.sweep(consume=True)
         finally:
             run.finish()
             run.tape.entries.clear()
@@ -313,15 +313,16 @@ def _vjp_forward(f: Callable[..., Any], args: Sequence[Any], diff: Any) -> tuple
     return run, run.forward(f)
 
 
-def _pull(run: _Run, result: Any, ybar: Any) -> tuple[Any, ...]:
-    """The sweep of :func:`vjp`'s pullback for the output cotangent ``ybar``."""
+def _pull(run: _Run, result: Any, ybar: Any, consume: bool = False) -> tuple[Any, ...]:
+    """The sweep of :func:`vjp`'s pullback for the output cotangent ``ybar``
+    (``consume``: the only sweep, see :meth:`Tape.sweep`)."""
     for c in run.cells:
         if c is not None:
             c.shadow = None
     _seed_vjp(result, ybar)
     _gc_pause()
     try:
-        run.tape.sweep()
+        run.tape.sweep(consume)
     finally:
         _gc_resume()
     return tuple(None if c is None else (c.shadow if c.shadow is not None else c.zeros(0))
@@ -360,7 +361,7 @@ def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] =
             if np.ndim(y) != 0:
                 raise ActivityError(f"gradient needs a scalar result, f returned shape {np.shape(y)}; "
                                     "use ar.vjp")
-            cots = _pull(run, result, 1.0)
+            cots = _pull(run, result, 1.0, consume=True)
         finally:
             run.tape.unlock()
             run.tape.entries.clear()

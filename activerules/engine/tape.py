@@ -166,15 +166,18 @@ class Tape:
 
     # -- the sweep -----------------------------------------------------------------------
 
-    def sweep(self) -> None:
-        """Run every entry's reverse, last first."""
+    def sweep(self, consume: bool = False) -> None:
+        """Run every entry's reverse, last first. ``consume``: drop each entry once it ran
+        (a single sweep), so the values its reverse read are freed as the sweep goes and
+        the sweep's own arrays reuse their memory."""
         self.check_locks()
         width = self.width
+        entries = _consumed(self.entries) if consume else reversed(self.entries)
         if width:
-            for entry in reversed(self.entries):
+            for entry in entries:
                 _reverse_entry(entry, width)
             return
-        for entry in reversed(self.entries):
+        for entry in entries:
             out = entry[3]
             if entry[5] == LIFTED and type(out) is Cell:  # the hot path: one array or scalar output
                 dret = out.shadow
@@ -185,6 +188,12 @@ class Tape:
                 _reverse_entry(entry, 0)
             else:
                 _reverse_rule(entry)
+
+
+def _consumed(entries: list[Any]) -> Any:
+    """The entries last first, each removed from the list as it is handed out."""
+    while entries:
+        yield entries.pop()
 
 
 def _out_cotangent(out: Any, width: int) -> tuple[Any, bool]:
@@ -343,6 +352,7 @@ def _reverse_rule(entry: Entry) -> None:
     fresh: list[Cell] = []
     scratch: list[tuple[Any, Any]] = []
     saved: list[tuple[Cell, Any]] = []
+    adopt: list[tuple[Any, Cell, Any]] = []
     for i, kind, cell, view in binds:
         if kind == SCALAR:
             continue
@@ -359,7 +369,13 @@ def _reverse_rule(entry: Entry) -> None:
         if s is None:
             s = cell.shadow = np.zeros(cell.shape, cell.dtype)
             fresh.append(cell)
-            anns[i].dval = s if view is None else view(s)
+            if view is None and i not in mutates and _bound_once(cell, binds):
+                ann = anns[i]
+                ann.dval = s
+                ann.fresh = True  # the rule may hand its cotangent over instead of adding it
+                adopt.append((ann, cell, s))
+            else:
+                anns[i].dval = s if view is None else view(s)
         elif i in mutates:
             if careful:
                 saved.append((cell, s.copy()))
@@ -378,7 +394,16 @@ def _reverse_rule(entry: Entry) -> None:
         if mode == DIRECT:  # the registry guard's check: one cotangent per argument, Active ones scalars
             cots = _check_returned(label, cots, anns, len(anns),
                                    tuple(b[0] for b in binds if b[1] == SCALAR), False)
+        for ann, cell, zeros in adopt:
+            ann.fresh = False
+            d = ann.dval
+            if d is not zeros:
+                cell.shadow = _adopted(label, d, zeros, dret)
+                if d is dret:
+                    dret = None  # adopted once: a second argument handed the same array gets a copy
     except Exception as e:
+        for ann, _, _ in adopt:
+            ann.fresh = False
         for c in fresh:
             c.shadow = None
         for c, old in saved:  # restore in place: the shadow may be the caller's buffer
@@ -396,6 +421,31 @@ def _reverse_rule(entry: Entry) -> None:
                     s = cell.shadow
                     cell.shadow = c if s is None else s + c
     _release_out(out)
+
+
+def _bound_once(cell: Cell, binds: list[Any]) -> bool:
+    """Whether ``cell`` backs a single argument of the call (``x * x`` binds it twice)."""
+    n = 0
+    for b in binds:
+        if b[2] is cell:
+            n += 1
+    return n == 1
+
+
+def _adopted(label: str, d: Any, zeros: np.ndarray, dret: Any) -> Any:
+    """The shadow of a fresh cell whose rule handed its cotangent ``d`` over (``ann.fresh``,
+    see ``rules._util._deliver``): ``d`` itself when nothing else can see it (a fresh
+    array, or the output's cotangent, which this entry releases), else ``zeros + d``."""
+    if type(d) is np.ndarray and d.shape == zeros.shape and d.dtype == zeros.dtype:
+        # references: ann.dval, the caller's ``d``, this parameter, getrefcount's argument
+        if d is dret or (d.base is None and d.flags.writeable and sys.getrefcount(d) <= 4):
+            return d
+    try:
+        zeros += d
+    except Exception as e:
+        raise RuleError(f"{label}: the cotangent handed over as a fresh shadow does not fit it "
+                        f"(shape {zeros.shape}, dtype {zeros.dtype}): {e}") from e
+    return zeros
 
 
 def _reverse_lanes(reverse: Any, binds: list[Any], dret: Any, label: str, width: int) -> None:
