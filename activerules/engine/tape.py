@@ -391,9 +391,9 @@ def _reverse_rule(entry: Entry) -> None:
         dret = _zero_out(out, 0) if out is not None else None
     try:
         cots = reverse(dret)
-        if mode == DIRECT:  # the registry guard's check: one cotangent per argument, Active ones scalars
-            cots = _check_returned(label, cots, anns, len(anns),
-                                   tuple(b[0] for b in binds if b[1] == SCALAR), False)
+        if mode == DIRECT and (cots is not None or _scalar_positions(binds)):
+            # the registry guard's check: one cotangent per argument, Active ones scalars
+            cots = _check_returned(label, cots, anns, len(anns), _scalar_positions(binds), False)
         for ann, cell, zeros in adopt:
             ann.fresh = False
             d = ann.dval
@@ -420,7 +420,15 @@ def _reverse_rule(entry: Entry) -> None:
                 if c is not None:
                     s = cell.shadow
                     cell.shadow = c if s is None else s + c
-    _release_out(out)
+    if type(out) is Cell:
+        out.shadow = None
+    else:
+        _release_out(out)
+
+
+def _scalar_positions(binds: list[Any]) -> tuple[int, ...]:
+    """The positions of the Active (scalar) arguments of a call."""
+    return tuple([b[0] for b in binds if b[1] == SCALAR])
 
 
 def _bound_once(cell: Cell, binds: list[Any]) -> bool:
