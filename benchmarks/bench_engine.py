@@ -19,6 +19,7 @@ import os
 import sys
 import time
 import tracemalloc
+import types
 from pathlib import Path
 from typing import Any, Callable
 
@@ -86,6 +87,42 @@ def _rss() -> int:
     """Resident set size in bytes (Linux)."""
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def kept_bytes(roots: list[Any]) -> int:
+    """Bytes of the NumPy buffers (and NumPy scalars) reachable from ``roots`` through
+    containers, closures and instance attributes: what a tape keeps for its reverse,
+    counted as PyTorch's saved tensors are below (each buffer once, whole)."""
+    seen: set[int] = set()
+    sizes: dict[int, int] = {}
+    stack = list(roots)
+    while stack:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        if isinstance(o, np.ndarray):
+            while isinstance(o.base, np.ndarray):
+                o = o.base
+            sizes[id(o)] = o.nbytes
+        elif isinstance(o, np.generic):
+            sizes[id(o)] = o.itemsize
+        elif isinstance(o, (tuple, list)):
+            stack.extend(o)
+        elif isinstance(o, dict):
+            stack.extend(o.values())
+        elif isinstance(o, types.FunctionType):  # its closure and defaults, not its module
+            for c in o.__closure__ or ():
+                try:
+                    stack.append(c.cell_contents)
+                except ValueError:  # an empty cell
+                    pass
+            stack.extend(o.__defaults__ or ())
+        elif hasattr(o, "__dict__") and not isinstance(o, (type, types.ModuleType)):
+            stack.extend(vars(o).values())
+        elif hasattr(o, "__slots__"):
+            stack.extend(getattr(o, n) for n in o.__slots__ if hasattr(o, n))
+    return sum(sizes.values())
 
 
 def ms(t: float) -> str:
@@ -240,18 +277,28 @@ def w4() -> None:
 
     # memory held for the reverse (after the forward, tape alive): NumPy array bytes
     # (tracemalloc's NumPy domain) and the process RSS growth (includes the tape's
-    # Python objects); PyTorch: bytes of saved tensors and RSS growth.
+    # Python objects; measured without tracemalloc, whose own records would count);
+    # PyTorch: bytes of saved tensors and RSS growth.
+    gc.collect()
+    rss0 = _rss()
+    _, pullback = vjp(heat.final_energy, x0.copy(), p0.copy())
+    rss_ar = _rss() - rss0
+    del pullback
     x_in, p_in = x0.copy(), p0.copy()
     gc.collect()
     tracemalloc.start()
-    rss0 = _rss()
     _, pullback = vjp(heat.final_energy, x_in, p_in)
-    rss_ar = _rss() - rss0
     numpy_only = [tracemalloc.DomainFilter(True, np.lib.tracemalloc_domain)]
     held_ar = sum(s.size for s in tracemalloc.take_snapshot().filter_traces(numpy_only).statistics("filename"))
     tracemalloc.stop()
-    del pullback
+    # what the tape itself keeps for the reverse (the entries' closures and annotations),
+    # counted like PyTorch's saved tensors: the arrays above less the function's working
+    # state, i.e. the copy of x that vjp (functional) lets the function write into
+    run = next(c.cell_contents for c in pullback.__closure__ if hasattr(c.cell_contents, "tape"))
+    kept_ar = kept_bytes(list(run.tape.entries))
+    del pullback, run
     row("W4", "activerules array memory held for the reverse", f"{held_ar / 1e6:9.3f} MB")
+    row("W4", "activerules arrays and scalars the tape keeps", f"{kept_ar / 1e6:9.3f} MB")
     row("W4", "activerules RSS growth while the tape is alive", f"{rss_ar / 1e6:9.3f} MB")
     if torch is not None:
         def torch_energy(x: Any, p: Any) -> Any:
@@ -295,6 +342,7 @@ def w4() -> None:
         row("W4", "torch memory held for the reverse (saved tensors)", f"{held_t / 1e6:9.3f} MB")
         row("W4", "torch RSS growth while the graph is alive", f"{rss_t / 1e6:9.3f} MB")
         row("W4", "activerules / torch array memory (target ≤ 0.25)", f"{held_ar / max(held_t, 1):9.2f}")
+        row("W4", "activerules tape-kept / torch saved", f"{kept_ar / max(held_t, 1):9.2f}")
         if rss_t > 1e6:  # below that PyTorch's caching allocator just reused memory
             row("W4", "activerules / torch RSS growth", f"{rss_ar / rss_t:9.2f}")
 
