@@ -197,6 +197,52 @@ def lean_chain(x: Any, blocks: int) -> Any:
     return x.sum()
 
 
+class _Bare:
+    """The leanest eager tape Python allows, for W1's floor: one object per value, one
+    closure per op, no activity, no views, no mutation, no checks. Every per-op cost
+    the engine adds on top of this buys one of those (rule resolution, copy-on-write,
+    shadows shared by views, cotangent checks, no partial accumulation)."""
+
+    __slots__ = ("a", "g", "tape")
+    __array_priority__ = 1000.0
+
+    def __init__(self, a: Any, tape: list[Any]) -> None:
+        self.a, self.g, self.tape = a, None, tape
+
+    def _op(self, y: Any, pullback: Any) -> _Bare:
+        out = _Bare(y, self.tape)
+        self.tape.append((out, self, pullback))
+        return out
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kw: Any) -> Any:
+        a = self.a
+        if ufunc is np.sin:
+            return self._op(np.sin(a), lambda g: g * np.cos(a))
+        y = np.tanh(a)
+        return self._op(y, lambda g: g * (1 - y * y))
+
+    def __mul__(self, c: float) -> _Bare:
+        return self._op(self.a * c, lambda g: g * c)
+
+    def __add__(self, c: float) -> _Bare:
+        return self._op(self.a + c, lambda g: g)
+
+    def sum(self) -> _Bare:
+        shape = self.a.shape
+        return self._op(self.a.sum(), lambda g: np.broadcast_to(g, shape))
+
+
+def bare_chain_grad(x: np.ndarray, blocks: int) -> Any:
+    tape: list[Any] = []
+    v = _Bare(x, tape)
+    out = chain(v, blocks, np.sin, np.tanh)
+    out.g = 1.0
+    for y, arg, pullback in reversed(tape):
+        c = pullback(y.g)
+        arg.g = c if arg.g is None else arg.g + c
+    return v.g
+
+
 def elementwise(name: str, n: int, blocks: int) -> dict[str, float]:
     x = np.linspace(0.0, 1.0, n)
     t: dict[str, float] = {}
@@ -204,6 +250,7 @@ def elementwise(name: str, n: int, blocks: int) -> dict[str, float]:
     t["numpy hand-written reverse"] = best(lambda: chain_numpy_grad(x, blocks))
     t["activerules"] = best(lambda: gradient(lambda v: chain(v, blocks, np.sin, np.tanh), x))
     t["activerules, lean rrules (engine floor)"] = best(lambda: gradient(lambda v: lean_chain(v, blocks), x))
+    t["bare eager tape, no checks (Python floor)"] = best(lambda: bare_chain_grad(x, blocks))
     if torch is not None:
         def torch_grad() -> Any:
             v = torch.from_numpy(x).requires_grad_()
@@ -370,6 +417,8 @@ def main() -> None:
         row("W1", "activerules / torch eager (target ≤ 0.8)", f"{t1['activerules'] / t1['torch eager']:9.2f}")
         row("W1", "activerules with lean rrules / torch eager",
             f"{t1['activerules, lean rrules (engine floor)'] / t1['torch eager']:9.2f}")
+        row("W1", "bare eager tape / torch eager",
+            f"{t1['bare eager tape, no checks (Python floor)'] / t1['torch eager']:9.2f}")
     t2 = elementwise("W2", 10 ** 6, 5)
     row("W2", "activerules gradient / numpy forward (target ≤ 2.2)",
         f"{t2['activerules'] / t2['numpy forward']:9.2f}")
