@@ -36,6 +36,7 @@ __all__ = [
     "masked",
     "conj",
     "cotangent_dtype",
+    "explicit_out",
     "fit",
     "formula",
     "like",
@@ -145,12 +146,13 @@ def conj(a: Any) -> Any:
     return np.conj(a) if np.iscomplexobj(a) else a
 
 
-def times(g: Any, d: Any, template: Any, kept: tuple[Any, ...] = ()) -> Any:
-    """``fit(g * d, template)``: the cotangent ``g`` times a local derivative ``d``.
+def times(g: Any, d: Any, template: Any, kept: tuple[Any, ...] = (), conjugate: bool = False) -> Any:
+    """``fit(g * d, template)`` (``g * conj(d)`` with ``conjugate``): the cotangent ``g``
+    times a local derivative ``d``.
 
     When ``d`` is a fresh array (not one of the ``kept`` values the formula
-    read) of ``g``'s shape and dtype, the product is taken in ``d``'s buffer:
-    no allocation, one pass.
+    read) of ``g``'s shape and dtype, the conjugate and the product are taken in
+    ``d``'s buffer: no allocation (a fresh buffer costs a pass of page faults).
     """
     if type(d) is np.ndarray and type(g) is np.ndarray and d.shape == g.shape and d.dtype == g.dtype \
             and d.base is None and d.flags.writeable:
@@ -158,8 +160,10 @@ def times(g: Any, d: Any, template: Any, kept: tuple[Any, ...] = ()) -> Any:
             if d is k:
                 break
         else:
+            if conjugate and d.dtype.kind == "c":
+                np.conjugate(d, out=d)
             return fit(np.multiply(d, g, out=d), template)
-    return fit(g * d, template)
+    return fit(g * (conj(d) if conjugate else d), template)
 
 
 def restore_axes(g: Any, shape: Sequence[int], axis: Any = None, keepdims: bool = False) -> Any:
@@ -308,6 +312,19 @@ def nones(args: Sequence[Any]) -> tuple[None, ...]:
     return (None,) * len(args)
 
 
+def explicit_out(fn: Any, kw: dict[str, Any]) -> dict[str, Any]:
+    """``kw`` for a ufunc call that the engine makes without the caller's ``out=``.
+
+    With ``where=``, NumPy leaves the masked entries of a fresh output uninitialised
+    and warns unless ``out=None`` says so: that is intended here, since the engine
+    copies only the selected entries into the caller's ``out`` and :func:`masked`
+    zeroes the cotangent at the others.
+    """
+    if "where" in kw and "out" not in kw and isinstance(fn, np.ufunc):
+        return {**kw, "out": None if fn.nout == 1 else (None,) * fn.nout}
+    return kw
+
+
 def masked(kw: dict[str, Any], cotangent: Callable[..., Any], *args: Any) -> Any:
     """``cotangent(*args)``, zeroed where a ufunc's ``where=`` mask left the output alone.
 
@@ -362,7 +379,7 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
     def impl(cfg: Any, a: Any, b: Any, *static: Any, **kw: Any) -> tuple[Any, Callable[[Any], Any]]:
         av, bv = a.val, b.val
         sv = [s.val for s in static] if static else ()
-        y = fn(av, bv, *sv, **kw) if sv or kw else fn(av, bv)
+        y = fn(av, bv, *sv, **explicit_out(fn, kw)) if sv or kw else fn(av, bv)
         env = (av, bv, y, np.shape(av) if needs_shapes else None, np.shape(bv) if needs_shapes else None,
                bind(fn, 2, av, bv, *sv, **kw) if needs_p else None)
         state_a, state_b = _state(a), _state(b)

@@ -40,6 +40,7 @@ from ._util import (
     activity_rule,
     bind,
     conj,
+    explicit_out,
     fit,
     formula,
     like,
@@ -84,6 +85,30 @@ def _name(impl: Callable[..., Any], fn: Any, kind: str, maths: str = "zero deriv
 
 
 # --------------------------------------------------------------------------- unary
+# In-place steps for the formulas below.  Each takes a temporary the formula itself
+# just made (never a value it read) and works in its buffer: on large arrays a fresh
+# buffer costs a pass of page faults, and NumPy's own temporary elision reuses a
+# temporary for ``t + 1``, ``t * c`` or ``-t`` but not for ``1 - t``, ``1 / t`` or a
+# ufunc call.  Anything but a float or complex ndarray is computed out of place.
+def _in_place(t: Any) -> bool:
+    return type(t) is np.ndarray and t.dtype.kind in "fc"
+
+
+def _one_minus(t: Any) -> Any:
+    """``1 - t``."""
+    return np.subtract(1, t, out=t) if _in_place(t) else 1 - t
+
+
+def _recip(t: Any) -> Any:
+    """``1 / t``."""
+    return np.divide(1, t, out=t) if _in_place(t) else 1 / t
+
+
+def _rsqrt(t: Any) -> Any:
+    """``1 / sqrt(t)``."""
+    return np.divide(1, np.sqrt(t, out=t), out=t) if _in_place(t) else 1 / np.sqrt(t)
+
+
 # dy/dx as a formula of x and/or y (or of nothing, for a constant slope);
 # holomorphic for the complex-capable entries.
 _LN2, _LN10 = np.log(2.0), np.log(10.0)
@@ -92,27 +117,27 @@ _UNARY: dict[Any, tuple[Callable[..., Any], list[Any]]] = {
     np.positive: (lambda: 1.0, _REALC),
     np.square: (lambda x: 2 * x, _REALC),
     np.sqrt: (lambda y: 0.5 / y, _POSC),
-    np.cbrt: (lambda y: 1 / (3 * y * y), _POS),
+    np.cbrt: (lambda y: _recip(3 * y * y), _POS),
     np.reciprocal: (lambda y: -y * y, _POSC),
     np.exp: (lambda y: y, _REALC),
     np.exp2: (lambda y: y * _LN2, _REALC),
     np.expm1: (lambda y: y + 1, _REALC),
     np.log: (lambda x: 1 / x, _POSC),
-    np.log2: (lambda x: 1 / (x * _LN2), _POSC),
-    np.log10: (lambda x: 1 / (x * _LN10), _POSC),
-    np.log1p: (lambda x: 1 / (1 + x), _POSC),
+    np.log2: (lambda x: _recip(x * _LN2), _POSC),
+    np.log10: (lambda x: _recip(x * _LN10), _POSC),
+    np.log1p: (lambda x: _recip(1 + x), _POSC),
     np.sin: (lambda x: np.cos(x), _REALC),
     np.cos: (lambda x: -np.sin(x), _REALC),
     np.tan: (lambda y: 1 + y * y, _UNITC),
-    np.arcsin: (lambda x: 1 / np.sqrt(1 - x * x), _UNITC),
-    np.arccos: (lambda x: -1 / np.sqrt(1 - x * x), _UNITC),
-    np.arctan: (lambda x: 1 / (1 + x * x), _REALC),
+    np.arcsin: (lambda x: _rsqrt(_one_minus(x * x)), _UNITC),
+    np.arccos: (lambda x: -_rsqrt(_one_minus(x * x)), _UNITC),
+    np.arctan: (lambda x: _recip(1 + x * x), _REALC),
     np.sinh: (lambda x: np.cosh(x), _REALC),
     np.cosh: (lambda x: np.sinh(x), _REALC),
-    np.tanh: (lambda y: 1 - y * y, _REALC),
-    np.arcsinh: (lambda x: 1 / np.sqrt(x * x + 1), _REALC),
+    np.tanh: (lambda y: _one_minus(y * y), _REALC),
+    np.arcsinh: (lambda x: _rsqrt(x * x + 1), _REALC),
     np.arccosh: (lambda x: 1 / (np.sqrt(x - 1) * np.sqrt(x + 1)), _GT1C),
-    np.arctanh: (lambda x: 1 / (1 - x * x), _UNITC),
+    np.arctanh: (lambda x: _recip(_one_minus(x * x)), _UNITC),
     np.deg2rad: (lambda: np.pi / 180, _REAL),
     np.radians: (lambda: np.pi / 180, _REAL),
     np.rad2deg: (lambda: 180 / np.pi, _REAL),
@@ -127,14 +152,14 @@ def _unary(fn: Any, deriv: Callable[..., Any], samples: list[Any]) -> None:
     pick = picker(reads(deriv), ("x", "y"))
 
     def impl(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
-        y = fn(x, **kw)
+        y = fn(x, **explicit_out(fn, kw)) if kw else fn(x)
         kept = pick((x, y))
         tx = like(x)
 
         def pullback(g: Any) -> tuple[Any]:
             if "where" in kw:
                 return (fit(masked(kw, lambda: g * conj(deriv(*kept))), tx),)
-            return (times(g, conj(deriv(*kept)), tx, kept),)
+            return (times(g, deriv(*kept), tx, kept, conjugate=True),)
 
         return y, pullback
 
@@ -151,7 +176,7 @@ def _zero(fn: Callable[..., Any], samples: list[Any]) -> None:
     """Register ``fn`` with an rrule whose pullback is zero for every argument."""
 
     def impl(*args: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[None, ...]]]:
-        return fn(*args, **kw), lambda g: (None,) * len(args)
+        return fn(*args, **explicit_out(fn, kw)), lambda g: (None,) * len(args)
 
     _name(impl, fn, "rrule")
     rrule(fn, samples=samples)(impl)
@@ -167,7 +192,7 @@ _zero(np.floor_divide, [S(_P * 3.1, _P * 0.9 + 0.05)])
 @rrule(np.absolute, samples=[*_REALC, S(np.array([[-2.0, 0.5], [1.5, -0.1]]))])
 def _absolute(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``|x|``: ``sign(x)`` for real, ``z/|z|`` for complex (0 at 0)."""
-    y = np.absolute(x, **kw)
+    y = np.absolute(x, **explicit_out(np.absolute, kw))
 
     def pullback(g: Any) -> tuple[Any]:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -180,7 +205,7 @@ def _absolute(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
 @rrule(np.sign, samples=[S(_R), S(_C)])
 def _sign(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """Zero for real ``x``; for complex ``u = z/|z|``: ``(ybar - u Re(conj(u) ybar)) / |z|``."""
-    y = np.sign(x, **kw)
+    y = np.sign(x, **explicit_out(np.sign, kw))
     if not np.iscomplexobj(x):
         return y, lambda g: (None,)
 
@@ -196,7 +221,7 @@ def _sign(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
 def _conjugate(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``conj``: ``zbar = conj(ybar)``."""
     tx = like(x)
-    return np.conjugate(x, **kw), lambda g: (fit(masked(kw, conj, g), tx),)
+    return np.conjugate(x, **explicit_out(np.conjugate, kw)), lambda g: (fit(masked(kw, conj, g), tx),)
 
 
 @rrule(np.real, samples=[S(_C), S(_R)])
@@ -320,7 +345,7 @@ def _binary_rrule(fn: np.ufunc, da: Callable[..., Any], db: Callable[..., Any],
         ta0, shape = like(a), np.shape(a)
         if outer:
             a = np.reshape(a, shape + (1,) * np.ndim(b))
-        y = fn(a, b, **kw)
+        y = fn(a, b, **explicit_out(fn, kw)) if kw else fn(a, b)
         ka, kb = pick_a((a, b, y)), pick_b((a, b, y))
         ta, tb = like(a), like(b)
         del a, b
@@ -405,7 +430,7 @@ def _where(condition: Any, *xy: Any) -> tuple[Any, Callable[[Any], tuple[Any, ..
 @rrule(np.modf, samples=[S(_R * 2.3), S(_R2 * 3.1)])
 def _modf(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``modf``: the fractional part has slope 1, the integral part 0."""
-    y = np.modf(x, **kw)
+    y = np.modf(x, **explicit_out(np.modf, kw))
     tx = like(x)
     return y, lambda g: (None if g is None or g[0] is None else fit(masked(kw, lambda: g[0]), tx),)
 
@@ -413,7 +438,7 @@ def _modf(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
 @rrule(np.divmod, samples=[S(np.array([1.3, 2.7, -0.4, 5.2]), np.array([1.0, 1.1, 0.7, 2.3])), S(_A23 * 3, 1.7)])
 def _divmod(a: Any, b: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, Any]]]:
     """``divmod``: the quotient is piecewise constant; the remainder as ``np.remainder``."""
-    y = np.divmod(a, b, **kw)
+    y = np.divmod(a, b, **explicit_out(np.divmod, kw))
     ta, tb = like(a), like(b)
 
     def pullback(g: Any) -> tuple[Any, Any]:

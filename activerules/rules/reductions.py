@@ -143,7 +143,9 @@ def _reduction(fn: Callable[..., Any], weight: Callable[..., Any], like_fn: Call
             return weight(**{k: env[k] for k in names})
 
         def pullback(g: Any) -> tuple[Any, ...]:
-            cot = restore_axes(g, shape, axis, keep) * (slope if slope is not None else local_weight())
+            spread = restore_axes(g, shape, axis, keep)
+            # a slope of 1 (sum): a plain copy fills the fresh buffer about twice as fast as `* 1.0`
+            cot = spread.copy() if slope == 1.0 else spread * (slope if slope is not None else local_weight())
             if mask is not True:
                 cot = np.where(mask, cot, 0)
             return (fit(cot, ta), *nones(pos))

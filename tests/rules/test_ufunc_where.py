@@ -40,7 +40,7 @@ PROGRAMS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-@pytest.mark.filterwarnings("ignore:'where' used without 'out':UserWarning", "ignore::RuntimeWarning")
+@pytest.mark.filterwarnings("error:'where' used without 'out':UserWarning", "ignore::RuntimeWarning")
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_gradient_is_finite_and_exact_where_the_mask_is_false(name: str) -> None:
     assert_gradient_matches_fd(_into_zeros(PROGRAMS[name]), X)
