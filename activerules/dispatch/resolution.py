@@ -78,6 +78,7 @@ class RuleEntry:
     pattern: tuple[Any, ...] = ()
     varargs: Any = None
     signature: Any = None
+    atomic: bool = False  # the reverse raises, if at all, before writing a shadow (see registry.rule)
 
     @property
     def source(self) -> str:

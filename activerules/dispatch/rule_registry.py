@@ -77,15 +77,20 @@ class RuleRegistry:
     # -- registration ----------------------------------------------------------------------
 
     def rule(self, fn: Any, *pattern: Any, varargs: Any = None, samples: Iterable[Sample] = (),
-             override: bool = False) -> Callable[[F], F]:
+             override: bool = False, atomic: bool = False) -> Callable[[F], F]:
         """Register an activity rule ``rule(cfg, *annotations, **kwargs) -> (y, reverse)``
         for ``fn`` called with arguments matching ``pattern`` (one activity class per
         positional argument; ``ar.Annotation`` matches any non-batch state; ``varargs``
-        the class of any further arguments). Returns the rule unchanged."""
+        the class of any further arguments). Returns the rule unchanged.
+
+        ``atomic=True`` promises that ``reverse`` raises, if it raises at all, before
+        it writes into any shadow (it computes every cotangent first). An engine then
+        runs it on the shadows themselves, without the scratch buffers and snapshots
+        that otherwise keep a failing rule from leaving a partial accumulation."""
         signature = PatternTable.signature(pattern, varargs)  # validates the pattern now
 
         def register(impl: F) -> F:
-            entry = RuleEntry(fn, "rule", impl, tuple(pattern), varargs, signature)
+            entry = RuleEntry(fn, "rule", impl, tuple(pattern), varargs, signature, atomic)
             with self._lock:
                 table = self._tables.get(fn)
                 if table is None:

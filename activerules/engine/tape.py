@@ -119,6 +119,9 @@ RESOLVED, CAREFUL, LIFTED, LANES = 0, 1, 2, 3
 #: forward called by the engine itself; the sweep runs it as CAREFUL and makes the
 #: registry's check of the returned cotangents (``resolution._check_returned``).
 DIRECT = 4
+#: TRUSTED: as DIRECT, for a rule registered ``atomic=True`` (its reverse raises, if at all,
+#: before it writes a shadow): run on the shadows themselves, no scratch or snapshot.
+TRUSTED = 5
 
 #: One recorded call: ``(reverse, anns, binds, out, mutates, mode, label)``: the
 #: rule's reverse (the rrule's pullback in mode LIFTED), the annotations it was
@@ -338,8 +341,8 @@ def _reverse_entry(entry: Entry, width: int) -> None:
 
 
 def _reverse_rule(entry: Entry) -> None:
-    """:func:`_reverse_entry` for modes RESOLVED, CAREFUL and DIRECT outside a batch (the
-    same steps, with the lane handling left out)."""
+    """:func:`_reverse_entry` for modes RESOLVED, CAREFUL, DIRECT and TRUSTED outside a
+    batch (the same steps, with the lane handling left out)."""
     reverse, anns, binds, out, mutates, mode, label = entry
     if type(out) is Cell:
         dret = out.shadow
@@ -348,7 +351,7 @@ def _reverse_rule(entry: Entry) -> None:
         dret, live = _out_cotangent(out, 0)
     if not live and not _mutated_shadows_live(binds, mutates):
         return
-    careful = mode != RESOLVED
+    careful = mode == CAREFUL or mode == DIRECT
     fresh: list[Cell] = []
     scratch: list[tuple[Any, Any]] = []
     saved: list[tuple[Cell, Any]] = []
@@ -391,7 +394,7 @@ def _reverse_rule(entry: Entry) -> None:
         dret = _zero_out(out, 0) if out is not None else None
     try:
         cots = reverse(dret)
-        if mode == DIRECT and (cots is not None or _scalar_positions(binds)):
+        if mode >= DIRECT and (cots is not None or _scalar_positions(binds)):
             # the registry guard's check: one cotangent per argument, Active ones scalars
             cots = _check_returned(label, cots, anns, len(anns), _scalar_positions(binds), False)
         for ann, cell, zeros in adopt:

@@ -40,6 +40,7 @@ from .tape import (
     RESOLVED,
     SCALAR,
     SEQ,
+    TRUSTED,
     Cell,
     Tape,
     UntrackedWriteError,
@@ -649,7 +650,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         before.append(_rc(e[3]))
     if lifted:
         y, reverse = entry.impl(*vals, **kwargs)
-    elif mode == DIRECT:
+    elif mode >= DIRECT:
         y, reverse = entry.impl(cfg, *anns, **kwargs)
     else:
         y, reverse = res.call(cfg, *anns, **kwargs)
@@ -770,7 +771,8 @@ def _plan(fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tupl
     elif form == "rrule":
         mode = RESOLVED
     elif not width and not res.lanes and res.inner_activities == acts_t:
-        mode = DIRECT  # res.call would only wrap entry.impl in the guard the sweep applies itself
+        # res.call would only wrap entry.impl in the guard the sweep applies itself
+        mode = TRUSTED if res.entry.atomic else DIRECT
     else:
         mode = CAREFUL
     drop = not width and (form == "rrule" or not reverse_reads_val(res.entry.impl))

@@ -9,7 +9,8 @@ entry to ``reverse`` the target's shadow holds the cotangent of its value
 zeroed, its cotangent goes to the assigned value). A Const target gives the
 assigned value no cotangent (no derivative is wanted through it; the engine
 itself refuses to write active values into untracked arrays). None of these
-reverses reads a primal, so the engine preserves nothing for them.
+reverses reads a primal, so the engine preserves nothing for them, and each is
+atomic (it computes the cotangent it delivers before it writes a shadow).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from ..activity import Active, Annotation, Duplicated
 from ..dispatch import Sample as S
 from ..dispatch import rule
-from ._util import accumulate, like
+from ._util import accumulate, fit, like
 
 _A = np.array([[0.5, -1.2, 2.0], [1.5, 0.3, -0.7]])
 
@@ -33,7 +34,7 @@ def _basic(idx: Any) -> bool:
                and not isinstance(i, bool) for i in parts)
 
 
-@rule(operator.getitem, Annotation, Annotation,
+@rule(operator.getitem, Annotation, Annotation, atomic=True,
       samples=[S(_A, (1, slice(None))), S(_A, ([0, 1, 1], [2, 0, 2])), S(_A, (0, 1)),
                   S(_A, _A > 0)])
 def _getitem(cfg: Any, x: Any, idx: Any) -> tuple[Any, Any]:
@@ -52,7 +53,7 @@ def _getitem(cfg: Any, x: Any, idx: Any) -> tuple[Any, Any]:
     return y, reverse
 
 
-@rule(operator.setitem, Annotation, Annotation, Annotation,
+@rule(operator.setitem, Annotation, Annotation, Annotation, atomic=True,
       samples=[S(_A, (0, slice(1, 3)), np.array([4.0, 5.0])), S(_A, (1, 2), 2.5),
                   S(_A, ([0, 1],), np.array([7.0, 8.0, 9.0])),
                   S(_A, (np.array([1, 0, 1]), np.array([2, 0, 2])), np.array([1.5, 2.5, 3.5]))])
@@ -68,8 +69,9 @@ def _setitem(cfg: Any, x: Any, idx: Any, v: Any) -> tuple[Any, Any]:
         d = np.array(x.dval[i], copy=True)
         if survivors is not None:
             d *= survivors
+        d = fit(d, template)  # summed back to v's shape, cast: before any shadow is written
         x.dval[i] = 0
-        out = accumulate(v, d, template)  # summed back to v's shape, cast
+        out = accumulate(v, d, template)
         return None if out is None else (None, None, out)
 
     return None, reverse
@@ -89,7 +91,7 @@ def _last_writes(shape: tuple[int, ...], index: Any) -> np.ndarray | None:
     return None if survived.all() else survived
 
 
-@rule(np.copyto, Annotation, Annotation,
+@rule(np.copyto, Annotation, Annotation, atomic=True,
       samples=[S(_A, np.array([1.0, 2.0, 3.0])), S(_A, 0.5)])
 def _copyto(cfg: Any, dst: Any, src: Any, casting: Any = "same_kind", where: Any = True) -> tuple[Any, Any]:
     np.copyto(dst.val, src.val, casting=casting, where=where)  # type: ignore[arg-type]
@@ -100,11 +102,11 @@ def _copyto(cfg: Any, dst: Any, src: Any, casting: Any = "same_kind", where: Any
         if not isinstance(dst, Duplicated):  # a Const target: nothing flows to src
             return (None, None) if isinstance(src, Active) else None
         if mask is None:
-            d = dst.dval.copy()
+            d = fit(dst.dval.copy(), template)  # computed before any shadow is written
             dst.dval[...] = 0
         else:
             m = np.broadcast_to(mask, dst.dval.shape)
-            d = np.where(m, dst.dval, 0)
+            d = fit(np.where(m, dst.dval, 0), template)
             dst.dval[m] = 0
         out = accumulate(src, d, template)
         return None if out is None else (None, out)
