@@ -7,7 +7,6 @@ import ctypes
 import functools
 import gc
 import threading
-import weakref
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
@@ -29,14 +28,25 @@ __all__ = ["autodiff", "gradient", "vjp", "primitive"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DEFAULT: Any = object()
-# Forward passes running, in any thread: primitives check this one number.
+
+# Process-wide state shared by the differentiations of all threads, under one lock
+# (each entry and exit takes it once): forward passes running (primitives read this
+# one number without the lock), differentiations holding the cyclic collector
+# paused and whether it was enabled before the first of them.
+_guard = threading.Lock()
 _running = [0]
-_gc_guard = threading.Lock()
-_gc_holds = [0, False]  # differentiations running with the collector paused; was it enabled
+_gc_holds = [0, False]
+
+# np.array, np.asarray and np.asanyarray accept sequences holding tracked values while
+# a forward pass runs (in any thread): NumPy offers no protocol for that, so the
+# module attributes are swapped for converting wrappers and restored after the last.
+_CONSTRUCTORS = ("array", "asarray", "asanyarray")
+_ORIGINAL = {name: getattr(np, name) for name in _CONSTRUCTORS}
+_WRAPPED = {name: constructor(fn) for name, fn in _ORIGINAL.items()}
 
 
 def _gc_pause() -> None:
-    with _gc_guard:
+    with _guard:
         if _gc_holds[0] == 0:
             _gc_holds[1] = gc.isenabled()
             gc.disable()
@@ -44,10 +54,38 @@ def _gc_pause() -> None:
 
 
 def _gc_resume() -> None:
-    with _gc_guard:
+    with _guard:
         _gc_holds[0] -= 1
         if _gc_holds[0] == 0 and _gc_holds[1]:
             gc.enable()
+
+
+def _forward_begin() -> None:
+    """A forward pass starts: the collector paused (see :func:`no_gc`; resumed by
+    :func:`_gc_resume`, possibly after the sweep) and the sequence constructors on."""
+    with _guard:
+        if _gc_holds[0] == 0:
+            _gc_holds[1] = gc.isenabled()
+            gc.disable()
+        _gc_holds[0] += 1
+        if _running[0] == 0:
+            for name, fn in _WRAPPED.items():
+                setattr(np, name, fn)
+        _running[0] += 1
+
+
+def _forward_end(resume: bool) -> None:
+    """A forward pass ended: the constructors restored after the last one, and the
+    collector resumed if ``resume`` (else the caller resumes it after the sweep)."""
+    with _guard:
+        _running[0] -= 1
+        if _running[0] == 0:
+            for name, fn in _ORIGINAL.items():
+                setattr(np, name, fn)
+        if resume:
+            _gc_holds[0] -= 1
+            if _gc_holds[0] == 0 and _gc_holds[1]:
+                gc.enable()
 
 
 @contextlib.contextmanager
@@ -63,40 +101,15 @@ def no_gc() -> Iterator[None]:
         _gc_resume()
 
 
-# np.array, np.asarray and np.asanyarray accept sequences holding tracked values while
-# a forward pass runs (in any thread): NumPy offers no protocol for that, so the
-# module attributes are swapped for converting wrappers and restored after the last.
-_CONSTRUCTORS = ("array", "asarray", "asanyarray")
-_ORIGINAL = {name: getattr(np, name) for name in _CONSTRUCTORS}
-_WRAPPED = {name: constructor(fn) for name, fn in _ORIGINAL.items()}
-_constructors_guard = threading.Lock()
-_constructor_users = [0]
-
-
-def _constructors_on() -> None:
-    with _constructors_guard:
-        if _constructor_users[0] == 0:
-            for name, fn in _WRAPPED.items():
-                setattr(np, name, fn)
-        _constructor_users[0] += 1
-
-
-def _constructors_off() -> None:
-    with _constructors_guard:
-        _constructor_users[0] -= 1
-        if _constructor_users[0] == 0:
-            for name, fn in _ORIGINAL.items():
-                setattr(np, name, fn)
-
-
 @contextlib.contextmanager
 def sequence_constructors() -> Iterator[None]:
-    """Let ``np.array([x[0], 2 * x[1], 3.0])`` record (see ``tracked.construct``)."""
-    _constructors_on()
+    """Let ``np.array([x[0], 2 * x[1], 3.0])`` record (see ``tracked.construct``),
+    as during a forward pass."""
+    _forward_begin()
     try:
         yield
     finally:
-        _constructors_off()
+        _forward_end(resume=True)
 
 
 class _Run:
@@ -130,19 +143,18 @@ class _Run:
         self.call_args.append(v)
         self.cells.append(None)
 
-    def forward(self, f: Callable[..., Any]) -> Any:
-        _running[0] += 1
-        _gc_pause()
-        _constructors_on()
+    def forward(self, f: Callable[..., Any], sweep_follows: bool = False) -> Any:
+        """Run ``f`` on the stand-ins, recording. ``sweep_follows``: on return the
+        collector stays paused for the sweep (the caller resumes it, :func:`_gc_resume`)."""
+        _forward_begin()
         try:
-            return f(*self.call_args)
+            result = f(*self.call_args)
         except BaseException:
+            _forward_end(resume=True)
             self.finish()
             raise
-        finally:
-            _constructors_off()
-            _gc_resume()
-            _running[0] -= 1
+        _forward_end(resume=not sweep_follows)
+        return result
 
     def finish(self) -> None:
         """Unlock the caller's arrays and give them the function's side effects."""
@@ -160,9 +172,24 @@ def _alias(arr: np.ndarray) -> np.ndarray:
     the alias be made writable (``np.broadcast_arrays``, ``np.meshgrid``). NumPy
     would unwrap a memoryview back to ``arr``."""
     if arr.flags.c_contiguous and arr.flags.writeable and arr.size:
-        memory: Any = (ctypes.c_byte * arr.nbytes).from_buffer(arr)  # type: ignore[arg-type]
+        memory: Any = _buffer_type(arr.nbytes).from_buffer(arr)
         return np.ndarray(arr.shape, arr.dtype, buffer=memory)
     return arr.view()
+
+
+_BUFFER_TYPES: dict[int, Any] = {}
+
+
+def _buffer_type(nbytes: int) -> Any:
+    """``ctypes.c_byte * nbytes``, kept alive here. ctypes caches its array types only
+    through weak references, and a type is a reference cycle: without this every
+    ``gc.collect()`` frees it and the next differentiation builds it again (30-100 µs)."""
+    t = _BUFFER_TYPES.get(nbytes)
+    if t is None:
+        if len(_BUFFER_TYPES) >= 256:  # sizes vary without bound in long sessions
+            _BUFFER_TYPES.clear()
+        t = _BUFFER_TYPES[nbytes] = ctypes.c_byte * nbytes
+    return t
 
 
 def _width(args: Sequence[Any]) -> int:
@@ -210,18 +237,21 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     array([ 6., 12.])
     """
     run = _Run(_width(args))
-    for a in args:
-        if isinstance(a, BatchDuplicated):
-            run.add_array(a.val, tuple(a.dvals), borrowed=False)
-        elif isinstance(a, Duplicated):
-            run.add_array(a.val, a.dval, borrowed=False)
-        elif isinstance(a, Active):
-            run.add_scalar(a.val)
-        else:
-            run.add_const(a.val if isinstance(a, Const) else a)
-    _gc_pause()  # one pause for forward and sweep; the tape is freed before it ends
     try:
-        result = run.forward(f)
+        for a in args:
+            if isinstance(a, BatchDuplicated):
+                run.add_array(a.val, tuple(a.dvals), borrowed=False)
+            elif isinstance(a, Duplicated):
+                run.add_array(a.val, a.dval, borrowed=False)
+            elif isinstance(a, Active):
+                run.add_scalar(a.val)
+            else:
+                run.add_const(a.val if isinstance(a, Const) else a)
+    except BaseException:
+        run.tape.unlock()  # the arrays of the arguments before the bad one
+        raise
+    result = run.forward(f, sweep_follows=True)  # one pause of the collector for both
+    try:
         try:
             _seed(result, returns, run.tape.width)
             run.tape.sweep(consume=True)
@@ -229,7 +259,7 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
             run.finish()
             run.tape.entries.clear()
     finally:
-        _gc_resume()
+        _gc_resume()  # the tape is freed first
     derivs = tuple(_derivative(a, c, run.tape.width) for a, c in zip(args, run.cells))
     return (derivs, primal_of(result)) if with_primal else derivs
 
@@ -278,18 +308,37 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
     while ``pullback`` is alive, so nothing the sweep reads can change under it;
     :func:`gradient` releases them before it returns.
     """
-    run, result = _vjp_forward(f, args, None)
-
-    def pullback(ybar: Any) -> tuple[Any, ...]:
-        return _pull(run, result, ybar)
-
-    weakref.finalize(pullback, run.tape.unlock)
-    return primal_of(result), pullback
+    run = _vjp_run(args, None)
+    result = run.forward(f)
+    return primal_of(result), _Pullback(run, result)
 
 
-def _vjp_forward(f: Callable[..., Any], args: Sequence[Any], diff: Any) -> tuple[_Run, Any]:
-    """The forward pass of :func:`vjp` (``diff``: the positions to differentiate,
-    every other argument constant; ``None``: decided per argument as ``vjp`` says)."""
+class _Pullback:
+    """The pullback :func:`vjp` returns. The tape's locks are released when it is
+    freed (``__del__`` costs less than a ``weakref.finalize`` per call)."""
+
+    __slots__ = ("_run", "_result")
+
+    def __init__(self, run: _Run, result: Any) -> None:
+        self._run = run
+        self._result = result
+
+    def __call__(self, ybar: Any) -> tuple[Any, ...]:
+        """The cotangents of ``vjp``'s arguments for the output cotangent ``ybar``."""
+        _gc_pause()
+        try:
+            return _sweep(self._run, self._result, ybar)
+        finally:
+            _gc_resume()
+
+    def __del__(self) -> None:
+        self._run.tape.unlock()
+
+
+def _vjp_run(args: Sequence[Any], diff: Any) -> _Run:
+    """The run of :func:`vjp` before its forward pass (``diff``: the positions to
+    differentiate, every other argument constant; ``None``: decided per argument as
+    ``vjp`` says)."""
     run = _Run(0)
     for k, a in enumerate(args):
         t = type(a)
@@ -310,21 +359,17 @@ def _vjp_forward(f: Callable[..., Any], args: Sequence[Any], diff: Any) -> tuple
             run.add_scalar(a)
         else:
             run.add_const(a)
-    return run, run.forward(f)
+    return run
 
 
-def _pull(run: _Run, result: Any, ybar: Any, consume: bool = False) -> tuple[Any, ...]:
+def _sweep(run: _Run, result: Any, ybar: Any, consume: bool = False) -> tuple[Any, ...]:
     """The sweep of :func:`vjp`'s pullback for the output cotangent ``ybar``
-    (``consume``: the only sweep, see :meth:`Tape.sweep`)."""
+    (``consume``: the only sweep, see :meth:`Tape.sweep`), the collector paused."""
     for c in run.cells:
         if c is not None:
             c.shadow = None
     _seed_vjp(result, ybar)
-    _gc_pause()
-    try:
-        run.tape.sweep(consume)
-    finally:
-        _gc_resume()
+    run.tape.sweep(consume)
     return tuple(None if c is None else (c.shadow if c.shadow is not None else c.zeros(0))
                  for c in run.cells)
 
@@ -333,6 +378,10 @@ def _seed_vjp(result: Any, ybar: Any) -> None:
     t = type(result)
     if t is Tracked:
         cell = result._cell
+        if (result._view is None and type(ybar) is np.ndarray and ybar.shape == cell.shape
+                and ybar.dtype == cell.dtype):
+            cell.shadow = ybar.copy()  # the sweep accumulates into it: never the caller's array
+            return
         cell.shadow = None
         s = cell.ensure(0)
         (result._view(s) if result._view is not None else s)[...] += ybar
@@ -353,21 +402,21 @@ def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] =
     array([2., 4.])
     """
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    _gc_pause()  # one pause for forward and sweep; the tape is freed before it ends
+    run = _vjp_run(args, nums)
+    result = run.forward(f, sweep_follows=True)  # one pause of the collector for both
     try:
-        run, result = _vjp_forward(f, args, nums)
         try:
             y = primal_of(result)
             if np.ndim(y) != 0:
                 raise ActivityError(f"gradient needs a scalar result, f returned shape {np.shape(y)}; "
                                     "use ar.vjp")
-            cots = _pull(run, result, 1.0, consume=True)
+            cots = _sweep(run, result, 1.0, consume=True)
         finally:
             run.tape.unlock()
             run.tape.entries.clear()
         del run, result
     finally:
-        _gc_resume()
+        _gc_resume()  # the tape is freed first
     return cots[nums[0]] if isinstance(argnums, int) else tuple(cots[i] for i in nums)
 
 
