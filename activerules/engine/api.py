@@ -121,16 +121,30 @@ class _Run:
         self.cells: list[Cell | None] = []  # per argument: its cell if differentiated
         self.copy_back: list[tuple[Tracked, np.ndarray, np.ndarray]] = []
 
-    def add_array(self, arr: Any, shadow: Any, borrowed: bool) -> None:
+    def add_array(self, arr: Any, shadow: Any) -> None:
+        """A Duplicated argument of :func:`autodiff`: the function's writes reach ``arr``."""
         if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fc":
             raise ActivityError(f"only float or complex ndarrays can be differentiated as arrays, "
                                 f"got {type(arr).__name__}")
         own = _alias(arr)  # writable even after the caller's array is locked below
-        t = new_root(own, self.tape, Cell(arr.shape, arr.dtype, shadow), pinned=borrowed)
+        t = new_root(own, self.tape, Cell(arr.shape, arr.dtype, shadow))
         # Writes through the caller's own array (an untracked alias) are impossible meanwhile.
         self.tape.lock(arr)
-        if not borrowed:
-            self.copy_back.append((t, arr, own))
+        self.copy_back.append((t, arr, own))
+        self.call_args.append(t)
+        self.cells.append(t._cell)
+
+    def add_borrowed(self, arr: np.ndarray) -> None:
+        """A float or complex array differentiated functionally (:func:`vjp`): the stand-in's
+        buffer is the caller's array itself, locked read-only while the tape lives. Its
+        root is pinned, so the engine's first write moves it to a copy, and NumPy makes no
+        view of a read-only array writable (``np.broadcast_arrays``, ``np.meshgrid``)."""
+        own = arr
+        if type(arr) is not np.ndarray:  # a subclass computes as a plain ndarray
+            own = arr.view(np.ndarray)
+            own.flags.writeable = False
+        t = new_root(own, self.tape, Cell(arr.shape, arr.dtype), pinned=True)
+        self.tape.lock(arr)
         self.call_args.append(t)
         self.cells.append(t._cell)
 
@@ -240,9 +254,9 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     try:
         for a in args:
             if isinstance(a, BatchDuplicated):
-                run.add_array(a.val, tuple(a.dvals), borrowed=False)
+                run.add_array(a.val, tuple(a.dvals))
             elif isinstance(a, Duplicated):
-                run.add_array(a.val, a.dval, borrowed=False)
+                run.add_array(a.val, a.dval)
             elif isinstance(a, Active):
                 run.add_scalar(a.val)
             else:
@@ -346,7 +360,7 @@ def _vjp_run(args: Sequence[Any], diff: Any) -> _Run:
             run.add_const(a)
         elif t is np.ndarray:  # the common cases first: the parametric isinstance is slow
             if a.dtype.kind in "fc":
-                run.add_array(a, None, borrowed=True)
+                run.add_borrowed(a)
             else:
                 run.add_const(a)
         elif t is float or t is complex:
@@ -354,7 +368,7 @@ def _vjp_run(args: Sequence[Any], diff: Any) -> _Run:
         elif isinstance(a, Const):
             run.add_const(a.val)
         elif isinstance(a, np.ndarray) and a.dtype.kind in "fc":
-            run.add_array(a, None, borrowed=True)
+            run.add_borrowed(a)
         elif isinstance(a, (float, complex, np.inexact)):
             run.add_scalar(a)
         else:
@@ -407,7 +421,7 @@ def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] =
     try:
         try:
             y = primal_of(result)
-            if np.ndim(y) != 0:
+            if type(y) is not float and type(y) is not np.float64 and np.ndim(y) != 0:
                 raise ActivityError(f"gradient needs a scalar result, f returned shape {np.shape(y)}; "
                                     "use ar.vjp")
             cots = _sweep(run, result, 1.0, consume=True)

@@ -180,3 +180,37 @@ def test_threads_share_the_process_state(collector_enabled: None) -> None:
     assert not errors
     assert gc.isenabled() and np.array is NP_ARRAY
     assert api._running[0] == 0 and api._gc_holds[0] == 0
+
+
+def _writes_into_its_argument(x: Any) -> Any:
+    x[0] = 5.0
+    x += 1.0
+    np.sin(x, out=x)
+    v = x[1:]
+    v *= 2.0
+    return (x * x).sum() + (np.broadcast_arrays(x, x[:2, None])[0] ** 2).sum()
+
+
+def test_functional_calls_write_into_a_copy_of_the_caller_s_array() -> None:
+    x = X.copy()
+    assert_gradient_matches_fd(_writes_into_its_argument, x, rtol=1e-5)
+    y, pullback = vjp(_writes_into_its_argument, x)
+    np.testing.assert_allclose(y, _writes_into_its_argument(X.copy()))
+    pullback(1.0)
+    np.testing.assert_array_equal(x, X)
+    del pullback
+    assert x.flags.writeable
+
+
+class _Sub(np.ndarray):
+    pass
+
+
+def test_subclass_and_read_only_arguments() -> None:
+    x = X.copy().view(_Sub)
+    np.testing.assert_allclose(gradient(lambda x: (x * x).sum(), x), 2 * X)
+    assert type(x) is _Sub and x.flags.writeable
+    r = X.copy()
+    r.flags.writeable = False
+    np.testing.assert_allclose(gradient(lambda x: (np.meshgrid(x, x)[0] * x).sum(), r), 8 * X)
+    assert not r.flags.writeable
