@@ -371,6 +371,7 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
     arguments that are not ``Const`` (``x * c`` with ``c`` Const keeps ``c``
     alone), and a Const argument's cotangent is never formed.  Further
     positional arguments (axes, ...) arrive as Const and get no cotangent.
+    The rule is atomic: register it with ``atomic=True``.
     """
     pick_a, pick_b = partial_pickers(da, db, _PARTIAL_READS)
     read = set(reads(da) + reads(db))
@@ -389,8 +390,12 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
         del env, av, bv, sv
 
         def reverse(g: Any) -> Any:
-            ca = None if state_a == _CONST else _deliver(state_a, a, masked(kw, da, g, *ka), ta)
-            cb = None if state_b == _CONST else _deliver(state_b, b, masked(kw, db, g, *kb), tb)
+            # both cotangents are formed (and fitted) before either shadow is written: the
+            # rule is atomic, so the engine runs it without scratch shadows (see registry.rule)
+            ga = None if state_a == _CONST else fit(masked(kw, da, g, *ka), ta)
+            gb = None if state_b == _CONST else fit(masked(kw, db, g, *kb), tb)
+            ca = None if state_a == _CONST else _deliver(state_a, a, ga, ta)
+            cb = None if state_b == _CONST else _deliver(state_b, b, gb, tb)
             return None if ca is None and cb is None else (ca, cb, *nones(static))
 
         return y, reverse

@@ -214,7 +214,7 @@ for _fn, (_da, _db, _s) in _PRODUCTS.items():
     _impl = activity_rule(_fn, _da, _db)
     _impl.__name__ = _impl.__qualname__ = f"_{_fn.__name__}_rule"
     _impl.__doc__ = f"abar = {formula(_da)}; bbar = {formula(_db)} (from the product table)."
-    rule(_fn, Annotation, Annotation, varargs=Const, samples=_s)(_impl)
+    rule(_fn, Annotation, Annotation, varargs=Const, samples=_s, atomic=True)(_impl)
 
 
 # ------------------------------------------------------------------ einsum
