@@ -341,7 +341,7 @@ def w4() -> None:
     # what the tape itself keeps for the reverse (the entries' closures and annotations),
     # counted like PyTorch's saved tensors: the arrays above less the function's working
     # state, i.e. the copy of x that vjp (functional) lets the function write into
-    run = next(c.cell_contents for c in pullback.__closure__ if hasattr(c.cell_contents, "tape"))
+    run = pullback._run  # the engine's record of the forward pass (internal)
     kept_ar = kept_bytes(list(run.tape.entries))
     del pullback, run
     row("W4", "activerules array memory held for the reverse", f"{held_ar / 1e6:9.3f} MB")
