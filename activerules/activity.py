@@ -19,6 +19,7 @@ nothing of ours.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,7 @@ __all__ = [
     "ActiveRulesError", "ActivityError", "RuleError",
     "Annotation", "Const", "Active", "Duplicated", "DuplicatedNoNeed",
     "BatchDuplicated", "BatchDuplicatedNoNeed", "RevConfig",
-    "annotate", "is_batch",
+    "annotate", "is_batch", "donated", "donating", "DONATE_MIN",
 ]
 
 
@@ -258,3 +259,44 @@ class RevConfig:
     needs_primal: bool = True
     width: int = 1
     overwritten: tuple[bool, ...] | None = None
+
+
+# -- donated cotangents ----------------------------------------------------------------------
+
+#: Engines donate output cotangents of at least this many elements; below it a fresh
+#: buffer is cheap and writing into ``g`` would not pay for the check.
+DONATE_MIN = 1 << 16
+
+_donation = threading.local()
+
+
+def donated(g: Any) -> bool:
+    """Whether the engine running this reverse gives the output cotangent ``g`` away:
+    the rule may then compute its cotangent in ``g``'s buffer and return ``g`` (no
+    fresh allocation). Only an engine that never reads ``g`` again says so, for arrays
+    of at least :data:`DONATE_MIN` elements; adapters and ``check_rule`` never do.
+
+    >>> def pullback(g):
+    ...     if donated(g):
+    ...         np.multiply(g, 2.0, out=g)
+    ...         return (g,)
+    ...     return (g * 2.0,)
+    """
+    return getattr(_donation, "g", None) is g
+
+
+class donating:
+    """``with donating(g): reverse(g)``: the engine's side of :func:`donated`, for the
+    current thread (a rule that runs a nested differentiation sees its own)."""
+
+    __slots__ = ("g", "outer")
+
+    def __init__(self, g: Any) -> None:
+        self.g = g
+
+    def __enter__(self) -> None:
+        self.outer = getattr(_donation, "g", None)
+        _donation.g = self.g
+
+    def __exit__(self, *exc: Any) -> None:
+        _donation.g = self.outer

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..activity import ActiveRulesError, RuleError
+from ..activity import DONATE_MIN, ActiveRulesError, RuleError, donating
 from ..adapters.rrule import Thunk, check_active, check_duplicated
 from ..dispatch.resolution import _check_returned
 
@@ -393,7 +393,11 @@ def _reverse_rule(entry: Entry) -> None:
     if not live:
         dret = _zero_out(out, 0) if out is not None else None
     try:
-        cots = reverse(dret)
+        if mode == TRUSTED and type(out) is Cell and type(dret) is np.ndarray and dret.size >= DONATE_MIN:
+            with donating(dret):  # released after this entry: the rule may write into it
+                cots = reverse(dret)
+        else:
+            cots = reverse(dret)
         if mode >= DIRECT and (cots is not None or _scalar_positions(binds)):
             # the registry guard's check: one cotangent per argument, Active ones scalars
             cots = _check_returned(label, cots, anns, len(anns), _scalar_positions(binds), False)
@@ -486,7 +490,11 @@ def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out:
     so a failing rule leaves no partial accumulation."""
     spare = dret if type(out) is Cell else None  # the output shadow, free after this entry
     try:
-        cots = pullback(dret)
+        if spare is not None and type(dret) is np.ndarray and dret.size >= DONATE_MIN:
+            with donating(dret):  # the rule may compute its cotangent in it (activity.donated)
+                cots = pullback(dret)
+        else:
+            cots = pullback(dret)
     except Exception as e:
         if isinstance(e, RuleError):
             raise

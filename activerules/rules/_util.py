@@ -28,7 +28,7 @@ try:
 except ImportError:  # NumPy < 2
     from numpy.core.numeric import normalize_axis_tuple  # type: ignore[attr-defined,no-redef]
 
-from ..activity import Active, Const
+from ..activity import Active, Const, donated
 
 __all__ = [
     "accumulate",
@@ -39,6 +39,7 @@ __all__ = [
     "explicit_out",
     "fit",
     "formula",
+    "into",
     "like",
     "nones",
     "bind",
@@ -164,6 +165,30 @@ def times(g: Any, d: Any, template: Any, kept: tuple[Any, ...] = (), conjugate: 
                 np.conjugate(d, out=d)
             return fit(np.multiply(d, g, out=d), template)
     return fit(g * (conj(d) if conjugate else d), template)
+
+
+_BLOCK = 1 << 14  # elements per block in into(): a formula's temporaries stay in cache
+
+
+def into(g: np.ndarray, formula: Callable[..., Any], kept: Sequence[Any]) -> np.ndarray | None:
+    """``formula(g, *kept)`` written into ``g``'s own buffer, block by block, when the
+    engine donated ``g`` (:func:`~activerules.activity.donated`); ``None`` otherwise.
+
+    The formula is elementwise; ``kept`` holds arrays shaped like ``g`` (read a block
+    at a time) and scalars. Each block's temporaries are small, so the cotangent
+    costs no fresh whole-size buffer (each of which is a pass of page faults).
+    """
+    if not donated(g) or not g.flags.c_contiguous:
+        return None
+    for k in kept:
+        if type(k) is np.ndarray and (k.shape != g.shape or not k.flags.c_contiguous):
+            return None
+    flat = g.reshape(-1)
+    parts = [k.reshape(-1) if type(k) is np.ndarray else k for k in kept]
+    for i in range(0, flat.size, _BLOCK):
+        block = slice(i, i + _BLOCK)
+        flat[block] = formula(flat[block], *[p[block] if type(p) is np.ndarray else p for p in parts])
+    return g
 
 
 def restore_axes(g: Any, shape: Sequence[int], axis: Any = None, keepdims: bool = False) -> Any:
@@ -360,7 +385,8 @@ def partial_pickers(da: Callable[..., Any], db: Callable[..., Any],
     return pickers[0], pickers[1]
 
 
-def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[..., Any]) -> Callable[..., Any]:
+def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[..., Any],
+                  elementwise: bool = False) -> Callable[..., Any]:
     """An Enzyme-style rule for a two-array-argument ``fn`` from its two partials.
 
     ``da``/``db`` map the output cotangent ``g`` (their first parameter) to the
@@ -371,7 +397,9 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
     arguments that are not ``Const`` (``x * c`` with ``c`` Const keeps ``c``
     alone), and a Const argument's cotangent is never formed.  Further
     positional arguments (axes, ...) arrive as Const and get no cotangent.
-    The rule is atomic: register it with ``atomic=True``.
+    The rule is atomic: register it with ``atomic=True``. ``elementwise``: the
+    partials are elementwise formulas, so a single live one may be computed in a
+    donated ``g`` (:func:`into`).
     """
     pick_a, pick_b = partial_pickers(da, db, _PARTIAL_READS)
     read = set(reads(da) + reads(db))
@@ -388,10 +416,28 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
         ka, ta = ((), None) if state_a == _CONST else (pick_a(env), like(av))
         kb, tb = ((), None) if state_b == _CONST else (pick_b(env), like(bv))
         del env, av, bv, sv
+        # an elementwise product with one array argument differentiated: its cotangent may
+        # be computed in a donated g (the argument's shape and dtype: no fit needed)
+        single = None
+        if elementwise and (state_a == _CONST) != (state_b == _CONST):
+            t = tb if state_a == _CONST else ta
+            if type(t) is np.ndarray and t.dtype.kind in "fc":
+                single = (state_b if state_a == _CONST else state_a, t)
 
         def reverse(g: Any) -> Any:
             # both cotangents are formed (and fitted) before either shadow is written: the
             # rule is atomic, so the engine runs it without scratch shadows (see registry.rule)
+            if single is not None and not kw and single[1].shape == np.shape(g) \
+                    and single[1].dtype == getattr(g, "dtype", None):
+                ga = gb = None
+                if state_a != _CONST:
+                    ga = into(g, da, ka)
+                else:
+                    gb = into(g, db, kb)
+                if ga is not None or gb is not None:  # g was donated and now holds the cotangent
+                    ca = None if ga is None else _deliver(state_a, a, ga, ta)
+                    cb = None if gb is None else _deliver(state_b, b, gb, tb)
+                    return None if ca is None and cb is None else (ca, cb, *nones(static))
             ga = None if state_a == _CONST else fit(masked(kw, da, g, *ka), ta)
             gb = None if state_b == _CONST else fit(masked(kw, db, g, *kb), tb)
             ca = None if state_a == _CONST else _deliver(state_a, a, ga, ta)

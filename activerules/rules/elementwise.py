@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..activity import Active, Annotation, Const
+from ..activity import Active, Annotation, Const, donated
 from ..dispatch import Sample, rrule, rule, thunk
 from ._util import (
     accumulate,
@@ -43,6 +43,7 @@ from ._util import (
     explicit_out,
     fit,
     formula,
+    into,
     like,
     masked,
     nones,
@@ -159,6 +160,10 @@ def _unary(fn: Any, deriv: Callable[..., Any], samples: list[Any]) -> None:
         def pullback(g: Any) -> tuple[Any]:
             if "where" in kw:
                 return (fit(masked(kw, lambda: g * conj(deriv(*kept))), tx),)
+            if donated(g) and g.shape == tx.shape and g.dtype == tx.dtype:
+                done = into(g, lambda gb, *kb: gb * conj(deriv(*kb)), kept)
+                if done is not None:
+                    return (done,)
             return (times(g, deriv(*kept), tx, kept, conjugate=True),)
 
         return y, pullback
@@ -366,7 +371,7 @@ _ACTIVITY_RULES = (np.multiply, np.divide)
 
 for _fn, (_da, _db) in _BINARY.items():
     if _fn in _ACTIVITY_RULES:
-        _rule = activity_rule(_fn, _da, _db)
+        _rule = activity_rule(_fn, _da, _db, elementwise=True)
         _name(_rule, _fn, "rule", f"abar = {formula(_da)}; bbar = {formula(_db)}")
         rule(_fn, Annotation, Annotation, samples=_SAMPLES_2[_fn], atomic=True)(_rule)
     else:

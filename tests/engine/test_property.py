@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 from engine_helpers import fd_grad
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import activerules as ar
-from activerules.engine import autodiff
+from activerules.engine import autodiff, tape
 
 N = 5
 UNARY = {"sin": np.sin, "cos": np.cos, "tanh": np.tanh, "sq": lambda a: a * a, "neg": lambda a: -a}
@@ -80,6 +82,21 @@ def run(program, x, y):
 @given(program=st.lists(OPS, min_size=1, max_size=8),
        seed=st.integers(0, 2 ** 16))
 def test_random_programs_match_finite_differences(program, seed) -> None:
+    check_program(program, seed)
+
+
+@settings(max_examples=100, deadline=None)
+@given(program=st.lists(OPS, min_size=1, max_size=8),
+       seed=st.integers(0, 2 ** 16))
+def test_random_programs_with_every_cotangent_donated(program, seed) -> None:
+    # the sweep donates output cotangents of DONATE_MIN elements or more; here every one,
+    # so the rules' in-place paths meet views, mutation and reuse as well
+    with mock.patch.object(tape, "DONATE_MIN", 1):
+        check_program(program, seed)
+
+
+def check_program(program, seed) -> None:
+    """autodiff of the program agrees with its NumPy run and with finite differences."""
     rng = np.random.default_rng(seed)
     x0, y0 = rng.uniform(-1, 1, N), rng.uniform(-1, 1, N)
     x, y = x0.copy(), y0.copy()
