@@ -267,7 +267,11 @@ class RevConfig:
 #: buffer is cheap and writing into ``g`` would not pay for the check.
 DONATE_MIN = 1 << 16
 
-_donation = threading.local()
+class _Donation(threading.local):
+    g: Any = None  # per thread; the class attribute is the default (no AttributeError to raise)
+
+
+_donation = _Donation()
 
 
 def donated(g: Any) -> bool:
@@ -282,7 +286,7 @@ def donated(g: Any) -> bool:
     ...         return (g,)
     ...     return (g * 2.0,)
     """
-    return getattr(_donation, "g", None) is g
+    return _donation.g is g
 
 
 class donating:
@@ -295,7 +299,7 @@ class donating:
         self.g = g
 
     def __enter__(self) -> None:
-        self.outer = getattr(_donation, "g", None)
+        self.outer = _donation.g
         _donation.g = self.g
 
     def __exit__(self, *exc: Any) -> None:

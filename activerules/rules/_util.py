@@ -427,8 +427,8 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
         def reverse(g: Any) -> Any:
             # both cotangents are formed (and fitted) before either shadow is written: the
             # rule is atomic, so the engine runs it without scratch shadows (see registry.rule)
-            if single is not None and not kw and single[1].shape == np.shape(g) \
-                    and single[1].dtype == getattr(g, "dtype", None):
+            if single is not None and donated(g) and not kw and single[1].shape == g.shape \
+                    and single[1].dtype == g.dtype:
                 ga = gb = None
                 if state_a != _CONST:
                     ga = into(g, da, ka)
