@@ -176,21 +176,38 @@ class Tape:
         self.check_locks()
         width = self.width
         entries = _consumed(self.entries) if consume else reversed(self.entries)
-        if width:
+        try:
+            if width:
+                for entry in entries:
+                    _reverse_entry(entry, width)
+                return
             for entry in entries:
-                _reverse_entry(entry, width)
-            return
-        for entry in entries:
-            out = entry[3]
-            if entry[5] == LIFTED and type(out) is Cell:  # the hot path: one array or scalar output
-                dret = out.shadow
-                if dret is not None:
-                    _reverse_lifted(entry[0], entry[2], dret, entry[6], out)
-                    out.shadow = None
-            elif entry[5] == LANES or entry[5] == LIFTED:
-                _reverse_entry(entry, 0)
-            else:
-                _reverse_rule(entry)
+                out = entry[3]
+                if entry[5] == LIFTED and type(out) is Cell:  # the hot path: one array or scalar output
+                    dret = out.shadow
+                    if dret is not None:
+                        _reverse_lifted(entry[0], entry[2], dret, entry[6], out)
+                        out.shadow = None
+                elif entry[5] == LANES or entry[5] == LIFTED:
+                    _reverse_entry(entry, 0)
+                else:
+                    _reverse_rule(entry)
+        except BaseException:
+            # The entries not run yet hold cotangents of this sweep: a vjp pullback called
+            # again must start from zero, not add to them.
+            self.clear_shadows()
+            raise
+
+    def clear_shadows(self) -> None:
+        """Set the shadow of every cell the entries reach to zero (``None``)."""
+        for entry in self.entries:
+            _release_out(entry[3])
+            for b in entry[2]:
+                if b[1] == SEQ:
+                    for c in b[2]:
+                        c.shadow = None
+                else:
+                    b[2].shadow = None
 
 
 def _consumed(entries: list[Any]) -> Any:

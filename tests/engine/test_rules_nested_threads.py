@@ -122,3 +122,31 @@ def test_eight_threads_match_serial() -> None:
         t.join()
     for s, r in zip(serial, results):
         np.testing.assert_array_equal(s, r)
+
+
+FLAKY_CALLS = [0]
+
+
+@primitive
+def flaky(x):
+    return x * 1.0
+
+
+@ar.rrule(flaky)
+def _flaky(x):
+    def pullback(g):
+        FLAKY_CALLS[0] += 1
+        if FLAKY_CALLS[0] == 1:
+            raise ValueError("only the first time")
+        return (g * 1.0,)
+    return x * 1.0, pullback
+
+
+def test_a_pullback_called_again_after_a_rule_error_starts_from_zero():
+    FLAKY_CALLS[0] = 0
+    x = np.array([0.1, 0.2, -0.4])
+    _, pullback = vjp(lambda x: np.sin(x) * 2.0 + flaky(x) * 3.0, x)
+    with pytest.raises(ar.RuleError, match="only the first time"):
+        pullback(np.ones(3))
+    # sin's entry was not reached: the cotangent it was handed must not linger
+    np.testing.assert_allclose(pullback(np.ones(3))[0], 2.0 * np.cos(x) + 3.0)
