@@ -135,12 +135,15 @@ class Tape:
     """A per-differentiation list of entries plus the arrays locked read-only
     while the tape lives (values a reverse reads that the engine cannot guard)."""
 
-    __slots__ = ("entries", "width", "locked", "__weakref__")
+    __slots__ = ("entries", "width", "locked", "detached", "__weakref__")
 
     def __init__(self, width: int = 0) -> None:
         self.entries: list[Any] = []
         self.width = width  # 0: not a batch; else the number of lanes
         self.locked: dict[int, tuple[np.ndarray, bool]] = {}
+        # id(root) -> (weakref to the root, weakrefs to outputs that hold a copy of what
+        # NumPy returns as a view of it): see tracked.prepare_write
+        self.detached: dict[int, tuple[Any, list[Any]]] = {}
 
     # -- locking untracked arrays -------------------------------------------------------
 

@@ -399,6 +399,8 @@ def prepare_write(t: Tracked) -> None:
     root = t._root
     if root is None:
         root = t
+    if root._tape.detached:
+        _refuse_if_viewed(root)
     if not root._pinned:
         return
     if root._pinned == DETACHED:
@@ -419,6 +421,44 @@ def prepare_write(t: Tracked) -> None:
                 v._a = v._view(new)
                 alive.append(ref)
         root._views = alive
+
+
+def _note_detached(y: Any, args: tuple[Any, ...], tape: Tape) -> None:
+    """Outputs of a call that hold a copy of what NumPy returns as a view of an argument
+    (``np.broadcast_arrays``, ``np.real`` of a real array...) would not see a later write
+    into that argument, as NumPy's view would: note them with the arguments' roots, so
+    that such a write raises while one of them is alive (:func:`_refuse_if_viewed`)."""
+    outs = [y] if type(y) is Tracked else [e for e in y if type(e) is Tracked] \
+        if isinstance(y, (tuple, list)) else []
+    deps = [weakref.ref(o) for o in outs if o._pinned == DETACHED]
+    if not deps:
+        return
+    for a in args:
+        if type(a) is Tracked:
+            root = a._root if a._root is not None else a
+            tape.detached.setdefault(id(root), (weakref.ref(root), []))[1].extend(deps)
+
+
+def _refuse_if_viewed(root: Tracked) -> None:
+    """Before a write into ``root``: raise if an output noted by :func:`_note_detached`
+    for it is still alive (reading it after the write would give the old values)."""
+    detached = root._tape.detached
+    rec = detached.get(id(root))
+    if rec is None:
+        return
+    if rec[0]() is not root:  # the id of a root that died, now reused
+        del detached[id(root)]
+        return
+    alive = [d for d in rec[1] if d() is not None]
+    if not alive:
+        del detached[id(root)]
+        return
+    raise ActiveRulesError(
+        "activerules: writing into an array while the result of a NumPy function that "
+        "returns a view of it (np.broadcast_arrays, np.broadcast_to, np.real of a real "
+        "array...) is alive: the engine holds that result as a copy, so it would not see "
+        "this write as NumPy's view does. Write before taking the view, or keep a .copy() "
+        "of the result and drop the result itself (del)")
 
 
 def assign(dst: Any, value: Any, where: Any = True) -> None:
@@ -690,6 +730,8 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         w._tape = tape
         w._root = w._view = w._views = None
         y = w
+        if detached:
+            _note_detached(y, args, tape)
     elif y is None:  # a mutating call (setitem, copyto)
         if not mutates:
             return y
@@ -706,6 +748,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
                 "through it would be lost (return ndarrays, numbers, or tuples/lists of them)") from None
         if out is None and not mutates:
             return y
+        _note_detached(y, args, tape)
     tape.entries.append((reverse, anns, binds, out, mutates, mode, res.label))
     return y
 

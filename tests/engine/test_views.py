@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from engine_helpers import assert_gradient_matches_fd
+from engine_helpers import assert_gradient_matches_fd, fd_grad
 
 import activerules as ar
 from activerules.engine import gradient
@@ -92,3 +92,23 @@ def test_writing_into_a_copy_of_what_numpy_returns_as_a_view_is_refused(f: Any) 
     np.testing.assert_allclose(  # reading it is fine
         gradient(lambda x: (np.real(np.sin(x)) * np.broadcast_arrays(x, x)[0]).sum(), X.copy()),
         np.cos(X) * X + np.sin(X))
+
+
+def _broadcast_then_write(x, drop):
+    a, b = np.broadcast_arrays(x, x[:, None])  # NumPy: views of x; the engine: copies
+    s = (a * b).sum()
+    if drop:
+        del a, b
+    x[0] = 10.0  # a NumPy view would see this write; a copy would not
+    return s + (x * x).sum() if drop else (a * b).sum()
+
+
+def test_writing_while_a_copied_view_is_alive_raises():
+    with pytest.raises(ar.ActiveRulesError, match="writing into an array while the result of a "
+                                                  "NumPy function that returns a view of it"):
+        gradient(lambda x: _broadcast_then_write(x, drop=False), X.copy())
+
+
+def test_writing_after_the_copied_view_is_dropped_is_right():
+    f = lambda x: _broadcast_then_write(x, drop=True)  # noqa: E731
+    np.testing.assert_allclose(gradient(f, X.copy()), fd_grad(f, X), rtol=1e-6, atol=1e-8)
