@@ -6,9 +6,10 @@ records every step; the rule below instead uses the implicit function theorem,
 
     pbar = -(dg/dp)^T (dg/dx)^-T xbar,
 
-taking the inner vector-Jacobian products of ``g`` with ``ar.vjp`` inside the
-rule's reverse (nested use of the engine). Both give the same gradient; the
-rule is much faster.
+taking the inner vector-Jacobian product of ``g`` with ``ar.vjp`` inside the
+rule's reverse (nested use of the engine; ``g`` is elementwise, so one VJP with
+ones gives both diagonal Jacobians). Both give the same gradient; the rule is
+much faster.
 
 Run: ``python examples/implicit_solve.py``
 """
@@ -49,10 +50,11 @@ def _solve_ift(p):
     x = solve(p)
 
     def pullback(xbar):
-        _, g_pullback = vjp(g, x, p)            # one forward of g, two reverse sweeps
-        # g is elementwise, so dg/dx is diagonal: a VJP with ones gives the diagonal.
-        dgdx, _ = g_pullback(np.ones_like(x))
-        _, pbar = g_pullback(-xbar / dgdx)
+        _, g_pullback = vjp(g, x, p)            # one forward of g, one reverse sweep
+        # g is elementwise, so dg/dx and dg/dp are diagonal: a VJP with ones gives both
+        # diagonals, and pbar = -(dg/dp)^T (dg/dx)^-T xbar is a division.
+        dgdx, dgdp = g_pullback(np.ones_like(x))
+        pbar = -xbar * dgdp / dgdx
         return (pbar,)
 
     return x, pullback
