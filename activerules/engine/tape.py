@@ -51,8 +51,11 @@ def _acquire(a: np.ndarray) -> None:
     with _LOCKS_GUARD:
         rec = _LOCKS.get(id(a))
         if rec is None:
-            _LOCKS[id(a)] = [a, 1, bool(a.flags.writeable)]
-            a.flags.writeable = False
+            flags = a.flags  # a new flags object per access: read it once
+            writeable = bool(flags.writeable)
+            _LOCKS[id(a)] = [a, 1, writeable]
+            if writeable:
+                flags.writeable = False
         else:
             rec[1] += 1
 
