@@ -55,12 +55,16 @@ if autograd is not None:
     import autograd.numpy as anp
 
 
-def best(f: Callable[[], Any], repeat: int = 7) -> float:
-    """Best wall time of ``repeat`` runs after one warm-up, in seconds."""
+def best(f: Callable[[], Any], repeat: int = 7, collect: bool = True) -> float:
+    """Best wall time of ``repeat`` runs after one warm-up, in seconds. ``collect``: a
+    full garbage collection before each run (with torch and JAX loaded it walks
+    millions of objects and leaves the CPU caches cold, which weighs on Python-bound
+    workloads); else back-to-back runs, as in a loop, where full collections are rare."""
     f()
     out = []
     for _ in range(3 if QUICK else repeat):
-        gc.collect()
+        if collect:
+            gc.collect()
         t = time.perf_counter()
         f()
         out.append(time.perf_counter() - t)
@@ -407,6 +411,12 @@ def w5() -> None:
     row("W5", "activerules gradient through the iterations", ms(t_unrolled))
     row("W5", "speedup IFT vs iterations (target ≥ 8)", f"{t_unrolled / t_ift:9.2f}")
     row("W5", "IFT gradient / numpy forward (target ≤ 1.2)", f"{t_ift / t_np:9.2f}")
+    # the same back to back, without a full collection before each run
+    t_ift = best(lambda: gradient(m.loss_ift, p), 15, collect=False)
+    t_unrolled = best(lambda: gradient(m.loss_unrolled, p), 3, collect=False)
+    t_np = best(lambda: m.loss_unrolled(p), 15, collect=False)
+    row("W5", "warm: speedup IFT vs iterations", f"{t_unrolled / t_ift:9.2f}")
+    row("W5", "warm: IFT gradient / numpy forward", f"{t_ift / t_np:9.2f}")
 
 
 def main() -> None:
@@ -415,6 +425,13 @@ def main() -> None:
     t1 = elementwise("W1", 16, 250)
     if "torch eager" in t1:
         row("W1", "activerules / torch eager (target ≤ 0.8)", f"{t1['activerules'] / t1['torch eager']:9.2f}")
+        x = np.linspace(0.0, 1.0, 16)
+        warm_ar = best(lambda: gradient(lambda v: chain(v, 250, np.sin, np.tanh), x), 15, collect=False)
+
+        def torch_grad() -> Any:
+            v = torch.from_numpy(x).requires_grad_()
+            chain(v, 250, torch.sin, torch.tanh).backward()
+        row("W1", "warm: activerules / torch eager", f"{warm_ar / best(torch_grad, 15, collect=False):9.2f}")
         row("W1", "activerules with lean rrules / torch eager",
             f"{t1['activerules, lean rrules (engine floor)'] / t1['torch eager']:9.2f}")
         row("W1", "bare eager tape / torch eager",
