@@ -102,6 +102,10 @@ class Annotation:
 
     __faithful__ = True  # the parametric __instancecheck__ only looks at type(x)
     val: Any
+    # Set by the engine on a Duplicated argument whose shadow is a zero buffer it has just
+    # made: the rule may then replace ``dval`` by its cotangent instead of adding it in.
+    # (A class default, so that rules read it without an AttributeError being raised.)
+    fresh = False
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

@@ -425,7 +425,7 @@ def _reverse_rule(entry: Entry) -> None:
             # the registry guard's check: one cotangent per argument, Active ones scalars
             cots = _check_returned(label, cots, anns, len(anns), _scalar_positions(binds), False)
         for ann, cell, zeros in adopt:
-            ann.fresh = False
+            del ann.fresh  # back to the class default, False
             d = ann.dval
             if d is not zeros:
                 cell.shadow = _adopted(label, d, zeros, dret)
@@ -433,7 +433,8 @@ def _reverse_rule(entry: Entry) -> None:
                     dret = None  # adopted once: a second argument handed the same array gets a copy
     except Exception as e:
         for ann, _, _ in adopt:
-            ann.fresh = False
+            if "fresh" in vars(ann):
+                del ann.fresh
         for c in fresh:
             c.shadow = None
         for c, old in saved:  # restore in place: the shadow may be the caller's buffer

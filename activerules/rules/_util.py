@@ -155,8 +155,9 @@ def times(g: Any, d: Any, template: Any, kept: tuple[Any, ...] = (), conjugate: 
     read) of ``g``'s shape and dtype, the conjugate and the product are taken in
     ``d``'s buffer: no allocation (a fresh buffer costs a pass of page faults).
     """
+    # (a formula's fresh result is writable: only constants and views could be read-only)
     if type(d) is np.ndarray and type(g) is np.ndarray and d.shape == g.shape and d.dtype == g.dtype \
-            and d.base is None and d.flags.writeable:
+            and d.base is None:
         for k in kept:
             if d is k:
                 break
@@ -227,11 +228,15 @@ def accumulate(arg: Any, cotangent: Callable[[], Any] | Any, primal: Any) -> Any
 
 def _deliver(state: int, arg: Any, cotangent: Any, primal: Any) -> Any:
     """:func:`accumulate` for a non-Const ``arg`` whose state is known."""
-    cot = fit(cotangent, primal)
+    return _hand(state, arg, fit(cotangent, primal))
+
+
+def _hand(state: int, arg: Any, cot: Any) -> Any:
+    """:func:`_deliver` for a cotangent already fitted to the primal."""
     if state == _ACTIVE:
         return cot
     if cot is not None:
-        if getattr(arg, "fresh", False):  # the engine's zero shadow: hand the cotangent over
+        if arg.fresh:  # the engine's zero shadow: hand the cotangent over
             arg.dval = cot
         else:
             arg.dval += cot
@@ -416,32 +421,31 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
         ka, ta = ((), None) if state_a == _CONST else (pick_a(env), like(av))
         kb, tb = ((), None) if state_b == _CONST else (pick_b(env), like(bv))
         del env, av, bv, sv
-        # an elementwise product with one array argument differentiated: its cotangent may
-        # be computed in a donated g (the argument's shape and dtype: no fit needed)
-        single = None
-        if elementwise and (state_a == _CONST) != (state_b == _CONST):
-            t = tb if state_a == _CONST else ta
-            if type(t) is np.ndarray and t.dtype.kind in "fc":
-                single = (state_b if state_a == _CONST else state_a, t)
 
         def reverse(g: Any) -> Any:
             # both cotangents are formed (and fitted) before either shadow is written: the
             # rule is atomic, so the engine runs it without scratch shadows (see registry.rule)
-            if single is not None and donated(g) and not kw and single[1].shape == g.shape \
-                    and single[1].dtype == g.dtype:
-                ga = gb = None
-                if state_a != _CONST:
-                    ga = into(g, da, ka)
-                else:
-                    gb = into(g, db, kb)
-                if ga is not None or gb is not None:  # g was donated and now holds the cotangent
-                    ca = None if ga is None else _deliver(state_a, a, ga, ta)
-                    cb = None if gb is None else _deliver(state_b, b, gb, tb)
-                    return None if ca is None and cb is None else (ca, cb, *nones(static))
-            ga = None if state_a == _CONST else fit(masked(kw, da, g, *ka), ta)
-            gb = None if state_b == _CONST else fit(masked(kw, db, g, *kb), tb)
-            ca = None if state_a == _CONST else _deliver(state_a, a, ga, ta)
-            cb = None if state_b == _CONST else _deliver(state_b, b, gb, tb)
+            if elementwise and donated(g) and not kw and (state_a == _CONST) != (state_b == _CONST):
+                # one array argument differentiated, of g's shape and dtype: its cotangent
+                # is computed in the donated g
+                t = ta if state_b == _CONST else tb
+                if type(t) is np.ndarray and t.shape == g.shape and t.dtype == g.dtype:
+                    if state_b == _CONST:
+                        ga, gb = into(g, da, ka), None
+                    else:
+                        ga, gb = None, into(g, db, kb)
+                    if ga is not None or gb is not None:
+                        ca = None if ga is None else _hand(state_a, a, ga)
+                        cb = None if gb is None else _hand(state_b, b, gb)
+                        return None if ca is None and cb is None else (ca, cb, *nones(static))
+            if kw:
+                ga = None if state_a == _CONST else fit(masked(kw, da, g, *ka), ta)
+                gb = None if state_b == _CONST else fit(masked(kw, db, g, *kb), tb)
+            else:
+                ga = None if state_a == _CONST else fit(da(g, *ka), ta)
+                gb = None if state_b == _CONST else fit(db(g, *kb), tb)
+            ca = None if state_a == _CONST else _hand(state_a, a, ga)
+            cb = None if state_b == _CONST else _hand(state_b, b, gb)
             return None if ca is None and cb is None else (ca, cb, *nones(static))
 
         return y, reverse

@@ -347,8 +347,9 @@ def _binary_rrule(fn: np.ufunc, da: Callable[..., Any], db: Callable[..., Any],
     pick_a, pick_b = partial_pickers(da, db, ("a", "b", "y"))
 
     def impl(a: Any, b: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, Any]]]:
-        ta0, shape = like(a), np.shape(a)
+        ta0, shape = None, None
         if outer:
+            ta0, shape = like(a), np.shape(a)
             a = np.reshape(a, shape + (1,) * np.ndim(b))
         y = fn(a, b, **explicit_out(fn, kw)) if kw else fn(a, b)
         ka, kb = pick_a((a, b, y)), pick_b((a, b, y))
