@@ -14,13 +14,10 @@ forward and memory held for the reverse ≤ 1/4 of PyTorch's; W5 IFT gradient
 from __future__ import annotations
 
 import gc
-import importlib.util
 import os
 import sys
-import time
 import tracemalloc
 import types
-from pathlib import Path
 from typing import Any, Callable
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -28,12 +25,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 import numpy as np  # noqa: E402
+import workloads  # noqa: E402
+from workloads import chain, heat_problem, load_example  # noqa: E402
 
 import activerules as ar  # noqa: E402
 from activerules.engine import autodiff, gradient, vjp  # noqa: E402
 
 QUICK = "--quick" in sys.argv
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def _try(name: str) -> Any:
@@ -56,27 +54,8 @@ if autograd is not None:
 
 
 def best(f: Callable[[], Any], repeat: int = 7, collect: bool = True) -> float:
-    """Best wall time of ``repeat`` runs after one warm-up, in seconds. ``collect``: a
-    full garbage collection before each run (with torch and JAX loaded it walks
-    millions of objects and leaves the CPU caches cold, which weighs on Python-bound
-    workloads); else back-to-back runs, as in a loop, where full collections are rare."""
-    f()
-    out = []
-    for _ in range(3 if QUICK else repeat):
-        if collect:
-            gc.collect()
-        t = time.perf_counter()
-        f()
-        out.append(time.perf_counter() - t)
-    return min(out)
-
-
-def _load(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[spec.name] = module  # type: ignore[union-attr]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    """:func:`workloads.best`, three runs with ``--quick``."""
+    return workloads.best(f, 3 if QUICK else repeat, collect)
 
 
 ROWS: list[tuple[str, str, str]] = []
@@ -134,15 +113,6 @@ def ms(t: float) -> str:
 
 
 # -- W1 / W2: elementwise chains -----------------------------------------------------------
-
-def chain(x: Any, blocks: int, sin: Any, tanh: Any) -> Any:
-    for _ in range(blocks):
-        x = sin(x)
-        x = x * 1.01
-        x = x + 0.1
-        x = tanh(x)
-    return x.sum()
-
 
 def chain_numpy_grad(x: np.ndarray, blocks: int) -> np.ndarray:
     """The hand-written reverse: keep what each step's derivative needs."""
@@ -306,13 +276,8 @@ def w3() -> None:
 # -- W4: the in-place heat equation ------------------------------------------------------------
 
 def w4() -> None:
-    heat = _load("heat_equation")
-    heat.N = n = 1000
-    heat.delta_x = 1.0 / n
-    heat.alpha = heat.kappa / heat.delta_x ** 2
-    heat.dt = heat.Tf / heat.STEPS * 0.0 + 0.4 * heat.delta_x ** 2 / heat.kappa
-    x0 = np.sin(np.linspace(0.0, np.pi, n))
-    p0 = np.array([0.8, 1.5, -0.3])
+    heat, x0, p0 = heat_problem()
+    n = x0.size
 
     def numpy_forward() -> Any:
         return heat.final_energy(x0.copy(), p0.copy())
@@ -401,7 +366,7 @@ def w4() -> None:
 # -- W5: implicit function theorem ------------------------------------------------------------
 
 def w5() -> None:
-    m = _load("implicit_solve")
+    m = load_example("implicit_solve")
     p = np.linspace(0.5, 3.0, 10_000)
     t_ift = best(lambda: gradient(m.loss_ift, p))
     t_unrolled = best(lambda: gradient(m.loss_unrolled, p), 3)

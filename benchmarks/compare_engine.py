@@ -14,51 +14,18 @@ The examples are always this checkout's. Best of 7 after a full collection, as
 
 from __future__ import annotations
 
-import gc
-import importlib.util
 import os
-import sys
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+from workloads import best, chain, heat_problem, load_example  # noqa: E402
 
 import activerules as ar  # noqa: E402
 from activerules.engine import autodiff, gradient  # noqa: E402
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def load(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[spec.name] = module  # type: ignore[union-attr]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-def best(f: Callable[[], Any], repeat: int = 7) -> float:
-    f()
-    out = []
-    for _ in range(repeat):
-        gc.collect()
-        t = time.perf_counter()
-        f()
-        out.append(time.perf_counter() - t)
-    return min(out)
-
-
-def chain(x: Any, blocks: int) -> Any:
-    for _ in range(blocks):
-        x = np.sin(x)
-        x = x * 1.01
-        x = x + 0.1
-        x = np.tanh(x)
-    return x.sum()
 
 
 def main() -> None:
@@ -71,16 +38,12 @@ def main() -> None:
     def f3(a: Any, b: Any) -> Any:
         return np.tanh(a @ b).sum()
     w3 = best(lambda: gradient(f3, a, b, argnums=0)) / best(lambda: gradient(f3, a, b, argnums=(0, 1)))
-    heat = load("heat_equation")
-    heat.N = n = 1000
-    heat.delta_x = 1.0 / n
-    heat.alpha = heat.kappa / heat.delta_x ** 2
-    heat.dt = 0.4 * heat.delta_x ** 2 / heat.kappa
-    x0, p0 = np.sin(np.linspace(0.0, np.pi, n)), np.array([0.8, 1.5, -0.3])
+    heat, x0, p0 = heat_problem()
+    n = x0.size
     w4 = best(lambda: autodiff(heat.final_energy, ar.Duplicated(x0.copy(), np.zeros(n)),
                                ar.Duplicated(p0.copy(), np.zeros(3))), 3)
     w4f = best(lambda: heat.final_energy(x0.copy(), p0.copy()), 3)
-    m = load("implicit_solve")
+    m = load_example("implicit_solve")
     p = np.linspace(0.5, 3.0, 10_000)
     w5 = best(lambda: gradient(m.loss_ift, p))
     w5u = best(lambda: gradient(m.loss_unrolled, p), 3)
