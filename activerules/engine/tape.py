@@ -421,7 +421,7 @@ def _reverse_rule(entry: Entry) -> None:
                 cots = reverse(dret)
         else:
             cots = reverse(dret)
-        if mode >= DIRECT and (cots is not None or _scalar_positions(binds)):
+        if mode >= DIRECT and (cots is not None or _scalar_positions(binds)):  # DIRECT or TRUSTED
             # the registry guard's check: one cotangent per argument, Active ones scalars
             cots = _check_returned(label, cots, anns, len(anns), _scalar_positions(binds), False)
         for ann, cell, zeros in adopt:
@@ -473,7 +473,7 @@ def _bound_once(cell: Cell, binds: list[Any]) -> bool:
 
 def _adopted(label: str, d: Any, zeros: np.ndarray, dret: Any) -> Any:
     """The shadow of a fresh cell whose rule handed its cotangent ``d`` over (``ann.fresh``,
-    see ``rules._util._deliver``): ``d`` itself when nothing else can see it (a fresh
+    see ``rules._util._hand``): ``d`` itself when nothing else can see it (a fresh
     array, or the output's cotangent, which this entry releases), else ``zeros + d``."""
     if type(d) is np.ndarray and d.shape == zeros.shape and d.dtype == zeros.dtype:
         # references: ann.dval, the caller's ``d``, this parameter, getrefcount's argument

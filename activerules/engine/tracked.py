@@ -690,7 +690,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         before.append(_rc(e[3]))
     if lifted:
         y, reverse = entry.impl(*vals, **kwargs)
-    elif mode >= DIRECT:
+    elif mode >= DIRECT:  # DIRECT or TRUSTED: the engine calls the rule itself
         y, reverse = entry.impl(cfg, *anns, **kwargs)
     else:
         y, reverse = res.call(cfg, *anns, **kwargs)
