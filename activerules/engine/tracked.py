@@ -393,14 +393,15 @@ def view_of(parent: Tracked, v: np.ndarray, op: Callable[[Any], Any]) -> Tracked
     return t
 
 
-def prepare_write(t: Tracked) -> None:
-    """Before the engine writes into ``t``: if its root is pinned (some reverse
-    may read the current buffer), move the root and its live views to a copy."""
+def prepare_write(t: Tracked, args: tuple[Any, ...] = ()) -> None:
+    """Before the engine writes into ``t`` (in a call with arguments ``args``): if its
+    root is pinned (some reverse may read the current buffer), move the root and its
+    live views to a copy."""
     root = t._root
     if root is None:
         root = t
     if root._tape.detached:
-        _refuse_if_viewed(root)
+        _refuse_if_viewed(root, args)
     if not root._pinned:
         return
     if root._pinned == DETACHED:
@@ -439,9 +440,11 @@ def _note_detached(y: Any, args: tuple[Any, ...], tape: Tape) -> None:
             tape.detached.setdefault(id(root), (weakref.ref(root), []))[1].extend(deps)
 
 
-def _refuse_if_viewed(root: Tracked) -> None:
+def _refuse_if_viewed(root: Tracked, args: tuple[Any, ...]) -> None:
     """Before a write into ``root``: raise if an output noted by :func:`_note_detached`
-    for it is still alive (reading it after the write would give the old values)."""
+    for it is still alive (reading it after the write would give the old values),
+    unless it is an argument of the writing call itself, which reads it first
+    (``x[...] = np.broadcast_to(x[0], x.shape)``)."""
     detached = root._tape.detached
     rec = detached.get(id(root))
     if rec is None:
@@ -452,6 +455,8 @@ def _refuse_if_viewed(root: Tracked) -> None:
     alive = [d for d in rec[1] if d() is not None]
     if not alive:
         del detached[id(root)]
+        return
+    if all(any(d() is a for a in args) for d in alive):
         return
     raise ActiveRulesError(
         "activerules: writing into an array while the result of a NumPy function that "
@@ -598,7 +603,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         if type(m) is not Tracked:
             raise _untracked_error(f"an active value was written into an untracked array by "
                                    f"{getattr(fn, '__name__', fn)}")
-        prepare_write(m)
+        prepare_write(m, args)
     width = tape.width
     sig: list[Any] = []  # per argument: Tracked, an _ActiveKey, _SEQ_KEY or the Const's type
     vals: list[Any] = []

@@ -112,3 +112,11 @@ def test_writing_while_a_copied_view_is_alive_raises():
 def test_writing_after_the_copied_view_is_dropped_is_right():
     f = lambda x: _broadcast_then_write(x, drop=True)  # noqa: E731
     np.testing.assert_allclose(gradient(f, X.copy()), fd_grad(f, X), rtol=1e-6, atol=1e-8)
+
+
+def test_writing_a_copied_view_into_its_own_base_is_right():
+    def f(x):
+        x[...] = np.broadcast_to(x[:1], x.shape)  # read first, then written: as in NumPy
+        return (x * np.arange(1.0, 4.0)).sum()
+
+    np.testing.assert_allclose(gradient(f, X.copy()), fd_grad(f, X), rtol=1e-6, atol=1e-8)
