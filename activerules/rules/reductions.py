@@ -20,6 +20,7 @@ Conventions
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from ..dispatch import Sample, rrule, thunk
 from ._util import (
     bind,
     conj,
+    cotangent_dtype,
     fit,
     formula,
     like,
@@ -37,6 +39,7 @@ from ._util import (
     restore_axes,
     unbroadcast,
 )
+from .elementwise import _BINARY
 
 S = Sample
 
@@ -162,6 +165,141 @@ for _fn, (_w, _s) in _REDUCE.items():
 for _fn, _like in _UFUNC_REDUCE.items():
     rrule(_fn, samples=[S(_X23), S(_X23, axis=1), S(_X234, None), S(_X23, 1, keepdims=True),
                         *([S(_NAN, axis=1)] if _like in _NANFUNCS else [])])(_reduction(_fn, _REDUCE[_like][0], _like))
+
+
+
+# ------------------------------------------------- folds and segmented reductions
+def _fold(ufunc: np.ufunc) -> Callable[..., Any]:
+    """rrule for ``ufunc.reduce`` of a non-reorderable ``ufunc`` (subtract, divide, power).
+
+    NumPy folds left along the one axis, ``x_k = ufunc(x_{k-1}, a_k)`` (``x_0`` is
+    ``initial`` or the first element); the fold is replayed and swept backwards with
+    the partials of the elementwise table (``elementwise._BINARY``): the first operand's
+    partial carries the cotangent down the chain, the second's gives ``abar_k``.
+    ``where=`` skips elements (``x_k = x_{k-1}``); ``initial`` is static.
+    """
+    da, db = _BINARY[ufunc]
+    fn = ufunc.reduce
+    read_a, read_b = reads(da)[1:], reads(db)[1:]  # besides the cotangent g: a (x_{k-1}), b (a_k), y (x_k)
+
+    def impl(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+        y = fn(a, *pos, **kw)
+        p = bind(fn, 1, a, *pos, **kw)
+        a = np.asarray(a)
+        ta = like(a)
+        axes = _axes(p["axis"], a.ndim)  # NumPy has refused more than one axis
+        if not axes:  # axis=(): each element is its own fold, y = a
+            return y, lambda g: (fit(g, ta), *nones(pos))
+        src = np.moveaxis(a, axes[0], -1)
+        where = p.get("where")
+        mask = None if where is None else np.moveaxis(np.broadcast_to(where, a.shape), axes[0], -1)
+        initial = p.get("initial")
+        x = src[..., 0] if initial is None else np.full(src.shape[:-1], initial, np.asarray(y).dtype)
+        steps = []  # (k, x_{k-1}, x_k before the where= select)
+        with np.errstate(all="ignore"):
+            for k in range(0 if initial is not None else 1, src.shape[-1]):
+                new = ufunc(x, src[..., k])
+                steps.append((k, x, new))
+                x = new if mask is None else np.where(mask[..., k], new, x)
+        if not np.allclose(x, np.reshape(y, x.shape), rtol=1e-4, atol=0, equal_nan=True):
+            # NumPy 2.4's float power.reduce returns a[0] ** a[-1] for three or more elements
+            raise NotImplementedError(
+                f"{ufunc.__name__}.reduce: NumPy's result differs from the left fold "
+                f"{ufunc.__name__}(...{ufunc.__name__}(a[0], a[1])..., a[-1]) that this rule differentiates "
+                "(a NumPy bug); reduce step by step with the ufunc itself instead")
+        del a
+
+        def pullback(g: Any) -> tuple[Any, ...]:
+            gx = np.reshape(g, src.shape[:-1])  # the cotangent of the current x_k
+            cot = np.zeros(src.shape, np.result_type(gx, ta))
+            with np.errstate(all="ignore"):
+                for k, prev, new in reversed(steps):
+                    env = {"a": prev, "b": src[..., k], "y": new}
+                    gb = db(gx, *[env[n] for n in read_b])
+                    ga = da(gx, *[env[n] for n in read_a])
+                    if mask is None:
+                        cot[..., k], gx = gb, ga
+                    else:  # a skipped element: no cotangent, x passes through
+                        cot[..., k], gx = np.where(mask[..., k], gb, 0), np.where(mask[..., k], ga, gx)
+            if initial is None:
+                cot[..., 0] += gx
+            return (fit(np.moveaxis(cot, -1, axes[0]), ta), *nones(pos))
+
+        return y, pullback
+
+    impl.__name__ = impl.__qualname__ = f"_{ufunc.__name__}_reduce_rrule"
+    impl.__doc__ = (f"``{ufunc.__name__}.reduce``: the left fold replayed and swept backwards with "
+                    f"{ufunc.__name__}'s partials (from the elementwise table); a NumPy result that is "
+                    "not that fold raises.")
+    return impl
+
+
+_POS23 = np.abs(_X23) * 0.5 + 0.6  # bases and exponents where power is smooth
+_FOLDS: dict[np.ufunc, list[Any]] = {
+    np.subtract: [S(_X23), S(_X23, axis=1), S(_X234, 2, keepdims=True), S(_C23, axis=1),
+                  S(_X23.astype(np.float32), 1), S(_X23, 1, initial=1.5, where=np.array([True, False, True]))],
+    np.divide: [S(_X23), S(_X23, axis=1), S(_X234, 2, keepdims=True), S(_C23, axis=1),
+                S(_X23.astype(np.float32), 1), S(_X23, 1, initial=1.5, where=np.array([True, False, True]))],
+    # real: two elements per fold (see the check in _fold); complex folds longer chains right
+    np.power: [S(_POS23), S(_POS23[:, :2], axis=1), S(np.abs(_X234[..., :2]) + 0.5, 2, keepdims=True),
+               S(_POS23 + 0.3j * _X23, axis=1), S(_POS23.astype(np.float32)),
+               S(_POS23[:, :2], 1, initial=1.5, where=np.array([True, False]))],
+}
+for _u, _s in _FOLDS.items():
+    rrule(_u.reduce, samples=_s)(_fold(_u))
+
+
+def _segments(indices: Any, n: int) -> list[tuple[int, int]]:
+    """The ``[lo, hi)`` slice each output of ``reduceat`` reduces: up to the next index,
+    or the one element at ``lo`` when the next index is not larger; the last to the end."""
+    idx = [int(i) for i in np.ravel(indices)]
+    return [(lo, nxt if lo < nxt else lo + 1) for lo, nxt in zip(idx, idx[1:] + [n])]
+
+
+def _segmented(fn: Any, weight: Callable[..., Any]) -> Callable[..., Any]:
+    """rrule for ``ufunc.reduceat``: each segment gets its output's cotangent times the
+    weight of the matching reduction in the table (``a`` the segment, ``y`` its output)."""
+    names = reads(weight)
+
+    def impl(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+        y = fn(a, *pos, **kw)
+        p = bind(fn, 1, a, *pos, **kw)
+        a = np.asarray(a)
+        ta = like(a)
+        ax = normalize_axis_tuple(p["axis"], a.ndim)[0]
+        src = np.moveaxis(a, ax, -1)
+        out = np.moveaxis(y, ax, -1) if "y" in names else None
+        segments = _segments(p["indices"], src.shape[-1])
+        del a
+
+        def pullback(g: Any) -> tuple[Any, ...]:
+            gm = np.moveaxis(np.asarray(g), ax, -1)
+            cot = np.zeros(src.shape, np.result_type(gm, ta))
+            for i, (lo, hi) in enumerate(segments):
+                env = {"a": src[..., lo:hi], "y": None if out is None else out[..., i:i + 1], "axis": -1}
+                cot[..., lo:hi] += gm[..., i:i + 1] * weight(**{k: env[k] for k in names})
+            return (fit(np.moveaxis(cot, -1, ax), ta), *nones(pos))
+
+        return y, pullback
+
+    impl.__name__ = impl.__qualname__ = f"_{fn.__self__.__name__}_reduceat_rrule"
+    impl.__doc__ = (f"``{fn.__self__.__name__}.reduceat``: per segment, "
+                    f"restore(ybar_i) * {formula(weight)} (from the reduction table).")
+    return impl
+
+
+_SEGS = np.array([0, 2, 2, 1, 4])  # a plain segment, a repeated index (one element), a step back
+_RUN = np.array([0.5, -1.2, 2.0, 2.0, 0.9, -0.3, 1.1])
+_REDUCEAT: dict[Any, tuple[Callable[..., Any], list[Any]]] = {
+    np.add.reduceat: (np.sum, [S(_RUN, _SEGS), S(_X234, [0, 2], axis=2), S(_C23, [0, 1], 1),
+                               S(_X23.astype(np.float32), [1, 0], axis=0)]),
+    np.multiply.reduceat: (np.prod, [S(_RUN, _SEGS), S(np.array([[0.5, 0.0, 2.0, 0.0], [1.5, 0.3, 0.0, 1.1]]), [0, 2], 1),
+                                     S(_C23, [0, 2], 1)]),
+    np.maximum.reduceat: (np.max, [S(_RUN, _SEGS), S(_X234, [1, 3], 2)]),
+    np.minimum.reduceat: (np.min, [S(_RUN, _SEGS), S(-_X234, [0, 1], axis=1)]),
+}
+for _fn, (_like, _s) in _REDUCEAT.items():
+    rrule(_fn, samples=_s)(_segmented(_fn, _REDUCE[_like][0]))
 
 
 # ------------------------------------------------------------------------ scans
@@ -393,6 +531,83 @@ def _diff(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any,
         return (fit(np.take(g, np.arange(start, start + ta.shape[ax]), axis=ax), ta), *nones(pos))
 
     return y, pullback
+
+
+def _taps(n: int, spacing: Any, edge_order: int) -> tuple[list[Any], list[Any]]:
+    """``np.gradient`` along one axis of length ``n`` as ``out[i] = sum_t w[t][i] * f[c[t][i]]``.
+
+    Each output reads at most three neighbouring inputs (``i-1..i+1``; ``0..2`` and
+    ``n-3..n-1`` at the edges), whose positions differ modulo 3; so three probes,
+    the gradients of the indicators of ``j % 3 == r``, give every coefficient, for
+    any spacing (scalar or coordinates) and edge order, exactly as NumPy computes it.
+    """
+    k = min(3, n)
+    lo = np.clip(np.arange(n) - 1, 0, n - k)
+    cols = [lo + t for t in range(k)]
+    probes = np.stack([np.gradient((np.arange(n) % 3 == r).astype(float), spacing,
+                                   edge_order=edge_order)  # type: ignore[call-overload]
+                       for r in range(3)])
+    return cols, [probes[c % 3, np.arange(n)] for c in cols]
+
+
+_G = np.array([0.5, -1.2, 2.0, 0.9, -0.3, 1.1])
+
+
+@rrule(np.gradient, samples=[
+    S(_G), S(_G, 0.5), S(_G, edge_order=2), S(_X234), S(_X234, 0.5, 2.0, 0.25), S(_X234, 0.3, axis=(0, 2)),
+    S(_X234, axis=-1, edge_order=2), S(_G, np.array([0, 1, 3, 4, 7, 8])), S(_X23, np.array([0, 2]), np.array([0, 1, 3]),
+    edge_order=1), S(_G[:3], np.array([0, 1, 3]), edge_order=2), S(_C23, axis=1), S(_X23.astype(np.float32), 2.0),
+    S(_G[:2])])
+def _gradient(f: Any, *varargs: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``gradient``: fbar = each axis' 3-tap stencil transposed; hbar = -Re <g, y> / h; coordinates constant.
+
+    Linear in ``f``: the stencils are read off ``np.gradient`` itself (:func:`_taps`), so
+    every spacing form and ``edge_order`` is covered. A scalar spacing ``h`` scales its
+    outputs by ``1/h``. Coordinate arrays get no derivative: a float one that is
+    differentiated raises ``NotImplementedError`` in the reverse pass."""
+    y = np.gradient(f, *varargs, **kw)
+    f = np.asarray(f)
+    axis, edge_order = kw.get("axis"), kw.get("edge_order", 1)
+    axes = _axes(axis, f.ndim)
+    spacing = list(varargs) if len(varargs) == len(axes) else [varargs[0] if varargs else 1.0] * len(axes)
+    which = list(range(len(varargs))) if len(varargs) == len(axes) else [0] * len(axes)  # axis -> vararg
+    stencils = [_taps(f.shape[ax], h, edge_order) for ax, h in zip(axes, spacing)]
+    outs = [y] if len(axes) == 1 else list(y)
+    tf = like(f)
+    del f
+
+    def pullback(g: Any) -> tuple[Any, ...]:
+        gs = [g] if len(axes) == 1 else list(g)
+        rest = [None if cotangent_dtype(h) is None else thunk(_no_coordinates) if np.ndim(h) else
+                thunk(partial(_spacing_cotangent, h, [(gi, yi) for gi, yi, i in zip(gs, outs, which) if i == j]))
+                for j, h in enumerate(varargs)]
+        return (thunk(partial(_stencils_transposed, gs, axes, stencils, tf)), *rest)
+
+    return y, pullback
+
+
+def _stencils_transposed(gs: list[Any], axes: tuple[int, ...], stencils: list[Any], tf: Any) -> Any:
+    """The cotangent of ``gradient``'s ``f``: each axis' stencil (:func:`_taps`) transposed,
+    applied to that axis' output cotangent, summed."""
+    cot = np.zeros(tf.shape, np.result_type(tf, *[gi for gi in gs if gi is not None]))
+    for ax, (cols, weights), gi in zip(axes, stencils, gs):
+        if gi is None:
+            continue
+        gm, cm = np.moveaxis(np.asarray(gi), ax, 0), np.moveaxis(cot, ax, 0)  # cm: a view of cot
+        lanes = (-1,) + (1,) * (gm.ndim - 1)
+        for c, w in zip(cols, weights):
+            np.add.at(cm, c, w.reshape(lanes) * gm)  # np.add.at: the edge rows repeat columns
+    return fit(cot, tf)
+
+
+def _spacing_cotangent(h: Any, pairs: list[tuple[Any, Any]]) -> Any:
+    """The cotangent of a scalar spacing ``h``: the outputs it divides scale as ``1/h``."""
+    return fit(-sum(np.real(np.vdot(g, y)) for g, y in pairs if g is not None) / h, h)
+
+
+def _no_coordinates() -> Any:
+    raise NotImplementedError("gradient: no derivative with respect to coordinate arrays (varargs); "
+                              "pass them as constants (plain arrays)")
 
 
 @rrule(np.trace, samples=[S(_X23), S(np.arange(9.0).reshape(3, 3), 1), S(_X234, 0, 2, 1), S(_C23)])
