@@ -295,7 +295,7 @@ _REDUCEAT: dict[Any, tuple[Callable[..., Any], list[Any]]] = {
                                S(_X23.astype(np.float32), [1, 0], axis=0)]),
     np.multiply.reduceat: (np.prod, [S(_RUN, _SEGS), S(np.array([[0.5, 0.0, 2.0, 0.0], [1.5, 0.3, 0.0, 1.1]]), [0, 2], 1),
                                      S(_C23, [0, 2], 1)]),
-    np.maximum.reduceat: (np.max, [S(_RUN, _SEGS), S(_X234, [1, 3], 2)]),
+    np.maximum.reduceat: (np.max, [S(_RUN, _SEGS), S(_X234, [1, 3], 2), S(_RUN.astype(np.float32), [3, 0])]),
     np.minimum.reduceat: (np.min, [S(_RUN, _SEGS), S(-_X234, [0, 1], axis=1)]),
 }
 for _fn, (_like, _s) in _REDUCEAT.items():
