@@ -167,7 +167,6 @@ for _fn, _like in _UFUNC_REDUCE.items():
                         *([S(_NAN, axis=1)] if _like in _NANFUNCS else [])])(_reduction(_fn, _REDUCE[_like][0], _like))
 
 
-
 # ------------------------------------------------- folds and segmented reductions
 def _fold(ufunc: np.ufunc) -> Callable[..., Any]:
     """rrule for ``ufunc.reduce`` of a non-reorderable ``ufunc`` (subtract, divide, power).
@@ -238,7 +237,7 @@ _POS23 = np.abs(_X23) * 0.5 + 0.6  # bases and exponents where power is smooth
 _FOLDS: dict[np.ufunc, list[Any]] = {
     np.subtract: [S(_X23), S(_X23, axis=1), S(_X234, 2, keepdims=True), S(_C23, axis=1),
                   S(_X23.astype(np.float32), 1), S(_X23, 1, initial=1.5, where=np.array([True, False, True]))],
-    np.divide: [S(_X23), S(_X23, axis=1), S(_X234, 2, keepdims=True), S(_C23, axis=1),
+    np.divide: [S(_X23, axis=()), S(_X23, axis=1), S(_X234, 2, keepdims=True), S(_C23, axis=1),
                 S(_X23.astype(np.float32), 1), S(_X23, 1, initial=1.5, where=np.array([True, False, True]))],
     # real: two elements per fold (see the check in _fold); complex folds longer chains right
     np.power: [S(_POS23), S(_POS23[:, :2], axis=1), S(np.abs(_X234[..., :2]) + 0.5, 2, keepdims=True),
