@@ -125,6 +125,11 @@ def render() -> str:
         "`fweights`/`aweights`; `interp`: no `period`.",
         "* `average`, `diff`: `weights`/`prepend`/`append` passed by keyword are constants.",
         "* `np.einsum`: string subscripts (not the sublist form).",
+        "* `gradient`: coordinate arrays (`varargs`) are constants; scalar spacings are differentiable.",
+        "* `power.reduce`: raises where NumPy's result is not the left fold (NumPy 2.4 returns "
+        "`a[0] ** a[-1]` for three or more floats); `subtract`/`divide`/`power.reduce` and `reduceat` "
+        "loop in Python over the reduced axis or the segments.",
+        "* No rule yet: `np.block` (the engine flattens its nested lists), `linalg.eig`.",
         "",
     ]
     order = list(dict.fromkeys(_AREAS.values()))
