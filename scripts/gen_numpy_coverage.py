@@ -129,7 +129,8 @@ def render() -> str:
         "* `power.reduce`: raises where NumPy's result is not the left fold (NumPy 2.4 returns "
         "`a[0] ** a[-1]` for three or more floats); `subtract`/`divide`/`power.reduce` and `reduceat` "
         "loop in Python over the reduced axis or the segments.",
-        "* No rule yet: `np.block` (the engine flattens its nested lists), `linalg.eig`.",
+        "* No rule yet: `linalg.eig`. `np.block` has no rule of its own: the engine builds it from "
+        "`concatenate` and `reshape`, as NumPy documents it.",
         "",
     ]
     order = list(dict.fromkeys(_AREAS.values()))

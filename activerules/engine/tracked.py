@@ -1084,6 +1084,41 @@ def _copyto(dst: Any, src: Any, **kwargs: Any) -> None:
         assign(dst, src) if not kwargs else record(np.copyto, (dst, src), kwargs, mutates=(0,))
 
 
+def _block(arrays: Any) -> Any:
+    """``np.block``, built from the calls NumPy documents it as: the innermost lists
+    concatenated along the last axis, the next ones along the second-last, and so on,
+    every block first given the result's number of dimensions (leading ones). Each of
+    those calls is recorded through its rule."""
+    if type(arrays) is not list:
+        return _np.array(arrays, copy=True)
+    leaves: list[tuple[int, Any]] = []  # (depth, block)
+
+    def walk(x: Any, depth: int) -> None:
+        if type(x) is tuple:
+            raise TypeError("np.block: a tuple in the blocks: only lists can be used to arrange blocks")
+        if type(x) is list:
+            if not x:
+                raise ValueError("np.block: lists cannot be empty")
+            for e in x:
+                walk(e, depth + 1)
+        else:
+            leaves.append((depth, x))
+
+    walk(arrays, 0)
+    depth = leaves[0][0]
+    if any(d != depth for d, _ in leaves):
+        raise ValueError("np.block: list depths are mismatched")
+    ndim = max(depth, max(np.ndim(raw(b)) for _, b in leaves))
+
+    def build(x: Any, level: int) -> Any:
+        if type(x) is list:
+            return _np.concatenate([build(e, level + 1) for e in x], axis=level - depth)
+        x = _np.asarray(x)
+        return _np.reshape(x, (1,) * (ndim - x.ndim) + x.shape)
+
+    return build(arrays, 0)
+
+
 def _static(func: Any) -> Callable[..., Any]:
     def handler(*args: Any, **kwargs: Any) -> Any:
         return func(*[raw(a) for a in args], **kwargs)
@@ -1108,4 +1143,5 @@ _HANDLERS: dict[Any, Callable[..., Any]] = {
     **{f: _static(f) for f in (np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj,
                                np.isrealobj, np.argmax, np.argmin, np.argsort, np.nonzero)},
     np.copyto: _copyto,
+    np.block: _block,
 }

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from engine_helpers import assert_gradient_matches_fd
 
-import activerules as ar
-from activerules.engine import UntrackedWriteError, gradient
+from activerules.engine import UntrackedWriteError, gradient, vjp
 
 X = np.array([0.3, 1.1, 2.0])
 _ORIGINAL_ARRAY = np.array
@@ -65,9 +64,34 @@ def test_sequence_arguments_holding_numbers_and_constants(name: str) -> None:
     assert_gradient_matches_fd(SEQUENCE_ARGUMENTS[name], X)
 
 
-def test_np_block_has_no_rule_and_says_so() -> None:
-    with pytest.raises(ar.NoRuleError, match="block"):
-        gradient(lambda x: np.block([[x, x]]).sum(), X.copy())
+BLOCKS = {
+    # 2x2 blocks of a reshaped x, constants among them
+    "matrix": lambda x: (np.block([[x[:2].reshape(2, 1), 2 * x[:2].reshape(2, 1)],
+                                   [np.ones((1, 1)), x[2:] * x[:1]]]) * np.arange(1.0, 7.0).reshape(3, 2)).sum(),
+    # one level: scalars, constants and arrays of different lengths
+    "row": lambda x: (np.block([x[0], np.ones(2), x[1:] * 3.0]) ** 2).sum(),
+    # blocks of fewer dimensions than the result get leading ones
+    "promoted": lambda x: (np.block([[x], [x * x]]) ** 3).sum(),
+}
+
+
+@pytest.mark.parametrize("name", BLOCKS)
+def test_np_block_is_built_from_recorded_calls(name: str) -> None:
+    value, _ = vjp(BLOCKS[name], X.copy())
+    np.testing.assert_allclose(value, BLOCKS[name](X.copy()))  # the value NumPy's np.block gives
+    assert_gradient_matches_fd(BLOCKS[name], X)
+
+
+@pytest.mark.parametrize("arrays, error", [
+    (lambda x: [[x], x], "depths are mismatched"),
+    (lambda x: [], "cannot be empty"),
+    (lambda x: [(x, x)], "tuple"),
+])
+def test_np_block_refuses_what_numpy_refuses(arrays: Any, error: str) -> None:
+    with pytest.raises((ValueError, TypeError)) as raised:
+        np.block(arrays(X))  # NumPy's own refusal...
+    with pytest.raises(type(raised.value), match=error):  # ...and the engine's, same type
+        gradient(lambda x: np.block(arrays(x)).sum(), X.copy())
 
 
 def _setitem_list(x: Any) -> Any:
