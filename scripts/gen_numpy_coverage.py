@@ -118,6 +118,11 @@ def render() -> str:
         "",
         "* `svd`: real input, distinct non-zero singular values; `full_matrices=True` only for square matrices.",
         "* `eigh`/`eigvalsh`: distinct eigenvalues; complex eigenvectors only for phase-invariant losses.",
+        "* `eig`/`eigvals`: distinct eigenvalues (exactly repeated ones raise); the eigenvectors are "
+        "differentiated as NumPy returns them (unit norm, largest component real, as LAPACK fixes the "
+        "phase), so phase-invariant losses (`|v|^2`, `v v^H`) are convention-free and any other loss "
+        "follows that convention; a phase-dependent cotangent for eigenvectors without a real "
+        "component raises.",
         "* `qr`: `m >= n`, modes `reduced`/`r` (and `complete` when square); `lstsq`, `pinv`: full rank.",
         "* `det`/`slogdet`/`inv`/`solve`: invertible input.",
         "* `cumprod`: no zero entries (`prod` handles zeros exactly).",
@@ -129,7 +134,7 @@ def render() -> str:
         "* `power.reduce`: raises where NumPy's result is not the left fold (NumPy 2.4 returns "
         "`a[0] ** a[-1]` for three or more floats); `subtract`/`divide`/`power.reduce` and `reduceat` "
         "loop in Python over the reduced axis or the segments.",
-        "* No rule yet: `linalg.eig`. `np.block` has no rule of its own: the engine builds it from "
+        "* `np.block` has no rule of its own: the engine builds it from "
         "`concatenate` and `reshape`, as NumPy documents it.",
         "",
     ]

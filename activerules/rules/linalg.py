@@ -19,6 +19,14 @@ Conventions
   ``full_matrices=True`` of a non-square matrix and ``qr`` with
   ``mode="complete"`` of a tall matrix raise in the pullback (the extra
   columns are not determined by the input).
+* ``eig``/``eigvals`` (general square input) assume distinct eigenvalues and
+  raise in the pullback on exactly repeated ones.  ``eig`` differentiates
+  NumPy's eigenvectors as returned: unit norm, with LAPACK's phase (the largest
+  component real), so any loss gets the finite-difference gradient; a
+  phase-invariant loss (``|v|^2``, ``v v^H``) gets the same gradient whatever
+  the phase.  A phase-dependent cotangent for eigenvectors without a real
+  component (not LAPACK's convention) raises.  Real eigenvectors (real input,
+  real eigenvalues) are fixed up to a sign, which is locally constant.
 """
 
 from __future__ import annotations
@@ -426,6 +434,98 @@ def _eigvalsh(a: Any, UPLO: Any = "L") -> tuple[Any, Callable[[Any], tuple[Any]]
     w, V = np.linalg.eigh(a, UPLO)
     ta = like(a)
     return w, lambda g: (fit(_triangle(_eigh_cotangent(w, V, g, None), UPLO == "U"), ta),)
+
+
+_REIG = np.linalg.solve(_SQ.T, (_SQ * np.array([1.0, 2.0, 4.0])).T).T  # _SQ diag(1, 2, 4) _SQ^-1
+
+
+def _eig_phase_rows(V: Any, needed: Any) -> Any:
+    """``P`` with row ``j`` = row ``k_j`` of ``V`` over ``V[k_j, j]``, where ``k_j`` is the
+    component LAPACK made real in eigenvector ``j`` (the largest one with zero imaginary part).
+
+    ``needed`` marks the eigenvectors whose cotangent depends on the phase; one of them
+    without a real component raises (its phase convention is unknown); the rows of the
+    others are zero."""
+    mag = np.where(np.imag(V) == 0, np.abs(V), -1.0)
+    found = np.max(mag, axis=-2) > 0
+    if np.any(needed & ~found):
+        raise NotImplementedError("linalg.eig: the eigenvector cotangent is not phase-invariant and an "
+                                  "eigenvector has no real component (NumPy's phase convention not found)")
+    rows = np.take_along_axis(V, np.argmax(mag, axis=-2)[..., :, None], axis=-2)  # V[..., k_j, :]
+    pivot = np.where(found, np.einsum("...jj->...j", rows), 1)
+    return np.where(found[..., :, None], rows / pivot[..., :, None], 0)
+
+
+def _eig_gaps(w: Any) -> Any:
+    """``w_j - w_i`` (1 on the diagonal); raises on repeated eigenvalues."""
+    idx = np.arange(w.shape[-1])
+    diff = w[..., None, :] - w[..., :, None]
+    diff[..., idx, idx] = 1
+    if np.any(diff == 0):
+        raise NotImplementedError("linalg.eig/eigvals: repeated eigenvalues (the derivative assumes "
+                                  "distinct eigenvalues)")
+    return diff
+
+
+def _eig_cotangent(w: Any, V: Any, gw: Any, gV: Any) -> Any:
+    """Cotangent w.r.t. ``A`` of ``(w, V) = eig(A)`` (distinct eigenvalues).
+
+    ``V^-H (diag(wbar) + conj(F) o K) V^H`` with ``F_ij = 1/(w_j - w_i)`` off the diagonal and
+    ``K = V^H Vbar - V^H V Re(diag(V^H Vbar)) - i P^H Im(diag(V^H Vbar))``: the second term
+    accounts for NumPy's unit-norm eigenvectors, the third for LAPACK's phase (the largest
+    component of each eigenvector is real, see :func:`_eig_phase_rows`); it vanishes for a
+    phase-invariant loss.
+    """
+    idx = np.arange(w.shape[-1])
+    diff = _eig_gaps(w)
+    inner = np.zeros(V.shape, np.result_type(V, w, 1.0))
+    if gV is not None:
+        VH = _H(V)
+        h = np.einsum("...jj->...j", VH @ gV)
+        K = VH @ gV - (VH @ V) * np.real(h)[..., None, :]
+        if np.iscomplexobj(V) and np.any(np.imag(h) != 0):
+            needed = np.abs(np.imag(h)) > 1e3 * np.finfo(V.dtype).eps * np.linalg.norm(gV, axis=-2)
+            K = K - 1j * _H(_eig_phase_rows(V, needed)) * np.imag(h)[..., None, :]
+        inner = K / conj(diff)
+        inner[..., idx, idx] = 0
+    if gw is not None:
+        inner[..., idx, idx] += gw
+    return np.linalg.solve(_H(V), inner @ _H(V))
+
+
+@rrule(np.linalg.eig, samples=[S(_REIG), S(np.stack([_REIG, _BATCH[0]])), S(_REIG.astype(np.float32)),
+                               S(_SQ), S(_CSQ), S(np.stack([_CSQ, _CSQ.T]))])
+def _eig(a: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
+    """``eig`` (distinct eigenvalues): ``V^-H (diag(wbar) + conj(F) o K) V^H`` (see :func:`_eig_cotangent`)."""
+    y = np.linalg.eig(a)
+    ta = like(a)
+
+    def pullback(g: Any) -> tuple[Any]:
+        gw, gV = _seq(g, 2)
+        return (fit(_eig_cotangent(y[0], y[1], gw, gV), ta),)
+
+    return y, pullback
+
+
+@rrule(np.linalg.eigvals, samples=[S(_SQ), S(_BATCH), S(_CSQ), S(_REIG), S(_SQ.astype(np.float32)),
+                                   S(_CSQ.astype(np.complex64))])
+def _eigvals(a: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
+    """``eigvals`` (distinct eigenvalues): ``Abar = V^-H diag(wbar) V^H``.
+
+    The output is NumPy's ``eigvals``; the pullback computes ``eig`` and orders its
+    eigenvectors like these eigenvalues (nearest match)."""
+    w = np.linalg.eigvals(a)
+
+    def pullback(g: Any) -> tuple[Any]:
+        _eig_gaps(w)
+        w2, V = np.linalg.eig(a)
+        order = np.argmin(np.abs(w[..., :, None] - w2[..., None, :]), axis=-1)
+        if np.any(np.sort(order, axis=-1) != np.arange(w.shape[-1])):
+            raise NotImplementedError("linalg.eigvals: eigenvalues too close to match with eig's")
+        V = np.take_along_axis(V, order[..., None, :], axis=-1)
+        return (fit(_eig_cotangent(w, V, g, None), a),)
+
+    return w, pullback
 
 
 def _svd_cotangent(U: Any, s: Any, Vh: Any, gU: Any, gs: Any, gVh: Any) -> Any:
