@@ -122,7 +122,8 @@ def render() -> str:
         "differentiated as NumPy returns them (unit norm, largest component real, as LAPACK fixes the "
         "phase), so phase-invariant losses (`|v|^2`, `v v^H`) are convention-free and any other loss "
         "follows that convention; a phase-dependent cotangent for eigenvectors without a real "
-        "component raises.",
+        "component raises. For real input LAPACK's eigenvector signs can flip under tiny "
+        "perturbations: sign-dependent losses are differentiated with the sign held fixed.",
         "* `qr`: `m >= n`, modes `reduced`/`r` (and `complete` when square); `lstsq`, `pinv`: full rank.",
         "* `det`/`slogdet`/`inv`/`solve`: invertible input.",
         "* `cumprod`: no zero entries (`prod` handles zeros exactly).",

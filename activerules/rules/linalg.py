@@ -25,8 +25,11 @@ Conventions
   component real), so any loss gets the finite-difference gradient; a
   phase-invariant loss (``|v|^2``, ``v v^H``) gets the same gradient whatever
   the phase.  A phase-dependent cotangent for eigenvectors without a real
-  component (not LAPACK's convention) raises.  Real eigenvectors (real input,
-  real eigenvalues) are fixed up to a sign, which is locally constant.
+  component (not LAPACK's convention) raises.  For real input LAPACK fixes no
+  sign (real eigenvalues) or the sign of the real component (complex pairs) by
+  its iteration, which can flip under a tiny perturbation: a sign-dependent
+  loss is differentiated with the sign held fixed (its derivative wherever the
+  sign is locally constant); sign-invariant losses are unaffected.
 """
 
 from __future__ import annotations
