@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import numpy as np
 
@@ -331,17 +331,8 @@ def _reverse_entry(entry: Entry, width: int) -> None:
     try:
         cots = reverse(dret)
     except Exception as e:
-        for c in fresh:
-            c.shadow = None
-        for c, s in saved:  # restore in place: the shadow may be the caller's buffer
-            if width:
-                for cur, old in zip(c.shadow, s):
-                    cur[...] = old
-            else:
-                c.shadow[...] = s
-        if isinstance(e, RuleError):
-            raise
-        raise RuleError(f"{label}: reverse raised {type(e).__name__}: {e}") from e
+        _undo(fresh, saved, width)
+        _raise_failure(label, e)
     for real, tmp in scratch:
         if width:
             for r, t in zip(real, tmp):
@@ -349,17 +340,7 @@ def _reverse_entry(entry: Entry, width: int) -> None:
         else:
             real += tmp
     if cots is not None:
-        for i, kind, cell, _ in binds:
-            if kind == SCALAR:
-                c = cots[i]
-                if c is not None:
-                    s = cell.shadow
-                    if s is None:
-                        cell.shadow = c
-                    elif width:
-                        cell.shadow = tuple(a + b for a, b in zip(s, c))
-                    else:
-                        cell.shadow = s + c
+        _add_active(binds, cots, width)
     _release_out(out)
 
 
@@ -416,14 +397,11 @@ def _reverse_rule(entry: Entry) -> None:
     if not live:
         dret = _zero_out(out, 0) if out is not None else None
     try:
-        if mode == TRUSTED and type(out) is Cell and type(dret) is np.ndarray and dret.size >= DONATE_MIN:
-            with donating(dret):  # released after this entry: the rule may write into it
-                cots = reverse(dret)
-        else:
-            cots = reverse(dret)
-        if mode >= DIRECT and (cots is not None or _scalar_positions(binds)):  # DIRECT or TRUSTED
-            # the registry guard's check: one cotangent per argument, Active ones scalars
-            cots = _check_returned(label, cots, anns, len(anns), _scalar_positions(binds), False)
+        cots = _call(reverse, dret, mode == TRUSTED and type(out) is Cell)
+        if mode >= DIRECT:  # DIRECT or TRUSTED: the registry guard's check, made here
+            active = _scalar_positions(binds)
+            if cots is not None or active:  # one cotangent per argument, Active ones scalars
+                cots = _check_returned(label, cots, anns, len(anns), active, False)
         for ann, cell, zeros in adopt:
             del ann.fresh  # back to the class default, False
             d = ann.dval
@@ -435,26 +413,57 @@ def _reverse_rule(entry: Entry) -> None:
         for ann, _, _ in adopt:
             if "fresh" in vars(ann):
                 del ann.fresh
-        for c in fresh:
-            c.shadow = None
-        for c, old in saved:  # restore in place: the shadow may be the caller's buffer
-            c.shadow[...] = old
-        if isinstance(e, RuleError):
-            raise
-        raise RuleError(f"{label}: reverse raised {type(e).__name__}: {e}") from e
+        _undo(fresh, saved, 0)
+        _raise_failure(label, e)
     for real, tmp in scratch:
         real += tmp
     if cots is not None:
-        for i, kind, cell, _ in binds:
-            if kind == SCALAR:
-                c = cots[i]
-                if c is not None:
-                    s = cell.shadow
-                    cell.shadow = c if s is None else s + c
+        _add_active(binds, cots, 0)
     if type(out) is Cell:
         out.shadow = None
     else:
         _release_out(out)
+
+
+def _call(reverse: Any, dret: Any, released: bool) -> Any:
+    """``reverse(dret)``; ``released``: the sweep frees ``dret`` after this entry, so a
+    large one is donated (the rule may compute its cotangent in it, activity.donated)."""
+    if released and type(dret) is np.ndarray and dret.size >= DONATE_MIN:
+        with donating(dret):
+            return reverse(dret)
+    return reverse(dret)
+
+
+def _raise_failure(label: str, e: Exception) -> NoReturn:
+    """Raise the RuleError for a rule whose reverse raised ``e`` (``e`` itself if it is one)."""
+    if isinstance(e, RuleError):
+        raise e
+    raise RuleError(f"{label}: reverse raised {type(e).__name__}: {e}") from e
+
+
+def _undo(fresh: list[Cell], saved: list[tuple[Cell, Any]], width: int) -> None:
+    """After a failing reverse: drop the shadows allocated for it, and restore the snapshots
+    of the shadows of arguments it mutates, in place (the shadow may be the caller's buffer)."""
+    for c in fresh:
+        c.shadow = None
+    for c, old in saved:
+        for cur, o in zip(c.shadow, old) if width else ((c.shadow, old),):
+            cur[...] = o
+
+
+def _add_active(binds: list[Any], cots: Any, width: int) -> None:
+    """Add the cotangents a reverse returned for its Active (scalar) arguments to their cells."""
+    for i, kind, cell, _ in binds:
+        if kind == SCALAR:
+            c = cots[i]
+            if c is not None:
+                s = cell.shadow
+                if s is None:
+                    cell.shadow = c
+                elif width:
+                    cell.shadow = tuple(a + b for a, b in zip(s, c))
+                else:
+                    cell.shadow = s + c
 
 
 def _scalar_positions(binds: list[Any]) -> tuple[int, ...]:
@@ -495,9 +504,7 @@ def _reverse_lanes(reverse: Any, binds: list[Any], dret: Any, label: str, width:
         try:
             per_lane.append(reverse(dret[k]))
         except Exception as e:
-            if isinstance(e, RuleError):
-                raise
-            raise RuleError(f"{label}: reverse raised {type(e).__name__}: {e}") from e
+            _raise_failure(label, e)
     for i, _kind, cell, _ in binds:
         lanes = [None if c is None else c[i] for c in per_lane]
         if all(c is None for c in lanes):
@@ -514,15 +521,9 @@ def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out:
     so a failing rule leaves no partial accumulation."""
     spare = dret if type(out) is Cell else None  # the output shadow, free after this entry
     try:
-        if spare is not None and type(dret) is np.ndarray and dret.size >= DONATE_MIN:
-            with donating(dret):  # the rule may compute its cotangent in it (activity.donated)
-                cots = pullback(dret)
-        else:
-            cots = pullback(dret)
+        cots = _call(pullback, dret, spare is not None)
     except Exception as e:
-        if isinstance(e, RuleError):
-            raise
-        raise RuleError(f"{label}: reverse raised {type(e).__name__}: {e}") from e
+        _raise_failure(label, e)
     n_args = len(cots) if isinstance(cots, (tuple, list)) else -1
     ready: list[Any] = []
     for i, kind, cell, view in binds:
