@@ -425,25 +425,23 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
         def reverse(g: Any) -> Any:
             # both cotangents are formed (and fitted) before either shadow is written: the
             # rule is atomic, so the engine runs it without scratch shadows (see registry.rule)
+            ga = gb = None
             if elementwise and donated(g) and not kw and (state_a == _CONST) != (state_b == _CONST):
                 # one array argument differentiated, of g's shape and dtype: its cotangent
                 # is computed in the donated g
                 t = ta if state_b == _CONST else tb
                 if type(t) is np.ndarray and t.shape == g.shape and t.dtype == g.dtype:
                     if state_b == _CONST:
-                        ga, gb = into(g, da, ka), None
+                        ga = into(g, da, ka)
                     else:
-                        ga, gb = None, into(g, db, kb)
-                    if ga is not None or gb is not None:
-                        ca = None if ga is None else _hand(state_a, a, ga)
-                        cb = None if gb is None else _hand(state_b, b, gb)
-                        return None if ca is None and cb is None else (ca, cb, *nones(static))
-            if kw:
-                ga = None if state_a == _CONST else fit(masked(kw, da, g, *ka), ta)
-                gb = None if state_b == _CONST else fit(masked(kw, db, g, *kb), tb)
-            else:
-                ga = None if state_a == _CONST else fit(da(g, *ka), ta)
-                gb = None if state_b == _CONST else fit(db(g, *kb), tb)
+                        gb = into(g, db, kb)
+            if ga is None and gb is None:  # g was not donated
+                if kw:
+                    ga = None if state_a == _CONST else fit(masked(kw, da, g, *ka), ta)
+                    gb = None if state_b == _CONST else fit(masked(kw, db, g, *kb), tb)
+                else:
+                    ga = None if state_a == _CONST else fit(da(g, *ka), ta)
+                    gb = None if state_b == _CONST else fit(db(g, *kb), tb)
             ca = None if state_a == _CONST else _hand(state_a, a, ga)
             cb = None if state_b == _CONST else _hand(state_b, b, gb)
             return None if ca is None and cb is None else (ca, cb, *nones(static))
