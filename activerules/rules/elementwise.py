@@ -524,14 +524,28 @@ def _polyval(p: Any, x: Any) -> tuple[Any, Callable[[Any], tuple[Any, Any]]]:
 def _at_reverse(b: Any, target: Any, bbar: Callable[[Any], Any], tb: Any, scale: Any = None) -> Any:
     """``ufunc.at``'s reverse: ``b``'s cotangent ``bbar(abar)`` from the target's shadow ``abar``
     (zero when the target is Const), then the shadow scaled by ``scale`` (the derivative of
-    ``a`` after the call in ``a`` before it; ``None``: 1).  Returns the argument tuple."""
+    ``a`` after the call in ``a`` before it; ``None``: 1).  Returns the argument tuple.
+
+    ``b``'s cotangent is computed from ``abar`` before the shadow is scaled and delivered
+    after it: when ``b`` is a view of the target (``np.multiply.at(a, i, a[:2])``) its
+    shadow is a view of the target's, and it belongs to ``a`` before the call."""
     if target is None or target.dval is None:
         res = fit(np.zeros(()), tb) if isinstance(b, Active) else None
     else:
-        res = accumulate(b, lambda: bbar(np.asarray(target.dval)), tb)
+        abar = np.asarray(target.dval)
+        cot = None if isinstance(b, Const) else bbar(abar)
+        if isinstance(cot, np.ndarray) and np.may_share_memory(cot, abar):  # a basic index: a view
+            cot = cot.copy()
         if scale is not None:
             target.dval *= scale
+        res = accumulate(b, cot, tb)
     return None if res is None else (None, None, res)
+
+
+def _at_values(a: Any, b: Any) -> Any:
+    """``b``'s values as ``ufunc.at(a, i, b)`` reads them: NumPy copies a ``b`` that
+    overlaps ``a`` before updating, and so must a rule that reads ``b`` afterwards."""
+    return b.copy() if isinstance(b, np.ndarray) and np.may_share_memory(a, b) else b
 
 
 def _at_rule(ufunc: np.ufunc, sign: float) -> Callable[..., Any]:
@@ -559,25 +573,43 @@ _AT = [S(np.ones(5), np.array([0, 1, 1, 3]), np.array([1.0, 2.0, 3.0, 4.0])),
        S(np.ones(4), np.array([2, 2, 2]), _B3)]
 
 
-@rule(np.multiply.at, Annotation, Const, Annotation,
-      samples=[*_AT, S(_A23 * 1.5, (np.array([1, 1, 0]), np.array([2, 2, 0])), np.array([0.7, -1.3, 2.1]))])
-def _multiply_at(cfg: Any, a: Any, indices: Any, b: Any, **kw: Any) -> tuple[None, Callable[[Any], Any]]:
-    """``a[indices] *= b`` in place: ``abar *= conj(P)``, ``bbar = abar[indices] * conj(a[indices] / b)``.
+def _others_at(a: Any, index: Any, b: Any) -> Any:
+    """For ``np.multiply.at(a, index, b)`` (``a`` before the call): for each factor ``b_k``
+    (broadcast to ``a[index]``), the product of every other factor its element receives,
+    ``a`` itself included. Exact with zeros (as JAX's ``prod``): the product of the
+    non-zero factors and the count of zero ones per element, ``b_k`` taken out of both."""
+    bb = np.broadcast_to(b, np.shape(a[index]))
+    zb = bb == 0
+    nonzero = np.where(a == 0, 1, a).astype(np.result_type(a, b))
+    zeros = (a == 0).astype(np.intp)
+    np.multiply.at(nonzero, index, np.where(zb, 1, bb))
+    np.add.at(zeros, index, zb)
+    return np.where(zeros[index] - zb == 0, nonzero[index] / np.where(zb, 1, bb), 0)
 
-    ``P`` is the product of the factors each element received (repeats multiply) and ``a`` is read
-    after the call; dividing by ``b`` assumes no zero factor, as ``cumprod`` does.
+
+@rule(np.multiply.at, Annotation, Const, Annotation,
+      samples=[*_AT, S(_A23 * 1.5, (np.array([1, 1, 0]), np.array([2, 2, 0])), np.array([0.7, -1.3, 2.1])),
+               S(np.array([1.5, 0.0, 2.0]), np.array([0, 0, 2, 1, 1]), np.array([0.0, 1.3, -0.7, 0.0, 0.4]))])
+def _multiply_at(cfg: Any, a: Any, indices: Any, b: Any, **kw: Any) -> tuple[None, Callable[[Any], Any]]:
+    """``a[indices] *= b`` in place: ``abar *= conj(P)``, ``bbar = abar[indices] * conj(others)``.
+
+    ``P`` is the product of the factors each element received (repeats multiply);
+    ``others`` for a factor the product of its element's value before the call and its
+    other factors, computed without division by a zero factor (exact with zeros).
     """
-    index, bv = indices.val, b.val
+    index = indices.val
+    bv = _at_values(a.val, b.val)
     target = a if not isinstance(a, Const) else None
-    product = None
+    product = others = None
     if target is not None:
         product = np.ones_like(a.val)
         np.multiply.at(product, index, bv)
+        if not isinstance(b, Const):
+            others = _others_at(a.val, index, bv)
     np.multiply.at(a.val, index, bv, **kw)
-    ratio = a.val[index] / bv if target is not None and not isinstance(b, Const) else None
     tb = like(bv)
 
-    return None, lambda g: _at_reverse(b, target, lambda abar: abar[index] * conj(ratio), tb, conj(product))
+    return None, lambda g: _at_reverse(b, target, lambda abar: abar[index] * conj(others), tb, conj(product))
 
 
 def _extremum_at(ufunc: np.ufunc) -> Callable[..., Any]:
@@ -590,7 +622,9 @@ def _extremum_at(ufunc: np.ufunc) -> Callable[..., Any]:
     """
 
     def impl(cfg: Any, a: Any, indices: Any, b: Any, **kw: Any) -> tuple[None, Callable[[Any], Any]]:
-        index, bv, tb = indices.val, b.val, like(b.val)
+        index = indices.val
+        bv = _at_values(a.val, b.val)
+        tb = like(bv)
         target = a if not isinstance(a, Const) else None
         before = np.array(a.val, copy=True) if target is not None else None
         ufunc.at(a.val, index, bv, **kw)
