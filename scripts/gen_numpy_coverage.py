@@ -37,6 +37,8 @@ _AREAS = {
     "indexing": "Indexing and assignment",
     "linalg": "Linear algebra",
     "fft": "Discrete Fourier transforms (numpy.fft)",
+    "constructors": "Constructors (full, linspace, geomspace, logspace)",
+    "histograms": "Counts and histograms (weights, bin edges)",
     "_util": "Linear algebra",  # products registered through the shared activity-rule factory
     "inactive": "Inactive (no derivative)",
 }

@@ -18,6 +18,7 @@ from .tracked import (
     Tracked,
     TrackedScalar,
     constructor,
+    filler,
     new_root,
     new_scalar,
     rebuild,
@@ -40,9 +41,13 @@ _gc_holds = [0, False]
 # np.array, np.asarray and np.asanyarray accept sequences holding tracked values while
 # a forward pass runs (in any thread): NumPy offers no protocol for that, so the
 # module attributes are swapped for converting wrappers and restored after the last.
+# np.full and np.full_like, which fill a new array themselves (no dispatch on the fill
+# value), are swapped the same way for wrappers that record an active fill value.
 _CONSTRUCTORS = ("array", "asarray", "asanyarray")
-_ORIGINAL = {name: getattr(np, name) for name in _CONSTRUCTORS}
-_WRAPPED = {name: constructor(fn) for name, fn in _ORIGINAL.items()}
+_FILLERS = ("full", "full_like")
+_ORIGINAL = {name: getattr(np, name) for name in _CONSTRUCTORS + _FILLERS}
+_WRAPPED = {**{name: constructor(_ORIGINAL[name]) for name in _CONSTRUCTORS},
+            **{name: filler(_ORIGINAL[name]) for name in _FILLERS}}
 
 
 def _gc_pause() -> None:

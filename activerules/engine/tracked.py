@@ -46,7 +46,7 @@ from .tape import (
     UntrackedWriteError,
 )
 
-__all__ = ["Tracked", "TrackedScalar", "record", "new_root", "new_scalar", "raw", "constructor", "ALLOC_HINT"]
+__all__ = ["Tracked", "TrackedScalar", "record", "new_root", "new_scalar", "raw", "constructor", "filler", "ALLOC_HINT"]
 
 #: counters for tests and benchmarks: copies made by copy-on-write
 stats = {"cow_copies": 0}
@@ -136,7 +136,7 @@ class _Ops:
         return out
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        if func in _ALLOC:  # np.zeros(n, like=x): a tracked buffer for active values
+        if func in _ALLOC and not _any_tracked(args, kwargs):  # np.zeros(n, like=x): a tracked buffer
             y = func(*args, **kwargs)
             if isinstance(y, np.ndarray) and y.dtype.kind in "fc":
                 return new_root(y, self._tape)  # type: ignore[attr-defined]
@@ -1067,14 +1067,47 @@ def _writable(v: np.ndarray) -> np.ndarray:
     return v
 
 
+def _any_tracked(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether a tracked value is among ``args`` or the values of ``kwargs`` (not nested)."""
+    return any(type(a) in _TRACKED for a in args) or any(type(v) in _TRACKED for v in kwargs.values())
+
+
 def _like_fn(func: Any) -> Callable[..., Any]:
-    """``np.zeros_like(x)`` and friends: a new tracked array holding constants."""
+    """``np.zeros_like(x)`` and friends: a new tracked array holding constants
+    (``np.full_like(x, v)`` with an active ``v``: recorded through its rule)."""
     def handler(proto: Any, *args: Any, **kwargs: Any) -> Any:
+        if func is np.full_like and (_any_tracked(args, kwargs) or _seq_holds_tracked(args[:1])):
+            return filler(func)(proto, *args, **kwargs)
         y = func(raw(proto), *args, **kwargs)
         if type(proto) is Tracked and isinstance(y, np.ndarray) and y.dtype.kind in "fc":
             return new_root(y, proto._tape)
         return y
     return handler
+
+
+def _seq_holds_tracked(args: tuple[Any, ...]) -> bool:
+    return any((type(a) is list or type(a) is tuple) and _seq_tape(a) is not None for a in args)
+
+
+def filler(orig: Callable[..., Any]) -> Callable[..., Any]:
+    """``np.full`` or ``np.full_like`` made to accept an active fill value: NumPy fills
+    the new array itself, which an active value cannot enter (the stand-in refuses the
+    conversion), so a call whose fill value holds a tracked value is recorded through
+    the function's rule; every other call is NumPy's own."""
+    def fill(first: Any, *args: Any, **kwargs: Any) -> Any:
+        if "fill_value" in kwargs and not args:  # the rule receives the fill value positionally
+            args = (kwargs.pop("fill_value"),)
+        value = args[0] if args else None
+        if type(value) is list or type(value) is tuple:
+            if _seq_tape(value) is not None:
+                value = construct(_ASARRAY, value, (), _EMPTY)  # np.asarray of it, recorded
+        if type(value) not in _TRACKED:
+            return orig(first, *args, **kwargs)
+        return record(orig, (first, value, *args[1:]), kwargs)
+    fill.__name__ = fill.__qualname__ = orig.__name__
+    fill.__doc__ = orig.__doc__
+    fill.__wrapped__ = orig  # type: ignore[attr-defined]
+    return fill
 
 
 def _copyto(dst: Any, src: Any, **kwargs: Any) -> None:

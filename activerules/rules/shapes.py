@@ -205,12 +205,16 @@ _GATHER: dict[Callable[..., Any], tuple[list[Any], Sequence[int] | None]] = {
     np.meshgrid: ([S(_V, _A[0]), S(_V, _A[0], indexing="ij")], None),
     np.diagflat: ([S(_V), S(_A, -1)], (0,)),
     np.insert: ([S(_V, 1, 2.5), S(_A, [0, 2], _B[:, :2], axis=1), S(_V, 2, _V[:2] * 3)], (0, 2)),
-    np.select: ([S([_V > 0, _V < -1], [_V, _V * 2 + 1], 0.5), S([_A > 0], [_B])], (1, 2)),
+    np.select: ([S([_V > 0, _V < -1], [_V, _V * 2 + 1], 0.5), S([_A > 0], [_B]),
+                 S([_V > 0], [_V * 2], default=0.25), S([_A > 0, _A < -1], [_B, _A], _B[0])], (1, 2)),
     np.choose: ([S(np.array([0, 2, 1, 0]), [_V, _V * 2, _V + 1])], (1,)),
     np.extract: ([S(_A > 0, _A)], (1,)),
 }
 _INDEX_KW: dict[Callable[..., Any], Callable[[dict[str, Any]], dict[str, Any]]] = {
     np.pad: lambda kw: {**kw, "constant_values": 0} if kw.get("mode", "constant") == "constant" else kw,
+    # a default passed by keyword is a constant: on the index maps it means "no source"
+    # (a float default would make the map float, which bincount cannot scatter by)
+    np.select: lambda kw: {**kw, "default": 0} if "default" in kw else kw,
 }
 if hasattr(np, "unstack"):  # NumPy >= 2.1
     _GATHER[np.unstack] = ([S(_T), S(_T, axis=2)], (0,))
