@@ -223,28 +223,59 @@ def _consumed(entries: list[Any]) -> Any:
 
 
 def _out_cotangent(out: Any, width: int) -> tuple[Any, bool]:
-    """The output cotangent for ``reverse`` and whether any was nonzero."""
+    """The output cotangent for ``reverse`` and whether any was nonzero. A multi-output
+    is a list of cells (a nested list for an output holding a list: ``histogramdd``'s edges)."""
     if out is None:
         return None, False
     if type(out) is Cell:
         s = out.shadow
         return s, s is not None
-    parts = [c.shadow if c is not None else None for c in out]
-    if all(p is None for p in parts):
+    if not _any_shadow(out):
         return None, False
-    vals = [p if p is not None else (c.zeros(width) if c is not None else None)
-            for c, p in zip(out, parts)]
+    vals = _filled(out, width)
     if width:  # a tuple of lanes, each a tuple of outputs
-        return tuple(tuple(v[k] if v is not None else None for v in vals) for k in range(width)), True
+        return tuple(tuple(_lane(v, k) for v in vals) for k in range(width)), True
     return tuple(vals), True
+
+
+def _any_shadow(out: list[Any]) -> bool:
+    for c in out:
+        if type(c) is Cell:
+            if c.shadow is not None:
+                return True
+        elif c is not None and _any_shadow(c):
+            return True
+    return False
+
+
+def _filled(out: list[Any], width: int, zeros: bool = False) -> list[Any]:
+    """Each output's cotangent (its shadow, zeros where none was written; ``zeros``: zeros
+    everywhere), nested as the output is; None for an output that carries none."""
+    vals: list[Any] = []
+    for c in out:
+        if type(c) is Cell:
+            s = None if zeros else c.shadow
+            vals.append(s if s is not None else c.zeros(width))
+        else:
+            vals.append(None if c is None else _filled(c, width, zeros))
+    return vals
+
+
+def _lane(v: Any, k: int) -> Any:
+    """Lane ``k`` of a (possibly nested) batch cotangent."""
+    if v is None:
+        return None
+    if type(v) is list:
+        return [_lane(e, k) for e in v]
+    return v[k]
 
 
 def _zero_out(out: Any, width: int) -> Any:
     if type(out) is Cell:
         return out.zeros(width)
-    vals = [c.zeros(width) if c is not None else None for c in out]
+    vals = _filled(out, width, zeros=True)
     if width:
-        return tuple(tuple(v[k] if v is not None else None for v in vals) for k in range(width))
+        return tuple(tuple(_lane(v, k) for v in vals) for k in range(width))
     return tuple(vals)
 
 
@@ -254,7 +285,7 @@ def _release_out(out: Any) -> None:
     elif out is not None:
         for c in out:
             if c is not None:
-                c.shadow = None
+                _release_out(c)
 
 
 def _arg_shadow(cell: Cell, view: Any, width: int) -> Any:

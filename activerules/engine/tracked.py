@@ -527,7 +527,7 @@ def _mixed() -> ActiveRulesError:
 #: as NumPy reads it: converted by np.asarray (recorded) and passed as one array.
 _SEQUENCE_FUNCTIONS: frozenset[Any] = frozenset((
     np.concatenate, np.stack, np.hstack, np.vstack, np.dstack, np.column_stack,
-    np.linalg.multi_dot, np.select, np.choose))
+    np.linalg.multi_dot, np.select, np.choose, np.histogramdd))
 #: the attribute that marks an ``@ar.primitive`` wrapper (whose rules take sequences as such)
 PRIMITIVE_MARK = "__activerules_primitive__"
 

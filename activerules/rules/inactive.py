@@ -4,7 +4,11 @@ or do not depend on the values of their array arguments (shape queries,
 
 Piecewise-constant functions with *float* output (``floor``, ``sign``, ...)
 are not here: they have zero-derivative rules in :mod:`.elementwise` so that
-their outputs stay tracked arrays.
+their outputs stay tracked arrays. Nor is any function with a float output
+that a float argument moves: ``bincount``'s and the histograms' weights (and
+their bin edges) have rules in :mod:`.histograms`.
+``tests/rules/test_inactive_audit.py`` probes every function declared here on
+float inputs and fails if a float output moves with them.
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ _NAMES = (
     "iscomplexobj", "isrealobj", "isin", "any", "all",
     # integer/bitwise ufuncs
     "bitwise_and", "bitwise_or", "bitwise_xor", "invert", "left_shift", "right_shift", "gcd", "lcm",
-    # indices and counts (integer output)
+    # indices and counts (integer output; bincount with weights is float: see .histograms)
     "argmax", "argmin", "nanargmax", "nanargmin", "argsort", "argpartition", "lexsort",
-    "nonzero", "flatnonzero", "argwhere", "searchsorted", "digitize", "count_nonzero", "bincount",
+    "nonzero", "flatnonzero", "argwhere", "searchsorted", "digitize", "count_nonzero",
     "unravel_index", "ravel_multi_index", "tril_indices_from", "triu_indices_from", "diag_indices_from",
     # shape and memory queries; constructors that read only the shape/dtype
     "shape", "ndim", "size", "may_share_memory", "shares_memory", "result_type", "min_scalar_type",
