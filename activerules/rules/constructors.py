@@ -87,11 +87,12 @@ def _linspace(start: Any, stop: Any, *pos: Any, **kw: Any) -> tuple[Any, Callabl
 
     def pullback(g: Any) -> tuple[Any, ...]:
         gy, gs = (g if g is not None else (None, None)) if step else (g, None)
-        sbar = ebar = 0.0
+        sbar: Any = 0.0
+        ebar: Any = 0.0
         if gy is not None:
             sbar, ebar = _ends(gy, t, axis)
-        if gs is not None:  # step = (stop - start) / div; NumPy's step is NaN when div == 0
-            d = np.asarray(gs) / div if div > 0 else np.asarray(gs) * np.nan
+        if gs is not None and (div > 0 or np.any(gs)):  # step = (stop - start) / div
+            d = np.asarray(gs) / div if div > 0 else np.asarray(gs) * np.nan  # NumPy's step is NaN
             sbar, ebar = sbar - d, ebar + d
         return (fit(sbar, ts), fit(ebar, te), *nones(pos))
 

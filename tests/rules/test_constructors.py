@@ -48,6 +48,7 @@ CASES: dict[str, Program] = {
         xp.linspace(x[0], x[5], 6, retstep=True)),
     "linspace_retstep_no_endpoint": lambda xp, x: (lambda r: _loss(xp, r[0]) + r[1] ** 3)(
         xp.linspace(x[1], x[3], 3, endpoint=False, retstep=True)),
+    "linspace_num_1_retstep_unused_step": lambda xp, x: _loss(xp, xp.linspace(x[0], x[1], 1, retstep=True)[0]),
     "geomspace": lambda xp, x: _loss(xp, xp.geomspace(x[0], x[2], 5)),
     "geomspace_negative": lambda xp, x: _loss(xp, xp.geomspace(-x[1], -x[5], 4, endpoint=False)),
     "geomspace_arrays": lambda xp, x: _loss(xp, xp.geomspace(x[:2], x[2:4], 3, axis=1)),
