@@ -137,6 +137,10 @@ def render() -> str:
         "* `power.reduce`: raises where NumPy's result is not the left fold (NumPy 2.4 returns "
         "`a[0] ** a[-1]` for three or more floats); `subtract`/`divide`/`power.reduce` and `reduceat` "
         "loop in Python over the reduced axis or the segments.",
+        "* `bincount`, `histogram*`: the weights (and `bins`/`range` arrays) are differentiable when "
+        "passed positionally; counts are piecewise constant in the samples (derivative 0, a sample on an "
+        "edge counts in NumPy's bin); data-driven edges send their cotangent to the extreme samples, "
+        "ties split evenly. `logspace`: `base` differentiable when passed positionally.",
         "* `np.block` has no rule of its own: the engine builds it from "
         "`concatenate` and `reshape`, as NumPy documents it.",
         "",

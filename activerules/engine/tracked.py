@@ -1093,7 +1093,13 @@ def filler(orig: Callable[..., Any]) -> Callable[..., Any]:
     """``np.full`` or ``np.full_like`` made to accept an active fill value: NumPy fills
     the new array itself, which an active value cannot enter (the stand-in refuses the
     conversion), so a call whose fill value holds a tracked value is recorded through
-    the function's rule; every other call is NumPy's own."""
+    the function's rule; every other call is NumPy's own. The engine swaps ``np.full``
+    and ``np.full_like`` for these while a forward pass runs::
+
+        full = filler(np.full)
+        full(3, 2.0)                                    # array([2., 2., 2.]): NumPy's own call
+        ar.gradient(lambda s: full(3, s).sum(), 1.5)    # 3.0
+    """
     def fill(first: Any, *args: Any, **kwargs: Any) -> Any:
         if "fill_value" in kwargs and not args:  # the rule receives the fill value positionally
             args = (kwargs.pop("fill_value"),)

@@ -59,6 +59,10 @@ def _numpy_program(kind: str) -> Callable[[Any], Any]:
             np.subtract.at(a, REPEAT, a[:3])
         elif kind == "multiply_repeat":
             np.multiply.at(a, REPEAT, a[1:4])
+        elif kind == "multiply_view_target":  # the target a view, the values another view
+            np.multiply.at(a[1:], np.array([0, 2, 2]), a[:3])
+        elif kind == "maximum_view_target":
+            np.maximum.at(a[2:], np.array([1, 0, 3]), a[:3][::-1])
         return _loss(a)
     return f
 
@@ -80,12 +84,16 @@ def _torch_program(kind: str) -> Callable[[Any], Any]:
             a = a.index_add(0, torch.tensor(REPEAT), -a[:3])
         elif kind == "multiply_repeat":
             a = a.scatter_reduce(0, torch.tensor(REPEAT), a[1:4].clone(), "prod")
+        elif kind == "multiply_view_target":
+            a = torch.cat([a[:1], a[1:].scatter_reduce(0, torch.tensor([0, 2, 2]), a[:3].clone(), "prod")])
+        elif kind == "maximum_view_target":
+            a = torch.cat([a[:2], a[2:].scatter_reduce(0, torch.tensor([1, 0, 3]), a[:3].flip(0), "amax")])
         return _tloss(a)
     return f
 
 
 KINDS = ["multiply_prefix", "multiply_swap", "maximum_self", "minimum_self", "add_reversed",
-         "subtract_repeat", "multiply_repeat"]
+         "subtract_repeat", "multiply_repeat", "multiply_view_target", "maximum_view_target"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
