@@ -60,8 +60,8 @@ def _bincount(x: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[
     tw = _stand_in(pos[0]) if pos else None
 
     def pullback(g: Any) -> tuple[Any, ...]:
-        if not pos:
-            return (None,)
+        if not pos or pos[0] is None:  # no weights: integer counts
+            return (None, *((None,) * len(pos)))
         return (None, fit(np.asarray(g)[idx], tw), *((None,) * (len(pos) - 1)))
 
     return y, pullback
