@@ -40,7 +40,7 @@ _gc_holds = [0, False]
 # np.array, np.asarray and np.asanyarray accept sequences holding tracked values while
 # a forward pass runs (in any thread): NumPy offers no protocol for that, so the
 # module attributes are swapped for converting wrappers and restored after the last.
-_CONSTRUCTORS = ("array", "asarray", "asanyarray")
+_CONSTRUCTORS = ("array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "require")
 _ORIGINAL = {name: getattr(np, name) for name in _CONSTRUCTORS}
 _WRAPPED = {name: constructor(fn) for name, fn in _ORIGINAL.items()}
 
