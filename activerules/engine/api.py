@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from ..activity import Active, ActivityError, BatchDuplicated, Const, Duplicated
-from .tape import Cell, Tape
+from .tape import Cell, Tape, layout_of
 from .tracked import (
     PRIMITIVE_MARK,
     Tracked,
@@ -120,6 +120,7 @@ class _Run:
         self.call_args: list[Any] = []
         self.cells: list[Cell | None] = []  # per argument: its cell if differentiated
         self.copy_back: list[tuple[Tracked, np.ndarray, np.ndarray]] = []
+        self.shadow_back: list[tuple[np.ndarray, np.ndarray]] = []  # (inner, the caller's shadow)
 
     def add_array(self, arr: Any, shadow: Any) -> None:
         """A Duplicated argument of :func:`autodiff`: the function's writes reach ``arr``."""
@@ -127,7 +128,15 @@ class _Run:
             raise ActivityError(f"only float or complex ndarrays can be differentiated as arrays, "
                                 f"got {type(arr).__name__}")
         own = _alias(arr)  # writable even after the caller's array is locked below
-        t = new_root(own, self.tape, Cell(arr.shape, arr.dtype, shadow))
+        cell = Cell(arr.shape, arr.dtype, shadow, layout_of(own))
+        lanes = shadow if isinstance(shadow, tuple) else (shadow,)
+        if not all(cell.fits(d) for d in lanes if isinstance(d, np.ndarray) and d.shape == arr.shape):
+            # the sweep needs shadows laid out as the array (views of it must be views of
+            # the shadow): it works on such copies, written back into the caller's in finish()
+            inner = tuple(np.copyto(z, d) or z for z, d in zip(cell.zeros(len(lanes)), lanes))
+            cell.shadow = inner if isinstance(shadow, tuple) else inner[0]
+            self.shadow_back.extend(zip(inner, lanes))
+        t = new_root(own, self.tape, cell)
         # Writes through the caller's own array (an untracked alias) are impossible meanwhile.
         self.tape.lock(arr)
         self.copy_back.append((t, arr, own))
@@ -143,7 +152,7 @@ class _Run:
         if type(arr) is not np.ndarray:  # a subclass computes as a plain ndarray
             own = arr.view(np.ndarray)
             own.flags.writeable = False
-        t = new_root(own, self.tape, Cell(arr.shape, arr.dtype), pinned=True)
+        t = new_root(own, self.tape, Cell(arr.shape, arr.dtype, layout=layout_of(own)), pinned=True)
         self.tape.lock(arr)
         self.call_args.append(t)
         self.cells.append(t._cell)
@@ -177,6 +186,9 @@ class _Run:
             if t._a is not own:  # the storage moved (copy-on-write): write the final values
                 arr[...] = t._a
         self.copy_back = []
+        for inner, dx in self.shadow_back:
+            dx[...] = inner
+        self.shadow_back = []
 
 
 def _alias(arr: np.ndarray) -> np.ndarray:
@@ -393,8 +405,8 @@ def _seed_vjp(result: Any, ybar: Any) -> None:
     if t is Tracked:
         cell = result._cell
         if (result._view is None and type(ybar) is np.ndarray and ybar.shape == cell.shape
-                and ybar.dtype == cell.dtype):
-            cell.shadow = ybar.copy()  # the sweep accumulates into it: never the caller's array
+                and ybar.dtype == cell.dtype and cell.fits(ybar)):
+            cell.shadow = ybar.copy(order="K")  # the sweep accumulates into it: never the caller's array
             return
         cell.shadow = None
         s = cell.ensure(0)

@@ -46,6 +46,7 @@ from .tape import (
     Cell,
     Tape,
     UntrackedWriteError,
+    layout_of,
 )
 
 __all__ = ["Tracked", "TrackedScalar", "record", "new_root", "new_scalar", "raw", "constructor", "ALLOC_HINT"]
@@ -347,14 +348,18 @@ class Tracked(_Ops):
 
     def astype(self, dtype: Any, order: str = "K", casting: str = "unsafe", subok: bool = True,
                copy: bool = True) -> Any:
-        """``np.astype`` after ``np.copy(x, order=order)`` for an order other than 'K'."""
+        """``np.astype(x, dtype)``, after ``np.copy(x, order=order)`` for an order other
+        than 'K'; ``x`` itself for ``copy=False`` when nothing changes, as NumPy."""
         if not np.can_cast(self._a.dtype, dtype, casting):
             raise TypeError(f"Cannot cast array data from {self._a.dtype!r} to {np.dtype(dtype)!r} "
                             f"according to the rule {casting!r}")
+        same = np.dtype(dtype) == self._a.dtype
+        if not copy and same and (order == "K" or _has_order(self._a, order)):
+            return self  # NumPy returns the array itself
         if order == "K":
-            return call(_ASTYPE, (self, dtype), {"copy": copy})
-        x = call(np.copy, (self,), {"order": order}) if copy or not _has_order(self._a, order) else self
-        return call(_ASTYPE, (x, dtype), {"copy": False})
+            return call(_ASTYPE, (self, dtype), _EMPTY)
+        y = call(np.copy, (self,), {"order": order})
+        return y if same else call(_ASTYPE, (y, dtype), _EMPTY)  # np.astype keeps y's layout
 
     def view(self, dtype: Any = None, type: Any = None) -> Any:
         """A view with the same dtype (reinterpreting the bytes has no derivative)."""
@@ -622,7 +627,7 @@ def new_root(a: np.ndarray, tape: Tape, cell: Cell | None = None, pinned: int = 
     """A tracked root over buffer ``a`` (with a fresh zero-shadow cell by default)."""
     t = _new(Tracked)
     t._a = a
-    t._cell = Cell(a.shape, a.dtype) if cell is None else cell
+    t._cell = Cell(a.shape, a.dtype, layout=layout_of(a)) if cell is None else cell
     t._tape = tape
     t._root = None  # a root is its own root (no reference cycle)
     t._view = None
@@ -640,6 +645,7 @@ def new_scalar(v: Any, tape: Tape, cell: Cell | None = None) -> TrackedScalar:
         cell.shadow = None
         cell.shape = None
         cell.dtype = _scalar_dtype(v)
+        cell.layout = None
     s._cell = cell
     s._tape = tape
     return s
@@ -1022,6 +1028,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         out.shadow = None
         out.shape = y.shape
         out.dtype = y.dtype
+        out.layout = None if y.flags.c_contiguous else layout_of(y)
         w = _new(Tracked)
         w._pinned = DETACHED if detached else _rc(y) > 2  # > 2: the rule kept the output
         w._a = y
@@ -1337,8 +1344,8 @@ def _view_fn(func: Any) -> Callable[..., Any]:
         if type(a) is not Tracked:
             return record(func, (a, *args), kwargs)
         v = func(a._a, *args, **kwargs)
-        if _numpy_copies(a, func, args, kwargs):  # a view of our copy, a copy in NumPy
-            return _np.copy(view_of(a, v, lambda s: func(s, *args, **kwargs)))
+        if _numpy_copies(a, func, args, kwargs):  # a copy in NumPy: a writable array of its own
+            return _np.copy(record(func, (a, *args), kwargs))
         if _plain_view(v, a._a):
             if v.flags.writeable:
                 return view_of(a, v, lambda s: func(s, *args, **kwargs))
