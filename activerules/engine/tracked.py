@@ -576,10 +576,12 @@ def _put_flat(x: Tracked, lin: Any, v: Any) -> None:
     lin = np.ravel(lin)
     if lin.size == 0:
         return
-    if type(v) is not TrackedScalar and np.ndim(raw(v)) != 0:
-        v = _np.ravel(_np.asarray(v))
-        if v.size != lin.size:
-            v = v[np.arange(lin.size) % v.size]
+    if type(v) is not TrackedScalar:
+        v = _np.asarray(v)  # a list holding tracked values: a tracked array (recorded)
+        if v.ndim != 0:
+            v = _np.ravel(v)
+            if v.size != lin.size:
+                v = v[np.arange(lin.size) % v.size]
     x[np.unravel_index(lin, x._a.shape)] = v
 
 
