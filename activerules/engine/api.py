@@ -133,7 +133,9 @@ class _Run:
         if not all(cell.fits(d) for d in lanes if isinstance(d, np.ndarray) and d.shape == arr.shape):
             # the sweep needs shadows laid out as the array (views of it must be views of
             # the shadow): it works on such copies, written back into the caller's in finish()
-            inner = tuple(np.copyto(z, d) or z for z, d in zip(cell.zeros(len(lanes)), lanes))
+            inner = cell.zeros(len(lanes))
+            for z, d in zip(inner, lanes):
+                z[...] = d
             cell.shadow = inner if isinstance(shadow, tuple) else inner[0]
             self.shadow_back.extend(zip(inner, lanes))
         t = new_root(own, self.tape, cell)

@@ -263,6 +263,10 @@ class Tracked(_Ops):
     def shape(self) -> tuple[int, ...]:
         return self._a.shape
 
+    @shape.setter
+    def shape(self, v: Any) -> None:
+        raise _no_attribute(self, "shape", "assigning x.shape; write x = x.reshape(shape)")
+
     @property
     def ndim(self) -> int:
         return self._a.ndim
@@ -270,6 +274,10 @@ class Tracked(_Ops):
     @property
     def dtype(self) -> np.dtype[Any]:
         return self._a.dtype
+
+    @dtype.setter
+    def dtype(self, v: Any) -> None:
+        raise _no_attribute(self, "dtype", "assigning x.dtype; write x = x.astype(dtype)")
 
     @property
     def size(self) -> int:
@@ -287,21 +295,13 @@ class Tracked(_Ops):
     def strides(self) -> tuple[int, ...]:
         return self._a.strides
 
-    @property
-    def flags(self) -> Any:
-        return _Flags(self._a.flags, _writeable(self))
-
-    @shape.setter
-    def shape(self, v: Any) -> None:
-        raise _no_attribute(self, "shape", "assigning x.shape; write x = x.reshape(shape)")
-
     @strides.setter
     def strides(self, v: Any) -> None:
         raise _no_attribute(self, "strides", "assigning x.strides; index or reshape instead")
 
-    @dtype.setter
-    def dtype(self, v: Any) -> None:
-        raise _no_attribute(self, "dtype", "assigning x.dtype; write x = x.astype(dtype)")
+    @property
+    def flags(self) -> Any:
+        return _Flags(self._a.flags, _writeable(self))
 
     @property  # type: ignore[misc]
     def __class__(self) -> type:  # noqa: D105
@@ -346,7 +346,7 @@ class Tracked(_Ops):
         """``np.copy(x, order=order)`` (the method's default order is 'C', np.copy's 'K')."""
         return call(np.copy, (self,), {"order": order})
 
-    def astype(self, dtype: Any, order: str = "K", casting: str = "unsafe", subok: bool = True,
+    def astype(self, dtype: Any, order: str = "K", casting: Any = "unsafe", subok: bool = True,
                copy: bool = True) -> Any:
         """``np.astype(x, dtype)``, after ``np.copy(x, order=order)`` for an order other
         than 'K'; ``x`` itself for ``copy=False`` when nothing changes, as NumPy."""
@@ -388,7 +388,7 @@ class Tracked(_Ops):
 
     def partition(self, kth: Any, axis: int = -1, kind: str = "introselect", order: Any = None) -> None:
         """In place: ``np.copyto(x, np.partition(x, ...))``."""
-        record(np.copyto, (self, np.partition(self, kth, axis, kind, order)), mutates=(0,))
+        record(np.copyto, (self, _np.partition(self, kth, axis, kind, order)), mutates=(0,))
 
     def __iter__(self) -> Any:
         if self._a.ndim == 0:
@@ -500,7 +500,7 @@ def _missing_attribute(x: Any, name: str) -> Any:
             return getattr(v, name)
         if v is None or not hasattr(v, name):
             raise AttributeError(f"'{type(x).__name__}' object has no attribute '{name}'")
-        why = "use the NumPy function of the same name on x (np.{0}(x, ...)) if it has one".format(name)
+        why = f"use the NumPy function of the same name on x (np.{name}(x, ...)) if it has one"
     raise _no_attribute(x, name, why)
 
 
