@@ -458,9 +458,8 @@ class UnsupportedAttributeError(ActiveRulesError, AttributeError):
     probing with ``hasattr`` takes its other path.
 
     >>> import numpy as np, activerules as ar
-    >>> ar.gradient(lambda x: x.ctypes, np.ones(2))  # doctest: +IGNORE_EXCEPTION_DETAIL
-    Traceback (most recent call last):
-    UnsupportedAttributeError: activerules: x.ctypes of an active array ...
+    >>> ar.gradient(lambda x: hasattr(x, "ctypes") or x.sum(), np.ones(2))
+    array([1., 1.])
     """
 
 

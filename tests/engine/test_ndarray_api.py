@@ -132,6 +132,10 @@ def _views_and_base(x: Any) -> Any:
     assert x[1:].base is x and x.base is None and v.base is x
     m = x.mT
     m[1, 0] = x[2, 0] ** 2  # a view: reaches x
+    r = x.T.ravel(order="F")  # a view of x
+    r[1] = x[2, 1] * 0.5
+    k = x.T.ravel(order="K")  # a view too
+    k[7] = np.cos(x[0, 1])
     return (x * np.arange(9.0).reshape(3, 3)).sum()
 
 
