@@ -465,10 +465,12 @@ class UnsupportedAttributeError(ActiveRulesError, AttributeError):
 
 #: why a stand-in has no such attribute, and what to use instead
 _NO_ATTRIBUTE = {
-    **dict.fromkeys(("ctypes", "data", "tobytes", "tofile", "dump", "dumps", "__array_interface__",
-                     "__array_struct__", "__dlpack__"),
+    **dict.fromkeys(("ctypes", "data", "tobytes", "tofile", "dump", "dumps", "__dlpack__"),
                     "it hands out the raw values, which would drop the derivative; compute with "
                     "NumPy functions and operators on x"),
+    **dict.fromkeys(("__array_interface__", "__array_struct__"),
+                    "it hands out the raw memory (np.lib.stride_tricks.as_strided reads it), which "
+                    "would drop the derivative; gather the elements by indexing instead"),
     **dict.fromkeys(("byteswap", "getfield", "setfield"),
                     "it reinterprets the bytes, which has no derivative; for a value conversion "
                     "use x.astype(dtype)"),
@@ -533,9 +535,11 @@ class _Flags:
 
 def _writeable(t: Tracked) -> bool:
     """Whether writing into ``t`` works, as ``flags.writeable`` says for an ndarray."""
+    root = t._root if t._root is not None else t
+    if root._pinned == DETACHED:
+        return False  # writing into it raises (see prepare_write)
     if t._a.flags.writeable:
         return True
-    root = t._root if t._root is not None else t
     # a pinned root (a caller's array, locked) is moved to a copy by the first write
     return root._pinned is True and not root._a.flags.writeable
 

@@ -109,7 +109,7 @@ def test_as_strided_raises_a_named_error() -> None:
     def f(x: Any) -> Any:
         return np.lib.stride_tricks.as_strided(x, (2, 2), (8, 8)).sum()
 
-    with pytest.raises(ar.ActiveRulesError, match="__array_interface__"):
+    with pytest.raises(ar.ActiveRulesError, match="__array_interface__.*as_strided"):
         gradient(f, X.copy())
 
 

@@ -222,3 +222,19 @@ def test_a_reshape_of_broadcast_to_that_numpy_keeps_a_view_stays_read_only() -> 
         f(np.ones(3))
     with pytest.raises(ar.ActiveRulesError):
         gradient(f, np.ones(3))
+
+
+def test_flags_writeable_says_whether_a_write_works() -> None:
+    seen: list[Any] = []
+
+    def f(x: Any) -> Any:
+        b = np.broadcast_to(x, (2, 3))  # NumPy: a read-only view; the engine: writes raise
+        seen.append((x.flags.writeable, x[1:].flags.writeable, b.flags.writeable,
+                     np.diagonal(np.outer(x, x)).flags.writeable))
+        return (b * x).sum()
+
+    gradient(f, np.ones(3))
+    x = np.ones(3)
+    want = (x.flags.writeable, x[1:].flags.writeable, np.broadcast_to(x, (2, 3)).flags.writeable,
+            np.diagonal(np.outer(x, x)).flags.writeable)
+    assert seen == [want]
