@@ -132,10 +132,6 @@ class _Ops:
             "derivative: pickle the function's result outside the differentiation, or the "
             "inputs given to ar.gradient / ar.vjp")
 
-    def __getattr__(self, name: str) -> Any:
-        """NumPy attributes a stand-in cannot give (only reached for missing names)."""
-        return _missing_attribute(self, name)
-
     def __complex__(self) -> complex:
         raise _untracked_error("an active value was converted to a Python complex")
 
@@ -465,12 +461,12 @@ class UnsupportedAttributeError(ActiveRulesError, AttributeError):
 
 #: why a stand-in has no such attribute, and what to use instead
 _NO_ATTRIBUTE = {
-    **dict.fromkeys(("ctypes", "data", "tobytes", "tofile", "dump", "dumps", "__dlpack__"),
+    **dict.fromkeys(("ctypes", "data", "tobytes", "tofile", "dump", "dumps"),
                     "it hands out the raw values, which would drop the derivative; compute with "
                     "NumPy functions and operators on x"),
-    **dict.fromkeys(("__array_interface__", "__array_struct__"),
-                    "it hands out the raw memory (np.lib.stride_tricks.as_strided reads it), which "
-                    "would drop the derivative; gather the elements by indexing instead"),
+    # NumPy probes it on conversions (an AttributeError: absent); as_strided reads it
+    "__array_interface__": "it hands out the raw memory (np.lib.stride_tricks.as_strided reads "
+                           "it), which would drop the derivative; gather the elements by indexing instead",
     **dict.fromkeys(("byteswap", "getfield", "setfield"),
                     "it reinterprets the bytes, which has no derivative; for a value conversion "
                     "use x.astype(dtype)"),
@@ -490,19 +486,33 @@ def _no_attribute(x: Any, name: str, why: str) -> UnsupportedAttributeError:
         f"{why}. Or register a rule for the code that needs it (ar.rrule / @ar.primitive)")
 
 
-def _missing_attribute(x: Any, name: str) -> Any:
-    """``getattr(x, name)`` for a name the stand-in class lacks: a plain attribute of a
-    number's value, or an UnsupportedAttributeError for what NumPy has and a stand-in
-    cannot give; an ordinary AttributeError otherwise (NumPy probes dunders)."""
-    why = _NO_ATTRIBUTE.get(name)
-    if why is None:
-        v = raw(x) if not name.startswith("_") else None
-        if type(x) is TrackedScalar and name in _SCALAR_INERT:
-            return getattr(v, name)
-        if v is None or not hasattr(v, name):
-            raise AttributeError(f"'{type(x).__name__}' object has no attribute '{name}'")
-        why = f"use the NumPy function of the same name on x (np.{name}(x, ...)) if it has one"
-    raise _no_attribute(x, name, why)
+def _unsupported(name: str) -> property:
+    """The attribute ``name`` of NumPy's arrays or numbers that a stand-in cannot give:
+    a property raising UnsupportedAttributeError with the reason and the alternative."""
+    why = _NO_ATTRIBUTE.get(name, f"use the NumPy function of the same name on x "
+                                  f"(np.{name}(x, ...)) if it has one")
+
+    def get(self: Any) -> Any:
+        raise _no_attribute(self, name, why)
+    return property(get, doc=f"Not available on a stand-in: {why}.")
+
+
+def _plain_attribute(name: str) -> property:
+    """The attribute ``name`` of a tracked number's value, as it is (a plain value)."""
+    return property(lambda self: getattr(self._v, name), doc=f"``{name}`` of the number's value.")
+
+
+def _complete_ndarray_api() -> None:
+    """Give the stand-in classes every public attribute of NumPy's arrays and numbers
+    they lack: plain values for a number's inert attributes, else a named error (not a
+    bare AttributeError). Explicit attributes rather than ``__getattr__``, which would
+    slow down the attribute probes NumPy makes on every conversion."""
+    for cls, protos in ((Tracked, (np.ndarray,)), (TrackedScalar, (np.float64, np.complex128))):
+        names = {n for p in protos for n in dir(p) if not n.startswith("_")} | {"__array_interface__"}
+        for name in sorted(names):
+            if not hasattr(cls, name):
+                inert = cls is TrackedScalar and name in _SCALAR_INERT
+                setattr(cls, name, _plain_attribute(name) if inert else _unsupported(name))
 
 
 class _Flags:
@@ -1339,6 +1349,7 @@ _METHODS: dict[str, Any] = {
 }
 for _name, _func in _METHODS.items():
     setattr(_Ops, _name, _method(_name, _func))
+_complete_ndarray_api()
 
 
 def _view_fn(func: Any) -> Callable[..., Any]:
