@@ -37,10 +37,12 @@ _guard = threading.Lock()
 _running = [0]
 _gc_holds = [0, False]
 
-# np.array, np.asarray and np.asanyarray accept sequences holding tracked values while
-# a forward pass runs (in any thread): NumPy offers no protocol for that, so the
+# np.array, np.asarray, np.asanyarray (and the functions that convert like them, and
+# np.shape/np.ndim/np.size, which convert a list) accept sequences holding tracked values
+# while a forward pass runs (in any thread): NumPy offers no protocol for that, so the
 # module attributes are swapped for converting wrappers and restored after the last.
-_CONSTRUCTORS = ("array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "require")
+_CONSTRUCTORS = ("array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "require",
+                 "shape", "ndim", "size")
 _ORIGINAL = {name: getattr(np, name) for name in _CONSTRUCTORS}
 _WRAPPED = {name: constructor(fn) for name, fn in _ORIGINAL.items()}
 

@@ -238,3 +238,22 @@ def test_flags_writeable_says_whether_a_write_works() -> None:
     want = (x.flags.writeable, x[1:].flags.writeable, np.broadcast_to(x, (2, 3)).flags.writeable,
             np.diagonal(np.outer(x, x)).flags.writeable)
     assert seen == [want]
+
+
+LIST_PREDICATES: dict[str, Callable[[Any], Any]] = {
+    "ndim": lambda x: np.ndim([x[0], x[1]]), "shape": lambda x: np.shape([x, x]),
+    "size": lambda x: np.size([x[0], 1.0]), "shape nested": lambda x: np.shape([[x[0]], [2.0]]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LIST_PREDICATES))
+def test_shape_predicates_of_lists_holding_stand_ins(name: str) -> None:
+    p = LIST_PREDICATES[name]
+    got: list[Any] = []
+
+    def f(x: Any) -> Any:
+        got.append(p(x))
+        return x.sum()
+
+    gradient(f, np.array([0.5, 1.5]))
+    assert got == [p(np.array([0.5, 1.5]))]
