@@ -17,6 +17,12 @@ argument's memory; if so, the root is *pinned* and the next write through any
 of its wrappers first moves the root (and all its live views) to a fresh copy,
 leaving the old buffer untouched for the reverse sweep. A rule whose reverse
 reads no primal pins nothing, so nothing is copied.
+
+Stand-ins behave as the values they stand for: they have NumPy's memory layout
+(so a later reshape views or copies as in NumPy; each shadow has its storage's
+layout, ``Cell.layout``), answer ``isinstance`` and the shape/type predicates
+as their values (a ``__class__`` property), and every public ndarray attribute
+either works or raises :class:`UnsupportedAttributeError` naming it.
 """
 
 from __future__ import annotations
