@@ -9,7 +9,7 @@ memory model (views, copy-on-write) and :mod:`.tape` for the sweep.
 
 from .api import autodiff, gradient, primitive, vjp
 from .tape import MutationError, UntrackedWriteError
-from .tracked import Tracked, TrackedScalar
+from .tracked import Tracked, TrackedScalar, UnsupportedAttributeError
 
 __all__ = ["autodiff", "gradient", "vjp", "primitive", "MutationError", "UntrackedWriteError",
-           "Tracked", "TrackedScalar"]
+           "Tracked", "TrackedScalar", "UnsupportedAttributeError"]

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from ..activity import Active, ActivityError, BatchDuplicated, Const, Duplicated
-from .tape import Cell, Tape
+from .tape import Cell, Tape, layout_of
 from .tracked import (
     PRIMITIVE_MARK,
     Tracked,
@@ -38,12 +38,14 @@ _guard = threading.Lock()
 _running = [0]
 _gc_holds = [0, False]
 
-# np.array, np.asarray and np.asanyarray accept sequences holding tracked values while
-# a forward pass runs (in any thread): NumPy offers no protocol for that, so the
+# np.array, np.asarray, np.asanyarray (and the functions that convert like them, and
+# np.shape/np.ndim/np.size, which convert a list) accept sequences holding tracked values
+# while a forward pass runs (in any thread): NumPy offers no protocol for that, so the
 # module attributes are swapped for converting wrappers and restored after the last.
 # np.full and np.full_like, which fill a new array themselves (no dispatch on the fill
 # value), are swapped the same way for wrappers that record an active fill value.
-_CONSTRUCTORS = ("array", "asarray", "asanyarray")
+_CONSTRUCTORS = ("array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "require",
+                 "shape", "ndim", "size")
 _FILLERS = ("full", "full_like")
 _ORIGINAL = {name: getattr(np, name) for name in _CONSTRUCTORS + _FILLERS}
 _WRAPPED = {**{name: constructor(_ORIGINAL[name]) for name in _CONSTRUCTORS},
@@ -125,6 +127,7 @@ class _Run:
         self.call_args: list[Any] = []
         self.cells: list[Cell | None] = []  # per argument: its cell if differentiated
         self.copy_back: list[tuple[Tracked, np.ndarray, np.ndarray]] = []
+        self.shadow_back: list[tuple[np.ndarray, np.ndarray]] = []  # (inner, the caller's shadow)
 
     def add_array(self, arr: Any, shadow: Any) -> None:
         """A Duplicated argument of :func:`autodiff`: the function's writes reach ``arr``."""
@@ -132,7 +135,17 @@ class _Run:
             raise ActivityError(f"only float or complex ndarrays can be differentiated as arrays, "
                                 f"got {type(arr).__name__}")
         own = _alias(arr)  # writable even after the caller's array is locked below
-        t = new_root(own, self.tape, Cell(arr.shape, arr.dtype, shadow))
+        cell = Cell(arr.shape, arr.dtype, shadow, layout_of(own))
+        lanes = shadow if isinstance(shadow, tuple) else (shadow,)
+        if not all(cell.fits(d) for d in lanes if isinstance(d, np.ndarray) and d.shape == arr.shape):
+            # the sweep needs shadows laid out as the array (views of it must be views of
+            # the shadow): it works on such copies, written back into the caller's in finish()
+            inner = cell.zeros(len(lanes))
+            for z, d in zip(inner, lanes):
+                z[...] = d
+            cell.shadow = inner if isinstance(shadow, tuple) else inner[0]
+            self.shadow_back.extend(zip(inner, lanes))
+        t = new_root(own, self.tape, cell)
         # Writes through the caller's own array (an untracked alias) are impossible meanwhile.
         self.tape.lock(arr)
         self.copy_back.append((t, arr, own))
@@ -148,7 +161,7 @@ class _Run:
         if type(arr) is not np.ndarray:  # a subclass computes as a plain ndarray
             own = arr.view(np.ndarray)
             own.flags.writeable = False
-        t = new_root(own, self.tape, Cell(arr.shape, arr.dtype), pinned=True)
+        t = new_root(own, self.tape, Cell(arr.shape, arr.dtype, layout=layout_of(own)), pinned=True)
         self.tape.lock(arr)
         self.call_args.append(t)
         self.cells.append(t._cell)
@@ -182,6 +195,9 @@ class _Run:
             if t._a is not own:  # the storage moved (copy-on-write): write the final values
                 arr[...] = t._a
         self.copy_back = []
+        for inner, dx in self.shadow_back:
+            dx[...] = inner
+        self.shadow_back = []
 
 
 def _alias(arr: np.ndarray) -> np.ndarray:
@@ -398,8 +414,8 @@ def _seed_vjp(result: Any, ybar: Any) -> None:
     if t is Tracked:
         cell = result._cell
         if (result._view is None and type(ybar) is np.ndarray and ybar.shape == cell.shape
-                and ybar.dtype == cell.dtype):
-            cell.shadow = ybar.copy()  # the sweep accumulates into it: never the caller's array
+                and ybar.dtype == cell.dtype and cell.fits(ybar)):
+            cell.shadow = ybar.copy(order="K")  # the sweep accumulates into it: never the caller's array
             return
         cell.shadow = None
         s = cell.ensure(0)

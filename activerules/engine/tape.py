@@ -80,21 +80,39 @@ class Cell:
     one tracked scalar (``shape is None``). ``shadow is None`` means zero; in a
     batch differentiation a shadow is a tuple with one entry per lane."""
 
-    __slots__ = ("shadow", "shape", "dtype")
+    __slots__ = ("shadow", "shape", "dtype", "layout")
 
-    def __init__(self, shape: Any, dtype: Any, shadow: Any = None) -> None:
+    def __init__(self, shape: Any, dtype: Any, shadow: Any = None, layout: Any = None) -> None:
         self.shadow = shadow
         self.shape = shape
         self.dtype = dtype
+        # None: C order; else the axes by decreasing stride of the storage (see layout_of).
+        # A shadow has its storage's layout, so a view (a reshape) of the storage that
+        # is a view of the primal is one of the shadow too, and writes through it land.
+        self.layout = layout
 
     def zeros(self, width: int) -> Any:
-        """A zero shadow (a tuple of ``width`` for a batch)."""
+        """A zero shadow (a tuple of ``width`` for a batch), laid out as the storage."""
         if self.shape is None:
             z = self.dtype.type(0)
             return z if not width else (z,) * width
         if not width:
+            return self._zeros()
+        return tuple(self._zeros() for _ in range(width))
+
+    def _zeros(self) -> np.ndarray:
+        perm = self.layout
+        if perm is None:
             return np.zeros(self.shape, self.dtype)
-        return tuple(np.zeros(self.shape, self.dtype) for _ in range(width))
+        z = np.zeros([self.shape[i] for i in perm], self.dtype)
+        return z.transpose(np.argsort(perm))
+
+    def fits(self, a: np.ndarray) -> bool:
+        """Whether array ``a`` is laid out as this storage's shadow must be."""
+        if self.layout is None:
+            return a.flags.c_contiguous
+        return layout_of(a) == self.layout and (a.flags.c_contiguous or a.flags.f_contiguous
+                                                or _compact(a))
 
     def ensure(self, width: int) -> Any:
         """The shadow, allocated (zero) if it was not yet."""
@@ -102,6 +120,21 @@ class Cell:
         if s is None:
             s = self.shadow = self.zeros(width)
         return s
+
+
+def layout_of(a: np.ndarray) -> Any:
+    """None for a C-contiguous array, else its axes by decreasing stride (the order
+    ``np.empty_like(a)`` keeps)."""
+    if a.flags.c_contiguous:
+        return None
+    st = a.strides
+    return tuple(sorted(range(a.ndim), key=lambda i: -abs(st[i])))
+
+
+def _compact(a: np.ndarray) -> bool:
+    """Whether ``a`` has no gaps (its memory spans exactly its elements)."""
+    span = sum((n - 1) * abs(st) for n, st in zip(a.shape, a.strides)) + a.itemsize
+    return span == a.size * a.itemsize
 
 
 def lanes_map(fn: Callable[[Any], Any], shadow: Any, width: int) -> Any:
@@ -405,7 +438,7 @@ def _reverse_rule(entry: Entry) -> None:
             continue
         s = cell.shadow
         if s is None:
-            s = cell.shadow = np.zeros(cell.shape, cell.dtype)
+            s = cell.shadow = cell.zeros(0)
             fresh.append(cell)
             if view is None and i not in mutates and _bound_once(cell, binds):
                 ann = anns[i]
@@ -515,7 +548,7 @@ def _adopted(label: str, d: Any, zeros: np.ndarray, dret: Any) -> Any:
     """The shadow of a fresh cell whose rule handed its cotangent ``d`` over (``ann.fresh``,
     see ``rules._util._hand``): ``d`` itself when nothing else can see it (a fresh
     array, or the output's cotangent, which this entry releases), else ``zeros + d``."""
-    if type(d) is np.ndarray and d.shape == zeros.shape and d.dtype == zeros.dtype:
+    if type(d) is np.ndarray and d.shape == zeros.shape and d.dtype == zeros.dtype and d.strides == zeros.strides:
         # references: ann.dval, the caller's ``d``, this parameter, getrefcount's argument
         if d is dret or (d.base is None and d.flags.writeable and sys.getrefcount(d) <= 4):
             return d
@@ -584,7 +617,8 @@ def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out:
             cell.shadow = c if cell.shadow is None else cell.shadow + c
         elif kind == ARRAY:
             s = cell.shadow
-            if s is None and view is None and type(c) is np.ndarray and c.dtype == cell.dtype:
+            if (s is None and view is None and type(c) is np.ndarray and c.dtype == cell.dtype
+                    and cell.fits(c)):
                 if c is spare:  # identity-like pullback: take over the output's shadow
                     cell.shadow = c
                     spare = None

@@ -17,10 +17,18 @@ argument's memory; if so, the root is *pinned* and the next write through any
 of its wrappers first moves the root (and all its live views) to a fresh copy,
 leaving the old buffer untouched for the reverse sweep. A rule whose reverse
 reads no primal pins nothing, so nothing is copied.
+
+Stand-ins behave as the values they stand for: they have NumPy's memory layout
+(so a later reshape views or copies as in NumPy; each shadow has its storage's
+layout, ``Cell.layout``), answer ``isinstance`` and the shape/type predicates
+as their values (a ``__class__`` property), and every public ndarray attribute
+either works or raises :class:`UnsupportedAttributeError` naming it.
 """
 
 from __future__ import annotations
 
+import builtins
+import math
 import operator
 import sys
 import weakref
@@ -44,6 +52,7 @@ from .tape import (
     Cell,
     Tape,
     UntrackedWriteError,
+    layout_of,
 )
 
 __all__ = ["Tracked", "TrackedScalar", "record", "new_root", "new_scalar", "raw", "constructor", "filler", "ALLOC_HINT"]
@@ -105,8 +114,29 @@ class _Ops:
         return bool(raw(self))
 
     def __float__(self) -> float:
-        raise _untracked_error("an active value was converted to a Python float "
-                               "(float(), or assignment into an untracked array)")
+        raise _untracked_error(
+            "float() of an active value (or its assignment into an untracked array) would drop "
+            "its derivative: keep computing with the value itself, which NumPy functions and "
+            "operators accept; for display use f'{x:.3f}' or str(x), for a deliberate "
+            "constant round(x, k), math.floor(x) or int(x)")
+
+    # Conversions to text and to piecewise-constant numbers give plain values, as on the
+    # number itself: their derivative is zero wherever they have one.
+    def __format__(self, spec: str) -> str: return format(raw(self), spec)
+    def __str__(self) -> str: return str(raw(self))
+    def __round__(self, ndigits: Any = None) -> Any: return round(raw(self), ndigits)
+    def __floor__(self) -> Any: return math.floor(raw(self))
+    def __ceil__(self) -> Any: return math.ceil(raw(self))
+    def __trunc__(self) -> Any: return math.trunc(raw(self))
+    def __int__(self) -> int: return int(raw(self))
+    def __divmod__(self, o: Any) -> Any: return record(np.divmod, (self, o))
+    def __rdivmod__(self, o: Any) -> Any: return record(np.divmod, (o, self))
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise ActiveRulesError(
+            f"activerules: pickling the active value {type(self).__name__} would drop its "
+            "derivative: pickle the function's result outside the differentiation, or the "
+            "inputs given to ar.gradient / ar.vjp")
 
     def __complex__(self) -> complex:
         raise _untracked_error("an active value was converted to a Python complex")
@@ -179,6 +209,34 @@ class TrackedScalar(_Ops):
     ndim = 0
     size = 1
 
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # noqa: D105
+        # isinstance() answers as for the number itself (float, np.floating, numbers.Real,
+        # np.isscalar...); type() still says TrackedScalar
+        return type(self._v)
+
+    def __copy__(self) -> TrackedScalar:
+        return self  # a number is immutable
+
+    def __deepcopy__(self, memo: Any) -> TrackedScalar:
+        return self
+
+    @property
+    def T(self) -> TrackedScalar:
+        return self
+
+    def transpose(self, *axes: Any) -> TrackedScalar:
+        return self
+
+    def reshape(self, *shape: Any, order: str = "C") -> Any:
+        return _np.asarray(self).reshape(*shape, order=order)
+
+    def flatten(self, order: str = "C") -> Any:
+        return _np.asarray(self).flatten(order)
+
+    def is_integer(self) -> bool:
+        return bool(raw(self).is_integer())  # piecewise constant: a plain value
+
 
 class Tracked(_Ops):
     """An active array: the stand-in the user's function receives and gets back.
@@ -207,6 +265,10 @@ class Tracked(_Ops):
     def shape(self) -> tuple[int, ...]:
         return self._a.shape
 
+    @shape.setter
+    def shape(self, v: Any) -> None:
+        raise _no_attribute(self, "shape", "assigning x.shape; write x = x.reshape(shape)")
+
     @property
     def ndim(self) -> int:
         return self._a.ndim
@@ -214,6 +276,10 @@ class Tracked(_Ops):
     @property
     def dtype(self) -> np.dtype[Any]:
         return self._a.dtype
+
+    @dtype.setter
+    def dtype(self, v: Any) -> None:
+        raise _no_attribute(self, "dtype", "assigning x.dtype; write x = x.astype(dtype)")
 
     @property
     def size(self) -> int:
@@ -231,16 +297,105 @@ class Tracked(_Ops):
     def strides(self) -> tuple[int, ...]:
         return self._a.strides
 
+    @strides.setter
+    def strides(self, v: Any) -> None:
+        raise _no_attribute(self, "strides", "assigning x.strides; index or reshape instead")
+
     @property
     def flags(self) -> Any:
-        return self._a.flags
+        return _Flags(self._a.flags, _writeable(self))
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # noqa: D105
+        # isinstance(x, np.ndarray) answers as for the array itself; type() says Tracked
+        return np.ndarray
+
+    @property
+    def base(self) -> Tracked | None:
+        """As NumPy: the array owning the memory of a view, None for an owner."""
+        return self._root
+
+    @property
+    def flat(self) -> _Flat:
+        return _Flat(self)
+
+    @property
+    def mT(self) -> Any:
+        if self._a.ndim < 2:
+            raise ValueError("matrix transpose with ndim < 2 is undefined")
+        return _np.swapaxes(self, -1, -2)
+
+    device = "cpu"
+
+    def to_device(self, device: Any, /, *, stream: Any = None) -> Tracked:
+        if device != "cpu":
+            raise ValueError(f"Unsupported device {device!r}")
+        return self
 
     def __len__(self) -> int:
         return len(self._a)
 
+    def __contains__(self, v: Any) -> bool:
+        return raw(v) in self._a  # a plain boolean, like comparisons
+
+    def __copy__(self) -> Any:
+        return call(np.copy, (self,), {})  # ndarray.__copy__: a copy in order 'K'
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return call(np.copy, (self,), {})
+
+    def copy(self, order: str = "C") -> Any:
+        """``np.copy(x, order=order)`` (the method's default order is 'C', np.copy's 'K')."""
+        return call(np.copy, (self,), {"order": order})
+
+    def astype(self, dtype: Any, order: str = "K", casting: Any = "unsafe", subok: bool = True,
+               copy: bool = True) -> Any:
+        """``np.astype(x, dtype)``, after ``np.copy(x, order=order)`` for an order other
+        than 'K'; ``x`` itself for ``copy=False`` when nothing changes, as NumPy."""
+        if not np.can_cast(self._a.dtype, dtype, casting):
+            raise TypeError(f"Cannot cast array data from {self._a.dtype!r} to {np.dtype(dtype)!r} "
+                            f"according to the rule {casting!r}")
+        same = np.dtype(dtype) == self._a.dtype
+        if not copy and same and (order == "K" or _has_order(self._a, order)):
+            return self  # NumPy returns the array itself
+        if order == "K":
+            return call(_ASTYPE, (self, dtype), _EMPTY)
+        y = call(np.copy, (self,), {"order": order})
+        return y if same else call(_ASTYPE, (y, dtype), _EMPTY)  # np.astype keeps y's layout
+
+    def view(self, dtype: Any = None, type: Any = None) -> Any:
+        """A view with the same dtype (reinterpreting the bytes has no derivative)."""
+        if isinstance(dtype, builtins.type) and issubclass(dtype, np.ndarray):
+            dtype, type = None, dtype
+        if (dtype is None or np.dtype(dtype) == self._a.dtype) and type in (None, np.ndarray):
+            return view_of(self, self._a.view(), _same_view)
+        raise _no_attribute(self, "view", "x.view(dtype) reinterprets the bytes, which has no "
+                            "derivative; for a value conversion use x.astype(dtype)")
+
+    def put(self, ind: Any, v: Any, mode: str = "raise") -> None:
+        """``x.flat[ind] = v`` (``v`` repeated as NumPy does), one recorded setitem."""
+        n = self._a.size
+        ind = raw(ind)
+        if mode == "wrap":
+            lin = np.asarray(ind) % n
+        elif mode == "clip":
+            lin = np.clip(ind, 0, n - 1)
+        else:
+            lin = np.arange(n)[ind]
+        _put_flat(self, lin, v)
+
+    def compress(self, condition: Any, axis: Any = None, out: Any = None) -> Any:
+        """``np.compress(condition, x, axis)`` (the method takes the array first)."""
+        return call(np.compress, (condition, self), {"axis": axis, "out": out})
+
+    def partition(self, kth: Any, axis: int = -1, kind: str = "introselect", order: Any = None) -> None:
+        """In place: ``np.copyto(x, np.partition(x, ...))``."""
+        record(np.copyto, (self, _np.partition(self, kth, axis, kind, order)), mutates=(0,))
+
     def __iter__(self) -> Any:
-        for i in range(len(self._a)):
-            yield self[i]
+        if self._a.ndim == 0:
+            raise TypeError("iteration over a 0-d array")  # as NumPy (np.iterable says False)
+        return (self[i] for i in range(len(self._a)))
 
     # -- views ----------------------------------------------------------------------------
     @property
@@ -280,10 +435,173 @@ class Tracked(_Ops):
     def __itruediv__(self, o: Any) -> Any: return _inplace(np.divide, self, o)
     def __ipow__(self, o: Any) -> Any: return _inplace(np.power, self, o)
     def __imatmul__(self, o: Any) -> Any: return _inplace(np.matmul, self, o)
+    def __imod__(self, o: Any) -> Any: return _inplace(np.remainder, self, o)
+    def __ifloordiv__(self, o: Any) -> Any: return _inplace(np.floor_divide, self, o)
 
 
 def _transpose(s: np.ndarray) -> np.ndarray:
     return s.T
+
+
+def _same_view(s: np.ndarray) -> np.ndarray:
+    return s.view()
+
+
+def _has_order(a: np.ndarray, order: str) -> bool:
+    """Whether ``a`` is already laid out as ``np.copy(a, order=order)`` would be."""
+    if order == "A":
+        return a.flags.f_contiguous or a.flags.c_contiguous
+    return a.flags.f_contiguous if order == "F" else a.flags.c_contiguous
+
+
+class UnsupportedAttributeError(ActiveRulesError, AttributeError):
+    """An ndarray attribute a stand-in cannot give during a differentiation (the raw
+    buffer, a reinterpretation of its bytes...). An AttributeError too, so that code
+    probing with ``hasattr`` takes its other path.
+
+    >>> import numpy as np, activerules as ar
+    >>> ar.gradient(lambda x: hasattr(x, "ctypes") or x.sum(), np.ones(2))
+    array([1., 1.])
+    """
+
+
+#: why a stand-in has no such attribute, and what to use instead
+_NO_ATTRIBUTE = {
+    **dict.fromkeys(("ctypes", "data", "tobytes", "tofile", "dump", "dumps"),
+                    "it hands out the raw values, which would drop the derivative; compute with "
+                    "NumPy functions and operators on x"),
+    # NumPy probes it on conversions (an AttributeError: absent); as_strided reads it
+    "__array_interface__": "it hands out the raw memory (np.lib.stride_tricks.as_strided reads "
+                           "it), which would drop the derivative; gather the elements by indexing instead",
+    **dict.fromkeys(("byteswap", "getfield", "setfield"),
+                    "it reinterprets the bytes, which has no derivative; for a value conversion "
+                    "use x.astype(dtype)"),
+    "resize": "x.resize(shape) resizes in place; use y = np.resize(x, shape) (a new array) or x.reshape",
+    "setflags": "the engine manages write access of active arrays; use x.copy() for an independent array",
+    "as_integer_ratio": "it converts to exact Python integers, which would drop the derivative",
+    "hex": "it converts to a string, which would drop the derivative; for display use f'{x}'",
+}
+#: attributes of a number's value a tracked number gives as they are (plain values)
+_SCALAR_INERT = frozenset(("flags", "itemsize", "nbytes", "strides", "base", "device"))
+
+
+def _no_attribute(x: Any, name: str, why: str) -> UnsupportedAttributeError:
+    kind = "array" if type(x) is Tracked else "number"
+    return UnsupportedAttributeError(
+        f"activerules: x.{name} of an active {kind} is not available during a differentiation: "
+        f"{why}. Or register a rule for the code that needs it (ar.rrule / @ar.primitive)")
+
+
+def _unsupported(name: str) -> property:
+    """The attribute ``name`` of NumPy's arrays or numbers that a stand-in cannot give:
+    a property raising UnsupportedAttributeError with the reason and the alternative."""
+    why = _NO_ATTRIBUTE.get(name, f"use the NumPy function of the same name on x "
+                                  f"(np.{name}(x, ...)) if it has one")
+
+    def get(self: Any) -> Any:
+        raise _no_attribute(self, name, why)
+    return property(get, doc=f"Not available on a stand-in: {why}.")
+
+
+def _plain_attribute(name: str) -> property:
+    """The attribute ``name`` of a tracked number's value, as it is (a plain value)."""
+    return property(lambda self: getattr(self._v, name), doc=f"``{name}`` of the number's value.")
+
+
+def _complete_ndarray_api() -> None:
+    """Give the stand-in classes every public attribute of NumPy's arrays and numbers
+    they lack: plain values for a number's inert attributes, else a named error (not a
+    bare AttributeError). Explicit attributes rather than ``__getattr__``, which would
+    slow down the attribute probes NumPy makes on every conversion."""
+    for cls, protos in ((Tracked, (np.ndarray,)), (TrackedScalar, (np.float64, np.complex128))):
+        names = {n for p in protos for n in dir(p) if not n.startswith("_")} | {"__array_interface__"}
+        for name in sorted(names):
+            if not hasattr(cls, name):
+                inert = cls is TrackedScalar and name in _SCALAR_INERT
+                setattr(cls, name, _plain_attribute(name) if inert else _unsupported(name))
+
+
+class _Flags:
+    """``x.flags`` of a stand-in: the buffer's flags, with ``writeable`` saying whether
+    writing into the stand-in works (a caller's array is locked read-only, and the first
+    write moves it to a copy); read-only, as flags are managed by the engine."""
+
+    __slots__ = ("_f", "_w")
+
+    def __init__(self, f: Any, w: bool) -> None:
+        object.__setattr__(self, "_f", f)
+        object.__setattr__(self, "_w", w)
+
+    def __getattr__(self, name: str) -> Any:
+        return self._w if name == "writeable" else getattr(self._f, name)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._w if key in ("W", "WRITEABLE") else self._f[key]
+
+    def __setattr__(self, name: str, v: Any) -> None:
+        raise UnsupportedAttributeError(
+            f"activerules: x.flags.{name} = ... on an active array: the engine manages write "
+            "access during a differentiation; use x.copy() for an independent array")
+
+    __setitem__ = __setattr__
+
+    def __repr__(self) -> str:
+        return repr(self._f).replace(f"WRITEABLE : {self._f.writeable}", f"WRITEABLE : {self._w}")
+
+
+def _writeable(t: Tracked) -> bool:
+    """Whether writing into ``t`` works, as ``flags.writeable`` says for an ndarray."""
+    root = t._root if t._root is not None else t
+    if root._pinned == DETACHED:
+        return False  # writing into it raises (see prepare_write)
+    if t._a.flags.writeable:
+        return True
+    # a pinned root (a caller's array, locked) is moved to a copy by the first write
+    return root._pinned is True and not root._a.flags.writeable
+
+
+class _Flat:
+    """``x.flat`` of a stand-in: reads and iterates the elements in C order and writes
+    through ``x.flat[i] = v`` (a recorded setitem, values repeated as NumPy does)."""
+
+    __slots__ = ("base",)
+
+    def __init__(self, base: Tracked) -> None:
+        self.base = base
+
+    def __len__(self) -> int:
+        return self.base._a.size
+
+    def __iter__(self) -> Any:
+        flat = _np.ravel(self.base)
+        for i in range(flat.size):
+            yield flat[i]
+
+    def __getitem__(self, idx: Any) -> Any:
+        y = _np.ravel(self.base)[_raw_index(idx)]
+        # NumPy's flat indexing copies (a slice of x.flat is no view of x)
+        return _np.copy(y) if type(y) is Tracked and y._root is not None else y
+
+    def __setitem__(self, idx: Any, v: Any) -> None:
+        _put_flat(self.base, np.arange(self.base._a.size)[_raw_index(idx)], v)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise _untracked_error("x.flat of an active array was converted to a plain ndarray")
+
+
+def _put_flat(x: Tracked, lin: Any, v: Any) -> None:
+    """``x.flat[lin] = v`` as one recorded setitem; ``v`` is repeated cyclically to
+    the number of indices when shorter, as ``ndarray.put`` and ``x.flat`` do."""
+    lin = np.ravel(lin)
+    if lin.size == 0:
+        return
+    if type(v) is not TrackedScalar:
+        v = _np.asarray(v)  # a list holding tracked values: a tracked array (recorded)
+        if v.ndim != 0:
+            v = _np.ravel(v)
+            if v.size != lin.size:
+                v = v[np.arange(lin.size) % v.size]
+    x[np.unravel_index(lin, x._a.shape)] = v
 
 
 def _inplace(fn: Any, x: Tracked, o: Any) -> Tracked:
@@ -330,7 +648,7 @@ def new_root(a: np.ndarray, tape: Tape, cell: Cell | None = None, pinned: int = 
     """A tracked root over buffer ``a`` (with a fresh zero-shadow cell by default)."""
     t = _new(Tracked)
     t._a = a
-    t._cell = Cell(a.shape, a.dtype) if cell is None else cell
+    t._cell = Cell(a.shape, a.dtype, layout=layout_of(a)) if cell is None else cell
     t._tape = tape
     t._root = None  # a root is its own root (no reference cycle)
     t._view = None
@@ -348,6 +666,7 @@ def new_scalar(v: Any, tape: Tape, cell: Cell | None = None) -> TrackedScalar:
         cell.shadow = None
         cell.shape = None
         cell.dtype = _scalar_dtype(v)
+        cell.layout = None
     s._cell = cell
     s._tape = tape
     return s
@@ -470,8 +789,10 @@ def assign(dst: Any, value: Any, where: Any = True) -> None:
     """``dst[...] = value`` (only where ``where``) with the engine's checks (``out=``)."""
     if type(dst) is Tracked:
         record(np.copyto, (dst, value), _EMPTY if where is True else {"where": where}, mutates=(0,))
-    elif type(value) in _TRACKED:
+    elif type(value) in _TRACKED and not _writes_nothing(dst, where):
         raise _untracked_error("an active result was written into an untracked array (out=)")
+    elif type(value) in _TRACKED:  # NumPy checks the shapes and writes no element
+        np.copyto(dst, raw(value), where=where)
     else:
         np.copyto(dst, value, where=where)
 
@@ -721,13 +1042,14 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         detached = False
         for e in arrays:
             if y is e[1]:  # the rule returned its argument itself: give the output its own storage
-                y = y.copy()
+                y = y.copy(order="K")
                 detached = True
                 break
         out = _new(Cell)
         out.shadow = None
         out.shape = y.shape
         out.dtype = y.dtype
+        out.layout = None if y.flags.c_contiguous else layout_of(y)
         w = _new(Tracked)
         w._pinned = DETACHED if detached else _rc(y) > 2  # > 2: the rule kept the output
         w._a = y
@@ -902,12 +1224,15 @@ def _wrap(y: Any, tape: Tape, args: list[Any], refs: int = 3) -> tuple[Any, Any]
         if y.dtype.kind not in "fc":
             return None, y
         pinned: int = False
+        orig = None
         if _shares_memory(y, args):  # a view of an argument, or one itself: its own storage
-            y = y.copy()
+            orig, y = y, y.copy(order="K")
             pinned = DETACHED
         elif _rc(y) > refs:  # the engine's own references; anything more is the rule's
             pinned = True
         w = new_root(y, tape, pinned=pinned)
+        if orig is not None:
+            _keep_numpy_view(w, orig)
         return w._cell, w
     if t is float or t is complex or isinstance(y, np.inexact):
         s = new_scalar(y, tape)
@@ -1016,18 +1341,21 @@ def _method(name: str, func: Any) -> Callable[..., Any]:
 #: ``np.sum(x, axis=0)``, recorded through that function's rule (or a view, or a
 #: plain value for an inactive function); a function with no rule raises the
 #: registry's NoRuleError naming it. ``x.fill(v)`` is ``np.copyto(x, v)``.
+_ASTYPE: Any = getattr(np, "astype", np.ndarray.astype)  # np.astype: NumPy >= 2.1
 _METHODS: dict[str, Any] = {
     "sum": np.sum, "prod": np.prod, "mean": np.mean, "var": np.var, "std": np.std,
     "max": np.max, "min": np.min, "cumsum": np.cumsum, "cumprod": np.cumprod,
     "trace": np.trace, "dot": np.dot, "clip": np.clip, "round": np.round,
     "conj": np.conjugate, "conjugate": np.conjugate, "copy": np.copy, "ravel": np.ravel,
     "squeeze": np.squeeze, "swapaxes": np.swapaxes, "diagonal": np.diagonal, "repeat": np.repeat,
-    "take": np.take, "astype": getattr(np, "astype", np.ndarray.astype),  # np.astype: NumPy >= 2.1
+    "take": np.take, "astype": _ASTYPE,
     "argmax": np.argmax, "argmin": np.argmin, "argsort": np.argsort, "nonzero": np.nonzero,
     "searchsorted": np.searchsorted, "any": np.any, "all": np.all, "fill": np.copyto,
+    "argpartition": np.argpartition,
 }
 for _name, _func in _METHODS.items():
     setattr(_Ops, _name, _method(_name, _func))
+_complete_ndarray_api()
 
 
 def _view_fn(func: Any) -> Callable[..., Any]:
@@ -1038,6 +1366,8 @@ def _view_fn(func: Any) -> Callable[..., Any]:
         if type(a) is not Tracked:
             return record(func, (a, *args), kwargs)
         v = func(a._a, *args, **kwargs)
+        if _numpy_copies(a, func, args, kwargs):  # a copy in NumPy: a writable array of its own
+            return _np.copy(record(func, (a, *args), kwargs))
         if _plain_view(v, a._a):
             if v.flags.writeable:
                 return view_of(a, v, lambda s: func(s, *args, **kwargs))
@@ -1046,6 +1376,32 @@ def _view_fn(func: Any) -> Callable[..., Any]:
             return type(v)(view_of(a, e, _piece(func, k, args, kwargs)) for k, e in enumerate(v))
         return record(func, (a, *args), kwargs)  # the function had to copy
     return handler
+
+
+#: a stand-in held as a copy of what NumPy returns as a view (``np.broadcast_to``) ->
+#: NumPy's own view, so that functions of it copy or view as they do in NumPy
+#: (stand-ins are unhashable: keyed by id, the entry dropped with the stand-in)
+_NUMPY_VIEWS: dict[int, tuple[Any, np.ndarray]] = {}
+
+
+def _keep_numpy_view(w: Tracked, orig: np.ndarray) -> None:
+    k = id(w)
+    _NUMPY_VIEWS[k] = (weakref.ref(w, lambda _: _NUMPY_VIEWS.pop(k, None)), orig)
+
+
+def _numpy_copies(a: Tracked, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether ``func(a, ...)`` is a copy in NumPy for an ``a`` that the engine holds as a
+    copy of a NumPy view (a reshape of a broadcast view copies; of our copy it would not)."""
+    root = a._root if a._root is not None else a
+    if root._pinned != DETACHED:
+        return False
+    rec = _NUMPY_VIEWS.get(id(root))
+    if rec is None or rec[0]() is not root:
+        return False
+    orig = rec[1]
+    o = orig if a._view is None else a._view(orig)
+    y = func(o, *args, **kwargs)
+    return type(y) is np.ndarray and not np.shares_memory(y, o)
 
 
 def _plain_view(v: Any, base: np.ndarray) -> bool:
@@ -1116,8 +1472,23 @@ def filler(orig: Callable[..., Any]) -> Callable[..., Any]:
     return fill
 
 
+def _writes_nothing(dst: Any, where: Any) -> bool:
+    """Whether ``np.copyto(dst, ..., where=where)`` writes no element (an empty ``dst``,
+    an all-False mask); True too if ``where`` does not fit, so NumPy's own error shows."""
+    if np.size(dst) == 0:
+        return True
+    if where is True:
+        return False
+    try:
+        return not np.broadcast_to(np.asarray(raw(where), dtype=bool), np.shape(dst)).any()
+    except (ValueError, TypeError):
+        return True
+
+
 def _copyto(dst: Any, src: Any, **kwargs: Any) -> None:
-    if type(dst) is Tracked:
+    if type(dst) is not Tracked and type(src) in _TRACKED and _writes_nothing(dst, kwargs.get("where", True)):
+        np.copyto(dst, raw(src), **kwargs)  # NumPy checks shapes and casting, writes nothing
+    elif type(dst) is Tracked:
         record(np.copyto, (dst, src), kwargs, mutates=(0,))
     else:
         assign(dst, src) if not kwargs else record(np.copyto, (dst, src), kwargs, mutates=(0,))
@@ -1179,7 +1550,7 @@ _HANDLERS: dict[Any, Callable[..., Any]] = {
                                 np.rot90, np.rollaxis, np.split, np.array_split, np.hsplit,
                                 np.vsplit, np.dsplit, *_optional("matrix_transpose", "unstack"))},
     **{f: _like_fn(f) for f in (np.zeros_like, np.ones_like, np.empty_like, np.full_like)},
-    **{f: _static(f) for f in (np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj,
+    **{f: _static(f) for f in (np.shape, np.ndim, np.size, np.result_type, np.can_cast, np.iscomplexobj,
                                np.isrealobj, np.argmax, np.argmin, np.argsort, np.nonzero)},
     np.copyto: _copyto,
     np.block: _block,

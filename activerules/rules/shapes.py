@@ -242,6 +242,10 @@ def _by_permutation(fn: Callable[..., Any], arg: Callable[..., Any]) -> Callable
         extra = {k: v for k, v in p.items() if k not in ("a", "axis", "kind", "order", "stable")}
         perm = arg(a, *extra.values(), axis=p["axis"], kind=p.get("kind"))
         y, ax = _permuted(a, perm, p["axis"])
+        if p["axis"] is not None and a.ndim > 1 and not a.flags.c_contiguous:
+            z = np.empty_like(a)  # NumPy sorts a.copy(order="K"): the same memory layout
+            z[...] = y
+            y = z
         ta = like(a)
 
         def pullback(g: Any) -> tuple[Any, ...]:
