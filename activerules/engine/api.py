@@ -459,6 +459,9 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
                                 "the value (a function that works by mutating its arguments: use "
                                 "ar.autodiff with Duplicated arguments)")
         _check_output(result, run.tape, "output")
+        if not is_node(result) and np.result_type(primal_of(result)).kind not in "fc":
+            raise ActivityError(f"vjp: f returned {_kind(result)}, which has no derivative: "
+                                "return a float or complex array or number")
     except BaseException:
         run.tape.unlock()
         raise
