@@ -281,6 +281,15 @@ def _kind(v: Any) -> str:
     return f"{article} {name} ({v!r})" if isinstance(v, (int, str, np.generic)) else f"{article} {name}"
 
 
+def _dtype_kind(v: Any) -> str:
+    """The dtype kind of an array or number (stand-ins included), ``"O"`` for anything else."""
+    if isinstance(v, (Tracked, TrackedScalar, np.ndarray, np.generic)):
+        return str(v.dtype.kind)
+    if isinstance(v, (int, float, complex)):
+        return str(np.result_type(v).kind)
+    return "O"
+
+
 def _nested(where: str) -> ActiveRulesError:
     """The error for a stand-in of another differentiation reaching this one."""
     return ActiveRulesError(
@@ -459,7 +468,7 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
                                 "the value (a function that works by mutating its arguments: use "
                                 "ar.autodiff with Duplicated arguments)")
         _check_output(result, run.tape, "output")
-        if not is_node(result) and np.result_type(primal_of(result)).kind not in "fc":
+        if not is_node(result) and _dtype_kind(result) not in "fc":
             raise ActivityError(f"vjp: f returned {_kind(result)}, which has no derivative: "
                                 "return a float or complex array or number")
     except BaseException:
