@@ -371,7 +371,7 @@ def _seed(result: Any, returns: Any, tape: Tape) -> None:
     if returns is _DEFAULT:
         if result is None:
             return
-        if type(result) is Tracked or isinstance(result, np.ndarray):
+        if (type(result) is Tracked or isinstance(result, np.ndarray)) and not _zero_d(result, width):
             raise ActivityError("f returned an array: pass returns=ar.Const (derivatives flow "
                                 "through Duplicated arguments) or use ar.vjp")
         returns = Active
@@ -380,16 +380,23 @@ def _seed(result: Any, returns: Any, tape: Tape) -> None:
     if returns is Active or isinstance(returns, Active):
         seed = 1.0 if returns is Active else returns.val
         _refuse_tracked(seed, "the seed of returns=ar.Active(seed)")
-        if type(result) is Tracked:
+        if type(result) is Tracked and not _zero_d(result, width):
             raise ActivityError("an array result cannot be Active (arrays are mutable): pass "
                                 "returns=ar.Const or use ar.vjp")
         _check_scalar_result(result, tape, "autodiff", np.iscomplexobj(seed))
-        if type(result) is TrackedScalar:
+        if type(result) is Tracked:  # a 0-d array, seeded as vjp seeds it
+            _seed_vjp(result, seed)
+        elif type(result) is TrackedScalar:
             if width and not isinstance(seed, tuple):
                 seed = (seed,) * width
             result._cell.shadow = seed
         return
     raise ActivityError(f"returns must be ar.Active, ar.Active(seed) or ar.Const, got {returns!r}")
+
+
+def _zero_d(result: Any, width: int) -> bool:
+    """A 0-d array result, which a (non-batch) Active return seeds like a number."""
+    return not width and result.shape == ()
 
 
 def _check_scalar_result(y: Any, tape: Tape, who: str, complex_ok: bool = False) -> None:
