@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from ..activity import Active, ActiveRulesError, ActivityError, BatchDuplicated, Const, Duplicated
-from .tape import Cell, Tape
+from .tape import Cell, Tape, _acquire, _release
 from .trees import child_path, describe, is_node, items_of, leaves, map_leaves, rebuild_node
 from .tracked import (
     PRIMITIVE_MARK,
@@ -121,6 +121,8 @@ class _Run:
         self.call_args: list[Any] = []
         self.cells: list[Cell | None] = []  # per argument: its cell if differentiated
         self.copy_back: list[tuple[Tracked, np.ndarray, np.ndarray]] = []
+        # the caller's undifferentiated arrays, read-only while f runs (gradient, vjp)
+        self.held: list[np.ndarray] = []
 
     def add_array(self, arr: Any, shadow: Any, where: str = "argument", batch: bool = False) -> None:
         """A Duplicated argument of :func:`autodiff`: the function's writes reach ``arr``
@@ -194,10 +196,24 @@ class _Run:
             result = f(*self.call_args)
         except BaseException:
             _forward_end(resume=True)
+            self.release()
             self.finish()
             raise
         _forward_end(resume=not sweep_follows)
+        self.release()
         return result
+
+    def hold(self, arr: np.ndarray) -> np.ndarray:
+        """Make the caller's constant array ``arr`` read-only until ``f`` returns: functional
+        entry points never change it (a copy per call would cost a pass over the data)."""
+        _acquire(arr)
+        self.held.append(arr)
+        return arr
+
+    def release(self) -> None:
+        for a in reversed(self.held):
+            _release(a)
+        self.held = []
 
     def finish(self) -> None:
         """Unlock the caller's arrays and give them the function's side effects."""
@@ -283,7 +299,9 @@ def _kind(v: Any) -> str:
 
 def _dtype_kind(v: Any) -> str:
     """The dtype kind of an array or number (stand-ins included), ``"O"`` for anything else."""
-    if isinstance(v, (Tracked, TrackedScalar, np.ndarray, np.generic)):
+    if type(v) is TrackedScalar:
+        return str(v._cell.dtype.kind)
+    if isinstance(v, (Tracked, np.ndarray, np.generic)):
         return str(v.dtype.kind)
     if isinstance(v, (int, float, complex)):
         return str(np.result_type(v).kind)
@@ -408,7 +426,7 @@ def _check_scalar_result(y: Any, tape: Tape, who: str, complex_ok: bool = False)
     if t is TrackedScalar or t is Tracked:
         if y._tape is not tape:
             raise _nested(f"{who}: f's result")
-        shape, dtype = (() if t is TrackedScalar else y.shape), y.dtype
+        shape, dtype = ((), y._cell.dtype) if t is TrackedScalar else (y.shape, y.dtype)
     elif isinstance(y, (np.ndarray, np.number, int, float, complex)) and not isinstance(y, bool):
         shape, dtype = np.shape(y), np.result_type(y)
     else:
@@ -516,7 +534,7 @@ def _vjp_run(args: Sequence[Any], diff: Any) -> _Run:
         for k, a in enumerate(args):
             t = type(a)
             if diff is not None and k not in diff:
-                run.add_const(_const_copy(a, f"argument {k}"))
+                run.add_const(_const_arg(run, a, f"argument {k}"))
             elif t is np.ndarray and a.dtype.kind in "fc":  # the common cases first
                 run.add_borrowed(a)
             elif t is float or t is complex:
@@ -526,7 +544,8 @@ def _vjp_run(args: Sequence[Any], diff: Any) -> _Run:
                 run.call_args.append(value)
                 run.cells.append(cells)
     except BaseException:
-        run.tape.unlock()  # the arrays of the arguments before the bad one
+        run.release()  # the arrays of the arguments before the bad one
+        run.tape.unlock()
         raise
     return run
 
@@ -542,7 +561,7 @@ def _input(run: _Run, v: Any, where: str, strict: bool) -> tuple[Any, Any]:
     if t is Tracked or t is TrackedScalar:
         raise _nested(where)
     if isinstance(v, Const):
-        return _const_copy(v.val, where), None
+        return _const_arg(run, v.val, where), None
     if isinstance(v, np.ndarray) and v.dtype.kind in "fc":
         s = run.borrowed(v)
         return s, s._cell
@@ -554,24 +573,25 @@ def _input(run: _Run, v: Any, where: str, strict: bool) -> tuple[Any, Any]:
             f"gradient: {where} is {_kind(v)}, which has no derivative (only float and complex "
             "arrays and numbers have one, as in jax.grad): leave it out of argnums, or wrap it "
             "as ar.Const(...) to keep it constant inside a differentiated container")
-    return _const_copy(v, where), None
+    return _const_arg(run, v, where), None
 
 
-def _const_copy(v: Any, where: str) -> Any:
+def _const_arg(run: _Run, v: Any, where: str) -> Any:
     """An undifferentiated argument as ``f`` receives it from :func:`gradient` and
-    :func:`vjp`: its arrays copied (both are functional: ``f`` may write into them)."""
+    :func:`vjp` (both functional): its arrays held read-only while ``f`` runs, its
+    containers rebuilt (``f`` may change them, not the caller's)."""
     t = type(v)
     if t is np.ndarray:
-        return v.copy()
+        return run.hold(v)
     if t is float or t is int or v is None:
         return v
     if t is Tracked or t is TrackedScalar:
         raise _nested(where)
     if isinstance(v, Const):
-        return _const_copy(v.val, where)
+        return _const_arg(run, v.val, where)
     if is_node(v):
-        return rebuild_node(v, [_const_copy(e, child_path(where, k)) for k, e in items_of(v)])
-    return v.copy() if isinstance(v, np.ndarray) else v
+        return rebuild_node(v, [_const_arg(run, e, child_path(where, k)) for k, e in items_of(v)])
+    return run.hold(v) if isinstance(v, np.ndarray) else v
 
 
 def _check_output(r: Any, tape: Tape, where: str) -> None:
@@ -608,7 +628,7 @@ def _check_cotangent(r: Any, y: Any, where: str) -> None:
             _check_cotangent(e, y[k], child_path(where, k))
         return
     if type(r) is Tracked or type(r) is TrackedScalar:
-        shape, dtype = r.shape if type(r) is Tracked else (), r.dtype
+        shape, dtype = (r.shape, r.dtype) if type(r) is Tracked else ((), r._cell.dtype)
     elif isinstance(r, (np.ndarray, np.generic, int, float, complex)) and not isinstance(r, (bool, np.bool_)):
         shape, dtype = np.shape(r), np.result_type(r)
     else:
@@ -616,17 +636,26 @@ def _check_cotangent(r: Any, y: Any, where: str) -> None:
     if dtype.kind not in "fc":
         raise ActivityError(f"vjp pullback: {where} is {_kind(r)}, which has no derivative: "
                             "give None as its cotangent")
-    if not isinstance(y, (np.ndarray, np.number, int, float, complex)) or isinstance(y, bool):
+    ty = type(y)
+    if ty is np.ndarray:  # the common cases without NumPy's slower generic queries
+        yshape, ydtype = y.shape, y.dtype
+    elif ty is float:
+        yshape, ydtype = (), _FLOAT64
+    elif isinstance(y, (np.ndarray, np.number, int, float, complex)) and not isinstance(y, bool):
+        yshape, ydtype = np.shape(y), np.result_type(y)
+    else:
         raise ActivityError(f"vjp pullback: the cotangent for {where} is {_kind(y)}: give an "
                             f"array of shape {shape} (or None)")
-    ydtype = np.result_type(y)
-    if not _broadcasts_to(np.shape(y), shape) or ydtype.kind not in "iufc":
-        raise ActivityError(f"vjp pullback: the cotangent for {where} has shape {np.shape(y)} and "
+    if (yshape != shape and not _broadcasts_to(yshape, shape)) or ydtype.kind not in "iufc":
+        raise ActivityError(f"vjp pullback: the cotangent for {where} has shape {yshape} and "
                             f"dtype {ydtype}, the output has shape {shape} and dtype {dtype}: "
                             "give one of the output's shape (or one that broadcasts to it)")
     if ydtype.kind == "c" and dtype.kind != "c":
         raise ActivityError(f"vjp pullback: the cotangent for the real {where} is complex "
                             f"({ydtype}): give a real one")
+
+
+_FLOAT64 = np.dtype(np.float64)
 
 
 def _broadcasts_to(given: tuple[int, ...], shape: tuple[int, ...]) -> bool:

@@ -228,33 +228,64 @@ def _writes_everywhere(x: Any, c: Any, n: Any) -> Any:
     return y + (x * c).sum()
 
 
+def _writes_differentiated(x: Any, c: Any, n: Any) -> Any:
+    """Writes into the differentiated array only."""
+    y = (np.sin(x) * c).sum() + n.sum() * 1.0
+    x *= 2.0
+    x[0] = 5.0
+    return y + (x * c).sum()
+
+
 def _fresh() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return X.copy(), np.array([1.0, 2.0, 3.0]), np.arange(3)
 
 
-def _expected_grad() -> np.ndarray:
+def _expected_grad(f: Callable[..., Any]) -> np.ndarray:
     _, c, n = _fresh()
-    return fd_grad(lambda x: _writes_everywhere(x, c.copy(), n.copy()), X)
+    return fd_grad(lambda x: f(x, c.copy(), n.copy()), X)
 
 
-def test_gradient_leaves_every_caller_array_unchanged() -> None:
-    x, c, n = _fresh()
-    g = ar.gradient(_writes_everywhere, x, c, n)
-    np.testing.assert_allclose(g, _expected_grad(), rtol=1e-7)
-    for a, b in zip((x, c, n), _fresh()):
+def _assert_unchanged(*arrays: np.ndarray) -> None:
+    for a, b in zip(arrays, _fresh()):
         np.testing.assert_array_equal(a, b)
         assert a.flags.writeable
 
 
-def test_vjp_leaves_every_caller_array_unchanged() -> None:
+@pytest.mark.parametrize("entry", ["gradient", "vjp"])
+def test_functional_entry_points_write_differentiated_arrays_into_a_copy(entry: str) -> None:
     x, c, n = _fresh()
-    y, pullback = ar.vjp(_writes_everywhere, x, c, n)
-    assert y == pytest.approx(_writes_everywhere(*_fresh()))
-    gx, gc, gn = pullback(1.0)
-    np.testing.assert_allclose(gx, _expected_grad(), rtol=1e-7)
-    assert gn is None
-    for a, b in zip((x, c, n), _fresh()):
-        np.testing.assert_array_equal(a, b)
+    if entry == "gradient":
+        g = ar.gradient(_writes_differentiated, x, c, n)
+    else:
+        y, pullback = ar.vjp(_writes_differentiated, x, c, n)
+        assert y == pytest.approx(_writes_differentiated(*_fresh()))
+        g, _, gn = pullback(1.0)
+        assert gn is None
+        del pullback
+    np.testing.assert_allclose(g, _expected_grad(_writes_differentiated), rtol=1e-7)
+    _assert_unchanged(x, c, n)
+
+
+@pytest.mark.parametrize("entry", ["gradient", "vjp"])
+@pytest.mark.parametrize("wrap", [lambda c: c, ar.Const, lambda c: [c], lambda c: {"c": c}],
+                         ids=["plain", "Const", "in a list", "in a dict"])
+def test_functional_entry_points_refuse_writes_into_constant_caller_arrays(entry: str,
+                                                                           wrap: Any) -> None:
+    def f(x: Any, c: Any) -> Any:
+        c = c if isinstance(c, np.ndarray) else (c[0] if isinstance(c, list) else c["c"])
+        c[0] = 5.0  # the caller's constant array: read-only while f runs
+        return (x * c).sum()
+
+    x, c, n = _fresh()
+    with pytest.raises(ValueError, match="read-only"):
+        if entry == "gradient":
+            ar.gradient(f, x, wrap(c))
+        else:
+            ar.vjp(f, x, ar.Const(wrap(c)) if wrap is not ar.Const else wrap(c))
+    _assert_unchanged(x, c, n)
+    with pytest.raises(ValueError, match="read-only"):  # integer arrays too
+        ar.gradient(lambda x, n: _writes_everywhere(x, np.ones(3), n), x, n)
+    _assert_unchanged(x, c, n)
 
 
 def test_gradient_and_vjp_leave_arrays_inside_containers_unchanged() -> None:
@@ -282,7 +313,7 @@ def test_autodiff_leaves_caller_arrays_as_the_function_left_them() -> None:
     _writes_everywhere(*plain)  # what NumPy alone leaves
     for a, b in zip((x, c, n), plain):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_allclose(dx, _expected_grad(), rtol=1e-7)
+    np.testing.assert_allclose(dx, _expected_grad(_writes_everywhere), rtol=1e-7)
 
 
 @pytest.mark.parametrize("entry", ["gradient", "vjp", "autodiff"])
