@@ -341,18 +341,33 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     ``BatchDuplicated``...; plain values count as Const). Returns a tuple with
     one entry per argument: the derivative for Active arguments, ``None``
     otherwise. A Duplicated shadow holds on entry the cotangent of the
-    argument's final value and on exit that of its initial value; the caller's
-    arrays receive the function's side effects. ``returns``: ``ar.Active``
-    (seed 1.0), ``ar.Active(seed)`` or ``ar.Const``; by default Active for a
-    scalar result and Const for ``None``. ``with_primal=True`` returns
-    ``(derivatives, primal)``.
+    argument's final value and on exit that of its initial value; every caller
+    array (Const and Duplicated alike) ends as ``f`` left it, as plain NumPy
+    would leave it. ``returns``: ``ar.Active`` (seed 1.0), ``ar.Active(seed)``
+    or ``ar.Const``; by default Active for a scalar result and Const for
+    ``None``. An Active return needs one real scalar result (a 0-d array
+    included; a complex one only with a complex seed); anything else (a tuple,
+    a dict, an integer, a function) raises ``ar.ActivityError``: pass
+    ``returns=ar.Const`` and let derivatives flow through the shadows, or use
+    :func:`vjp`. ``with_primal=True`` returns ``(derivatives, primal)``.
+
+    Containers, as Enzyme takes them: ``Active((a, b))`` (a tuple of numbers)
+    returns a tuple of derivatives, ``Duplicated([x, y], [dx, dy])`` (a list or
+    tuple of arrays with shadows of the same structure) fills each shadow, and
+    ``BatchDuplicated([x, y], ([dx1, dy1], [dx2, dy2]))`` one such list per
+    lane. A dict is not an annotation (``Duplicated`` refuses it): use
+    :func:`gradient` or :func:`vjp`, which take dicts. Integers cannot be
+    differentiated: ``Active(np.int64(3))`` and ``Duplicated`` of an integer
+    array raise an ``ar.ActivityError`` naming the argument.
 
     >>> import numpy as np, activerules as ar
     >>> x, dx = np.array([1.0, 2.0]), np.zeros(2)
     >>> ar.autodiff(lambda x, c: (c * x * x).sum(), ar.Duplicated(x, dx), ar.Active(3.0))
-    (None, 5.0)
+    (None, np.float64(5.0))
     >>> dx
     array([ 6., 12.])
+    >>> ar.autodiff(lambda p: p[0] * p[1], ar.Active((2.0, 5.0)))
+    ((np.float64(5.0), np.float64(2.0)),)
     """
     run = _Run(_width(args))
     try:
@@ -474,11 +489,20 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
     Complex values follow the rules' convention (ChainRules):
     ``pullback(ybar) = conj(J)ᵀ ybar``, which is ``conj(jax_pullback(conj(ybar)))``.
 
-    ``vjp`` is functional: ``f`` runs on copies of the caller's undifferentiated
-    arrays, and its writes into a differentiated one go to a copy, so no caller array
-    changes. The differentiated arrays (and the constant arrays a rule's reverse
-    reads) stay read-only while ``pullback`` is alive, so nothing the sweep reads
-    can change under it; :func:`gradient` releases them before it returns.
+    ``vjp`` is functional: no caller array changes. ``f``'s writes into a
+    differentiated array go to a copy (made on the first write only); the
+    caller's undifferentiated arrays (integer ones, ``ar.Const(...)`` ones and,
+    for :func:`gradient`, those outside ``argnums``; inside containers too) are
+    read-only while ``f`` runs, so writing into one raises NumPy's
+    ``assignment destination is read-only`` (write into a copy, ``c = c.copy()``;
+    a copy on every call would cost a pass over the data). Containers are
+    rebuilt, so ``f`` may change a list it is given. The differentiated arrays
+    (and the constant arrays a rule's reverse reads) stay read-only while
+    ``pullback`` is alive, so nothing the sweep reads can change under it;
+    :func:`gradient` releases them before it returns. An array or number of an
+    enclosing differentiation reaching ``vjp`` (as an argument, inside one, as
+    a value ``f`` reads, as a cotangent) raises ``ar.ActiveRulesError``: higher
+    order is not supported.
 
     >>> import numpy as np, activerules as ar
     >>> y, pullback = ar.vjp(lambda p: {"s": p["w"] * p["b"]}, {"w": np.ones(2), "b": 3.0})
@@ -714,7 +738,8 @@ def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] =
     to keep it constant (its gradient is ``None``). ``f`` must return one real
     scalar; a complex, integer or container result raises (use :func:`vjp`). The
     gradient with respect to a complex argument follows the rules' (ChainRules')
-    convention, ``conj`` of ``jax.grad``'s.
+    convention, ``conj`` of ``jax.grad``'s. ``argnums`` out of range raises
+    ``ar.ActivityError`` naming it.
 
     >>> import numpy as np, activerules as ar
     >>> ar.gradient(lambda x: (x ** 2).sum(), np.array([1.0, 2.0]))
