@@ -13,7 +13,6 @@ import numpy as np
 
 from ..activity import Active, ActiveRulesError, ActivityError, BatchDuplicated, Const, Duplicated
 from .tape import Cell, Tape, _acquire, _release
-from .trees import child_path, describe, is_node, items_of, leaves, map_leaves, rebuild_node
 from .tracked import (
     PRIMITIVE_MARK,
     Tracked,
@@ -24,6 +23,7 @@ from .tracked import (
     rebuild,
     record,
 )
+from .trees import child_path, describe, is_node, items_of, leaves, map_leaves, rebuild_node
 
 __all__ = ["autodiff", "gradient", "vjp", "primitive"]
 
@@ -119,7 +119,7 @@ class _Run:
     def __init__(self, width: int) -> None:
         self.tape = Tape(width)
         self.call_args: list[Any] = []
-        self.cells: list[Cell | None] = []  # per argument: its cell if differentiated
+        self.cells: list[Any] = []  # per argument: its cell(s) if differentiated, else None
         self.copy_back: list[tuple[Tracked, np.ndarray, np.ndarray]] = []
         # the caller's undifferentiated arrays, read-only while f runs (gradient, vjp)
         self.held: list[np.ndarray] = []

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Callable
 
-__all__ = ["is_node", "items_of", "rebuild_node", "map_leaves", "describe", "leaves"]
+__all__ = ["is_node", "items_of", "rebuild_node", "child_path", "map_leaves", "describe", "leaves"]
 
 
 def is_node(v: Any) -> bool:

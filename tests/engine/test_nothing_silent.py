@@ -86,7 +86,7 @@ def assert_tree_close(ours: Any, oracle: Any, rtol: float) -> None:
     """Same structure; a None exactly where the oracle has None; values close."""
     if is_node(oracle):
         assert type(ours) is type(oracle), (ours, oracle)
-        for (k, o), (_, e) in zip(items_of(oracle), items_of(ours)):
+        for (_, o), (_, e) in zip(items_of(oracle), items_of(ours)):
             assert_tree_close(e, o, rtol)
         return
     if oracle is None:
