@@ -170,7 +170,24 @@ def _inner_calls(x: Any) -> dict[str, Callable[[], Any]]:
         "pullback cotangent": lambda: ar.vjp(np.sin, plain)[1](x * np.ones(2)),
         "autodiff seed": lambda: ar.autodiff(np.sin, ar.Active(1.0), returns=ar.Active(x)),
         "autodiff closure result": lambda: ar.autodiff(lambda y: np.cos(x), ar.Active(1.0)),
+        "sequence construction": lambda: ar.gradient(lambda y: np.array([y[0], x]).sum(), plain),
+        "stacked": lambda: ar.gradient(lambda y: np.stack([y, y * x]).sum(), plain),
+        "where": lambda: ar.gradient(lambda y: np.where(y > 0, y, x).sum(), plain),
+        "in-place partner": lambda: ar.gradient(lambda y: _add_into(y, x), plain),
+        "object attribute": lambda: ar.gradient(lambda y, o: (o.w * y).sum(), plain, _Holder(x)),
+        "autodiff written into a shadowed array": lambda: ar.autodiff(
+            lambda y: _add_into(y, x), ar.Duplicated(plain.copy(), np.zeros(2)), returns=ar.Const),
     }
+
+
+class _Holder:
+    def __init__(self, w: Any) -> None:
+        self.w = w
+
+
+def _add_into(y: Any, x: Any) -> Any:
+    y += x
+    return y.sum()
 
 
 def _write(y: Any, x: Any) -> Any:
