@@ -12,7 +12,9 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from ..activity import Active, ActiveRulesError, ActivityError, BatchDuplicated, Const, Duplicated
-from .tape import Cell, Tape, _acquire, _release
+from .tape import Cell, Tape
+from .tape import _acquire as _lock_array
+from .tape import _release as _unlock_array
 from .tracked import (
     PRIMITIVE_MARK,
     Tracked,
@@ -126,17 +128,19 @@ class _Run:
 
     def add_array(self, arr: Any, shadow: Any, where: str = "argument", batch: bool = False) -> None:
         """A Duplicated argument of :func:`autodiff`: the function's writes reach ``arr``
-        (a list or tuple of arrays: a list or tuple of stand-ins, one shadow each;
-        ``batch``: ``shadow`` is a tuple of lanes)."""
-        if isinstance(arr, (list, tuple)):
-            parts = [tuple(lane[k] for lane in shadow) if batch else shadow[k] for k in range(len(arr))]
-            self.call_args.append(type(arr)(self._root(a, d, child_path(where, k))
-                                            for k, (a, d) in enumerate(zip(arr, parts))))
-            self.cells.append(None)
-            return
-        t = self._root(arr, shadow, where)
-        self.call_args.append(t)
-        self.cells.append(t._cell)
+        (a list, tuple or dict of arrays, nested: stand-ins in that structure, each with
+        its shadow in the shadows' same structure; ``batch``: ``shadow`` is a tuple of lanes)."""
+        value = self._duplicated(arr, shadow, where, batch)
+        self.call_args.append(value)
+        self.cells.append(value._cell if type(value) is Tracked else None)
+
+    def _duplicated(self, arr: Any, shadow: Any, where: str, batch: bool) -> Any:
+        if not is_node(arr):
+            return self._root(arr, shadow, where)
+        return rebuild_node(arr, [
+            self._duplicated(a, tuple(lane[k] for lane in shadow) if batch else shadow[k],
+                             child_path(where, k), batch)
+            for k, a in items_of(arr)])
 
     def _root(self, arr: Any, shadow: Any, where: str) -> Tracked:
         if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fc":
@@ -206,13 +210,13 @@ class _Run:
     def hold(self, arr: np.ndarray) -> np.ndarray:
         """Make the caller's constant array ``arr`` read-only until ``f`` returns: functional
         entry points never change it (a copy per call would cost a pass over the data)."""
-        _acquire(arr)
+        _lock_array(arr)
         self.held.append(arr)
         return arr
 
     def release(self) -> None:
         for a in reversed(self.held):
-            _release(a)
+            _unlock_array(a)
         self.held = []
 
     def finish(self) -> None:
@@ -351,14 +355,16 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     ``returns=ar.Const`` and let derivatives flow through the shadows, or use
     :func:`vjp`. ``with_primal=True`` returns ``(derivatives, primal)``.
 
-    Containers, as Enzyme takes them: ``Active((a, b))`` (a tuple of numbers)
-    returns a tuple of derivatives, ``Duplicated([x, y], [dx, dy])`` (a list or
-    tuple of arrays with shadows of the same structure) fills each shadow, and
-    ``BatchDuplicated([x, y], ([dx1, dy1], [dx2, dy2]))`` one such list per
-    lane. A dict is not an annotation (``Duplicated`` refuses it): use
-    :func:`gradient` or :func:`vjp`, which take dicts. Integers cannot be
-    differentiated: ``Active(np.int64(3))`` and ``Duplicated`` of an integer
-    array raise an ``ar.ActivityError`` naming the argument.
+    Containers, as Enzyme takes structs: ``Active((a, b))`` (a tuple of numbers)
+    returns a tuple of derivatives; ``Duplicated(params, dparams)``, with
+    ``params`` a list, tuple or dict of arrays (a dict may nest lists, tuples and
+    dicts) and ``dparams`` shadows in the same structure, passes ``f`` that
+    structure of stand-ins and fills each shadow; ``BatchDuplicated(params,
+    (dparams1, dparams2))`` takes one such structure per lane. Numbers inside a
+    Duplicated container are refused (pass them as their own ``Active``).
+    Integers cannot be differentiated: ``Active(np.int64(3))`` and
+    ``Duplicated`` of an integer array raise an ``ar.ActivityError`` naming the
+    argument.
 
     >>> import numpy as np, activerules as ar
     >>> x, dx = np.array([1.0, 2.0]), np.zeros(2)
@@ -368,6 +374,11 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     array([ 6., 12.])
     >>> ar.autodiff(lambda p: p[0] * p[1], ar.Active((2.0, 5.0)))
     ((np.float64(5.0), np.float64(2.0)),)
+    >>> p, dp = {"w": np.array([1.0, 2.0])}, {"w": np.zeros(2)}
+    >>> ar.autodiff(lambda p: (p["w"] ** 2).sum(), ar.Duplicated(p, dp))
+    (None,)
+    >>> dp
+    {'w': array([2., 4.])}
     """
     run = _Run(_width(args))
     try:

@@ -208,6 +208,27 @@ def test_autodiff_batch_duplicated_sequence_of_arrays() -> None:
     assert_same_tree(lanes[1], [2 * e for e in g])
 
 
-def test_autodiff_dict_is_refused_at_construction_with_what_to_do() -> None:
-    with pytest.raises(ar.ActivityError, match="needs a NumPy array"):
-        ar.Duplicated({"w": W}, {"w": np.zeros_like(W)})
+def test_autodiff_duplicated_dict_of_arrays_fills_a_shadow_dict_of_its_structure() -> None:
+    p = {"w": W.copy(), "layers": [B.copy(), {"v": V.copy()}]}
+    dp = {"w": np.zeros_like(W), "layers": [np.zeros_like(B), {"v": np.zeros_like(V)}]}
+    assert ar.autodiff(loss, ar.Duplicated(p, dp)) == (None,)
+    assert_same_tree(dp, jax.grad(jloss)({"w": W, "layers": [B, {"v": V}]}))
+
+
+def test_autodiff_batch_duplicated_dict() -> None:
+    lanes = ({"w": np.zeros_like(W)}, {"w": np.zeros_like(W)})
+    ar.autodiff(loss, ar.BatchDuplicated({"w": W.copy()}, lanes), returns=ar.Active((1.0, -1.0)))
+    g = jax.grad(jloss)({"w": W})
+    assert_same_tree(lanes[0], g)
+    assert_same_tree(lanes[1], {"w": -g["w"]})
+
+
+@pytest.mark.parametrize("val, dval, message", [
+    ({"w": W, "s": 0.7}, {"w": W * 0, "s": 0.0}, "needs a NumPy array"),
+    ({"w": W}, {"v": W * 0}, "the same keys"),
+    ({"w": W}, [W * 0], "must be a dict"),
+    ({"w": W}, {"w": B * 0}, "shadow has shape"),
+])
+def test_duplicated_dict_refuses_numbers_and_mismatched_shadows(val: Any, dval: Any, message: str) -> None:
+    with pytest.raises(ar.ActivityError, match=message):
+        ar.Duplicated(val, dval)
