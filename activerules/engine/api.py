@@ -737,7 +737,8 @@ def _seed_vjp(result: Any, ybar: Any) -> None:
                 _seed_vjp(r, y)
 
 
-def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] = 0) -> Any:
+def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] = 0,
+             holomorphic: bool = False) -> Any:
     """The gradient of the real scalar function ``f`` with respect to ``args[argnums]``
     (a tuple of gradients for a tuple ``argnums``; negative positions count from the
     end). Functional like :func:`vjp`.
@@ -750,20 +751,31 @@ def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] =
     scalar; a complex, integer or container result raises (use :func:`vjp`). The
     gradient with respect to a complex argument follows the rules' (ChainRules')
     convention, ``conj`` of ``jax.grad``'s. ``argnums`` out of range raises
-    ``ar.ActivityError`` naming it.
+    ``ar.ActivityError`` naming it. ``holomorphic=True``, as in ``jax.grad``: ``f``
+    is a holomorphic function of complex arguments with a complex scalar result,
+    and the gradient is its complex derivative ``f'(z)`` (equal to
+    ``jax.grad(f, holomorphic=True)``).
 
     >>> import numpy as np, activerules as ar
     >>> ar.gradient(lambda x: (x ** 2).sum(), np.array([1.0, 2.0]))
     array([2., 4.])
     >>> ar.gradient(lambda p, n: (p["w"] ** n).sum() * p["b"], {"w": np.ones(2), "b": 2.0}, 3)
     {'w': array([6., 6.]), 'b': np.float64(2.0)}
+    >>> ar.gradient(lambda z: z * z, 1.0 + 2.0j, holomorphic=True)
+    np.complex128(2+4j)
     """
     nums = _argnums(argnums, len(args))
+    if holomorphic:
+        for k in nums:
+            _refuse_real(args[k], f"argument {k}")
     run = _vjp_run(args, nums)
     result = run.forward(f, sweep_follows=True)  # one pause of the collector for both
     try:
         try:
-            _check_scalar_result(result, run.tape, "gradient")
+            _check_scalar_result(result, run.tape, "gradient", holomorphic)
+            if holomorphic and _dtype_kind(result) != "c":
+                raise ActivityError("gradient(holomorphic=True): f returned a real result; a "
+                                    "holomorphic f returns a complex scalar (as jax.grad)")
             cots = _sweep(run, result, 1.0, consume=True)
         finally:
             run.tape.unlock()
@@ -771,7 +783,20 @@ def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] =
         del run, result
     finally:
         _gc_resume()  # the tape is freed first
+    if holomorphic:  # the rules give conj(f'(z)) * 1 (ChainRules), jax.grad f'(z)
+        cots = tuple(map_leaves(lambda v, _: v if v is None else np.conj(v), c, "") for c in cots)
     return cots[nums[0]] if isinstance(argnums, int) else tuple(cots[i] for i in nums)
+
+
+def _refuse_real(v: Any, where: str) -> None:
+    """``gradient(holomorphic=True)`` differentiates complex values only (as jax.grad)."""
+    if is_node(v):
+        for k, e in items_of(v):
+            _refuse_real(e, child_path(where, k))
+    elif not isinstance(v, Const) and _dtype_kind(v) != "c":
+        raise ActivityError(f"gradient(holomorphic=True): {where} is {_kind(v)}, not complex: a "
+                            "holomorphic function takes complex arguments (as jax.grad); pass "
+                            "it as a complex value, or differentiate without holomorphic=True")
 
 
 def _argnums(argnums: Any, n: int) -> tuple[int, ...]:

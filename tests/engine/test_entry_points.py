@@ -137,6 +137,30 @@ def test_vjp_with_complex_values_is_jax_conjugated_as_documented(name: str) -> N
     np.testing.assert_allclose(ours, np.conj(jpb(np.conj(ybar))[0]), rtol=1e-12)
 
 
+@pytest.mark.parametrize("z", [Z, 0.3 - 1.2j, {"a": Z, "b": [0.5 + 0.5j]}],
+                         ids=["array", "number", "container"])
+def test_holomorphic_gradient_is_jax_s(z: Any) -> None:
+    def f(z: Any, xp: Any) -> Any:
+        leaves = jax.tree_util.tree_leaves(z)
+        return sum(xp.sum(xp.sin(v) * v + xp.exp(v)) for v in leaves)
+
+    ours = ar.gradient(lambda z: f(z, np), z, holomorphic=True)
+    theirs = jax.grad(lambda z: f(z, jnp), holomorphic=True)(z)
+    for a, b in zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(theirs)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_holomorphic_gradient_refuses_real_arguments_and_real_results_as_jax() -> None:
+    with pytest.raises(ar.ActivityError, match=r"argument 0\['x'\] is an ndarray of dtype float64, not complex"):
+        ar.gradient(lambda p: (p["x"] * 1j).sum(), {"x": X}, holomorphic=True)
+    with pytest.raises(TypeError):
+        jax.grad(lambda x: (x * 1j).sum(), holomorphic=True)(X)
+    with pytest.raises(ar.ActivityError, match="f returned a real result"):
+        ar.gradient(lambda z: np.abs(z).sum(), Z, holomorphic=True)
+    with pytest.raises(TypeError):
+        jax.grad(lambda z: jnp.abs(z).sum(), holomorphic=True)(jnp.asarray(Z))
+
+
 def test_a_complex_cotangent_for_a_real_output_raises() -> None:
     _, pullback = ar.vjp(np.sin, X)
     with pytest.raises(ar.ActivityError, match="real output is complex"):
