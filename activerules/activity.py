@@ -63,8 +63,18 @@ def _is_immutable_number(val: Any) -> bool:
 def _is_mutable_array(val: Any) -> bool:
     if isinstance(val, np.ndarray):
         return True
+    if isinstance(val, dict):  # a dict of arrays (nested): Enzyme's Duplicated of a struct
+        return _is_array_tree(val)
     # A list/tuple of arrays (np.concatenate's argument) is mutable through its elements.
     return isinstance(val, (list, tuple)) and len(val) > 0 and all(isinstance(v, np.ndarray) for v in val)
+
+
+def _is_array_tree(val: Any) -> bool:
+    """An array, or a non-empty dict, list or tuple of array trees."""
+    if isinstance(val, np.ndarray):
+        return True
+    items = val.values() if isinstance(val, dict) else val if isinstance(val, (list, tuple)) else ()
+    return len(items) > 0 and all(_is_array_tree(v) for v in items)
 
 
 def _describe(val: Any) -> str:
@@ -87,6 +97,14 @@ def _check_shadow(name: str, val: Any, dval: Any) -> None:
                 f"{val.shape} and dtype {val.dtype}; use np.zeros_like(x)")
         if np.shares_memory(dval, val):
             raise ActivityError(f"{name}: the shadow shares memory with the primal; use np.zeros_like(x)")
+        return
+    if isinstance(val, dict):
+        if not isinstance(dval, dict) or set(dval) != set(val):
+            raise ActivityError(
+                f"{name}: the shadow of a dict must be a dict with the same keys {sorted(map(str, val))}, "
+                f"got {_describe(dval)}")
+        for k in val:
+            _check_shadow(name, val[k], dval[k])
         return
     if not isinstance(dval, (list, tuple)) or len(dval) != len(val):
         raise ActivityError(
@@ -158,8 +176,8 @@ class Duplicated(Annotation):
                 "(its derivative is returned) or Const(x)")
         if not _is_mutable_array(val):
             raise ActivityError(
-                f"{name}({_describe(val)}, ...): needs a NumPy array (or a list of arrays); "
-                "use Const(x) for a value with no derivative")
+                f"{name}({_describe(val)}, ...): needs a NumPy array (or a list, tuple or dict "
+                "of arrays); use Const(x) for a value with no derivative, Active(x) for a number")
         _check_shadow(name, val, dval)
         self.val = val
         self.dval = dval

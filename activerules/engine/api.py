@@ -11,8 +11,10 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-from ..activity import Active, ActivityError, BatchDuplicated, Const, Duplicated
+from ..activity import Active, ActiveRulesError, ActivityError, BatchDuplicated, Const, Duplicated
 from .tape import Cell, Tape, layout_of
+from .tape import _acquire as _lock_array
+from .tape import _release as _unlock_array
 from .tracked import (
     PRIMITIVE_MARK,
     Tracked,
@@ -24,6 +26,7 @@ from .tracked import (
     rebuild,
     record,
 )
+from .trees import child_path, describe, is_node, items_of, leaves, map_leaves, rebuild_node
 
 __all__ = ["autodiff", "gradient", "vjp", "primitive"]
 
@@ -125,15 +128,32 @@ class _Run:
     def __init__(self, width: int) -> None:
         self.tape = Tape(width)
         self.call_args: list[Any] = []
-        self.cells: list[Cell | None] = []  # per argument: its cell if differentiated
+        self.cells: list[Any] = []  # per argument: its cell(s) if differentiated, else None
         self.copy_back: list[tuple[Tracked, np.ndarray, np.ndarray]] = []
         self.shadow_back: list[tuple[np.ndarray, np.ndarray]] = []  # (inner, the caller's shadow)
+        # the caller's undifferentiated arrays, read-only while f runs (gradient, vjp)
+        self.held: list[np.ndarray] = []
 
-    def add_array(self, arr: Any, shadow: Any) -> None:
-        """A Duplicated argument of :func:`autodiff`: the function's writes reach ``arr``."""
+    def add_array(self, arr: Any, shadow: Any, where: str = "argument", batch: bool = False) -> None:
+        """A Duplicated argument of :func:`autodiff`: the function's writes reach ``arr``
+        (a list, tuple or dict of arrays, nested: stand-ins in that structure, each with
+        its shadow in the shadows' same structure; ``batch``: ``shadow`` is a tuple of lanes)."""
+        value = self._duplicated(arr, shadow, where, batch)
+        self.call_args.append(value)
+        self.cells.append(value._cell if type(value) is Tracked else None)
+
+    def _duplicated(self, arr: Any, shadow: Any, where: str, batch: bool) -> Any:
+        if not is_node(arr):
+            return self._root(arr, shadow, where)
+        return rebuild_node(arr, [
+            self._duplicated(a, tuple(lane[k] for lane in shadow) if batch else shadow[k],
+                             child_path(where, k), batch)
+            for k, a in items_of(arr)])
+
+    def _root(self, arr: Any, shadow: Any, where: str) -> Tracked:
         if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fc":
-            raise ActivityError(f"only float or complex ndarrays can be differentiated as arrays, "
-                                f"got {type(arr).__name__}")
+            raise ActivityError(f"autodiff: {where} is {_kind(arr)}: only float or complex ndarrays "
+                                "can be Duplicated; pass it as Const(x) (or plain)")
         own = _alias(arr)  # writable even after the caller's array is locked below
         cell = Cell(arr.shape, arr.dtype, shadow, layout_of(own))
         lanes = shadow if isinstance(shadow, tuple) else (shadow,)
@@ -149,10 +169,14 @@ class _Run:
         # Writes through the caller's own array (an untracked alias) are impossible meanwhile.
         self.tape.lock(arr)
         self.copy_back.append((t, arr, own))
+        return t
+
+    def add_borrowed(self, arr: np.ndarray) -> None:
+        t = self.borrowed(arr)
         self.call_args.append(t)
         self.cells.append(t._cell)
 
-    def add_borrowed(self, arr: np.ndarray) -> None:
+    def borrowed(self, arr: np.ndarray) -> Tracked:
         """A float or complex array differentiated functionally (:func:`vjp`): the stand-in's
         buffer is the caller's array itself, locked read-only while the tape lives. Its
         root is pinned, so the engine's first write moves it to a copy, and NumPy makes no
@@ -163,8 +187,19 @@ class _Run:
             own.flags.writeable = False
         t = new_root(own, self.tape, Cell(arr.shape, arr.dtype, layout=layout_of(own)), pinned=True)
         self.tape.lock(arr)
-        self.call_args.append(t)
-        self.cells.append(t._cell)
+        return t
+
+    def add_active(self, v: Any, where: str) -> None:
+        """An Active argument of :func:`autodiff` (a number or a tuple of numbers)."""
+        if isinstance(v, tuple):
+            items = [new_scalar(e, self.tape) for e in v]
+            self.call_args.append(tuple(items))
+            self.cells.append(tuple(e._cell for e in items))
+            for k, e in enumerate(items):
+                _refuse_integer(e, child_path(where, k))
+            return
+        self.add_scalar(v)
+        _refuse_integer(self.call_args[-1], where)
 
     def add_scalar(self, v: Any) -> None:
         s = new_scalar(v, self.tape)
@@ -183,10 +218,24 @@ class _Run:
             result = f(*self.call_args)
         except BaseException:
             _forward_end(resume=True)
+            self.release()
             self.finish()
             raise
         _forward_end(resume=not sweep_follows)
+        self.release()
         return result
+
+    def hold(self, arr: np.ndarray) -> np.ndarray:
+        """Make the caller's constant array ``arr`` read-only until ``f`` returns: functional
+        entry points never change it (a copy per call would cost a pass over the data)."""
+        _lock_array(arr)
+        self.held.append(arr)
+        return arr
+
+    def release(self) -> None:
+        for a in reversed(self.held):
+            _unlock_array(a)
+        self.held = []
 
     def finish(self) -> None:
         """Unlock the caller's arrays and give them the function's side effects."""
@@ -198,6 +247,12 @@ class _Run:
         for inner, dx in self.shadow_back:
             dx[...] = inner
         self.shadow_back = []
+
+
+def _refuse_integer(s: TrackedScalar, where: str) -> None:
+    if s._cell.dtype.kind not in "fc":
+        raise ActivityError(f"autodiff: {where} is Active({s._v!r}), {_kind(s._v)}, which has "
+                            "no derivative: pass it as Const(x) (or plain), or as a float")
 
 
 def _alias(arr: np.ndarray) -> np.ndarray:
@@ -247,7 +302,60 @@ def primal_of(v: Any) -> Any:
         return v._v
     if isinstance(v, (tuple, list)):  # named tuples (an eigh or slogdet result) too
         return rebuild(v, [primal_of(e) for e in v])
+    if is_node(v):  # a dict
+        return rebuild_node(v, [primal_of(e) for _, e in items_of(v)])
     return v
+
+
+def _kind(v: Any) -> str:
+    """What ``v`` is, for error messages."""
+    if v is None:
+        return "None"
+    if is_node(v):
+        return f"a {type(v).__name__} {describe(v)}"
+    if isinstance(v, np.ndarray):
+        return f"an ndarray of dtype {v.dtype}"
+    if callable(v):
+        return f"a function ({getattr(v, '__qualname__', type(v).__name__)})"
+    name = type(v).__name__
+    article = "an" if name[0] in "aeiou" else "a"
+    return f"{article} {name} ({v!r})" if isinstance(v, (int, str, np.generic)) else f"{article} {name}"
+
+
+def _dtype_kind(v: Any) -> str:
+    """The dtype kind of an array or number (stand-ins included), ``"O"`` for anything else."""
+    if type(v) is TrackedScalar:
+        return str(v._cell.dtype.kind)
+    if isinstance(v, (Tracked, np.ndarray, np.generic)):
+        return str(v.dtype.kind)
+    if isinstance(v, (int, float, complex)):
+        return str(np.result_type(v).kind)
+    return "O"
+
+
+def _nested(where: str) -> ActiveRulesError:
+    """The error for a stand-in of another differentiation reaching this one."""
+    return ActiveRulesError(
+        f"{where} is a value of an enclosing differentiation: values from two different "
+        "differentiations meet in one call, and nested differentiation of the same values "
+        "(higher order) is not supported. A rule may run its own differentiation on the plain "
+        "arrays it receives, inside its forward or reverse (examples/implicit_solve.py)")
+
+
+def _refuse_tracked(v: Any, where: str) -> None:
+    """Raise if a stand-in (of an enclosing differentiation) is in ``v``: an argument,
+    annotation, container, seed or cotangent given to an entry point."""
+    t = type(v)
+    if t is np.ndarray or t is float:
+        return
+    if t is Tracked or t is TrackedScalar:
+        raise _nested(where)
+    if isinstance(v, (Const, Active, Duplicated, BatchDuplicated)):
+        for name, e in vars(v).items():
+            _refuse_tracked(e, where if name == "val" else f"the shadow of {where}")
+    elif is_node(v):
+        for k, e in items_of(v):
+            _refuse_tracked(e, child_path(where, k))
 
 
 def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
@@ -258,28 +366,52 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     ``BatchDuplicated``...; plain values count as Const). Returns a tuple with
     one entry per argument: the derivative for Active arguments, ``None``
     otherwise. A Duplicated shadow holds on entry the cotangent of the
-    argument's final value and on exit that of its initial value; the caller's
-    arrays receive the function's side effects. ``returns``: ``ar.Active``
-    (seed 1.0), ``ar.Active(seed)`` or ``ar.Const``; by default Active for a
-    scalar result and Const for ``None``. ``with_primal=True`` returns
-    ``(derivatives, primal)``.
+    argument's final value and on exit that of its initial value; every caller
+    array (Const and Duplicated alike) ends as ``f`` left it, as plain NumPy
+    would leave it. ``returns``: ``ar.Active`` (seed 1.0), ``ar.Active(seed)``
+    or ``ar.Const``; by default Active for a scalar result and Const for
+    ``None``. An Active return needs one real scalar result (a 0-d array
+    included; a complex one only with a complex seed); anything else (a tuple,
+    a dict, an integer, a function) raises ``ar.ActivityError``: pass
+    ``returns=ar.Const`` and let derivatives flow through the shadows, or use
+    :func:`vjp`. ``with_primal=True`` returns ``(derivatives, primal)``.
+
+    Containers, as Enzyme takes structs: ``Active((a, b))`` (a tuple of numbers)
+    returns a tuple of derivatives; ``Duplicated(params, dparams)``, with
+    ``params`` a list, tuple or dict of arrays (a dict may nest lists, tuples and
+    dicts) and ``dparams`` shadows in the same structure, passes ``f`` that
+    structure of stand-ins and fills each shadow; ``BatchDuplicated(params,
+    (dparams1, dparams2))`` takes one such structure per lane. Numbers inside a
+    Duplicated container are refused (pass them as their own ``Active``).
+    Integers cannot be differentiated: ``Active(np.int64(3))`` and
+    ``Duplicated`` of an integer array raise an ``ar.ActivityError`` naming the
+    argument.
 
     >>> import numpy as np, activerules as ar
     >>> x, dx = np.array([1.0, 2.0]), np.zeros(2)
     >>> ar.autodiff(lambda x, c: (c * x * x).sum(), ar.Duplicated(x, dx), ar.Active(3.0))
-    (None, 5.0)
+    (None, np.float64(5.0))
     >>> dx
     array([ 6., 12.])
+    >>> ar.autodiff(lambda p: p[0] * p[1], ar.Active((2.0, 5.0)))
+    ((np.float64(5.0), np.float64(2.0)),)
+    >>> p, dp = {"w": np.array([1.0, 2.0])}, {"w": np.zeros(2)}
+    >>> ar.autodiff(lambda p: (p["w"] ** 2).sum(), ar.Duplicated(p, dp))
+    (None,)
+    >>> dp
+    {'w': array([2., 4.])}
     """
     run = _Run(_width(args))
     try:
-        for a in args:
+        for k, a in enumerate(args):
+            where = f"argument {k}"
+            _refuse_tracked(a, where)
             if isinstance(a, BatchDuplicated):
-                run.add_array(a.val, tuple(a.dvals))
+                run.add_array(a.val, tuple(a.dvals), where, batch=True)
             elif isinstance(a, Duplicated):
-                run.add_array(a.val, a.dval)
+                run.add_array(a.val, a.dval, where)
             elif isinstance(a, Active):
-                run.add_scalar(a.val)
+                run.add_active(a.val, where)
             else:
                 run.add_const(a.val if isinstance(a, Const) else a)
     except BaseException:
@@ -288,7 +420,7 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     result = run.forward(f, sweep_follows=True)  # one pause of the collector for both
     try:
         try:
-            _seed(result, returns, run.tape.width)
+            _seed(result, returns, run.tape)
             run.tape.sweep(consume=True)
         finally:
             run.finish()
@@ -299,11 +431,12 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     return (derivs, primal_of(result)) if with_primal else derivs
 
 
-def _seed(result: Any, returns: Any, width: int) -> None:
+def _seed(result: Any, returns: Any, tape: Tape) -> None:
+    width = tape.width
     if returns is _DEFAULT:
         if result is None:
             return
-        if type(result) is Tracked or isinstance(result, np.ndarray):
+        if (type(result) is Tracked or isinstance(result, np.ndarray)) and not _zero_d(result, width):
             raise ActivityError("f returned an array: pass returns=ar.Const (derivatives flow "
                                 "through Duplicated arguments) or use ar.vjp")
         returns = Active
@@ -311,10 +444,14 @@ def _seed(result: Any, returns: Any, width: int) -> None:
         return
     if returns is Active or isinstance(returns, Active):
         seed = 1.0 if returns is Active else returns.val
-        if type(result) is Tracked:
+        _refuse_tracked(seed, "the seed of returns=ar.Active(seed)")
+        if type(result) is Tracked and not _zero_d(result, width):
             raise ActivityError("an array result cannot be Active (arrays are mutable): pass "
                                 "returns=ar.Const or use ar.vjp")
-        if type(result) is TrackedScalar:
+        _check_scalar_result(result, tape, "autodiff", np.iscomplexobj(seed))
+        if type(result) is Tracked:  # a 0-d array, seeded as vjp seeds it
+            _seed_vjp(result, seed)
+        elif type(result) is TrackedScalar:
             if width and not isinstance(seed, tuple):
                 seed = (seed,) * width
             result._cell.shadow = seed
@@ -322,29 +459,102 @@ def _seed(result: Any, returns: Any, width: int) -> None:
     raise ActivityError(f"returns must be ar.Active, ar.Active(seed) or ar.Const, got {returns!r}")
 
 
-def _derivative(arg: Any, cell: Cell | None, width: int) -> Any:
+def _zero_d(result: Any, width: int) -> bool:
+    """A 0-d array result, which a (non-batch) Active return seeds like a number."""
+    return not width and result.shape == ()
+
+
+def _check_scalar_result(y: Any, tape: Tape, who: str, complex_ok: bool = False) -> None:
+    """Raise unless ``y`` is one real scalar of this differentiation (``complex_ok``:
+    or a complex one, seeded with a complex cotangent)."""
+    t = type(y)
+    if t is float:
+        return
+    if t is TrackedScalar or t is Tracked:
+        if y._tape is not tape:
+            raise _nested(f"{who}: f's result")
+        shape, dtype = ((), y._cell.dtype) if t is TrackedScalar else (y.shape, y.dtype)
+    elif isinstance(y, (np.ndarray, np.number, int, float, complex)) and not isinstance(y, bool):
+        shape, dtype = np.shape(y), np.result_type(y)
+    else:
+        raise ActivityError(f"{who}: f returned {_kind(y)}; {who} needs one real scalar result: "
+                            "return a scalar, or use ar.vjp (one cotangent per output)")
+    if shape != ():
+        raise ActivityError(f"{who} needs a scalar result, f returned shape {shape}; use ar.vjp")
+    if dtype.kind == "c" and not complex_ok:
+        raise ActivityError(f"{who}: f returned a complex scalar; {who} needs a real result (as "
+                            "jax.grad): use ar.vjp with a complex cotangent, or differentiate a real "
+                            "function of it (abs(y) ** 2, y.real)")
+    if dtype.kind not in "fc":
+        raise ActivityError(f"{who}: f returned {_kind(y)}, which has no derivative; {who} needs "
+                            "a real float scalar result")
+
+
+def _cotangent(c: Any, width: int) -> Any:
+    """The cotangent held by ``c``: a cell, ``None`` (not differentiated) or a container of those."""
+    if type(c) is Cell:
+        return c.shadow if c.shadow is not None else c.zeros(width)
+    if c is None:
+        return None
+    return map_leaves(lambda leaf, _: _cotangent(leaf, width), c, "")
+
+
+def _derivative(arg: Any, cell: Any, width: int) -> Any:
     if not isinstance(arg, Active) or cell is None:
         return None
-    s = cell.shadow
-    if s is None:
-        s = cell.zeros(width)
-    return s
+    return _cotangent(cell, width)
 
 
 def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``y, pullback = vjp(f, *args)``: the primal result and a function mapping an
     output cotangent to a tuple with one cotangent per argument.
 
-    Float arrays and floats are differentiated; integers, other values and
-    ``ar.Const(...)``-wrapped arguments are constant (their cotangent is ``None``).
-    ``vjp`` is functional: if ``f`` writes into an argument it writes into a
-    copy, and the caller's array keeps its value. The differentiated array
-    arguments (and the constant arrays a rule's reverse reads) stay read-only
-    while ``pullback`` is alive, so nothing the sweep reads can change under it;
-    :func:`gradient` releases them before it returns.
+    Float and complex arrays and numbers are differentiated, also inside dicts, lists,
+    tuples and named tuples (nested): an argument's cotangent has its structure.
+    Integers, booleans, strings, ``None``, other values and ``ar.Const(...)``-wrapped
+    ones are constant: their cotangent is ``None``. ``f`` may return an array, a
+    number or a container of them (``None``, integers and strings inside a container
+    are constant outputs); ``ybar`` has the result's structure, ``None`` for a part
+    whose cotangent is zero (a constant output must get ``None``), and each leaf its
+    output's shape (or one that broadcasts to it, e.g. a number) and no complex dtype
+    for a real output: anything else raises ``ar.ActivityError`` naming the output.
+    Complex values follow the rules' convention (ChainRules):
+    ``pullback(ybar) = conj(J)ᵀ ybar``, which is ``conj(jax_pullback(conj(ybar)))``.
+
+    ``vjp`` is functional: no caller array changes. ``f``'s writes into a
+    differentiated array go to a copy (made on the first write only); the
+    caller's undifferentiated arrays (integer ones, ``ar.Const(...)`` ones and,
+    for :func:`gradient`, those outside ``argnums``; inside containers too) are
+    read-only while ``f`` runs, so writing into one raises NumPy's
+    ``assignment destination is read-only`` (write into a copy, ``c = c.copy()``;
+    a copy on every call would cost a pass over the data). Containers are
+    rebuilt, so ``f`` may change a list it is given. The differentiated arrays
+    (and the constant arrays a rule's reverse reads) stay read-only while
+    ``pullback`` is alive, so nothing the sweep reads can change under it;
+    :func:`gradient` releases them before it returns. An array or number of an
+    enclosing differentiation reaching ``vjp`` (as an argument, inside one, as
+    a value ``f`` reads, as a cotangent) raises ``ar.ActiveRulesError``: higher
+    order is not supported.
+
+    >>> import numpy as np, activerules as ar
+    >>> y, pullback = ar.vjp(lambda p: {"s": p["w"] * p["b"]}, {"w": np.ones(2), "b": 3.0})
+    >>> pullback({"s": np.array([1.0, 2.0])})
+    ({'w': array([3., 6.]), 'b': np.float64(3.0)},)
     """
     run = _vjp_run(args, None)
     result = run.forward(f)
+    try:
+        if result is None:
+            raise ActivityError("vjp: f returned None, so there is no output to pull back; return "
+                                "the value (a function that works by mutating its arguments: use "
+                                "ar.autodiff with Duplicated arguments)")
+        _check_output(result, run.tape, "output")
+        if not is_node(result) and _dtype_kind(result) not in "fc":
+            raise ActivityError(f"vjp: f returned {_kind(result)}, which has no derivative: "
+                                "return a float or complex array or number")
+    except BaseException:
+        run.tape.unlock()
+        raise
     return primal_of(result), _Pullback(run, result)
 
 
@@ -360,6 +570,7 @@ class _Pullback:
 
     def __call__(self, ybar: Any) -> tuple[Any, ...]:
         """The cotangents of ``vjp``'s arguments for the output cotangent ``ybar``."""
+        _check_cotangent(self._result, ybar, "output")
         _gc_pause()
         try:
             return _sweep(self._run, self._result, ybar)
@@ -372,41 +583,157 @@ class _Pullback:
 
 def _vjp_run(args: Sequence[Any], diff: Any) -> _Run:
     """The run of :func:`vjp` before its forward pass (``diff``: the positions to
-    differentiate, every other argument constant; ``None``: decided per argument as
-    ``vjp`` says)."""
+    differentiate, every other argument constant, a leaf of them that cannot be
+    differentiated an error; ``None``: decided per leaf as ``vjp`` says)."""
     run = _Run(0)
-    for k, a in enumerate(args):
-        t = type(a)
-        if diff is not None and k not in diff:
-            run.add_const(a)
-        elif t is np.ndarray:  # the common cases first: the parametric isinstance is slow
-            if a.dtype.kind in "fc":
+    try:
+        for k, a in enumerate(args):
+            t = type(a)
+            if diff is not None and k not in diff:
+                run.add_const(_const_arg(run, a, f"argument {k}"))
+            elif t is np.ndarray and a.dtype.kind in "fc":  # the common cases first
                 run.add_borrowed(a)
+            elif t is float or t is complex:
+                run.add_scalar(a)
             else:
-                run.add_const(a)
-        elif t is float or t is complex:
-            run.add_scalar(a)
-        elif isinstance(a, Const):
-            run.add_const(a.val)
-        elif isinstance(a, np.ndarray) and a.dtype.kind in "fc":
-            run.add_borrowed(a)
-        elif isinstance(a, (float, complex, np.inexact)):
-            run.add_scalar(a)
-        else:
-            run.add_const(a)
+                value, cells = _input(run, a, f"argument {k}", diff is not None)
+                run.call_args.append(value)
+                run.cells.append(cells)
+    except BaseException:
+        run.release()  # the arrays of the arguments before the bad one
+        run.tape.unlock()
+        raise
     return run
+
+
+def _input(run: _Run, v: Any, where: str, strict: bool) -> tuple[Any, Any]:
+    """What ``f`` receives for ``v`` (a leaf or a container) and the cells of its
+    differentiated leaves (``None`` for a constant one), in ``v``'s structure.
+    ``strict``: a leaf that cannot be differentiated raises (:func:`gradient`)."""
+    if is_node(v):
+        pairs = [_input(run, e, child_path(where, k), strict) for k, e in items_of(v)]
+        return rebuild_node(v, [p[0] for p in pairs]), rebuild_node(v, [p[1] for p in pairs])
+    t = type(v)
+    if t is Tracked or t is TrackedScalar:
+        raise _nested(where)
+    if isinstance(v, Const):
+        return _const_arg(run, v.val, where), None
+    if isinstance(v, np.ndarray) and v.dtype.kind in "fc":
+        s = run.borrowed(v)
+        return s, s._cell
+    if isinstance(v, (float, complex, np.inexact)):
+        sc = new_scalar(v, run.tape)
+        return sc, sc._cell
+    if strict:
+        raise ActivityError(
+            f"gradient: {where} is {_kind(v)}, which has no derivative (only float and complex "
+            "arrays and numbers have one, as in jax.grad): leave it out of argnums, or wrap it "
+            "as ar.Const(...) to keep it constant inside a differentiated container")
+    return _const_arg(run, v, where), None
+
+
+def _const_arg(run: _Run, v: Any, where: str) -> Any:
+    """An undifferentiated argument as ``f`` receives it from :func:`gradient` and
+    :func:`vjp` (both functional): its arrays held read-only while ``f`` runs, its
+    containers rebuilt (``f`` may change them, not the caller's)."""
+    t = type(v)
+    if t is np.ndarray:
+        return run.hold(v)
+    if t is float or t is int or v is None:
+        return v
+    if t is Tracked or t is TrackedScalar:
+        raise _nested(where)
+    if isinstance(v, Const):
+        return _const_arg(run, v.val, where)
+    if is_node(v):
+        return rebuild_node(v, [_const_arg(run, e, child_path(where, k)) for k, e in items_of(v)])
+    return run.hold(v) if isinstance(v, np.ndarray) else v
+
+
+def _check_output(r: Any, tape: Tape, where: str) -> None:
+    """Raise unless every leaf of :func:`vjp`'s result is an array, a number, a string
+    or ``None`` (a container's part), the stand-ins of this differentiation."""
+    if is_node(r):
+        for k, e in items_of(r):
+            _check_output(e, tape, child_path(where, k))
+        return
+    t = type(r)
+    if t is Tracked or t is TrackedScalar:
+        if r._tape is not tape:
+            raise _nested(f"vjp: {where}")
+    elif not (r is None or isinstance(r, (np.ndarray, np.generic, int, float, complex, str))):
+        raise ActivityError(f"vjp: {where} is {_kind(r)}, which has no cotangent: return arrays, "
+                            "numbers and dicts, lists, tuples or named tuples of them")
+
+
+def _check_cotangent(r: Any, y: Any, where: str) -> None:
+    """Raise unless ``y`` is a cotangent for the output ``r``: the same structure
+    (``None`` for a zero part), each leaf of its output's shape, no complex for a real one."""
+    if y is None:
+        return
+    if type(y) is Tracked or type(y) is TrackedScalar:
+        raise _nested(f"the cotangent for {where}")
+    if is_node(r) or is_node(y):
+        if (not is_node(r) or not is_node(y) or isinstance(r, dict) != isinstance(y, dict)
+                or len(r) != len(y) or (isinstance(r, dict) and set(r) != set(y))):
+            given = describe(y) if is_node(y) else _kind(y)
+            raise ActivityError(f"vjp pullback: the cotangent for {where} has structure {given}, "
+                                f"the output has structure {describe(r)}: give a cotangent of the "
+                                "output's structure (None for a part whose cotangent is zero)")
+        for k, e in items_of(r):
+            _check_cotangent(e, y[k], child_path(where, k))
+        return
+    if type(r) is Tracked or type(r) is TrackedScalar:
+        shape, dtype = (r.shape, r.dtype) if type(r) is Tracked else ((), r._cell.dtype)
+    elif isinstance(r, (np.ndarray, np.generic, int, float, complex)) and not isinstance(r, (bool, np.bool_)):
+        shape, dtype = np.shape(r), np.result_type(r)
+    else:
+        shape, dtype = (), np.dtype(object)
+    if dtype.kind not in "fc":
+        raise ActivityError(f"vjp pullback: {where} is {_kind(r)}, which has no derivative: "
+                            "give None as its cotangent")
+    ty = type(y)
+    if ty is np.ndarray:  # the common cases without NumPy's slower generic queries
+        yshape, ydtype = y.shape, y.dtype
+    elif ty is float:
+        yshape, ydtype = (), _FLOAT64
+    elif isinstance(y, (np.ndarray, np.number, int, float, complex)) and not isinstance(y, bool):
+        yshape, ydtype = np.shape(y), np.result_type(y)
+    else:
+        raise ActivityError(f"vjp pullback: the cotangent for {where} is {_kind(y)}: give an "
+                            f"array of shape {shape} (or None)")
+    if (yshape != shape and not _broadcasts_to(yshape, shape)) or ydtype.kind not in "iufc":
+        raise ActivityError(f"vjp pullback: the cotangent for {where} has shape {yshape} and "
+                            f"dtype {ydtype}, the output has shape {shape} and dtype {dtype}: "
+                            "give one of the output's shape (or one that broadcasts to it)")
+    if ydtype.kind == "c" and dtype.kind != "c":
+        raise ActivityError(f"vjp pullback: the cotangent for the real {where} is complex "
+                            f"({ydtype}): give a real one")
+
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def _broadcasts_to(given: tuple[int, ...], shape: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(given, shape) == shape
+    except ValueError:
+        return False
 
 
 def _sweep(run: _Run, result: Any, ybar: Any, consume: bool = False) -> tuple[Any, ...]:
     """The sweep of :func:`vjp`'s pullback for the output cotangent ``ybar``
     (``consume``: the only sweep, see :meth:`Tape.sweep`), the collector paused."""
     for c in run.cells:
-        if c is not None:
+        if type(c) is Cell:
             c.shadow = None
+        elif c is not None:
+            for leaf in leaves(c):
+                if leaf is not None:
+                    leaf.shadow = None
     _seed_vjp(result, ybar)
     run.tape.sweep(consume)
-    return tuple(None if c is None else (c.shadow if c.shadow is not None else c.zeros(0))
-                 for c in run.cells)
+    return tuple(_cotangent(c, 0) for c in run.cells)
 
 
 def _seed_vjp(result: Any, ybar: Any) -> None:
@@ -421,30 +748,55 @@ def _seed_vjp(result: Any, ybar: Any) -> None:
         s = cell.ensure(0)
         (result._view(s) if result._view is not None else s)[...] += ybar
     elif t is TrackedScalar:
+        if type(ybar) is not float:  # a 0-d array or an integer: a scalar of the output's type
+            ybar = result._cell.dtype.type(ybar)
         result._cell.shadow = ybar
-    elif isinstance(result, (tuple, list)):
-        for r, y in zip(result, ybar):
+    elif is_node(result):
+        for k, r in items_of(result):
+            y = ybar[k]
             if y is not None:
                 _seed_vjp(r, y)
 
 
-def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] = 0) -> Any:
-    """The gradient of the scalar function ``f`` with respect to ``args[argnums]``
-    (a tuple of gradients for a tuple ``argnums``). Functional like :func:`vjp`.
+def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] = 0,
+             holomorphic: bool = False) -> Any:
+    """The gradient of the real scalar function ``f`` with respect to ``args[argnums]``
+    (a tuple of gradients for a tuple ``argnums``; negative positions count from the
+    end). Functional like :func:`vjp`.
+
+    An argument may be a float or complex array or number, or a dict, list, tuple or
+    named tuple of those (nested): its gradient has the same structure. A leaf with
+    no derivative (an integer, a boolean, a string, ``None``...) raises
+    ``ar.ActivityError`` naming it, as ``jax.grad`` does; wrap it as ``ar.Const(v)``
+    to keep it constant (its gradient is ``None``). ``f`` must return one real
+    scalar; a complex, integer or container result raises (use :func:`vjp`). The
+    gradient with respect to a complex argument follows the rules' (ChainRules')
+    convention, ``conj`` of ``jax.grad``'s. ``argnums`` out of range raises
+    ``ar.ActivityError`` naming it. ``holomorphic=True``, as in ``jax.grad``: ``f``
+    is a holomorphic function of complex arguments with a complex scalar result,
+    and the gradient is its complex derivative ``f'(z)`` (equal to
+    ``jax.grad(f, holomorphic=True)``).
 
     >>> import numpy as np, activerules as ar
     >>> ar.gradient(lambda x: (x ** 2).sum(), np.array([1.0, 2.0]))
     array([2., 4.])
+    >>> ar.gradient(lambda p, n: (p["w"] ** n).sum() * p["b"], {"w": np.ones(2), "b": 2.0}, 3)
+    {'w': array([6., 6.]), 'b': np.float64(2.0)}
+    >>> ar.gradient(lambda z: z * z, 1.0 + 2.0j, holomorphic=True)
+    np.complex128(2+4j)
     """
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    nums = _argnums(argnums, len(args))
+    if holomorphic:
+        for k in nums:
+            _refuse_real(args[k], f"argument {k}")
     run = _vjp_run(args, nums)
     result = run.forward(f, sweep_follows=True)  # one pause of the collector for both
     try:
         try:
-            y = primal_of(result)
-            if type(y) is not float and type(y) is not np.float64 and np.ndim(y) != 0:
-                raise ActivityError(f"gradient needs a scalar result, f returned shape {np.shape(y)}; "
-                                    "use ar.vjp")
+            _check_scalar_result(result, run.tape, "gradient", holomorphic)
+            if holomorphic and _dtype_kind(result) != "c":
+                raise ActivityError("gradient(holomorphic=True): f returned a real result; a "
+                                    "holomorphic f returns a complex scalar (as jax.grad)")
             cots = _sweep(run, result, 1.0, consume=True)
         finally:
             run.tape.unlock()
@@ -452,7 +804,34 @@ def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] =
         del run, result
     finally:
         _gc_resume()  # the tape is freed first
+    if holomorphic:  # the rules give conj(f'(z)) * 1 (ChainRules), jax.grad f'(z)
+        cots = tuple(map_leaves(lambda v, _: v if v is None else np.conj(v), c, "") for c in cots)
     return cots[nums[0]] if isinstance(argnums, int) else tuple(cots[i] for i in nums)
+
+
+def _refuse_real(v: Any, where: str) -> None:
+    """``gradient(holomorphic=True)`` differentiates complex values only (as jax.grad)."""
+    if is_node(v):
+        for k, e in items_of(v):
+            _refuse_real(e, child_path(where, k))
+    elif not isinstance(v, Const) and _dtype_kind(v) != "c":
+        raise ActivityError(f"gradient(holomorphic=True): {where} is {_kind(v)}, not complex: a "
+                            "holomorphic function takes complex arguments (as jax.grad); pass "
+                            "it as a complex value, or differentiate without holomorphic=True")
+
+
+def _argnums(argnums: Any, n: int) -> tuple[int, ...]:
+    """``argnums`` as a tuple of positions in ``range(n)``, or an error naming it."""
+    nums = (argnums,) if isinstance(argnums, int) else argnums
+    if not isinstance(nums, (tuple, list)) or any(isinstance(i, bool) or not isinstance(i, int)
+                                                  for i in nums):
+        raise ActivityError(f"gradient: argnums={argnums!r} must be an int or a tuple of ints")
+    bad = [i for i in nums if not -n <= i < n]
+    if bad:
+        raise ActivityError(f"gradient: argnums={argnums!r} is out of range: f was given {n} "
+                            f"positional argument(s), positions 0..{n - 1} (or -{n}..-1)")
+    return tuple(i % n for i in nums)
+
 
 
 def primitive(fn: F | None = None, *, mutates: Sequence[int] = ()) -> Any:
