@@ -283,8 +283,34 @@ def _log_base(a: Any) -> Any:
 
 
 def _power_a(g: Any, a: Any, b: Any) -> Any:
+    """``g * conj(b a^(b-1))``, 0 where ``b == 0`` (``a^0 = 1`` is constant, also at ``a = 0``)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return g * conj(b * np.power(a, b - 1))
+        d = b * np.power(a, b - 1)
+    if np.any(np.equal(b, 0)):  # 0 * 0^-1 would be NaN
+        d = np.where(np.equal(b, 0), 0, d)
+    return g * conj(d)
+
+
+def _safe_div(num: Any, den: Any) -> Any:
+    """``num / den``, 0 where ``den == 0`` (the chosen value at the non-differentiable points
+    of ``hypot`` and ``arctan2``, and of ``std`` at zero spread)."""
+    zero = np.equal(den, 0)
+    if not np.any(zero):
+        return num / den
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(zero, 0, num / np.where(zero, 1, den))
+
+
+def _softmax_weight(exp: Callable[..., Any], a: Any, b: Any, y: Any) -> Any:
+    """``exp(a - y)``: ``a``'s weight in ``y = logaddexp(a, b)`` (``exp2`` for ``logaddexp2``).
+
+    Where ``y`` is infinite (both operands ``-inf``, or one ``+inf``) ``a - y`` is NaN or
+    ``-inf``; the weight is then the limit from finite values, a tie split as in ``maximum``
+    (1/2 each for equal operands, all to the ``+inf``)."""
+    with np.errstate(invalid="ignore"):
+        w = exp(np.subtract(a, y))
+    inf = np.isinf(y)
+    return np.where(inf, _select(a, b, y), w) if np.any(inf) else w
 
 
 _BINARY: dict[np.ufunc, tuple[Callable[..., Any], Callable[..., Any]]] = {
@@ -294,10 +320,12 @@ _BINARY: dict[np.ufunc, tuple[Callable[..., Any], Callable[..., Any]]] = {
     np.divide: (lambda g, b: g / conj(b), lambda g, b, y: -g * conj(y / b)),
     np.power: (_power_a, lambda g, a, y: g * conj(y * _log_base(a))),
     np.float_power: (_power_a, lambda g, a, y: g * conj(y * _log_base(a))),
-    np.arctan2: (lambda g, a, b: g * b / (a * a + b * b), lambda g, a, b: -g * a / (a * a + b * b)),
-    np.hypot: (lambda g, a, y: g * a / y, lambda g, b, y: g * b / y),
-    np.logaddexp: (lambda g, a, y: g * np.exp(a - y), lambda g, b, y: g * np.exp(b - y)),
-    np.logaddexp2: (lambda g, a, y: g * np.exp2(a - y), lambda g, b, y: g * np.exp2(b - y)),
+    np.arctan2: (lambda g, a, b: g * _safe_div(b, a * a + b * b), lambda g, a, b: -g * _safe_div(a, a * a + b * b)),
+    np.hypot: (lambda g, a, y: g * _safe_div(a, y), lambda g, b, y: g * _safe_div(b, y)),
+    np.logaddexp: (lambda g, a, b, y: g * _softmax_weight(np.exp, a, b, y),
+                   lambda g, a, b, y: g * _softmax_weight(np.exp, b, a, y)),
+    np.logaddexp2: (lambda g, a, b, y: g * _softmax_weight(np.exp2, a, b, y),
+                    lambda g, a, b, y: g * _softmax_weight(np.exp2, b, a, y)),
     np.maximum: (lambda g, a, b, y: g * _select(a, b, y), lambda g, a, b, y: g * _select(b, a, y)),
     np.minimum: (lambda g, a, b, y: g * _select(a, b, y), lambda g, a, b, y: g * _select(b, a, y)),
     np.fmax: (lambda g, a, b, y: g * _select(a, b, y), lambda g, a, b, y: g * _select(b, a, y)),
