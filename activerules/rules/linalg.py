@@ -43,6 +43,7 @@ import numpy as np
 from ..activity import Annotation, Const
 from ..dispatch import Sample, rrule, rule, thunk
 from ._util import accumulate, activity_rule, bind, conj, fit, formula, like, nones, unbroadcast
+from .reductions import _others
 
 S = Sample
 _R = np.random.default_rng(7)
@@ -380,11 +381,26 @@ def _inv(a: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     return y, lambda g: (fit(-(_H(y) @ g @ _H(y)), ta),)
 
 
-@rrule(np.linalg.det, samples=[S(_SQ), S(_BATCH), S(_CSQ)])
+def _cofactor(a: Any, det: Any) -> Any:
+    """The cofactor matrix ``d det(A) / dA`` (``det(A) inv(A)^T``), also of a singular ``A``.
+
+    An exactly singular one goes through the SVD ``A = U S V^H``: ``det(U) det(V^H)
+    conj(U diag(prod_{j != i} s_j) V^H)`` (products of the other singular values, exact with zeros)."""
+    try:
+        return np.asarray(det)[..., None, None] * _mT(np.linalg.inv(a))
+    except np.linalg.LinAlgError:
+        u, s, vh = np.linalg.svd(a)
+        phase = np.linalg.det(u) * np.linalg.det(vh)
+        return np.asarray(phase)[..., None, None] * conj((u * _others(s, -1)[..., None, :]) @ vh)
+
+
+@rrule(np.linalg.det, samples=[S(_SQ), S(_BATCH), S(_CSQ), S(np.array([[1.0, 2.0], [2.0, 4.0]])),
+                               S(np.stack([_SQ, np.zeros((3, 3))]))])
 def _det(a: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
-    """``det``: ``Abar = g conj(det) inv(A)^H`` (A must be invertible)."""
+    """``det``: ``Abar = g conj(cofactor(A))``, ``cofactor = det inv(A)^T``; for a singular ``A``
+    from the SVD (products of the other singular values), as JAX."""
     y = np.linalg.det(a)
-    return y, lambda g: (fit(np.asarray(g * conj(y))[..., None, None] * _H(np.linalg.inv(a)), a),)
+    return y, lambda g: (fit(np.asarray(g)[..., None, None] * conj(_cofactor(a, y)), a),)
 
 
 @rrule(np.linalg.slogdet, samples=[S(_SQ), S(_BATCH), S(-_SQ), S(_CSQ)])

@@ -15,7 +15,16 @@ Conventions
   ``cumulative_prod``) handle zero entries exactly (products of the other
   elements, as JAX); ``cumprod`` divides only before a lane's first zero.
 * Complex inputs follow the ChainRules convention (see :mod:`.elementwise`).
-* ``linalg.norm`` at 0 has cotangent 0 (the subgradient of least norm).
+* Vector norms (``linalg.norm``, ``vector_norm``, the Frobenius norm) at 0
+  have cotangent 0 (the subgradient of least norm, as PyTorch), and so do
+  zero entries of a ``0 < ord < 1`` norm, where the slope is infinite.  The
+  matrix 2-norm (``-2``) averages ``u v^H`` over tied largest (smallest)
+  singular values, as PyTorch (``I/n`` at the zero matrix).
+* ``std``/``nanstd`` at zero spread (one element, all values equal) have
+  cotangent 0, as PyTorch (JAX: NaN); ``var`` is differentiable there (0).
+* ``logaddexp.reduce``/``logaddexp2.reduce`` where the result is infinite
+  (all ``-inf``, or some ``+inf``) split the cotangent evenly among the
+  elements equal to it: the limit from finite values (JAX, PyTorch: NaN).
 """
 
 from __future__ import annotations
@@ -681,8 +690,8 @@ def _vector_norm_weight(x: Any, y: Any, ord: Any, axis: Any) -> Any:
         return sgn * _ties(ax, y, axis)
     if ord == 0:
         return np.zeros_like(x)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return sgn * np.where(y == 0, 0, (ax / np.where(y == 0, 1, y)) ** (ord - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 at zero entries (0 * inf for ord < 1)
+        return np.where((y == 0) | (ax == 0), 0, sgn * (ax / np.where(y == 0, 1, y)) ** (ord - 1))
 
 
 def _matrix_norm_weight(x: Any, ord: Any, axes: tuple[int, int]) -> Any:
@@ -692,9 +701,8 @@ def _matrix_norm_weight(x: Any, ord: Any, axes: tuple[int, int]) -> Any:
         u, s, vh = np.linalg.svd(m, full_matrices=False)
         if ord == "nuc":
             w = u @ vh
-        else:
-            i = slice(0, 1) if ord == 2 else slice(-1, None)
-            w = u[..., :, i] * vh[..., i, :]
+        else:  # the extreme singular value's u v^H, averaged over ties (as PyTorch)
+            w = (u * _ties(s, s[..., :1] if ord == 2 else s[..., -1:], -1)[..., None, :]) @ vh
     else:
         am = np.abs(m)
         sgn = np.where(am == 0, 0, m / np.where(am == 0, 1, am))

@@ -241,6 +241,13 @@ def test_det_of_a_singular_matrix_matches_jax(m: np.ndarray) -> None:
     _same(_ar(lambda v: np.sum(np.linalg.det(v)), m), _jax(lambda v: jnp.sum(jnp.linalg.det(v)), m))
 
 
+def test_det_of_a_complex_singular_matrix_matches_finite_differences() -> None:
+    m = np.array([[1 + 1j, 2 - 0.5j, 0.3j], [1 + 1j, 2 - 0.5j, 0.3j], [0.5, -1j, 2.0]])  # exactly singular
+    with pytest.raises(np.linalg.LinAlgError):
+        np.linalg.inv(m)
+    ar.testing.check_rule(np.linalg.det, m)
+
+
 # ----------------------------------------------------- elementwise audit against JAX
 _UNARY = [(np.sqrt, jnp.sqrt), (np.cbrt, jnp.cbrt), (np.exp, jnp.exp), (np.log, jnp.log), (np.sin, jnp.sin),
           (np.tanh, jnp.tanh), (np.arcsin, jnp.arcsin), (np.arctan, jnp.arctan), (np.sinc, jnp.sinc),
