@@ -20,6 +20,15 @@ Conventions
   ``rint``, ``trunc``, ``round``, ``fix``, ``floor_divide``, real ``sign``)
   have zero derivative but stay on the tape, so their outputs remain tracked
   arrays that may be mutated; ``abs``/``sign`` at 0 take derivative 0.
+* Non-differentiable points where the engines disagree take 0, as PyTorch:
+  ``hypot(0, 0)`` (the vector-norm convention), ``arctan2(0, 0)`` (JAX: NaN)
+  and ``d/dx power(x, 0)`` at ``x = 0`` (``x**0 = 1`` is constant; also
+  ``float_power``).  ``logaddexp``/``logaddexp2`` where the result is
+  infinite (both operands ``-inf``, or one ``+inf``) take the limit from
+  finite values: 1/2 each for equal operands, all to the ``+inf`` (JAX,
+  PyTorch: NaN).  An infinite slope stays infinite (``sqrt``, ``cbrt``,
+  ``log``, ``power(x, 0.5)`` at 0, as JAX).
+* ``multiply.at`` is exact with zero factors (products of the other factors).
 * ``where=``: the cotangent is selected by the mask after the formula
   (:func:`._util.masked`), so an invalid derivative where the output was not
   written (``sqrt`` of a negative, ``1/0``) contributes 0, not NaN.
@@ -587,25 +596,49 @@ _AT = [S(np.ones(5), np.array([0, 1, 1, 3]), np.array([1.0, 2.0, 3.0, 4.0])),
        S(np.ones(4), np.array([2, 2, 2]), _B3)]
 
 
-@rule(np.multiply.at, Annotation, Const, Annotation,
-      samples=[*_AT, S(_A23 * 1.5, (np.array([1, 1, 0]), np.array([2, 2, 0])), np.array([0.7, -1.3, 2.1]))])
-def _multiply_at(cfg: Any, a: Any, indices: Any, b: Any, **kw: Any) -> tuple[None, Callable[[Any], Any]]:
-    """``a[indices] *= b`` in place: ``abar *= conj(P)``, ``bbar = abar[indices] * conj(a[indices] / b)``.
+def _others_at(where: Any, b: Any, size: int) -> Any:
+    """For each factor ``b_k`` of ``multiply.at`` into an array of ``size`` elements, ``b_k``
+    going to flat position ``where_k`` (same shape as ``b``): the product of the *other*
+    factors that position receives (exact with zeros).
 
-    ``P`` is the product of the factors each element received (repeats multiply) and ``a`` is read
-    after the call; dividing by ``b`` assumes no zero factor, as ``cumprod`` does.
+    Per position: the product of its nonzero factors and their count of zeros; a nonzero
+    ``b_k`` divides it out when there is no zero, a zero ``b_k`` keeps it when it is the only one."""
+    pos, flat = np.ravel(where), np.ravel(b)
+    zero = flat == 0
+    nonzero = np.ones(size, flat.dtype)
+    np.multiply.at(nonzero, pos, np.where(zero, 1, flat))
+    zeros = np.zeros(size, np.intp)
+    np.add.at(zeros, pos, zero)
+    p, z = nonzero[pos], zeros[pos]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(zero, np.where(z == 1, p, 0), np.where(z == 0, p / np.where(zero, 1, flat), 0))
+    return out.reshape(np.shape(b))
+
+
+@rule(np.multiply.at, Annotation, Const, Annotation,
+      samples=[*_AT, S(_A23 * 1.5, (np.array([1, 1, 0]), np.array([2, 2, 0])), np.array([0.7, -1.3, 2.1])),
+               S(np.ones(5), np.array([0, 1, 1, 3, 1]), np.array([0.0, 2.0, 0.0, 0.0, 3.0]))])
+def _multiply_at(cfg: Any, a: Any, indices: Any, b: Any, **kw: Any) -> tuple[None, Callable[[Any], Any]]:
+    """``a[indices] *= b`` in place: ``abar *= conj(P)``, ``bbar_k = abar[i_k] * conj(a0[i_k] * O_k)``.
+
+    ``P`` is the product of the factors each element received (repeats multiply), ``a0`` the
+    value before the call and ``O_k`` the product of the other factors of ``b_k``'s element
+    (:func:`_others_at`, exact with zero factors).
     """
     index, bv = indices.val, b.val
     target = a if not isinstance(a, Const) else None
-    product = None
+    product = partial = None
     if target is not None:
         product = np.ones_like(a.val)
         np.multiply.at(product, index, bv)
+        if not isinstance(b, Const):
+            shaped = np.broadcast_to(bv, np.shape(a.val[index]))
+            flat_index = np.arange(np.size(a.val)).reshape(np.shape(a.val))[index]
+            partial = a.val[index] * _others_at(flat_index, shaped, np.size(a.val))
     np.multiply.at(a.val, index, bv, **kw)
-    ratio = a.val[index] / bv if target is not None and not isinstance(b, Const) else None
     tb = like(bv)
 
-    return None, lambda g: _at_reverse(b, target, lambda abar: abar[index] * conj(ratio), tb, conj(product))
+    return None, lambda g: _at_reverse(b, target, lambda abar: abar[index] * conj(partial), tb, conj(product))
 
 
 def _extremum_at(ufunc: np.ufunc) -> Callable[..., Any]:
