@@ -14,8 +14,8 @@ Conventions
   definition (e.g. ``abs``: ``zbar = ybar * z / |z|``).
 * Ties in ``maximum``/``minimum``/``fmax``/``fmin`` split the cotangent
   evenly (half to each side), which is also what a central finite difference
-  measures; NaN propagation sends the cotangent to the NaN (``maximum``) or to
-  the number (``fmax``).
+  measures.  With a NaN operand ``fmax``/``fmin`` send the cotangent to the
+  number, ``maximum``/``minimum`` to neither (as JAX; the output is NaN).
 * Piecewise-constant functions with float output (``floor``, ``ceil``,
   ``rint``, ``trunc``, ``round``, ``fix``, ``floor_divide``, real ``sign``)
   have zero derivative but stay on the tape, so their outputs remain tracked
@@ -27,7 +27,8 @@ Conventions
   infinite (both operands ``-inf``, or one ``+inf``) take the limit from
   finite values: 1/2 each for equal operands, all to the ``+inf`` (JAX,
   PyTorch: NaN).  An infinite slope stays infinite (``sqrt``, ``cbrt``,
-  ``log``, ``power(x, 0.5)`` at 0, as JAX).
+  ``log``, ``power(x, 0.5)`` at 0, as JAX).  ``sinc``'s slope near 0 is its
+  series (the quotient cancels: JAX and PyTorch are 36% off at ``x = 1e-8``).
 * ``multiply.at`` is exact with zero factors (products of the other factors).
 * ``where=``: the cotangent is selected by the mask after the formula
   (:func:`._util.masked`), so an invalid derivative where the output was not
@@ -119,6 +120,17 @@ def _rsqrt(t: Any) -> Any:
     return np.divide(1, np.sqrt(t, out=t), out=t) if _in_place(t) else 1 / np.sqrt(t)
 
 
+def _sinc_slope(x: Any, y: Any) -> Any:
+    """``(cos(pi x) - sinc(x)) / x``; near 0, where that cancels, its series
+    ``-(pi^2 x / 3) (1 - (pi x)^2 / 10)`` (relative error < 1e-10 either side of ``|x| = 3e-3``)."""
+    small = np.abs(x) < 3e-3
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = (np.cos(np.pi * x) - y) / np.where(small, 1, x)
+    if np.any(small):
+        d = np.where(small, -(np.pi ** 2 / 3) * x * (1 - (np.pi * x) ** 2 / 10), d)
+    return d
+
+
 # dy/dx as a formula of x and/or y (or of nothing, for a constant slope);
 # holomorphic for the complex-capable entries.
 _LN2, _LN10 = np.log(2.0), np.log(10.0)
@@ -153,7 +165,7 @@ _UNARY: dict[Any, tuple[Callable[..., Any], list[Any]]] = {
     np.rad2deg: (lambda: 180 / np.pi, _REAL),
     np.degrees: (lambda: 180 / np.pi, _REAL),
     np.fabs: (lambda x: np.sign(x), _REAL),
-    np.sinc: (lambda x, y: np.where(x == 0, 0, (np.cos(np.pi * x) - y) / np.where(x == 0, 1, x)), _REALC),
+    np.sinc: (lambda x, y: _sinc_slope(x, y), _REALC),
 }
 
 

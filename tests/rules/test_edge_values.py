@@ -64,26 +64,48 @@ def _axis_of(x: np.ndarray, data: Any) -> int | None:
     return data.draw(st.sampled_from([None, *range(x.ndim)]))
 
 
+def _fd(f: Callable[[np.ndarray], Any], x: np.ndarray) -> tuple[np.ndarray]:
+    """Central differences: exact up to rounding for the multilinear products here (``prod``,
+    ``cumprod``), so they serve as the oracle over many shapes (JAX compiles per shape)."""
+    return (fd_grad(lambda v: float(f(v)), x, eps=1e-3),)
+
+
+def _close(got: tuple[np.ndarray, ...], want: tuple[np.ndarray, ...]) -> None:
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-7, atol=1e-9)
+
+
+def test_cumprod_with_zero_entries_matches_jax() -> None:
+    x = np.array([[2.0, 0.0, 3.0, 4.0, 0.0], [0.0, 0.0, 1.5, -1.0, 2.0], [1.0, 2.0, 3.0, 0.5, 0.0]])
+    w = np.cos(np.arange(15.0)).reshape(3, 5)
+    for axis in (0, 1):
+        _same(_ar(lambda v: np.sum(w * np.cumprod(v, axis=axis)), x),
+              _jax(lambda v: jnp.sum(w * jnp.cumprod(v, axis=axis)), x))
+
+
 @_FEW
 @given(_with_zeros(), st.data())
-def test_cumprod_with_zero_entries_matches_jax(x: np.ndarray, data: Any) -> None:
+def test_cumprod_with_zero_entries_matches_finite_differences(x: np.ndarray, data: Any) -> None:
     axis = _axis_of(x, data)
     w = np.cos(np.arange(x.size)).reshape(x.shape) if axis is not None else np.cos(np.arange(x.size))
-    _same(_ar(lambda v: np.sum(w * np.cumprod(v, axis=axis)), x), _jax(lambda v: jnp.sum(w * jnp.cumprod(v, axis=axis)), x))
+    _close(_ar(lambda v: np.sum(w * np.cumprod(v, axis=axis)), x), _fd(lambda v: np.sum(w * np.cumprod(v, axis=axis)), x))
 
 
 @_FEW
 @given(_with_zeros(), st.data())
-def test_multiply_accumulate_and_cumulative_prod_with_zeros_match_jax(x: np.ndarray, data: Any) -> None:
+def test_multiply_accumulate_and_cumulative_prod_with_zeros_match_finite_differences(x: np.ndarray, data: Any) -> None:
     axis = data.draw(st.sampled_from(range(x.ndim)))
     w = np.cos(np.arange(x.size)).reshape(x.shape)
-    want = _jax(lambda v: jnp.sum(w * jnp.cumprod(v, axis=axis)), x)
-    _same(_ar(lambda v: np.sum(w * np.multiply.accumulate(v, axis=axis)), x), want)
+    want = _fd(lambda v: np.sum(w * np.cumprod(v, axis=axis)), x)
+    _close(_ar(lambda v: np.sum(w * np.multiply.accumulate(v, axis=axis)), x), want)
     if hasattr(np, "cumulative_prod"):
-        _same(_ar(lambda v: np.sum(w * np.cumulative_prod(v, axis=axis)), x), want)
+        _close(_ar(lambda v: np.sum(w * np.cumulative_prod(v, axis=axis)), x), want)
         wi = np.cos(np.arange(np.cumulative_prod(x, axis=axis, include_initial=True).size))
-        got = _ar(lambda v: np.sum(np.cumulative_prod(v, axis=axis, include_initial=True).ravel() * wi), x)
-        _same(got, _jax(lambda v: jnp.sum(jnp.cumulative_prod(v, axis=axis, include_initial=True).ravel() * wi), x))
+
+        def initial(v: Any) -> Any:
+            return np.sum(np.cumulative_prod(v, axis=axis, include_initial=True).ravel() * wi)
+
+        _close(_ar(initial, x), _fd(initial, x))
 
 
 def test_nancumprod_with_zeros_matches_jax() -> None:
@@ -102,9 +124,15 @@ def test_cumprod_of_zero_d_one_element_and_empty_matches_jax() -> None:
 
 @_FEW
 @given(_with_zeros(), st.data())
-def test_prod_with_zeros_matches_jax(x: np.ndarray, data: Any) -> None:
+def test_prod_with_zeros_matches_finite_differences(x: np.ndarray, data: Any) -> None:
     axis = _axis_of(x, data)
-    _same(_ar(lambda v: np.sum(np.prod(v, axis=axis) * 1.5), x), _jax(lambda v: jnp.sum(jnp.prod(v, axis=axis) * 1.5), x))
+    _close(_ar(lambda v: np.sum(np.prod(v, axis=axis) * 1.5), x), _fd(lambda v: np.sum(np.prod(v, axis=axis) * 1.5), x))
+
+
+def test_prod_with_one_and_two_zeros_matches_jax() -> None:
+    x = np.array([[0.0, 2.0, 3.0], [0.0, 2.0, 0.0], [1.5, -2.0, 0.5]])
+    for axis in (None, 0, 1):
+        _same(_ar(lambda v: np.sum(np.prod(v, axis=axis)), x), _jax(lambda v: jnp.sum(jnp.prod(v, axis=axis)), x))
 
 
 def test_multiply_at_with_zero_factors_matches_finite_differences() -> None:
@@ -167,7 +195,7 @@ def test_complex_power_with_zero_exponent_at_zero_is_zero() -> None:
 
 
 @_FEW
-@given(_with_zeros(st.tuples(st.integers(1, 5))), st.sampled_from([0.0, 1.0, 2.0, 3.0, 0.5, 1.5]))
+@given(_with_zeros(st.just((5,))), st.sampled_from([0.0, 1.0, 2.0, 3.0, 0.5, 1.5]))
 def test_power_at_zero_base_matches_jax_where_finite(x: np.ndarray, p: float) -> None:
     """``x ** p`` and its derivative at ``x = 0`` (JAX's is finite for ``p >= 1`` and 0 for ``p = 0``)."""
     got = _ar(lambda v: np.sum(np.power(np.abs(v) + 0.0 * v, p) + v ** 2.0), x)[0]
@@ -257,7 +285,7 @@ _UNARY = [(np.sqrt, jnp.sqrt), (np.cbrt, jnp.cbrt), (np.exp, jnp.exp), (np.log, 
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.sampled_from(_UNARY), hnp.arrays(np.float64, st.integers(0, 6), elements=st.one_of(
+@given(st.sampled_from(_UNARY), hnp.arrays(np.float64, st.sampled_from([0, 6]), elements=st.one_of(
     st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5]), st.floats(-2, 2).filter(lambda v: abs(v) > 1e-3))))
 def test_unary_at_edge_values_matches_jax_where_finite(fns: Any, x: np.ndarray) -> None:
     """(Tiny nonzero inputs are left out: JAX's ``sinc`` derivative is wrong there, 2e39 at 8e-56.)"""
@@ -266,3 +294,57 @@ def test_unary_at_edge_values_matches_jax_where_finite(fns: Any, x: np.ndarray) 
     want = np.asarray(jax.grad(lambda v: jnp.sum(j_fn(v)))(jnp.asarray(x)))
     fine = np.isfinite(want)
     np.testing.assert_allclose(got[fine], want[fine], rtol=1e-9, atol=1e-12)
+
+
+def test_sinc_slope_near_zero_is_accurate() -> None:
+    """``(cos(pi x) - sinc(x)) / x`` cancels near 0 (JAX and PyTorch: 36% off at 1e-8); the
+    oracle is mpmath's derivative in 50 digits."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    x = np.array([1e-8, -3e-6, 1e-4, 2.5e-3, 3.1e-3, 0.2, 0.0])
+    got = _ar(lambda v: np.sum(np.sinc(v)), x)[0]
+    want = [float(mpmath.diff(lambda t: mpmath.sin(mpmath.pi * t) / (mpmath.pi * t) if t else 1, mpmath.mpf(v)))
+            for v in x]
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-300)
+
+
+def test_abs_and_sign_at_zero_are_zero_as_torch() -> None:
+    x = np.array([0.0, -0.0, 1.5, -2.0])
+    for np_fn, t_fn in ((np.abs, torch.abs), (np.fabs, torch.abs), (np.sign, torch.sign)):
+        _same(_ar(lambda v: np.sum(np_fn(v) * np.arange(1.0, 5.0)), x),
+              _torch(lambda v: (t_fn(v) * torch.arange(1.0, 5.0, dtype=torch.float64)).sum(), x))
+
+
+def test_maximum_minimum_ties_and_nans_match_jax() -> None:
+    a, b = np.array([1.0, 2.0, np.nan, 0.0, 3.0]), np.array([1.0, 0.5, 1.0, 0.0, np.nan])
+    for np_fn, j_fn in ((np.maximum, jnp.maximum), (np.minimum, jnp.minimum)):
+        _same(_ar(lambda u, v: np.sum(np_fn(u, v)), a, b), _jax(lambda u, v: jnp.sum(j_fn(u, v)), a, b))
+
+
+@pytest.mark.parametrize("ord", [1, -1, np.inf, -np.inf, "fro", "nuc", 2, -2])
+def test_matrix_norms_at_zero_as_torch(ord: Any) -> None:
+    m = np.zeros((2, 3))
+    _same(_ar(lambda v: np.linalg.norm(v, ord), m), _torch(lambda v: torch.linalg.matrix_norm(v, ord), m))
+
+
+_BINARY = [(np.divide, jnp.divide), (np.power, jnp.power), (np.float_power, jnp.float_power),
+           (np.arctan2, jnp.arctan2), (np.hypot, jnp.hypot), (np.logaddexp, jnp.logaddexp),
+           (np.maximum, jnp.maximum), (np.fmin, jnp.fmin), (np.copysign, jnp.copysign), (np.multiply, jnp.multiply),
+           (np.subtract, jnp.subtract), (np.remainder, jnp.remainder)]
+_EDGE = st.one_of(st.sampled_from([0.0, 1.0, -1.0, 2.0, 0.5]), st.floats(-3, 3).filter(lambda v: abs(v) > 1e-3))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(_BINARY), hnp.arrays(np.float64, 4, elements=_EDGE), hnp.arrays(np.float64, 4, elements=_EDGE))
+def test_binary_at_edge_values_matches_jax_where_defined(fns: Any, a: np.ndarray, b: np.ndarray) -> None:
+    """Where JAX's partials are finite and the point is not one of the chosen conventions
+    (a tie, the origin of ``hypot``/``arctan2``, ``b = 0`` in ``power``'s base partial)."""
+    np_fn, j_fn = fns
+    got = _ar(lambda u, v: np.sum(np_fn(u, v)), a, b)
+    want = _jax(lambda u, v: jnp.sum(j_fn(u, v)), a, b)
+    chosen = (a == b) | ((a == 0) & (b == 0)) | (b == 0) | (a == 0) & (np_fn is np.copysign)
+    with np.errstate(all="ignore"):
+        defined = np.isfinite(np_fn(a, b))
+    for g, w in zip(got, want):
+        fine = np.isfinite(w) & ~chosen & defined
+        np.testing.assert_allclose(g[fine], w[fine], rtol=1e-9, atol=1e-12)
