@@ -66,7 +66,8 @@ def _H(x: Any) -> Any:
 
 
 def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
-    return tuple(range(ndim)) if axis is None else normalize_axis_tuple(axis, ndim)
+    """The reduced axes; none for a 0-d input (``ufunc.reduce`` takes its default ``axis=0`` there)."""
+    return tuple(range(ndim)) if axis is None or ndim == 0 else normalize_axis_tuple(axis, ndim)
 
 
 def _ties(a: Any, y: Any, axis: Any) -> Any:
@@ -483,7 +484,7 @@ def _quantile(fn: Any, scale: float, fixed_q: float | None = None) -> Callable[.
                 axes = tuple(range(ta.ndim)) if axis is None else normalize_axis_tuple(axis, ta.ndim)
                 gq = np.squeeze(gq, tuple(q.ndim + i for i in axes))
             sorted_cot = np.zeros(order.shape, np.result_type(g, ta))
-            for idx in np.ndindex(q.shape):
+            for idx in (np.ndindex(q.shape) if n else ()):  # an empty input: an empty cotangent
                 v = q[idx] * (n - 1)
                 lo = int(np.floor(v))
                 hi, t = min(lo + 1, n - 1), v - lo
@@ -506,7 +507,7 @@ def _quantile(fn: Any, scale: float, fixed_q: float | None = None) -> Callable[.
 
 def _q_cotangent(q: Any, gq: Any, values: Any, n: int) -> Any:
     out = np.zeros(q.shape, np.result_type(gq, float))
-    for idx in np.ndindex(q.shape):
+    for idx in (np.ndindex(q.shape) if n else ()):
         lo = int(np.floor(q[idx] * (n - 1)))
         hi = min(lo + 1, n - 1)
         out[idx] = np.sum(gq[idx] * (values[..., hi] - values[..., lo])) * (n - 1)

@@ -348,3 +348,20 @@ def test_binary_at_edge_values_matches_jax_where_defined(fns: Any, a: np.ndarray
     for g, w in zip(got, want):
         fine = np.isfinite(w) & ~chosen & defined
         np.testing.assert_allclose(g[fine], w[fine], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [np.multiply.reduce, np.subtract.reduce, np.divide.reduce, np.power.reduce],
+                         ids=lambda f: f.__self__.__name__)
+def test_ufunc_reduce_of_a_zero_d_array_is_the_identity_as_jax(fn: Any) -> None:
+    """NumPy reduces a 0-d array over its default ``axis=0`` to the array itself."""
+    for x in (np.array(1.5), np.array(0.0)):
+        _same(_ar(lambda v: fn(v) * 2.0, x), _jax(lambda v: jnp.prod(v) * 2.0, x))
+
+
+@pytest.mark.parametrize("fn", [np.median, lambda v: np.median(v, axis=-1)])
+def test_median_of_empty_arrays_has_an_empty_gradient(fn: Any) -> None:
+    """(NumPy's median of nothing is NaN; ``quantile``/``percentile`` of nothing raise in NumPy.)"""
+    for x in (np.zeros(0), np.zeros((2, 0))):
+        got = _ar(lambda v: np.sum(fn(v)), x)[0]
+        assert got.shape == x.shape
+        np.testing.assert_array_equal(got, fd_grad(lambda v: 0.0, x))
