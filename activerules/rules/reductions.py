@@ -877,6 +877,9 @@ def _trapezoid(y: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple
     ya = np.asarray(y)
     ax = normalize_axis_tuple(p["axis"], ya.ndim)[0]
     x, dx = p["x"], p["dx"]
+    if ya.shape[ax] < 2:  # no interval: the integral is 0 whatever the inputs
+        t0 = like(ya)
+        return out, lambda g: (fit(np.zeros(t0.shape, t0.dtype), t0), *nones(pos))
     if x is None:
         d = np.full(ya.shape[ax] - 1, float(dx))
     else:

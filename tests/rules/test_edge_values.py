@@ -365,3 +365,10 @@ def test_median_of_empty_arrays_has_an_empty_gradient(fn: Any) -> None:
         got = _ar(lambda v: np.sum(fn(v)), x)[0]
         assert got.shape == x.shape
         np.testing.assert_array_equal(got, fd_grad(lambda v: 0.0, x))
+
+
+def test_trapezoid_over_fewer_than_two_points_has_a_zero_gradient() -> None:
+    trapezoid = getattr(np, "trapezoid", None) or getattr(np, "trapz")  # noqa: B009
+    for x in (np.zeros((3, 0)), np.array([[0.5], [2.0]]), np.array([1.5])):
+        got = _ar(lambda v: np.sum(trapezoid(v) * 2.0), x)[0]
+        np.testing.assert_array_equal(got, fd_grad(lambda v: float(np.sum(trapezoid(v) * 2.0)), x))
