@@ -372,3 +372,12 @@ def test_trapezoid_over_fewer_than_two_points_has_a_zero_gradient() -> None:
     for x in (np.zeros((3, 0)), np.array([[0.5], [2.0]]), np.array([1.5])):
         got = _ar(lambda v: np.sum(trapezoid(v) * 2.0), x)[0]
         np.testing.assert_array_equal(got, fd_grad(lambda v: float(np.sum(trapezoid(v) * 2.0)), x))
+
+
+def test_infinite_slopes_at_zero_stay_infinite_as_jax() -> None:
+    x = np.array([0.0, 1.0])
+    for np_fn, j_fn in ((np.sqrt, jnp.sqrt), (np.cbrt, jnp.cbrt), (np.log, jnp.log), (np.reciprocal, jnp.reciprocal),
+                        (lambda v: np.power(v, 0.5), lambda v: jnp.power(v, 0.5))):
+        got, want = _ar(lambda v: np.sum(np_fn(v)), x)[0], _jax(lambda v: jnp.sum(j_fn(v)), x)[0]
+        assert np.isinf(got[0]) and got[0] == want[0]
+        _same((got[1:],), (want[1:],))
