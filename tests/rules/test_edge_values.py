@@ -53,7 +53,10 @@ def _same(got: tuple[np.ndarray, ...], want: tuple[np.ndarray, ...]) -> None:
         np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)
 
 
-def _with_zeros(shape: Any = hnp.array_shapes(min_dims=1, max_dims=2, min_side=0, max_side=5)) -> Any:
+_SHAPES = hnp.array_shapes(min_dims=1, max_dims=2, min_side=0, max_side=5)
+
+
+def _with_zeros(shape: Any = _SHAPES) -> Any:
     """Float arrays in which zeros (and repeats) are common."""
     values = st.one_of(st.sampled_from([0.0, 0.0, 1.0, -2.0, 0.5]), st.floats(-3, 3, allow_subnormal=False))
     return hnp.arrays(np.float64, shape, elements=values)
