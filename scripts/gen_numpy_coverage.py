@@ -113,6 +113,17 @@ def render() -> str:
         "`max`/`min`/`maximum`/`minimum` split the cotangent evenly; `cholesky`/`eigh` read one "
         "triangle and put the cotangent there. See the module docstrings in `activerules/rules/`.",
         "",
+        "Edge values: zero entries are exact in `prod`, `cumprod` (`multiply.accumulate`, `nancumprod`, "
+        "`cumulative_prod`, `multiply.reduceat`) and `multiply.at` (as JAX). Where the engines disagree at a "
+        "non-differentiable point we choose: `abs`/`fabs`/`sign` at 0, vector norms at 0 (and zero "
+        "entries of `0 < ord < 1` norms), `hypot(0, 0)`, `arctan2(0, 0)`, `std`/`nanstd` at zero spread "
+        "(one element, all equal) and `power(x, 0)` at `x = 0` (in `x`) get 0 (as PyTorch); the matrix "
+        "2-norm averages over tied singular values (as PyTorch); `logaddexp`/`logaddexp2` and their "
+        "`reduce` where the result is infinite take the limit from finite values (the cotangent split "
+        "evenly among the operands equal to the result). Elsewhere an infinite slope stays infinite "
+        "(`sqrt`/`cbrt`/`log` at 0, as JAX). `tests/rules/test_edge_values.py` checks each against "
+        "JAX, PyTorch or finite differences.",
+        "",
     ]
     lines += [
         "Known limitations (the rule raises `NotImplementedError` in the reverse pass, or the result assumes "
@@ -127,8 +138,8 @@ def render() -> str:
         "component raises. For real input LAPACK's eigenvector signs can flip under tiny "
         "perturbations: sign-dependent losses are differentiated with the sign held fixed.",
         "* `qr`: `m >= n`, modes `reduced`/`r` (and `complete` when square); `lstsq`, `pinv`: full rank.",
-        "* `det`/`slogdet`/`inv`/`solve`: invertible input.",
-        "* `cumprod`: no zero entries (`prod` handles zeros exactly).",
+        "* `slogdet`/`inv`/`solve`: invertible input (`det` of a singular matrix gets the cofactor "
+        "matrix, via the SVD, as JAX).",
         "* `quantile`/`percentile`/`median`: `method='linear'`, no weights; `cov`/`corrcoef`: no "
         "`fweights`/`aweights`; `interp`: no `period`.",
         "* `average`, `diff`: `weights`/`prepend`/`append` passed by keyword are constants.",

@@ -42,7 +42,8 @@ import numpy as np
 
 from ..activity import Annotation, Const
 from ..dispatch import Sample, rrule, rule, thunk
-from ._util import accumulate, activity_rule, bind, conj, fit, formula, like, nones
+from ._util import accumulate, activity_rule, bind, conj, fit, formula, like, nones, unbroadcast
+from .reductions import _others
 
 S = Sample
 _R = np.random.default_rng(7)
@@ -164,6 +165,35 @@ def _vecdot_g(g: Any, p: dict[str, Any]) -> Any:
     return np.expand_dims(g, -1 if p.get("axis") is None else p["axis"])
 
 
+def _cross_axes(p: dict[str, Any]) -> tuple[int, int, int]:
+    """``cross``'s ``axisa``, ``axisb``, ``axisc`` (``axis`` overrides all three, as in NumPy;
+    ``linalg.cross`` has only ``axis``)."""
+    if p.get("axis") is not None:
+        return (p["axis"],) * 3
+    return p.get("axisa", -1), p.get("axisb", -1), p.get("axisc", -1)
+
+
+def _cross_cot(g: Any, other: Any, shape: tuple[int, ...], p: dict[str, Any], first: bool) -> Any:
+    """Cotangent of one operand of ``cross``: ``abar = conj(b) x ybar``, ``bbar = ybar x conj(a)``.
+
+    Computed on 3-vectors along the last axis: the operands' vector axes (``axisa``/``axisb``)
+    and the output's (``axisc``) are moved last; a 2-vector is a 3-vector with a zero third
+    component (its cotangent is the first two components), and two 2-vectors give the third
+    component only, a scalar per pair (``axisc`` ignored, as NumPy does)."""
+    axa, axb, axc = _cross_axes(p)
+    mine = np.moveaxis(np.empty(shape, dtype=bool), axa if first else axb, -1).shape  # the operand, vector axis last
+    o = np.moveaxis(np.asarray(other), axb if first else axa, -1)
+    n_mine, n_other = mine[-1], o.shape[-1]
+    if n_mine == 2 and n_other == 2:  # the output is the z component: the cotangent of (0, 0, ybar)
+        g3 = np.stack([np.zeros_like(g), np.zeros_like(g), g], axis=-1)
+    else:
+        g3 = np.moveaxis(np.asarray(g), axc, -1)
+    if n_other == 2:
+        o = np.concatenate([o, np.zeros_like(o[..., :1])], axis=-1)
+    cot = np.cross(conj(o), g3) if first else np.cross(g3, conj(o))
+    return np.moveaxis(unbroadcast(cot[..., :n_mine], mine), -1, axa if first else axb)
+
+
 def _conv_start(n: int, m: int, mode: str) -> int:
     """Where ``convolve(.., mode)``'s output starts inside the full convolution."""
     return {"full": 0, "same": (min(n, m) - 1) // 2, "valid": min(n, m) - 1}[mode]
@@ -192,8 +222,9 @@ _PRODUCTS: dict[Callable[..., Any], tuple[Callable[..., Any], Callable[..., Any]
                    [S(_BATCH, _SQ), S(_A, _B, 1), S(_BATCH, _BATCH[:, :, :2], axes=([0, 2], [0, 1])),
                     S(_A, _A.T, axes=([1, 0], [0, 1])), S(_V3, _V4, 0)]),
     np.kron: (_kron_a, _kron_b, [S(_SQ, _B), S(_V3, _B), S(_V3, _V4), S(_C34[:2, :2], _SQ)]),
-    np.cross: (lambda g, b: np.cross(conj(b), g), lambda g, a: np.cross(g, conj(a)),
-               [S(_V3, _V3[::-1]), S(_SQ, _V3), S(_BATCH, _SQ)]),
+    np.cross: (lambda g, b, sa, p: _cross_cot(g, b, sa, p, True), lambda g, a, sb, p: _cross_cot(g, a, sb, p, False),
+               [S(_V3, _V3[::-1]), S(_SQ, _V3), S(_BATCH, _SQ), S(_SQ, _SQ.T, axis=0),
+                S(_A[:2], _A, axisa=0, axisb=0, axisc=0), S(_B, _A.T[:, :3], axisa=1, axisc=0)]),
     np.convolve: (lambda g, b, sa, sb, p: np.correlate(_full(g, sa[0], sb[0], p["mode"]), b, "valid"),
                   lambda g, a, sa, sb, p: np.correlate(_full(g, sa[0], sb[0], p["mode"]), a, "valid"),
                   [S(_V4, _V3), S(_V3, _V4 * 2, "same"), S(_V4, _V3, mode="valid"), S(np.arange(5.0), _V4, "same"),
@@ -350,11 +381,26 @@ def _inv(a: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     return y, lambda g: (fit(-(_H(y) @ g @ _H(y)), ta),)
 
 
-@rrule(np.linalg.det, samples=[S(_SQ), S(_BATCH), S(_CSQ)])
+def _cofactor(a: Any, det: Any) -> Any:
+    """The cofactor matrix ``d det(A) / dA`` (``det(A) inv(A)^T``), also of a singular ``A``.
+
+    An exactly singular one goes through the SVD ``A = U S V^H``: ``det(U) det(V^H)
+    conj(U diag(prod_{j != i} s_j) V^H)`` (products of the other singular values, exact with zeros)."""
+    try:
+        return np.asarray(det)[..., None, None] * _mT(np.linalg.inv(a))
+    except np.linalg.LinAlgError:
+        u, s, vh = np.linalg.svd(a)
+        phase = np.linalg.det(u) * np.linalg.det(vh)
+        return np.asarray(phase)[..., None, None] * conj((u * _others(s, -1)[..., None, :]) @ vh)
+
+
+@rrule(np.linalg.det, samples=[S(_SQ), S(_BATCH), S(_CSQ), S(np.array([[1.0, 2.0], [2.0, 4.0]])),
+                               S(np.stack([_SQ, np.zeros((3, 3))]))])
 def _det(a: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
-    """``det``: ``Abar = g conj(det) inv(A)^H`` (A must be invertible)."""
+    """``det``: ``Abar = g conj(cofactor(A))``, ``cofactor = det inv(A)^T``; for a singular ``A``
+    from the SVD (products of the other singular values), as JAX."""
     y = np.linalg.det(a)
-    return y, lambda g: (fit(np.asarray(g * conj(y))[..., None, None] * _H(np.linalg.inv(a)), a),)
+    return y, lambda g: (fit(np.asarray(g)[..., None, None] * conj(_cofactor(a, y)), a),)
 
 
 @rrule(np.linalg.slogdet, samples=[S(_SQ), S(_BATCH), S(-_SQ), S(_CSQ)])

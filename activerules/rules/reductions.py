@@ -11,10 +11,20 @@ Conventions
   cotangent evenly among the tied elements (JAX's convention); so do the
   running extrema (``maximum.accumulate``, ``fmin.accumulate``, ...), each
   output's among the elements of its prefix equal to it.
-* ``prod`` handles zeros exactly (products of the other elements); ``cumprod``
-  divides by the input and so assumes no zero entries.
+* ``prod`` and ``cumprod`` (``multiply.accumulate``, ``nancumprod``,
+  ``cumulative_prod``) handle zero entries exactly (products of the other
+  elements, as JAX); ``cumprod`` divides only before a lane's first zero.
 * Complex inputs follow the ChainRules convention (see :mod:`.elementwise`).
-* ``linalg.norm`` at 0 has cotangent 0 (the subgradient of least norm).
+* Vector norms (``linalg.norm``, ``vector_norm``, the Frobenius norm) at 0
+  have cotangent 0 (the subgradient of least norm, as PyTorch), and so do
+  zero entries of a ``0 < ord < 1`` norm, where the slope is infinite.  The
+  matrix 2-norm (``-2``) averages ``u v^H`` over tied largest (smallest)
+  singular values, as PyTorch (``I/n`` at the zero matrix).
+* ``std``/``nanstd`` at zero spread (one element, all values equal) have
+  cotangent 0, as PyTorch (JAX: NaN); ``var`` is differentiable there (0).
+* ``logaddexp.reduce``/``logaddexp2.reduce`` where the result is infinite
+  (all ``-inf``, or some ``+inf``) split the cotangent evenly among the
+  elements equal to it: the limit from finite values (JAX, PyTorch: NaN).
 """
 
 from __future__ import annotations
@@ -39,7 +49,7 @@ from ._util import (
     restore_axes,
     unbroadcast,
 )
-from .elementwise import _BINARY
+from .elementwise import _BINARY, _safe_div
 
 S = Sample
 
@@ -56,7 +66,8 @@ def _H(x: Any) -> Any:
 
 
 def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
-    return tuple(range(ndim)) if axis is None else normalize_axis_tuple(axis, ndim)
+    """The reduced axes; none for a 0-d input (``ufunc.reduce`` takes its default ``axis=0`` there)."""
+    return tuple(range(ndim)) if axis is None or ndim == 0 else normalize_axis_tuple(axis, ndim)
 
 
 def _ties(a: Any, y: Any, axis: Any) -> Any:
@@ -70,11 +81,22 @@ def _others(a: Any, axis: Any) -> Any:
     axes = _axes(axis, a.ndim)
     k = len(axes)
     moved = np.moveaxis(a, axes, tuple(range(a.ndim - k, a.ndim)))
-    flat = moved.reshape(moved.shape[: a.ndim - k] + (-1,))
+    flat = moved.reshape(moved.shape[: a.ndim - k] + (int(np.prod(moved.shape[a.ndim - k:])),))  # not -1: may be empty
     ones = np.ones(flat.shape[:-1] + (1,), flat.dtype)
-    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
-    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    n = flat.shape[-1]  # (an empty group has no others: slice the leading 1 away)
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)[..., :n]
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1][..., :n]
     return np.moveaxis((left * right).reshape(moved.shape), tuple(range(a.ndim - k, a.ndim)), axes)
+
+
+def _softmax(exp: Callable[..., Any], a: Any, y: Any, axis: Any) -> Any:
+    """``exp(a - y)``, the weights of ``y = logaddexp.reduce(a)`` (``exp2`` for base 2); where
+    ``y`` is infinite (all ``-inf``, or some ``+inf``), the limit from finite values: the
+    cotangent split evenly among the elements equal to ``y`` (as ``max``'s ties)."""
+    with np.errstate(invalid="ignore"):
+        w = exp(a - y)
+    inf = np.isinf(y)
+    return np.where(inf, _ties(a, y, axis), w) if np.any(inf) else w
 
 
 # weight formulas, by what they read: a, y (broadcast), m (mean), n (count), d (ddof), axis
@@ -92,13 +114,13 @@ _REDUCE: dict[Callable[..., Any], tuple[Callable[..., Any], list[Any]]] = {
     np.nanmax: (lambda a, y, axis: _ties(a, y, axis), [S(_NAN, axis=1)]),
     np.nanmin: (lambda a, y, axis: _ties(a, y, axis), [S(_NAN, axis=1)]),
     np.var: (lambda a, m, n, d: 2.0 * (a - m) / (n - d), [*_AXES, S(_X23, axis=1, ddof=1), S(_C23, axis=0)]),
-    np.std: (lambda a, y, m, n, d: (a - m) / ((n - d) * y), [*_AXES, S(_X23, axis=1, ddof=1), S(_C23)]),
+    np.std: (lambda a, y, m, n, d: _safe_div(a - m, (n - d) * y), [*_AXES, S(_X23, axis=1, ddof=1), S(_C23)]),
     np.ptp: (lambda a, axis: _ties(a, np.max(a, axis, keepdims=True), axis) - _ties(a, np.min(a, axis, keepdims=True), axis),
              [S(_X23), S(_X23, axis=1), S(_X234, 0, keepdims=True)]),
     np.nanvar: (lambda a, m, n, d: 2.0 * (a - m) / (n - d), [S(_NAN, axis=1), S(_NAN, ddof=1)]),
-    np.nanstd: (lambda a, y, m, n, d: (a - m) / ((n - d) * y), [S(_NAN, axis=1)]),
-    np.logaddexp.reduce: (lambda a, y: np.exp(a - y), [S(_X23), S(_X23, axis=1), S(_X234 * 300, None)]),
-    np.logaddexp2.reduce: (lambda a, y: np.exp2(a - y), [S(_X23), S(_X234, axis=(0, 2)), S(_X23 * 900, 1)]),
+    np.nanstd: (lambda a, y, m, n, d: _safe_div(a - m, (n - d) * y), [S(_NAN, axis=1)]),
+    np.logaddexp.reduce: (lambda a, y, axis: _softmax(np.exp, a, y, axis), [S(_X23), S(_X23, axis=1), S(_X234 * 300, None)]),
+    np.logaddexp2.reduce: (lambda a, y, axis: _softmax(np.exp2, a, y, axis), [S(_X23), S(_X234, axis=(0, 2)), S(_X23 * 900, 1)]),
 }
 _UFUNC_REDUCE: dict[Callable[..., Any], Callable[..., Any]] = {
     np.add.reduce: np.sum, np.multiply.reduce: np.prod, np.maximum.reduce: np.max, np.minimum.reduce: np.min,
@@ -306,6 +328,27 @@ def _rev_cumsum(g: Any, axis: int) -> Any:
     return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
 
 
+def _cumprod_cotangent(g: Any, x: Any, y: Any, axis: int) -> Any:
+    """``xbar_k = sum_{j >= k} g_j prod_{i <= j, i != k} x_i`` for ``y = cumprod(x)`` along ``axis``
+    (pass ``conj(x)``, ``conj(y)`` for complex), exact with zero entries.
+
+    Before a lane's first zero ``xbar_k = revcumsum(g y)_k / x_k`` (``y`` vanishes from
+    the first zero on); at the first zero ``z``, ``xbar_z = prod(x_{<z}) sum_{j >= z} g_j
+    prod_{z < i <= j} x_i``; after it, 0 (every product holds ``x_z``). The extra scans run
+    only when there is a zero."""
+    zero = x == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cot = _rev_cumsum(g * y, axis) / x
+    if not np.any(zero):
+        return cot
+    seen = np.cumsum(zero, axis) > 0  # at or after the lane's first zero
+    first = zero & (np.cumsum(zero, axis) == 1)
+    head = np.prod(np.where(seen, 1, x), axis=axis, keepdims=True)  # prod(x_{<z})
+    tail = np.cumprod(np.where(seen & ~first, x, 1), axis)  # prod_{z < i <= j} x_i
+    at_first = head * np.sum(np.where(seen, g * tail, 0), axis=axis, keepdims=True)
+    return np.where(seen, np.where(first, at_first, 0), cot)
+
+
 def _scan(fn: Any, cumprod: bool, nan: bool = False) -> Callable[..., Any]:
     """rrule for cumsum-like (``cumprod=False``) or cumprod-like scans along one axis
     (``nan``: NaNs count as 0 for sums, 1 for products, and get no cotangent)."""
@@ -326,10 +369,11 @@ def _scan(fn: Any, cumprod: bool, nan: bool = False) -> Callable[..., Any]:
         def pullback(g: Any) -> tuple[Any, ...]:
             if initial:  # drop the leading identity element's cotangent (and output)
                 g = np.take(g, np.arange(1, np.shape(g)[ax]), axis=ax)
-            gy = g * conj(np.take(out, np.arange(1, out.shape[ax]), axis=ax) if initial else out) if cumprod else g
-            cot = _rev_cumsum(np.reshape(gy, shape), ax)
             if cumprod:
-                cot = cot / conj(np.reshape(src, shape))
+                yc = conj(np.take(out, np.arange(1, out.shape[ax]), axis=ax) if initial else out)
+                cot = _cumprod_cotangent(np.reshape(g, shape), conj(np.reshape(src, shape)), np.reshape(yc, shape), ax)
+            else:
+                cot = _rev_cumsum(np.reshape(g, shape), ax)
             if valid is not None:
                 cot = np.where(np.reshape(valid, shape), cot, 0)
             return (fit(np.reshape(cot, ta.shape), ta), *nones(pos))
@@ -440,7 +484,7 @@ def _quantile(fn: Any, scale: float, fixed_q: float | None = None) -> Callable[.
                 axes = tuple(range(ta.ndim)) if axis is None else normalize_axis_tuple(axis, ta.ndim)
                 gq = np.squeeze(gq, tuple(q.ndim + i for i in axes))
             sorted_cot = np.zeros(order.shape, np.result_type(g, ta))
-            for idx in np.ndindex(q.shape):
+            for idx in (np.ndindex(q.shape) if n else ()):  # an empty input: an empty cotangent
                 v = q[idx] * (n - 1)
                 lo = int(np.floor(v))
                 hi, t = min(lo + 1, n - 1), v - lo
@@ -463,7 +507,7 @@ def _quantile(fn: Any, scale: float, fixed_q: float | None = None) -> Callable[.
 
 def _q_cotangent(q: Any, gq: Any, values: Any, n: int) -> Any:
     out = np.zeros(q.shape, np.result_type(gq, float))
-    for idx in np.ndindex(q.shape):
+    for idx in (np.ndindex(q.shape) if n else ()):
         lo = int(np.floor(q[idx] * (n - 1)))
         hi = min(lo + 1, n - 1)
         out[idx] = np.sum(gq[idx] * (values[..., hi] - values[..., lo])) * (n - 1)
@@ -647,8 +691,8 @@ def _vector_norm_weight(x: Any, y: Any, ord: Any, axis: Any) -> Any:
         return sgn * _ties(ax, y, axis)
     if ord == 0:
         return np.zeros_like(x)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return sgn * np.where(y == 0, 0, (ax / np.where(y == 0, 1, y)) ** (ord - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 at zero entries (0 * inf for ord < 1)
+        return np.where((y == 0) | (ax == 0), 0, sgn * (ax / np.where(y == 0, 1, y)) ** (ord - 1))
 
 
 def _matrix_norm_weight(x: Any, ord: Any, axes: tuple[int, int]) -> Any:
@@ -658,9 +702,8 @@ def _matrix_norm_weight(x: Any, ord: Any, axes: tuple[int, int]) -> Any:
         u, s, vh = np.linalg.svd(m, full_matrices=False)
         if ord == "nuc":
             w = u @ vh
-        else:
-            i = slice(0, 1) if ord == 2 else slice(-1, None)
-            w = u[..., :, i] * vh[..., i, :]
+        else:  # the extreme singular value's u v^H, averaged over ties (as PyTorch)
+            w = (u * _ties(s, s[..., :1] if ord == 2 else s[..., -1:], -1)[..., None, :]) @ vh
     else:
         am = np.abs(m)
         sgn = np.where(am == 0, 0, m / np.where(am == 0, 1, am))
@@ -834,6 +877,9 @@ def _trapezoid(y: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple
     ya = np.asarray(y)
     ax = normalize_axis_tuple(p["axis"], ya.ndim)[0]
     x, dx = p["x"], p["dx"]
+    if ya.shape[ax] < 2:  # no interval: the integral is 0 whatever the inputs
+        t0 = like(ya)
+        return out, lambda g: (fit(np.zeros(t0.shape, t0.dtype), t0), *nones(pos))
     if x is None:
         d = np.full(ya.shape[ax] - 1, float(dx))
     else:
