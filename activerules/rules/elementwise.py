@@ -80,6 +80,12 @@ _REALC, _POSC, _UNITC, _GT1C = (
     _samples(_R, _R2, True), _samples(_P, _P2, True), _samples(_U, None, True), _samples(_G, None, True))
 
 
+#: the ufunc keywords the elementwise rules implement (``out=`` is the engine's): ``where=``
+#: masks the cotangent (:func:`._util.masked`); dtype=, casting=, order=, subok= and
+#: signature= are refused (see :mod:`activerules.dispatch.params`)
+_UFUNC_PARAMS = "where"
+
+
 def _name(impl: Callable[..., Any], fn: Any, kind: str, maths: str = "zero derivative") -> None:
     impl.__name__ = impl.__qualname__ = f"_{fn.__name__}_{kind}"
     impl.__doc__ = f"``np.{fn.__name__}``: {maths} (from the derivative table)."
@@ -169,7 +175,7 @@ def _unary(fn: Any, deriv: Callable[..., Any], samples: list[Any]) -> None:
         return y, pullback
 
     _name(impl, fn, "rrule", f"xbar = ybar * conj({formula(deriv)})")
-    rrule(fn, samples=samples)(impl)
+    rrule(fn, samples=samples, params=_UFUNC_PARAMS if isinstance(fn, np.ufunc) else ())(impl)  # sinc: none
 
 
 for _fn, (_d, _s) in _UNARY.items():
@@ -177,24 +183,28 @@ for _fn, (_d, _s) in _UNARY.items():
 
 
 # Piecewise constant, float output: zero derivative everywhere it exists.
-def _zero(fn: Callable[..., Any], samples: list[Any]) -> None:
-    """Register ``fn`` with an rrule whose pullback is zero for every argument."""
+def _zero(fn: Callable[..., Any], samples: list[Any], params: str = "where") -> None:
+    """Register ``fn`` with an rrule whose pullback is zero for every argument (whatever
+    its ``params``: ``where=``, ``round``'s ``decimals``)."""
 
     def impl(*args: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[None, ...]]]:
         return fn(*args, **explicit_out(fn, kw)), lambda g: (None,) * len(args)
 
     _name(impl, fn, "rrule")
-    rrule(fn, samples=samples)(impl)
+    rrule(fn, samples=samples, params=params if isinstance(fn, np.ufunc) or params != "where" else ())(impl)
 
 
 _ZERO_SAMPLES = [S(_R * 1.7), S(_R2 * 2.3)]
 _PIECEWISE_CONSTANT: tuple[Any, ...] = (np.floor, np.ceil, np.rint, np.trunc, np.fix, np.round, np.around)
 for _pc in _PIECEWISE_CONSTANT:
-    _zero(_pc, _ZERO_SAMPLES)
+    if _pc in (np.round, np.around):
+        _zero(_pc, [*_ZERO_SAMPLES, S(_R2 * 2.3, 1), S(_R * 17.3, decimals=-1)], "decimals")
+    else:
+        _zero(_pc, _ZERO_SAMPLES)
 _zero(np.floor_divide, [S(_P * 3.1, _P * 0.9 + 0.05)])
 
 
-@rrule(np.absolute, samples=[*_REALC, S(np.array([[-2.0, 0.5], [1.5, -0.1]]))])
+@rrule(np.absolute, samples=[*_REALC, S(np.array([[-2.0, 0.5], [1.5, -0.1]]))], params="where")
 def _absolute(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``|x|``: ``sign(x)`` for real, ``z/|z|`` for complex (0 at 0)."""
     y = np.absolute(x, **explicit_out(np.absolute, kw))
@@ -207,7 +217,7 @@ def _absolute(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     return y, pullback
 
 
-@rrule(np.sign, samples=[S(_R), S(_C)])
+@rrule(np.sign, samples=[S(_R), S(_C)], params="where")
 def _sign(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """Zero for real ``x``; for complex ``u = z/|z|``: ``(ybar - u Re(conj(u) ybar)) / |z|``."""
     y = np.sign(x, **explicit_out(np.sign, kw))
@@ -222,28 +232,28 @@ def _sign(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     return y, pullback
 
 
-@rrule(np.conjugate, samples=[S(_C), S(_R)])
+@rrule(np.conjugate, samples=[S(_C), S(_R)], params="where")
 def _conjugate(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``conj``: ``zbar = conj(ybar)``."""
     tx = like(x)
     return np.conjugate(x, **explicit_out(np.conjugate, kw)), lambda g: (fit(masked(kw, conj, g), tx),)
 
 
-@rrule(np.real, samples=[S(_C), S(_R)])
+@rrule(np.real, samples=[S(_C), S(_R)], params=())
 def _real(x: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``real``: ``zbar = Re(ybar)`` (a real cotangent, embedded in complex for complex ``z``)."""
     tx = like(x)
     return np.real(x), lambda g: (fit(np.real(g), tx),)
 
 
-@rrule(np.imag, samples=[S(_C)])
+@rrule(np.imag, samples=[S(_C)], params=())
 def _imag(x: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``imag``: ``zbar = i Re(ybar)``; zero for real ``x``."""
     tx = like(x)
     return np.imag(x), lambda g: (fit(1j * np.real(g), tx) if np.iscomplexobj(tx) else None,)
 
 
-@rrule(np.angle, samples=[S(_C), S(_C, deg=True)])
+@rrule(np.angle, samples=[S(_C), S(_C, deg=True)], params="deg")
 def _angle(x: Any, deg: bool = False) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``angle``: ``zbar = ybar * i z / |z|^2`` (scaled for ``deg``); zero for real ``x``."""
     y = np.angle(x, deg=deg)
@@ -258,7 +268,9 @@ def _angle(x: Any, deg: bool = False) -> tuple[Any, Callable[[Any], tuple[Any]]]
     return y, pullback
 
 
-@rrule(np.nan_to_num, samples=[S(np.array([0.5, 1e-3, -2.0])), S(_C)])
+@rrule(np.nan_to_num, samples=[S(np.array([0.5, 1e-3, -2.0])), S(_C),
+                            S(np.array([0.5, np.nan, np.inf, -np.inf, 2.0]), nan=1.5, posinf=4.0, neginf=-3.0)],
+       params="nan posinf neginf")  # copy=False (in place) refused
 def _nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``nan_to_num``: cotangent passes where ``x`` was finite, zero where it was replaced."""
     y = np.nan_to_num(x, copy=True, nan=nan, **kw)
@@ -374,15 +386,15 @@ for _fn, (_da, _db) in _BINARY.items():
     if _fn in _ACTIVITY_RULES:
         _rule = activity_rule(_fn, _da, _db, elementwise=True)
         _name(_rule, _fn, "rule", f"abar = {formula(_da)}; bbar = {formula(_db)}")
-        rule(_fn, Annotation, Annotation, samples=_SAMPLES_2[_fn], atomic=True)(_rule)
+        rule(_fn, Annotation, Annotation, samples=_SAMPLES_2[_fn], atomic=True, params=_UFUNC_PARAMS)(_rule)
     else:
         _rule = _binary_rrule(_fn, _da, _db)
         _name(_rule, _fn, "rrule", f"abar = {formula(_da)}; bbar = {formula(_db)}")
-        rrule(_fn, samples=_SAMPLES_2[_fn])(_rule)
+        rrule(_fn, samples=_SAMPLES_2[_fn], params=_UFUNC_PARAMS)(_rule)
     _rule = _binary_rrule(_fn, _da, _db, outer=True)
     _name(_rule, _fn, "outer_rrule")
     _rule.__doc__ = f"``np.{_fn.__name__}.outer``: as ``np.{_fn.__name__}`` with ``b.ndim`` axes appended to ``a``."
-    rrule(_fn.outer, samples=_SAMPLES_2[_fn][:2])(_rule)
+    rrule(_fn.outer, samples=_SAMPLES_2[_fn][:2], params=_UFUNC_PARAMS)(_rule)
 
 
 # ------------------------------------------------------------- array functions
@@ -396,7 +408,7 @@ if np.lib.NumpyVersion(np.__version__) >= "2.1.0":  # the min=/max= spelling
     _CLIP_SAMPLES += [S(_R, max=1.0), S(_A23, min=-0.3), S(_R, min=_LO, max=_HI)]
 
 
-@rrule(np.clip, samples=_CLIP_SAMPLES)
+@rrule(np.clip, samples=_CLIP_SAMPLES, params="a_min a_max min max")
 def _clip(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``clip``: the cotangent goes to whichever of ``a``, the lower and the upper bound was selected.
 
@@ -419,7 +431,7 @@ def _clip(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any,
     return y, pullback
 
 
-@rrule(np.where, samples=[S(_R > 0, _R, _R * 2), S(np.array([True, False, True]), _A23, 0.5)])
+@rrule(np.where, samples=[S(_R > 0, _R, _R * 2), S(np.array([True, False, True]), _A23, 0.5)], params="x y")
 def _where(condition: Any, *xy: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``where(c, x, y)``: the cotangent goes to the selected branch (``c`` gets none)."""
     y = np.where(condition, *xy)
@@ -433,7 +445,7 @@ def _where(condition: Any, *xy: Any) -> tuple[Any, Callable[[Any], tuple[Any, ..
     )
 
 
-@rrule(np.modf, samples=[S(_R * 2.3), S(_R2 * 3.1)])
+@rrule(np.modf, samples=[S(_R * 2.3), S(_R2 * 3.1)], params=_UFUNC_PARAMS)
 def _modf(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``modf``: the fractional part has slope 1, the integral part 0."""
     y = np.modf(x, **explicit_out(np.modf, kw))
@@ -441,7 +453,8 @@ def _modf(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     return y, lambda g: (None if g is None or g[0] is None else fit(masked(kw, lambda: g[0]), tx),)
 
 
-@rrule(np.divmod, samples=[S(np.array([1.3, 2.7, -0.4, 5.2]), np.array([1.0, 1.1, 0.7, 2.3])), S(_A23 * 3, 1.7)])
+@rrule(np.divmod, samples=[S(np.array([1.3, 2.7, -0.4, 5.2]), np.array([1.0, 1.1, 0.7, 2.3])), S(_A23 * 3, 1.7)],
+       params=_UFUNC_PARAMS)
 def _divmod(a: Any, b: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, Any]]]:
     """``divmod``: the quotient is piecewise constant; the remainder as ``np.remainder``."""
     y = np.divmod(a, b, **explicit_out(np.divmod, kw))
@@ -461,7 +474,8 @@ _FP = np.array([0.3, -0.2, 1.1, 0.7])
 
 
 @rrule(np.interp, samples=[S(np.array([-0.5, 0.2, 1.3, 1.9]), _XP, _FP), S(np.array([-2.0, 0.7, 3.0]), _XP, _FP),
-                           S(0.35, _XP, _FP), S(np.array([-2.0, 3.0]), _XP, _FP, left=0.0, right=1.0)])
+                           S(0.35, _XP, _FP), S(np.array([-2.0, 3.0]), _XP, _FP, left=0.0, right=1.0)],
+       params="left right")  # period= refused
 def _interp(x: Any, xp: Any, fp: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``interp`` (piecewise linear, no ``period``): cotangents for ``x`` (the slope), ``fp``
     (the interpolation weights) and ``xp`` (the knots' effect on the slope)."""
@@ -502,7 +516,7 @@ def _interp(x: Any, xp: Any, fp: Any, *pos: Any, **kw: Any) -> tuple[Any, Callab
 
 
 @rrule(np.polyval, samples=[S(np.array([0.5, -1.0, 2.0]), _R), S(np.array([1.5, 0.3]), 0.7), S(np.array([2.0]), _R2),
-                            S(np.array([0.5, -1.0, 2.0, 0.1]), _C)])
+                            S(np.array([0.5, -1.0, 2.0, 0.1]), _C)], params=())
 def _polyval(p: Any, x: Any) -> tuple[Any, Callable[[Any], tuple[Any, Any]]]:
     """``polyval``: ``pbar_k = sum(ybar * conj(x)^(n-1-k))``, ``xbar = ybar * conj(p'(x))``."""
     y = np.polyval(p, x)
@@ -559,7 +573,7 @@ _AT = [S(np.ones(5), np.array([0, 1, 1, 3]), np.array([1.0, 2.0, 3.0, 4.0])),
        S(np.ones(4), np.array([2, 2, 2]), _B3)]
 
 
-@rule(np.multiply.at, Annotation, Const, Annotation,
+@rule(np.multiply.at, Annotation, Const, Annotation, params="b",
       samples=[*_AT, S(_A23 * 1.5, (np.array([1, 1, 0]), np.array([2, 2, 0])), np.array([0.7, -1.3, 2.1]))])
 def _multiply_at(cfg: Any, a: Any, indices: Any, b: Any, **kw: Any) -> tuple[None, Callable[[Any], Any]]:
     """``a[indices] *= b`` in place: ``abar *= conj(P)``, ``bbar = abar[indices] * conj(a[indices] / b)``.
@@ -614,4 +628,4 @@ _AT_RULES: list[tuple[Any, Callable[..., Any]]] = [
     (np.maximum.at, _extremum_at(np.maximum)), (np.minimum.at, _extremum_at(np.minimum)),
 ]
 for _fn, _rule in _AT_RULES:
-    rule(_fn, Annotation, Const, Annotation, samples=_AT)(_rule)
+    rule(_fn, Annotation, Const, Annotation, samples=_AT, params="b")(_rule)

@@ -97,8 +97,23 @@ def _direct(fn: Callable[..., Any], back: Callable[..., Any]) -> Callable[..., A
     return impl
 
 
+# The optional parameters each rule implements (see activerules.dispatch.params), all
+# exercised by its samples; any other one (copy=, order= of copy, subok=, dtype=, mode= of
+# take, kind= of sort, ...) is refused by name.
+_PARAMS: dict[Any, str] = {
+    np.reshape: "order", np.ravel: "order", np.squeeze: "axis", np.transpose: "axes", np.flip: "axis",
+    np.roll: "axis", np.rot90: "k axes", np.tril: "k", np.triu: "k", np.unwrap: "axis period",
+    np.repeat: "axis", np.take: "axis", np.take_along_axis: "axis", np.pad: "mode constant_values", np.diag: "k",
+    np.diagonal: "offset axis1 axis2", np.rollaxis: "start", np.compress: "axis", np.delete: "axis",
+    np.append: "axis", np.concatenate: "axis", np.stack: "axis", np.split: "axis", np.array_split: "axis",
+    np.meshgrid: "indexing", np.diagflat: "k", np.insert: "axis", np.select: "default",
+    np.sort: "axis", np.partition: "axis",
+    **{f: "axis" for f in (getattr(np, "unstack", None),) if f is not None},
+    **{f: "offset" for f in (getattr(np.linalg, "diagonal", None),) if f is not None},
+}
+
 for _fn, (_back, _s) in _DIRECT.items():
-    rrule(_fn, samples=_s)(_direct(_fn, _back))
+    rrule(_fn, samples=_s, params=_PARAMS.get(_fn, ()))(_direct(_fn, _back))
 
 
 # --------------------------------------------------------- generic gather rule
@@ -218,7 +233,7 @@ if hasattr(np.linalg, "diagonal"):  # NumPy >= 2.0: over the last two axes
     _GATHER[np.linalg.diagonal] = ([S(_T), S(_Q, offset=1), S(_T, offset=-1)], (0,))
 
 for _fn, (_s, _arrays) in _GATHER.items():
-    rrule(_fn, samples=_s)(_gather(_fn, _arrays, _INDEX_KW.get(_fn)))
+    rrule(_fn, samples=_s, params=_PARAMS.get(_fn, ()))(_gather(_fn, _arrays, _INDEX_KW.get(_fn)))
 
 
 # ----------------------------------------------------------- sort / partition
@@ -260,5 +275,5 @@ def _argpartition(a: Any, kth: Any, axis: Any, kind: Any) -> Any:
     return np.argpartition(a, kth, axis=axis, kind=kind or "introselect")
 
 
-rrule(np.sort, samples=[S(_A), S(_A, axis=0), S(_T, None), S(_V)])(_by_permutation(np.sort, _argsort))
-rrule(np.partition, samples=[S(_V, 2), S(_A, 1, axis=0)])(_by_permutation(np.partition, _argpartition))
+rrule(np.sort, samples=[S(_A), S(_A, axis=0), S(_T, None), S(_V)], params=_PARAMS[np.sort])(_by_permutation(np.sort, _argsort))
+rrule(np.partition, samples=[S(_V, 2), S(_A, 1, axis=0)], params=_PARAMS[np.partition])(_by_permutation(np.partition, _argpartition))

@@ -1,0 +1,88 @@
+"""Keyword honesty: every parameter of every NumPy function with a rule is either
+implemented by the rule (declared with ``params=``, and exercised with a non-default
+value by a sample or a named test) or refused by name (ParameterError), never
+silently ignored. Regression tests for the parameters rules used to ignore."""
+
+from __future__ import annotations
+
+import importlib
+import operator
+from typing import Any
+
+import numpy as np
+import pytest
+
+import activerules as ar
+from activerules.dispatch.params import is_default, signature_of
+from activerules.testing import check_rule
+
+from .test_numpy_rules import DIFFERENTIABLE, _name
+
+REGISTRY = ar.registry
+#: implemented for every function by the engine itself, never by a rule: ``out=`` is
+#: popped by the engine and written with its checks (tests/engine/test_outputs.py)
+ENGINE = {"out"}
+#: declared parameters exercised by a test rather than a sample (check_rule cannot run
+#: them: a ufunc's where= leaves masked outputs uninitialised)
+ELSEWHERE: dict[str, str] = {
+    "where": "tests.rules.test_ufunc_where::test_gradient_is_finite_and_exact_where_the_mask_is_false",
+}
+ENTRIES = [pytest.param(fn, e, id=f"{_name(fn)}-{e.form}-{k}")
+           for fn in DIFFERENTIABLE for k, e in enumerate(REGISTRY.entries(fn)) if e.form != "inactive"]
+
+
+def _given(fn: Any, sample: ar.Sample) -> set[str]:
+    """The optional parameters a sample gives a non-default value."""
+    p = signature_of(fn)
+    assert p is not None
+    names = {n for i, n in enumerate(p.positional[:len(sample.args)])
+             if i >= p.required and not is_default(sample.args[i], p.defaults.get(n))}
+    return names | {k for k, v in sample.kwargs.items() if not is_default(v, p.defaults.get(k, object()))}
+
+
+@pytest.mark.parametrize(("fn", "entry"), ENTRIES)
+def test_every_rule_declares_its_parameters(fn: Any, entry: Any) -> None:
+    """Declared (not None), by the function's own parameter names."""
+    assert entry.params is not None, f"{entry.describe()}: declare params= (the parameters it implements)"
+    p = signature_of(fn)
+    assert p is not None, f"{_name(fn)}: its signature cannot be read"
+    unknown = set() if p.varkw else entry.params - set(p.defaults)
+    assert not unknown, f"{entry.describe()}: params={sorted(unknown)} are not parameters of {_name(fn)}"
+
+
+@pytest.mark.parametrize(("fn", "entry"), ENTRIES)
+def test_every_implemented_parameter_is_exercised(fn: Any, entry: Any) -> None:
+    """Each declared parameter gets a non-default value in some sample (check_rule runs
+    every sample) or in the test named in ELSEWHERE."""
+    if entry.params is None:
+        pytest.fail(f"{entry.describe()}: no params= declaration")
+    given = set().union(*(_given(fn, s) for s in REGISTRY.samples(fn)))
+    missing = entry.params - given - ENGINE - set(ELSEWHERE)
+    assert not missing, f"{_name(fn)}: params {sorted(missing)} are declared but no sample gives them a value"
+
+
+def test_the_tests_named_in_elsewhere_exist() -> None:
+    for ref in ELSEWHERE.values():
+        module, test = ref.split("::")
+        assert callable(getattr(importlib.import_module(module), test))
+
+
+def test_a_refused_parameter_names_function_parameter_and_fix() -> None:
+    x = np.arange(1.0, 7.0).reshape(2, 3)
+    # np.prod's rule ignores initial= (the product's own factor): refused, never ignored
+    with pytest.raises(ar.ParameterError, match=r"numpy\.prod: the parameter 'initial' .* call it without initial"):
+        ar.gradient(lambda x: np.prod(x, initial=2.0), x)
+    with pytest.raises(ar.ParameterError, match=r"numpy\.prod: the parameter 'initial' was given by position"):
+        ar.gradient(lambda x: np.prod(x, None, None, None, False, 2.0), x)
+    with pytest.raises(ar.ParameterError, match=r"numpy\.prod: the parameter 'initial'"):
+        check_rule(np.prod, x, initial=2.0)
+
+
+def test_default_values_are_accepted() -> None:
+    x = np.arange(1.0, 7.0).reshape(2, 3)
+    g = ar.gradient(lambda x: np.sum(x, axis=None, dtype=None, keepdims=False, initial=np._NoValue), x)
+    np.testing.assert_allclose(g, np.ones_like(x))
+
+
+def test_getitem_setitem_are_walked() -> None:
+    assert operator.getitem in DIFFERENTIABLE and operator.setitem in DIFFERENTIABLE
