@@ -152,7 +152,8 @@ def check_call(entry: RuleEntry, fn: Any, args: tuple[Any, ...], kwargs: dict[st
         if name not in declared and not is_default(args[i], p.defaults.get(name)):
             raise _refusal(entry, fn, name, args[i], True)
     for name, value in kwargs.items():
-        if name not in declared and not is_default(value, p.defaults.get(name, _EMPTY)):
+        if name not in declared and name in p.defaults and not is_default(value, p.defaults[name]) \
+                or name not in declared and name not in p.defaults and name not in p.positional[:p.required]:
             raise _refusal(entry, fn, name, value, False)
 
 

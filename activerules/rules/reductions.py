@@ -167,17 +167,18 @@ _REDUCE_PARAMS: dict[Any, str] = {
     np.sum: "axis keepdims where initial", np.mean: "axis keepdims where", np.nansum: "axis",
     np.nanmean: "axis", np.nanmax: "axis", np.nanmin: "axis", np.var: "axis keepdims ddof correction where",
     np.std: "axis keepdims ddof correction where", np.nanvar: "axis ddof", np.nanstd: "axis",
-    np.logaddexp.reduce: "axis", np.logaddexp2.reduce: "axis",
+    np.logaddexp.reduce: "axis", np.logaddexp2.reduce: "axis", np.add.reduce: "axis keepdims where",
 }
 for _fn, (_w, _s) in _REDUCE.items():
     rrule(_fn, samples=_s, params=_REDUCE_PARAMS.get(_fn, _AK))(_reduction(_fn, _w, _fn))
 _MASK = np.array([[True, False, True], [True, True, False]])
 add_samples(np.sum, S(_X23, axis=1, where=_MASK), S(_X23, initial=2.5))
+add_samples(np.add.reduce, S(_X23, axis=1, where=_MASK))
 add_samples(np.mean, S(_X23, axis=1, where=_MASK))
 for _fn in (np.var, np.std):
     add_samples(_fn, S(_X23, axis=1, where=_MASK), S(_X23, axis=0, correction=1))
 for _fn, _like in _UFUNC_REDUCE.items():
-    rrule(_fn, params=_AK, samples=[S(_X23), S(_X23, axis=1), S(_X234, None), S(_X23, 1, keepdims=True),
+    rrule(_fn, params=_REDUCE_PARAMS.get(_fn, _AK), samples=[S(_X23), S(_X23, axis=1), S(_X234, None), S(_X23, 1, keepdims=True),
                         *([S(_NAN, axis=1)] if _like in _NANFUNCS else [])])(_reduction(_fn, _REDUCE[_like][0], _like))
 
 
