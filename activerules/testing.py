@@ -28,7 +28,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig, is_batch
+from .activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig, base_state, is_batch
 from .dispatch import (ParameterError, admissible_requests, check_call, format_activities, function_name, kind_of,
                        registry)
 from .dispatch.rule_registry import RuleRegistry
@@ -243,7 +243,7 @@ def _check_one(fn: Any, args: Sequence[Any], kwargs: dict[str, Any], kinds: tupl
     width = _WIDTH if any(is_batch(a) for a in combo) else 1
     res = registry.resolve(fn, combo, tuple(k if isinstance(a, (list, tuple)) else type(a)
                                             for a, k in zip(args, kinds)))
-    check_call(res.entry, fn, tuple(args), kwargs)
+    check_call(res.entry, fn, tuple(args), kwargs, tuple(base_state(a) is not Const for a in combo))
     expected_out, expected_args = jac.run(args)
     work = _copy(args)
     shadows = [[_random_like(a, rng) for _ in range(width)] for a in args]

@@ -119,11 +119,13 @@ def _read(fn: Any) -> Params | None:
     return Params(tuple(positional), required, varargs, defaults, frozenset(kwonly), varkw)
 
 
-def parse_params(params: Any) -> frozenset[str] | None:
-    """A ``params=`` declaration as a set of names: ``"axis keepdims"`` or an iterable."""
+def parse_params(params: Any, differentiates: Any = ()) -> tuple[frozenset[str] | None, frozenset[str]]:
+    """The ``params=`` and ``differentiates=`` declarations as sets of names (each
+    ``"axis keepdims"`` or an iterable); the differentiated ones are implemented too."""
+    diff = frozenset(differentiates.split() if isinstance(differentiates, str) else differentiates)
     if params is None:
-        return None
-    return frozenset(params.split() if isinstance(params, str) else params)
+        return (diff or None), diff
+    return frozenset(params.split() if isinstance(params, str) else params) | diff, diff
 
 
 def is_default(value: Any, default: Any) -> bool:
@@ -138,43 +140,60 @@ def is_default(value: Any, default: Any) -> bool:
     return type(value) in scalar and type(value) is type(default) and value == default
 
 
-def check_call(entry: RuleEntry, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def check_call(entry: RuleEntry, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+               active: tuple[bool, ...] = ()) -> None:
     """Raise :class:`ParameterError` if ``fn(*args, **kwargs)`` gives a parameter the
-    rule ``entry`` does not implement a value other than its default."""
-    declared = entry.params
-    if declared is None:
+    rule ``entry`` does not implement a value other than its default, or an active
+    value (``active[i]`` for ``args[i]``) to an optional parameter it does not
+    differentiate."""
+    if entry.params is None:
         return
     p = signature_of(fn)
     if p is None:
         return
-    for i in range(p.required, min(len(args), len(p.positional))):
-        name = p.positional[i]
-        if name not in declared and not is_default(args[i], p.defaults.get(name)):
-            raise _refusal(entry, fn, name, args[i], True)
+    _check_positions(entry, fn, p, [(a, type(a)) for a in args], active)
+    declared = entry.params
     for name, value in kwargs.items():
-        if name not in declared and name in p.defaults and not is_default(value, p.defaults[name]) \
-                or name not in declared and name not in p.defaults and name not in p.positional[:p.required]:
+        if name in declared or name in p.positional[:p.required]:
+            continue
+        if name not in p.defaults or not is_default(value, p.defaults[name]):
             raise _refusal(entry, fn, name, value, False)
 
 
-def check_positional(entry: RuleEntry, fn: Any, types: tuple[Any, ...]) -> None:
-    """:func:`check_call` for the positional arguments, knowing only their types
-    (the engine's cached plan): an argument of type ``NoneType`` where the default is
-    None or ``<no value>`` counts as the default."""
-    declared = entry.params
-    if declared is None:
+def check_positional(entry: RuleEntry, fn: Any, types: tuple[Any, ...], active: tuple[bool, ...]) -> None:
+    """:func:`check_call` for the positional arguments, knowing only their types and
+    whether each is active (the engine's cached plan): an argument of type ``NoneType``
+    where the default is None or ``<no value>`` counts as the default."""
+    if entry.params is None:
         return
     p = signature_of(fn)
-    if p is None:
-        return
-    for i in range(p.required, min(len(types), len(p.positional))):
+    if p is not None:
+        _check_positions(entry, fn, p, [(_UNKNOWN, t) for t in types], active)
+
+
+_UNKNOWN: Any = object()
+
+
+def _check_positions(entry: RuleEntry, fn: Any, p: Params, given: list[tuple[Any, Any]],
+                     active: tuple[bool, ...]) -> None:
+    declared, differentiated = entry.params or frozenset(), entry.differentiates or frozenset()
+    for i in range(p.required, min(len(given), len(p.positional))):
         name = p.positional[i]
+        value, t = given[i]
+        if i < len(active) and active[i] and name not in differentiated:
+            raise ParameterError(
+                f"{function_name(fn)}: an active value was passed as {name!r}, which the rule serving "
+                f"the call ({entry.describe()}) does not differentiate; pass a constant there, or "
+                f"register a rule declaring differentiates=[..., {name!r}]")
         if name in declared:
             continue
         d = p.defaults.get(name)
-        if types[i] is type(None) and (d is None or d is _NOVALUE):
+        if value is _UNKNOWN:
+            if t is type(None) and (d is None or d is _NOVALUE):
+                continue
+        elif is_default(value, d):
             continue
-        raise _refusal(entry, fn, name, None, True)
+        raise _refusal(entry, fn, name, None if value is _UNKNOWN else value, True)
 
 
 def _refusal(entry: RuleEntry, fn: Any, name: str, value: Any, positional: bool) -> ParameterError:

@@ -82,6 +82,8 @@ class RuleEntry:
     #: the optional parameters of ``function`` the rule implements (``params=`` at registration;
     #: None: undeclared, keywords pass unchecked); see :mod:`.params`
     params: frozenset[str] | None = None
+    #: those of them that may be active (get a cotangent): ``differentiates=`` at registration
+    differentiates: frozenset[str] = frozenset()
 
     @property
     def source(self) -> str:

@@ -78,7 +78,8 @@ class RuleRegistry:
     # -- registration ----------------------------------------------------------------------
 
     def rule(self, fn: Any, *pattern: Any, varargs: Any = None, samples: Iterable[Sample] = (),
-             override: bool = False, atomic: bool = False, params: Any = None) -> Callable[[F], F]:
+             override: bool = False, atomic: bool = False, params: Any = None,
+             differentiates: Any = ()) -> Callable[[F], F]:
         """Register an activity rule ``rule(cfg, *annotations, **kwargs) -> (y, reverse)``
         for ``fn`` called with arguments matching ``pattern`` (one activity class per
         positional argument; ``ar.Annotation`` matches any non-batch state; ``varargs``
@@ -92,11 +93,15 @@ class RuleRegistry:
         ``params``: the optional parameters of ``fn`` the rule implements, by name
         (``"axis keepdims"`` or a list); engines refuse any other one given a
         non-default value (see :mod:`activerules.dispatch.params`). ``None``
-        declares nothing: every keyword reaches the rule unchecked."""
+        declares nothing: every keyword reaches the rule unchecked.
+        ``differentiates``: those optional parameters that may be active (the rule
+        returns their cotangents, ``np.average``'s ``weights``); an active value in
+        any other one is refused."""
         signature = PatternTable.signature(pattern, varargs)  # validates the pattern now
 
         def register(impl: F) -> F:
-            entry = RuleEntry(fn, "rule", impl, tuple(pattern), varargs, signature, atomic, parse_params(params))
+            declared, diff = parse_params(params, differentiates)
+            entry = RuleEntry(fn, "rule", impl, tuple(pattern), varargs, signature, atomic, declared, diff)
             with self._lock:
                 table = self._tables.get(fn)
                 if table is None:
@@ -113,10 +118,11 @@ class RuleRegistry:
         return register
 
     def rrule(self, fn: Any, *, samples: Iterable[Sample] = (), override: bool = False,
-              params: Any = None) -> Callable[[F], F]:
+              params: Any = None, differentiates: Any = ()) -> Callable[[F], F]:
         """Register an all-active ChainRules-style rule ``rrule(*primals, **kwargs) ->
         (y, pullback)``, the default at the top of the lattice. Returns it unchanged.
-        ``params``: the optional parameters it implements, as for :meth:`rule`."""
+        ``params``, ``differentiates``: the optional parameters it implements and
+        those it differentiates, as for :meth:`rule`."""
 
         def register(impl: F) -> F:
             with self._lock:
@@ -125,7 +131,8 @@ class RuleRegistry:
                     raise RegistrationError(
                         f"{function_name(fn)}: already has {old.describe()}; pass override=True "
                         "to replace it")
-                self._record(fn, RuleEntry(fn, "rrule", impl, params=parse_params(params)), old, samples)
+                declared, diff = parse_params(params, differentiates)
+                self._record(fn, RuleEntry(fn, "rrule", impl, params=declared, differentiates=diff), old, samples)
             return impl
 
         return register

@@ -818,7 +818,7 @@ def _plan(fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tupl
             types.append(k)
     acts_t = tuple(acts)
     res = registry.resolve(fn, acts_t, tuple(types))  # raises NoRuleError (not cached here)
-    check_positional(res.entry, fn, tuple(sig))  # raises ParameterError (not cached either)
+    check_positional(res.entry, fn, tuple(sig), tuple(a is not Const for a in acts_t))  # ParameterError
     form = res.entry.form
     if form == "inactive":
         return res, acts_t, form, False, None, False, None

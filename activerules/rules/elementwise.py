@@ -81,9 +81,10 @@ _REALC, _POSC, _UNITC, _GT1C = (
 
 
 #: the ufunc keywords the elementwise rules implement (``out=`` is the engine's): ``where=``
-#: masks the cotangent (:func:`._util.masked`); dtype=, casting=, order=, subok= and
-#: signature= are refused (see :mod:`activerules.dispatch.params`)
-_UFUNC_PARAMS = "where"
+#: masks the cotangent (:func:`._util.masked`), ``dtype=`` computes in that type (the
+#: cotangent is cast back to the input's); casting=, order=, subok= and signature= are
+#: refused (see :mod:`activerules.dispatch.params`)
+_UFUNC_PARAMS = "where dtype"
 
 
 def _name(impl: Callable[..., Any], fn: Any, kind: str, maths: str = "zero derivative") -> None:
@@ -183,7 +184,7 @@ for _fn, (_d, _s) in _UNARY.items():
 
 
 # Piecewise constant, float output: zero derivative everywhere it exists.
-def _zero(fn: Callable[..., Any], samples: list[Any], params: str = "where") -> None:
+def _zero(fn: Callable[..., Any], samples: list[Any], params: str = _UFUNC_PARAMS) -> None:
     """Register ``fn`` with an rrule whose pullback is zero for every argument (whatever
     its ``params``: ``where=``, ``round``'s ``decimals``)."""
 
@@ -191,7 +192,7 @@ def _zero(fn: Callable[..., Any], samples: list[Any], params: str = "where") -> 
         return fn(*args, **explicit_out(fn, kw)), lambda g: (None,) * len(args)
 
     _name(impl, fn, "rrule")
-    rrule(fn, samples=samples, params=params if isinstance(fn, np.ufunc) or params != "where" else ())(impl)
+    rrule(fn, samples=samples, params=params if isinstance(fn, np.ufunc) or params != _UFUNC_PARAMS else ())(impl)
 
 
 _ZERO_SAMPLES = [S(_R * 1.7), S(_R2 * 2.3)]
@@ -204,7 +205,7 @@ for _pc in _PIECEWISE_CONSTANT:
 _zero(np.floor_divide, [S(_P * 3.1, _P * 0.9 + 0.05)])
 
 
-@rrule(np.absolute, samples=[*_REALC, S(np.array([[-2.0, 0.5], [1.5, -0.1]]))], params="where")
+@rrule(np.absolute, samples=[*_REALC, S(np.array([[-2.0, 0.5], [1.5, -0.1]]))], params=_UFUNC_PARAMS)
 def _absolute(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``|x|``: ``sign(x)`` for real, ``z/|z|`` for complex (0 at 0)."""
     y = np.absolute(x, **explicit_out(np.absolute, kw))
@@ -217,7 +218,7 @@ def _absolute(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     return y, pullback
 
 
-@rrule(np.sign, samples=[S(_R), S(_C)], params="where")
+@rrule(np.sign, samples=[S(_R), S(_C)], params=_UFUNC_PARAMS)
 def _sign(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """Zero for real ``x``; for complex ``u = z/|z|``: ``(ybar - u Re(conj(u) ybar)) / |z|``."""
     y = np.sign(x, **explicit_out(np.sign, kw))
@@ -232,7 +233,7 @@ def _sign(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     return y, pullback
 
 
-@rrule(np.conjugate, samples=[S(_C), S(_R)], params="where")
+@rrule(np.conjugate, samples=[S(_C), S(_R)], params=_UFUNC_PARAMS)
 def _conjugate(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``conj``: ``zbar = conj(ybar)``."""
     tx = like(x)
@@ -408,7 +409,7 @@ if np.lib.NumpyVersion(np.__version__) >= "2.1.0":  # the min=/max= spelling
     _CLIP_SAMPLES += [S(_R, max=1.0), S(_A23, min=-0.3), S(_R, min=_LO, max=_HI)]
 
 
-@rrule(np.clip, samples=_CLIP_SAMPLES, params="a_min a_max min max")
+@rrule(np.clip, samples=_CLIP_SAMPLES, params="a_min a_max min max", differentiates="a_min a_max")
 def _clip(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``clip``: the cotangent goes to whichever of ``a``, the lower and the upper bound was selected.
 
@@ -431,7 +432,8 @@ def _clip(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any,
     return y, pullback
 
 
-@rrule(np.where, samples=[S(_R > 0, _R, _R * 2), S(np.array([True, False, True]), _A23, 0.5)], params="x y")
+@rrule(np.where, samples=[S(_R > 0, _R, _R * 2), S(np.array([True, False, True]), _A23, 0.5)],
+       differentiates="x y")
 def _where(condition: Any, *xy: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``where(c, x, y)``: the cotangent goes to the selected branch (``c`` gets none)."""
     y = np.where(condition, *xy)
@@ -573,7 +575,7 @@ _AT = [S(np.ones(5), np.array([0, 1, 1, 3]), np.array([1.0, 2.0, 3.0, 4.0])),
        S(np.ones(4), np.array([2, 2, 2]), _B3)]
 
 
-@rule(np.multiply.at, Annotation, Const, Annotation, params="b",
+@rule(np.multiply.at, Annotation, Const, Annotation, differentiates="b",
       samples=[*_AT, S(_A23 * 1.5, (np.array([1, 1, 0]), np.array([2, 2, 0])), np.array([0.7, -1.3, 2.1]))])
 def _multiply_at(cfg: Any, a: Any, indices: Any, b: Any, **kw: Any) -> tuple[None, Callable[[Any], Any]]:
     """``a[indices] *= b`` in place: ``abar *= conj(P)``, ``bbar = abar[indices] * conj(a[indices] / b)``.
@@ -628,4 +630,4 @@ _AT_RULES: list[tuple[Any, Callable[..., Any]]] = [
     (np.maximum.at, _extremum_at(np.maximum)), (np.minimum.at, _extremum_at(np.minimum)),
 ]
 for _fn, _rule in _AT_RULES:
-    rule(_fn, Annotation, Const, Annotation, samples=_AT, params="b")(_rule)
+    rule(_fn, Annotation, Const, Annotation, samples=_AT, differentiates="b")(_rule)

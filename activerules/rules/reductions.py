@@ -164,9 +164,10 @@ def _reduction(fn: Callable[..., Any], weight: Callable[..., Any], like_fn: Call
 # others (dtype=, initial= of a product or an extremum, mean=, ...) are refused by name.
 _AK = "axis keepdims"
 _REDUCE_PARAMS: dict[Any, str] = {
-    np.sum: "axis keepdims where initial", np.mean: "axis keepdims where", np.nansum: "axis",
-    np.nanmean: "axis", np.nanmax: "axis", np.nanmin: "axis", np.var: "axis keepdims ddof correction where",
-    np.std: "axis keepdims ddof correction where", np.nanvar: "axis ddof", np.nanstd: "axis",
+    np.sum: "axis keepdims where initial dtype", np.mean: "axis keepdims where dtype", np.nansum: "axis dtype",
+    np.nanmean: "axis dtype", np.nanmax: "axis", np.nanmin: "axis", np.prod: "axis keepdims dtype",
+    np.var: "axis keepdims ddof correction where dtype", np.std: "axis keepdims ddof correction where dtype",
+    np.nanvar: "axis ddof", np.nanstd: "axis",
     np.logaddexp.reduce: "axis", np.logaddexp2.reduce: "axis", np.add.reduce: "axis keepdims where",
 }
 for _fn, (_w, _s) in _REDUCE.items():
@@ -177,6 +178,8 @@ add_samples(np.add.reduce, S(_X23, axis=1, where=_MASK))
 add_samples(np.mean, S(_X23, axis=1, where=_MASK))
 for _fn in (np.var, np.std):
     add_samples(_fn, S(_X23, axis=1, where=_MASK), S(_X23, axis=0, correction=1))
+for _fn in (np.sum, np.mean, np.nansum, np.nanmean, np.prod, np.var, np.std):  # dtype=: computed in that type
+    add_samples(_fn, S(_X23.astype(np.float32), axis=1, dtype=np.float64))
 for _fn, _like in _UFUNC_REDUCE.items():
     rrule(_fn, params=_REDUCE_PARAMS.get(_fn, _AK), samples=[S(_X23), S(_X23, axis=1), S(_X234, None), S(_X23, 1, keepdims=True),
                         *([S(_NAN, axis=1)] if _like in _NANFUNCS else [])])(_reduction(_fn, _REDUCE[_like][0], _like))
@@ -368,8 +371,10 @@ if hasattr(np, "cumulative_sum"):  # NumPy >= 2.1
     _SCANS += [(np.cumulative_sum, False, False, _CUMULATIVE), (np.cumulative_prod, True, False, _CUMULATIVE)]
 _CUMULATIVE_FNS = [getattr(np, n) for n in ("cumulative_sum", "cumulative_prod") if hasattr(np, n)]
 for _fn, _prod, _nan, _samples in _SCANS:
-    rrule(_fn, samples=_samples, params="axis include_initial" if _fn in _CUMULATIVE_FNS else "axis")(
-        _scan(_fn, _prod, _nan))
+    rrule(_fn, samples=_samples, params="axis include_initial" if _fn in _CUMULATIVE_FNS else
+          "axis dtype" if _fn in (np.cumsum, np.cumprod) else "axis")(_scan(_fn, _prod, _nan))
+    if _fn in (np.cumsum, np.cumprod):
+        add_samples(_fn, S(_X23.astype(np.float32), 1, np.complex128))
 
 
 # ------------------------------------------------------------ running extrema
@@ -501,7 +506,7 @@ rrule(np.percentile, params=_AK, samples=[S(_ODD, 30.0), S(_ODD, [10.0, 95.0], a
 @rrule(np.average, samples=[S(_X23), S(_X23, axis=1), S(_X23, 1, np.array([0.2, 0.5, 1.3])),
                             S(_X23, weights=np.abs(_X23) + 0.1), S(_X23, None, np.abs(_X23) + 0.1),
                             S(_X23, 1, np.array([0.2, 0.5, 1.3]), keepdims=True)],
-       params="axis weights keepdims")  # returned=True (a tuple) is refused
+       params="axis keepdims", differentiates="weights")  # returned=True (a tuple) is refused
 def _average(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``average``: ``abar = g w / sum w``, ``wbar = g (a - y) / sum w`` (``weights`` by
     keyword is static data and gets no cotangent)."""
@@ -795,7 +800,7 @@ def _cov_static(p: dict[str, Any]) -> None:
 
 
 @rrule(np.cov, samples=[S(_X23), S(_X234[0]), S(_X23, rowvar=False), S(_X23[0], _X23[1]), S(_X23, ddof=0),
-                        S(_X23, bias=True), S(_C23)], params="y rowvar bias ddof")  # weights, dtype refused
+                        S(_X23, bias=True), S(_C23)], params="rowvar bias ddof", differentiates="y")  # weights, dtype refused
 def _cov(m: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``cov`` (no weights): ``Xbar = (G + G^H) Xc / (N - ddof)`` on the centred observations."""
     y = np.cov(m, *pos, **kw)
@@ -819,7 +824,8 @@ def _cov(m: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, 
 
 
 @rrule(np.corrcoef, samples=[S(_X23 + np.array([[0.0, 0.4, 0.0], [0.0, 0.0, 0.3]])), S(_X234[0]), S(_X23[0], _X23[1] ** 2),
-                             S(_X234[1], rowvar=False)], params="y rowvar")
+                             S(_X234[1], rowvar=False)], params="rowvar",
+       differentiates="y")
 def _corrcoef(x: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``corrcoef``: ``R = C / (s s^T)``, ``s = sqrt(diag C)``, chained through ``cov``'s pullback."""
     R = np.corrcoef(x, *pos, **kw)
@@ -849,7 +855,7 @@ _TRAPZ: Any = getattr(np, "trapezoid", None) or getattr(np, "trapz")  # noqa: B0
 
 @rrule(_TRAPZ, samples=[S(_X23), S(_X23, np.array([0.0, 0.4, 1.5])), S(_X23, dx=0.3, axis=0), S(_X23, None, 0.5),
                         S(_X234, _X234 + np.arange(4.0), axis=2), S(_X23[0], _X23[1] * 0.1 + np.arange(3.0))],
-       params="x dx axis")
+       params="axis", differentiates="x dx")
 def _trapezoid(y: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``trapezoid``: ``ybar_i = g (d_{i-1} + d_i) / 2`` with ``d = diff(x)``; ``xbar`` and ``dxbar``
     from the same sum."""

@@ -106,7 +106,7 @@ _PARAMS: dict[Any, str] = {
     np.repeat: "axis", np.take: "axis", np.take_along_axis: "axis", np.pad: "mode constant_values", np.diag: "k",
     np.diagonal: "offset axis1 axis2", np.rollaxis: "start", np.compress: "axis", np.delete: "axis",
     np.append: "axis", np.concatenate: "axis", np.stack: "axis", np.split: "axis", np.array_split: "axis",
-    np.meshgrid: "indexing", np.diagflat: "k", np.insert: "axis", np.select: "default",
+    np.meshgrid: "indexing", np.diagflat: "k", np.insert: "axis",
     np.sort: "axis", np.partition: "axis",
     **{f: "axis" for f in (getattr(np, "unstack", None),) if f is not None},
     **{f: "offset" for f in (getattr(np.linalg, "diagonal", None),) if f is not None},
@@ -233,7 +233,8 @@ if hasattr(np.linalg, "diagonal"):  # NumPy >= 2.0: over the last two axes
     _GATHER[np.linalg.diagonal] = ([S(_T), S(_Q, offset=1), S(_T, offset=-1)], (0,))
 
 for _fn, (_s, _arrays) in _GATHER.items():
-    rrule(_fn, samples=_s, params=_PARAMS.get(_fn, ()))(_gather(_fn, _arrays, _INDEX_KW.get(_fn)))
+    rrule(_fn, samples=_s, params=_PARAMS.get(_fn, ()), differentiates="default" if _fn is np.select else ())(
+        _gather(_fn, _arrays, _INDEX_KW.get(_fn)))
 
 
 # ----------------------------------------------------------- sort / partition

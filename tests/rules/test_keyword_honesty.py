@@ -27,6 +27,7 @@ ENGINE = {"out"}
 #: uninitialised. Every elementwise rule masks its cotangent the same way (_util.masked).
 ELSEWHERE: dict[str, str] = {
     "where": "tests.rules.test_ufunc_where::test_gradient_is_finite_and_exact_where_the_mask_is_false",
+    "dtype": "tests.rules.test_keyword_honesty::test_ufunc_dtype_matches_finite_differences",
 }
 
 
@@ -66,6 +67,19 @@ def test_every_implemented_parameter_is_exercised(fn: Any, entry: Any) -> None:
     given = set().union(*(_given(fn, s) for s in REGISTRY.samples(fn)))
     missing = entry.params - given - ENGINE - _elsewhere(fn)
     assert not missing, f"{_name(fn)}: params {sorted(missing)} are declared but no sample gives them a value"
+
+
+UFUNC_DTYPE = [pytest.param(fn, id=_name(fn)) for fn in DIFFERENTIABLE if _elsewhere(fn)
+               and any(e.params and "dtype" in e.params for e in REGISTRY.entries(fn))]
+
+
+@pytest.mark.parametrize("fn", UFUNC_DTYPE)
+def test_ufunc_dtype_matches_finite_differences(fn: Any) -> None:
+    """``dtype=`` on every ufunc rule declaring it: single-precision inputs computed in
+    double precision (the cotangent is cast back to the input's precision)."""
+    sample = next(s for s in REGISTRY.samples(fn) if not any(np.iscomplexobj(a) for a in s.args))
+    args = [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype == np.float64 else a for a in sample.args]
+    check_rule(fn, *args, dtype=np.float64, **sample.kwargs)
 
 
 def test_the_tests_named_in_elsewhere_exist() -> None:
