@@ -28,9 +28,25 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig, base_state, is_batch
-from .dispatch import (ParameterError, admissible_requests, check_call, format_activities, function_name, kind_of,
-                       registry)
+from .activity import (
+    Active,
+    ActiveRulesError,
+    BatchDuplicated,
+    Const,
+    Duplicated,
+    RevConfig,
+    base_state,
+    is_batch,
+)
+from .dispatch import (
+    ParameterError,
+    admissible_requests,
+    check_call,
+    format_activities,
+    function_name,
+    kind_of,
+    registry,
+)
 from .dispatch.rule_registry import RuleRegistry
 
 __all__ = ["check_rule", "RuleCheckReport"]

@@ -95,14 +95,16 @@ def _read(fn: Any) -> Params | None:
         return Params(tuple(f"x{i + 1}" for i in range(fn.nin)), fn.nin, False, kw, frozenset(kw))
     owner = getattr(fn, "__self__", None)
     if isinstance(owner, np.ufunc) and fn.__name__ in _METHODS:
-        names, required, defaults, kwonly = _METHODS[fn.__name__]
-        return Params(names, required, False, dict(defaults), kwonly, fn.__name__ == "reduce")
+        names, required, method_defaults, kwonly = _METHODS[fn.__name__]
+        return Params(names, required, False, dict(method_defaults), kwonly)
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
         return None
     positional: list[str] = []
-    required, varargs, defaults, kwonly = 0, False, {}, set()
+    only: set[str] = set()
+    defaults: dict[str, Any] = {}
+    required, varargs = 0, False
     for p in sig.parameters.values():
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
             positional.append(p.name)
@@ -114,9 +116,9 @@ def _read(fn: Any) -> Params | None:
             varargs = True
         elif p.kind is p.KEYWORD_ONLY:
             defaults[p.name] = None if p.default is _EMPTY else p.default
-            kwonly.add(p.name)
+            only.add(p.name)
     varkw = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-    return Params(tuple(positional), required, varargs, defaults, frozenset(kwonly), varkw)
+    return Params(tuple(positional), required, varargs, defaults, frozenset(only), varkw)
 
 
 def parse_params(params: Any, differentiates: Any = ()) -> tuple[frozenset[str] | None, frozenset[str]]:
