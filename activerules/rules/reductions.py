@@ -508,8 +508,8 @@ rrule(np.percentile, params=_AK, samples=[S(_ODD, 30.0), S(_ODD, [10.0, 95.0], a
                             S(_X23, 1, np.array([0.2, 0.5, 1.3]), keepdims=True)],
        params="axis keepdims", differentiates="weights")  # returned=True (a tuple) is refused
 def _average(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
-    """``average``: ``abar = g w / sum w``, ``wbar = g (a - y) / sum w`` (``weights`` by
-    keyword is static data and gets no cotangent)."""
+    """``average``: ``abar = g w / sum w``, ``wbar = g (a - y) / sum w`` (an active ``weights=``
+    reaches the rule by position: the engine binds it)."""
     y = np.average(a, *pos, **kw)
     p = bind(np.average, 1, a, *pos, **kw)
     a = np.asarray(a)
