@@ -99,6 +99,32 @@ def test_a_refused_parameter_names_function_parameter_and_fix() -> None:
         check_rule(np.prod, x, initial=2.0)
 
 
+_M = np.array([[0.5, -1.2, 2.0], [1.5, 0.3, -0.7]]) + 2.0
+_MASK = np.array([[True, False, True], [True, True, False]])
+_HALF = np.array([True, True, True, False, False, False])  # masks out ties of the maximum
+#: parameters the rules used to ignore silently (each of these returned a wrong gradient)
+IGNORED_BEFORE: dict[str, Any] = {
+    "prod-initial": lambda x: np.prod(x, initial=2.0),
+    "prod-where": lambda x: np.prod(x, where=_MASK),
+    "max-initial": lambda x: np.max(x, initial=10.0),
+    "max-where": lambda x: np.sum(np.max(np.concatenate([x, x], axis=1), axis=1, where=_HALF, initial=-9.0)),
+    "var-mean": lambda x: np.sum(np.var(x, axis=1, keepdims=True, mean=np.zeros((2, 1)))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IGNORED_BEFORE))
+def test_parameters_once_ignored_are_refused(name: str) -> None:
+    param = name.split("-")[1]
+    with pytest.raises(ar.ParameterError, match=f"the parameter '{param}'"):
+        ar.gradient(IGNORED_BEFORE[name], _M.copy())
+
+
+def test_check_rule_refuses_an_active_value_the_rule_does_not_differentiate() -> None:
+    """check_rule's Active combinations for np.sum's positional initial (a float)."""
+    with pytest.raises(ar.ParameterError, match=r"numpy\.sum: an active value was passed as 'initial'"):
+        check_rule(np.sum, _M, None, None, None, False, 2.0)
+
+
 def test_default_values_are_accepted() -> None:
     x = np.arange(1.0, 7.0).reshape(2, 3)
     g = ar.gradient(lambda x: np.sum(x, axis=None, dtype=None, keepdims=False, initial=np._NoValue), x)
