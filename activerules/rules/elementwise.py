@@ -419,8 +419,9 @@ def _clip(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any,
     p = bind(np.clip, 1, a, *pos, **kw)
     lo = p.get("min") if p["a_min"] is None else p["a_min"]
     hi = p.get("max") if p["a_max"] is None else p["a_max"]
-    below = np.zeros(np.shape(y), bool) if lo is None else np.less(a, lo)
-    above = np.zeros(np.shape(y), bool) if hi is None else np.greater(a, hi) & ~below
+    # NumPy computes minimum(maximum(a, lo), hi): where lo > hi the output is hi, whatever a is
+    above = np.zeros(np.shape(y), bool) if hi is None else np.greater(a if lo is None else np.maximum(a, lo), hi)
+    below = np.zeros(np.shape(y), bool) if lo is None else np.less(a, lo) & ~above
     ta, tlo, thi = like(a), like(lo), like(hi)
 
     def pullback(g: Any) -> tuple[Any, ...]:
