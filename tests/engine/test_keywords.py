@@ -93,3 +93,13 @@ def test_keyword_binding_keeps_the_other_keywords() -> None:
     """np.average(x, weights=w, keepdims=True): weights moves to its position, keepdims stays."""
     w3 = np.array([0.2, 0.5, 1.3])
     _both(lambda x, w: np.sum(np.average(x, axis=1, weights=w, keepdims=True) ** 2), M, w3)
+
+
+def test_adapters_refuse_a_parameter_the_rule_does_not_implement() -> None:
+    """The engine adapters run rules through the same check (here HIPS autograd)."""
+    autograd = pytest.importorskip("autograd")
+    from activerules.adapters.autograd import to_autograd
+
+    aprod = to_autograd(np.prod)
+    with pytest.raises(ar.ParameterError, match=r"numpy\.prod: the parameter 'initial'"):
+        autograd.grad(lambda x: aprod(x, initial=2.0))(X.copy())
