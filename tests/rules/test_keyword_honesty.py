@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import activerules as ar
-from activerules.dispatch.params import is_default, signature_of
+from activerules.dispatch.params import check_call, is_default, signature_of
 from activerules.testing import check_rule
 
 from .test_numpy_rules import DIFFERENTIABLE, _name
@@ -80,6 +80,19 @@ def test_ufunc_dtype_matches_finite_differences(fn: Any) -> None:
     sample = next(s for s in REGISTRY.samples(fn) if not any(np.iscomplexobj(a) for a in s.args))
     args = [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype == np.float64 else a for a in sample.args]
     check_rule(fn, *args, dtype=np.float64, **sample.kwargs)
+
+
+@pytest.mark.parametrize(("fn", "entry"), ENTRIES)
+def test_every_other_parameter_is_refused_by_name(fn: Any, entry: Any) -> None:
+    """Each optional parameter of the NumPy signature the rule does not declare, given
+    a non-default value, raises ParameterError naming it (engine, adapters and
+    check_rule all call check_call)."""
+    p = signature_of(fn)
+    assert p is not None and entry.params is not None
+    sample = REGISTRY.samples(fn)[0]
+    for name in set(p.defaults) - entry.params:
+        with pytest.raises(ar.ParameterError, match=f"the parameter '{name}'"):
+            check_call(entry, fn, sample.args[:p.required], {name: object()})
 
 
 def test_the_tests_named_in_elsewhere_exist() -> None:
