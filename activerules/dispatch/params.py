@@ -165,7 +165,8 @@ def check_call(entry: RuleEntry, fn: Any, args: tuple[Any, ...], kwargs: dict[st
 def check_positional(entry: RuleEntry, fn: Any, types: tuple[Any, ...], active: tuple[bool, ...]) -> None:
     """:func:`check_call` for the positional arguments, knowing only their types and
     whether each is active (the engine's cached plan): an argument of type ``NoneType``
-    where the default is None or ``<no value>`` counts as the default."""
+    (or NumPy's ``<no value>``) where the default is None or ``<no value>`` counts as
+    the default."""
     if entry.params is None:
         return
     p = signature_of(fn)
@@ -190,8 +191,8 @@ def _check_positions(entry: RuleEntry, fn: Any, p: Params, given: list[tuple[Any
         if name in declared:
             continue
         d = p.defaults.get(name)
-        if value is _UNKNOWN:
-            if t is type(None) and (d is None or d is _NOVALUE):
+        if value is _UNKNOWN:  # a default filled in by the engine's keyword binding is _NoValue
+            if (t is type(None) or t is type(_NOVALUE)) and (d is None or d is _NOVALUE):
                 continue
         elif is_default(value, d):
             continue

@@ -847,16 +847,17 @@ def _holds_tracked(v: Any) -> bool:
 
 def _bind_active_keywords(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
                           ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """``fn(*args, **kwargs)`` with every active value passed by keyword moved to its
-    position (``np.average(x, weights=w)`` is ``np.average(x, None, w)``), the positions
+    """``fn(*args, **kwargs)`` with every active value passed by keyword, and every
+    required argument, moved to its position (``np.average(x, weights=w)`` is
+    ``np.average(x, None, w)``, ``np.dot(a=x, b=y)`` is ``np.dot(x, y)``), the positions
     before it filled from the other keywords or the defaults, so the rule receives it as
     an argument and the engine records it. The signature is read once per function;
-    calls whose keywords hold no active value return unchanged.
-    Raises ParameterError for an active value in a keyword-only parameter."""
+    other calls return unchanged. Raises ParameterError for an active value in a
+    keyword-only parameter."""
     active = [k for k, v in kwargs.items() if _holds_tracked(v)]
-    if not active:
-        return args, kwargs
     p = signature_of(fn)
+    if not active and (p is None or len(args) >= p.required):
+        return args, kwargs
     name = function_name(fn)
     kw = dict(kwargs)
     aliases = KEYWORD_ALIASES.get(fn)
@@ -875,7 +876,7 @@ def _bind_active_keywords(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
                 f"instead of np.sum(x, initial=v))")
     assert p is not None
     # every position up to the last active keyword, and the required ones, become positional
-    last = max(p.required - 1, *(p.positional.index(k) for k in kw if _holds_tracked(kw[k])))
+    last = max([p.required - 1, *(p.positional.index(k) for k in kw if _holds_tracked(kw[k]))])
     moved = list(args)
     for i in range(len(args), last + 1):
         pname = p.positional[i]
@@ -883,6 +884,8 @@ def _bind_active_keywords(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
             moved.append(kw.pop(pname))
         elif pname in p.defaults:
             moved.append(p.defaults[pname])
+        elif not active:  # NumPy's own error, from the call as it was made
+            return args, kwargs
         else:
             raise TypeError(f"{name}() missing required argument: {pname!r}")
     return tuple(moved), kw

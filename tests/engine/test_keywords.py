@@ -54,6 +54,7 @@ def test_interp_fp_by_keyword() -> None:
 def test_dot_arguments_by_keyword() -> None:
     _both(lambda x, w: np.dot(a=x, b=w), X, W)
     _both(lambda x, w: np.dot(b=w, a=x), X, W)
+    _both(lambda x, w: np.dot(x, b=w), X, W)  # a constant required argument by keyword, too
 
 
 def test_sum_array_by_keyword() -> None:
@@ -87,6 +88,16 @@ def test_active_value_in_a_parameter_the_rule_does_not_differentiate_is_refused_
 def test_active_value_in_a_keyword_only_parameter_is_refused_by_name() -> None:
     with pytest.raises(ar.ParameterError, match=r"numpy\.multiply: an active value was passed as where="):
         ar.gradient(lambda x: np.sum(np.multiply(X, 2.0, where=x)), X.copy())
+
+
+def test_a_default_filled_in_by_the_binding_is_not_refused() -> None:
+    """np.sum(a=x, keepdims=True, initial=...) binds a only; np.nansum(x, initial=w) fills
+    keepdims (which nansum's rule does not implement) with NumPy's <no value>, its default:
+    the error is about initial."""
+    np.testing.assert_allclose(ar.gradient(lambda x: np.sum(a=x, keepdims=True, initial=1.0)[0], X.copy()),
+                               np.ones_like(X))
+    with pytest.raises(ar.ParameterError, match=r"numpy\.nansum: an active value was passed as 'initial'"):
+        ar.gradient(lambda x: np.nansum(x, initial=x[0]), X.copy())
 
 
 def test_keyword_binding_keeps_the_other_keywords() -> None:
