@@ -143,7 +143,6 @@ def render() -> str:
         "* `cumprod`: no zero entries (`prod` handles zeros exactly).",
         "* `quantile`/`percentile`/`median`: `method='linear'`, no weights; `cov`/`corrcoef`: no "
         "`fweights`/`aweights`; `interp`: no `period` (each refused by name).",
-        "* `diff`: `prepend`/`append` are constants (an active one is refused).",
         "* `np.einsum`: string subscripts (not the sublist form).",
         "* `gradient`: coordinate arrays (`varargs`) are constants; scalar spacings are differentiable.",
         "* `power.reduce`: raises where NumPy's result is not the left fold (NumPy 2.4 returns "

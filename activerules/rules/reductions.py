@@ -533,18 +533,21 @@ def _average(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[A
 
 
 @rrule(np.diff, samples=[S(np.arange(6.0) ** 2), S(_X234, axis=1), S(_X234, 2, 0),
-                            S(_X23, prepend=0.5, append=np.array([[1.0], [2.0]]))], params="n axis prepend append")
+                            S(_X23, prepend=0.5, append=np.array([[1.0], [2.0]])),
+                            S(_X23, 1, 1, np.array([[0.5], [1.0]]), np.array([[2.0, 0.1], [-1.0, 0.3]])),
+                            S(np.arange(6.0) ** 2, 2, 0, 0.5, 1.5)], params="n axis", differentiates="prepend append")
 def _diff(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
-    """``diff``: the transpose of the difference operator applied ``n`` times
-    (``prepend``/``append`` are treated as constant data)."""
+    """``diff``: the transpose of the difference operator applied ``n`` times, to
+    ``prepend``/``append``/``a`` joined; ``prepend``/``append`` passed by position (the
+    engine binds active ones there) get their parts of that cotangent."""
     y = np.diff(a, *pos, **kw)
     p = bind(np.diff, 1, a, *pos, **kw)
     a = np.asarray(a)
     ax = normalize_axis_tuple(p["axis"], a.ndim)[0]
-    pre = p["prepend"]
+    pre, app = p["prepend"], p["append"]
     start = 0 if pre is None else (np.shape(pre)[ax] if np.ndim(pre) == a.ndim else 1)
     widths = [(0, 0)] * a.ndim
-    ta = like(a)
+    ta, tpre, tapp = like(a), like(pre), like(app)
     del a
 
     def pullback(g: Any) -> tuple[Any, ...]:
@@ -553,7 +556,13 @@ def _diff(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any,
             lo = np.pad(g, widths)
             widths[ax] = (0, 1)
             g = lo - np.pad(g, widths)
-        return (fit(np.take(g, np.arange(start, start + ta.shape[ax]), axis=ax), ta), *nones(pos))
+        end = start + ta.shape[ax]
+        rest: list[Any] = list(nones(pos))
+        if len(pos) > 2 and pre is not None:  # a scalar was broadcast: fit sums its part
+            rest[2] = fit(np.take(g, np.arange(start), axis=ax), tpre)
+        if len(pos) > 3 and app is not None:
+            rest[3] = fit(np.take(g, np.arange(end, g.shape[ax]), axis=ax), tapp)
+        return (fit(np.take(g, np.arange(start, end), axis=ax), ta), *rest)
 
     return y, pullback
 

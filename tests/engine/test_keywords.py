@@ -100,6 +100,15 @@ def test_a_default_filled_in_by_the_binding_is_not_refused() -> None:
         ar.gradient(lambda x: np.nansum(x, initial=x[0]), X.copy())
 
 
+def test_diff_prepend_and_append_by_keyword_or_position() -> None:
+    """An active prepend/append (by keyword: bound to its position) gets its cotangent; it
+    used to get none when passed by position (a silent zero)."""
+    f_kw = lambda x: np.sum(np.diff(x[1:], prepend=x[:1], append=x[0] * 2.0) ** 2 * W[:4])  # noqa: E731
+    f_pos = lambda x: np.sum(np.diff(x[1:], 1, -1, x[:1]) ** 2 * W[:3])  # noqa: E731
+    for f in (f_kw, f_pos):
+        np.testing.assert_allclose(ar.gradient(f, X.copy()), fd_grad(f, X), rtol=1e-6, atol=1e-9)
+
+
 def test_keyword_binding_keeps_the_other_keywords() -> None:
     """np.average(x, weights=w, keepdims=True): weights moves to its position, keepdims stays."""
     w3 = np.array([0.2, 0.5, 1.3])
