@@ -3,17 +3,28 @@
 A rule registered with ``params=`` (``@ar.rrule(np.sum, params="axis keepdims")``)
 declares the *optional* parameters of its function that it implements, by the
 names in the function's own signature; the required ones (the arrays) and a
-``*args`` are always implemented. Engines and ``check_rule`` call
-:func:`check_call`, which refuses any other parameter given a value other than
-its default, by keyword or by position, with an error naming the function, the
-parameter and what to do: a rule that ignored it would return a wrong
-derivative silently. A rule registered without ``params=`` (``None``) declares
-nothing and gets every keyword unchecked (a plugin's own functions).
+``*args`` are always implemented. ``differentiates=`` names those optional
+parameters that may be active (the rule returns their cotangents: ``np.average``'s
+``weights``); they count as implemented too. Engines, their adapters and
+``check_rule`` call :func:`check_call` (the engine splits it: the positional part in
+its cached plan, :func:`check_positional`), which refuses, with a
+:class:`ParameterError` naming the function, the parameter and what to do:
+
+* any other optional parameter given a value other than its default, by keyword or
+  by position (a rule that ignored it would return a wrong derivative silently);
+* an active value in an optional parameter the rule does not differentiate (it
+  would get a zero cotangent silently).
+
+A rule registered without ``params=`` (``None``) declares nothing and gets every
+keyword unchecked (a plugin's own functions).
 
 >>> import numpy as np, activerules as ar
 >>> from activerules.dispatch.params import check_call
->>> entry = ar.registry.entries(np.cross)[0]
->>> check_call(entry, np.cross, (np.ones(3), np.ones(3)), {"axisc": -1})   # the default: accepted
+>>> prod = ar.registry.entries(np.prod)[0]
+>>> check_call(prod, np.prod, (np.ones(3),), {"axis": 0, "keepdims": False})   # implemented; a default
+>>> check_call(prod, np.prod, (np.ones(3),), {"initial": 2.0})  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+activerules.dispatch.params.ParameterError: numpy.prod: the parameter 'initial' was given as initial= (initial=2.0), but the rule ...
 
 The signatures come from ``inspect.signature`` (read once per function); ufuncs
 and their methods, which have none NumPy can report fully, get theirs from
