@@ -42,7 +42,8 @@ import numpy as np
 from ..activity import ActiveRulesError
 from .resolution import RuleEntry, function_name
 
-__all__ = ["KEYWORD_ALIASES", "Params", "ParameterError", "signature_of", "check_call", "check_positional", "parse_params"]
+__all__ = ["KEYWORD_ALIASES", "Params", "ParameterError", "signature_of", "check_call", "check_positional",
+           "check_values", "parse_params"]
 
 _NOVALUE = getattr(np, "_NoValue", object())
 _EMPTY = inspect.Parameter.empty
@@ -173,24 +174,40 @@ def check_call(entry: RuleEntry, fn: Any, args: tuple[Any, ...], kwargs: dict[st
             raise _refusal(entry, fn, name, value, False)
 
 
-def check_positional(entry: RuleEntry, fn: Any, types: tuple[Any, ...], active: tuple[bool, ...]) -> None:
+def check_positional(entry: RuleEntry, fn: Any, types: tuple[Any, ...], active: tuple[bool, ...]
+                     ) -> tuple[int, ...]:
     """:func:`check_call` for the positional arguments, knowing only their types and
-    whether each is active (the engine's cached plan): an argument of type ``NoneType``
-    (or NumPy's ``<no value>``) where the default is None or ``<no value>`` counts as
-    the default."""
+    whether each is active (the engine's plan, cached per signature). An argument of
+    type ``NoneType`` (or NumPy's ``<no value>``) where the default is None or
+    ``<no value>`` is the default; one of its default's type may be (``copy=True``, as
+    the engine's keyword binding fills it): its position is returned, for
+    :func:`check_values` at each call."""
     if entry.params is None:
-        return
+        return ()
     p = signature_of(fn)
-    if p is not None:
-        _check_positions(entry, fn, p, [(_UNKNOWN, t) for t in types], active)
+    if p is None:
+        return ()
+    return _check_positions(entry, fn, p, [(_UNKNOWN, t) for t in types], active)
+
+
+def check_values(entry: RuleEntry, fn: Any, args: Any, positions: tuple[int, ...]) -> None:
+    """Refuse the arguments at ``positions`` (from :func:`check_positional`) that are not
+    their parameter's default."""
+    p = signature_of(fn)
+    assert p is not None
+    for i in positions:
+        name = p.positional[i]
+        if not is_default(args[i], p.defaults.get(name)):
+            raise _refusal(entry, fn, name, args[i], True)
 
 
 _UNKNOWN: Any = object()
 
 
 def _check_positions(entry: RuleEntry, fn: Any, p: Params, given: list[tuple[Any, Any]],
-                     active: tuple[bool, ...]) -> None:
+                     active: tuple[bool, ...]) -> tuple[int, ...]:
     declared, differentiated = entry.params or frozenset(), entry.differentiates or frozenset()
+    later: list[int] = []  # positions whose value decides (known only at the call)
     for i in range(p.required, min(len(given), len(p.positional))):
         name = p.positional[i]
         value, t = given[i]
@@ -202,17 +219,21 @@ def _check_positions(entry: RuleEntry, fn: Any, p: Params, given: list[tuple[Any
         if name in declared:
             continue
         d = p.defaults.get(name)
-        if value is _UNKNOWN:  # a default filled in by the engine's keyword binding is _NoValue
+        if value is _UNKNOWN:  # a default filled in by the engine's keyword binding may be _NoValue
             if (t is type(None) or t is type(_NOVALUE)) and (d is None or d is _NOVALUE):
+                continue
+            if t is type(d):
+                later.append(i)
                 continue
         elif is_default(value, d):
             continue
-        raise _refusal(entry, fn, name, None if value is _UNKNOWN else value, True)
+        raise _refusal(entry, fn, name, value, True)
+    return tuple(later)
 
 
 def _refusal(entry: RuleEntry, fn: Any, name: str, value: Any, positional: bool) -> ParameterError:
     where = "by position" if positional else f"as {name}="
-    shown = "" if positional else f" ({name}={_short(value)})"
+    shown = "" if value is _UNKNOWN else f" ({name}={_short(value)})"
     return ParameterError(
         f"{function_name(fn)}: the parameter {name!r} was given {where}{shown}, but the rule "
         f"serving the call ({entry.describe()}) does not implement it, so its derivative would be "

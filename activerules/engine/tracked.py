@@ -35,6 +35,7 @@ from ..dispatch import (
     ParameterError,
     check_call,
     check_positional,
+    check_values,
     function_name,
     registry,
     signature_of,
@@ -676,8 +677,10 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     plan = plans[1].get(plan_key)
     if plan is None:
         plan = plans[1][plan_key] = _plan(fn, sig, width, mutates)
-    res, acts_t, form, lifted, mode, drop, cfg = plan
+    res, acts_t, form, lifted, mode, drop, cfg, by_value = plan
     entry = res.entry
+    if by_value:  # positional parameters the rule does not implement, given their default's type
+        check_values(entry, fn, vals, by_value)
     if kwargs and entry.params is not None:
         check_call(entry, fn, (), kwargs)  # keyword honesty (the positional ones: in _plan)
     if form == "inactive":
@@ -799,7 +802,8 @@ _PLANS: list[Any] = [None, {}]  # [the registry cache the plans were made under,
 
 def _plan(fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tuple[Any, ...]:
     """How ``record`` serves ``fn`` for an argument signature: (resolution, activities,
-    form, lifted, mode, whether ann.val is dropped after the call, RevConfig)."""
+    form, lifted, mode, whether ann.val is dropped after the call, RevConfig, the
+    positions whose values keyword honesty checks at each call). Raises ParameterError."""
     dup = BatchDuplicated if width else Duplicated
     acts: list[type] = []
     types: list[Any] = []
@@ -818,10 +822,10 @@ def _plan(fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tupl
             types.append(k)
     acts_t = tuple(acts)
     res = registry.resolve(fn, acts_t, tuple(types))  # raises NoRuleError (not cached here)
-    check_positional(res.entry, fn, tuple(sig), tuple(a is not Const for a in acts_t))  # ParameterError
+    by_value = check_positional(res.entry, fn, tuple(sig), tuple(a is not Const for a in acts_t))
     form = res.entry.form
     if form == "inactive":
-        return res, acts_t, form, False, None, False, None
+        return res, acts_t, form, False, None, False, None, ()
     lifted = form == "rrule" and not width and not mutates
     if lifted:
         mode = LIFTED
@@ -837,7 +841,7 @@ def _plan(fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tupl
     drop = not width and (form == "rrule" or not reverse_reads_val(res.entry.impl))
     batch_request = width and dup in acts  # only array arguments make a request batch
     cfg = None if lifted else _cfg(acts_t, width if batch_request else 0)
-    return res, acts_t, form, lifted, mode, drop, cfg
+    return res, acts_t, form, lifted, mode, drop, cfg, by_value
 
 
 def _holds_tracked(v: Any) -> bool:

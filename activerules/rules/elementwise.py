@@ -477,12 +477,16 @@ _FP = np.array([0.3, -0.2, 1.1, 0.7])
 
 
 @rrule(np.interp, samples=[S(np.array([-0.5, 0.2, 1.3, 1.9]), _XP, _FP), S(np.array([-2.0, 0.7, 3.0]), _XP, _FP),
-                           S(0.35, _XP, _FP), S(np.array([-2.0, 3.0]), _XP, _FP, left=0.0, right=1.0)],
-       params="left right")  # period= refused
+                           S(0.35, _XP, _FP), S(np.array([-2.0, 3.0]), _XP, _FP, left=0.0, right=1.0),
+                           S(np.array([-2.0, 0.7, 3.0, -1.5]), _XP, _FP, -0.4, 1.7)],
+       differentiates="left right")  # period= refused
 def _interp(x: Any, xp: Any, fp: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``interp`` (piecewise linear, no ``period``): cotangents for ``x`` (the slope), ``fp``
-    (the interpolation weights) and ``xp`` (the knots' effect on the slope)."""
+    (the interpolation weights), ``xp`` (the knots' effect on the slope) and ``left``/``right``
+    by position (the outputs outside the knots; the engine binds active ones there)."""
     y = np.interp(x, xp, fp, *pos, **kw)
+    p = bind(np.interp, 3, x, xp, fp, *pos, **kw)
+    left, right = p["left"], p["right"]
     xs, xpa, fpa = np.asarray(x, float), np.asarray(xp, float), np.asarray(fp)
     i = np.clip(np.searchsorted(xpa, xs, side="right") - 1, 0, len(xpa) - 2)
     h = xpa[i + 1] - xpa[i]
@@ -490,20 +494,20 @@ def _interp(x: Any, xp: Any, fp: Any, *pos: Any, **kw: Any) -> tuple[Any, Callab
     slope = (fpa[i + 1] - fpa[i]) / h
     inside = (xs >= xpa[0]) & (xs <= xpa[-1])
     below, above = xs < xpa[0], xs > xpa[-1]
-    tx, txp, tfp = like(x), like(xp), like(fp)
+    tx, txp, tfp, tl, tr = like(x), like(xp), like(fp), like(left), like(right)
 
     def pullback(g: Any) -> tuple[Any, ...]:
-        if pos or kw.get("period") is not None:
-            raise NotImplementedError("interp: only the (x, xp, fp[, left, right]) form is differentiable")
+        if p["period"] is not None:  # refused by the engines (params=); a direct call of the rule
+            raise NotImplementedError("interp: no derivative with period=")
         gi = np.where(inside, g, 0)
 
         def fpbar() -> Any:
             out = np.zeros(len(fpa), np.result_type(g, fpa))
             np.add.at(out, np.ravel(i), np.ravel(gi * (1 - t)))
             np.add.at(out, np.ravel(i) + 1, np.ravel(gi * t))
-            if kw.get("left") is None:
+            if left is None:
                 out[0] += np.sum(np.where(below, g, 0))
-            if kw.get("right") is None:
+            if right is None:
                 out[-1] += np.sum(np.where(above, g, 0))
             return out
 
@@ -513,7 +517,10 @@ def _interp(x: Any, xp: Any, fp: Any, *pos: Any, **kw: Any) -> tuple[Any, Callab
             np.add.at(out, np.ravel(i) + 1, np.ravel(np.real(-gi * slope * t)))
             return out
 
-        return thunk(lambda: fit(gi * slope, tx)), thunk(lambda: fit(xpbar(), txp)), thunk(lambda: fit(fpbar(), tfp))
+        outside = (thunk(lambda: fit(np.sum(np.where(below, g, 0)), tl)),
+                   thunk(lambda: fit(np.sum(np.where(above, g, 0)), tr)), None)
+        return (thunk(lambda: fit(gi * slope, tx)), thunk(lambda: fit(xpbar(), txp)),
+                thunk(lambda: fit(fpbar(), tfp)), *outside[:len(pos)])
 
     return y, pullback
 

@@ -51,6 +51,17 @@ def test_interp_fp_by_keyword() -> None:
     _both(lambda x, fp: np.sum(np.interp(x, xp, fp=fp) ** 2), X, W)
 
 
+def test_interp_left_right_by_keyword_or_position() -> None:
+    """Active left=/right= (bound to their positions) get the cotangent of the outputs
+    outside the knots; positional ones used to raise NotImplementedError."""
+    xs = np.array([-2.0, 0.3, 1.1, 3.5, -1.5])
+    xp = np.array([-1.0, 0.0, 1.0, 2.5])
+    f_kw = lambda w: np.sum(np.interp(xs, xp, w, left=w[0] * 3.0, right=w[1] - 1.0) * W[0] ** np.arange(5))  # noqa: E731
+    f_pos = lambda w: np.sum(np.interp(xs, xp, w, w[2], w[3]) * np.arange(1.0, 6.0))  # noqa: E731
+    for f in (f_kw, f_pos):
+        np.testing.assert_allclose(ar.gradient(f, W.copy()), fd_grad(f, W), rtol=1e-6, atol=1e-9)
+
+
 def test_dot_arguments_by_keyword() -> None:
     _both(lambda x, w: np.dot(a=x, b=w), X, W)
     _both(lambda x, w: np.dot(b=w, a=x), X, W)
@@ -81,8 +92,8 @@ def test_active_value_in_a_parameter_the_rule_does_not_differentiate_is_refused_
         ar.gradient(lambda x: np.sum(x, initial=x[0]), X.copy())
     with pytest.raises(ar.ParameterError, match=r"numpy\.sum: an active value was passed as 'initial'"):
         ar.gradient(lambda x: np.sum(x, None, None, None, False, x[0]), X.copy())
-    with pytest.raises(ar.ParameterError, match=r"numpy\.interp: an active value was passed as 'left'"):
-        ar.gradient(lambda w: np.sum(np.interp(X, np.sort(W), w, left=w[0])), W.copy())
+    with pytest.raises(ar.ParameterError, match=r"numpy\.nan_to_num: an active value was passed as 'nan'"):
+        ar.gradient(lambda x: np.sum(np.nan_to_num(x, nan=x[0])), X.copy())
 
 
 def test_active_value_in_a_keyword_only_parameter_is_refused_by_name() -> None:
@@ -123,3 +134,14 @@ def test_adapters_refuse_a_parameter_the_rule_does_not_implement() -> None:
     aprod = to_autograd(np.prod)
     with pytest.raises(ar.ParameterError, match=r"numpy\.prod: the parameter 'initial'"):
         autograd.grad(lambda x: aprod(x, initial=2.0))(X.copy())
+
+
+def test_a_positional_parameter_is_checked_by_value_at_each_call() -> None:
+    """The plan is cached per argument types: nan_to_num(x, True) (copy's default) is
+    accepted, nan_to_num(x, False) (in place, which the rule does not do) refused, in
+    either order."""
+    x = np.array([1.0, 2.0, np.nan])
+    for _ in range(2):
+        np.testing.assert_array_equal(ar.gradient(lambda x: np.sum(np.nan_to_num(x, True)), x.copy()), [1, 1, 0])
+        with pytest.raises(ar.ParameterError, match=r"numpy\.nan_to_num: the parameter 'copy' .*\(copy=False\)"):
+            ar.gradient(lambda x: np.sum(np.nan_to_num(x, False)), x.copy())
