@@ -594,7 +594,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     rule, recording the call on the tape and returning tracked outputs.
     ``mutates`` lists the positions the call writes into."""
     if kwargs:
-        args, kwargs = _bind_active_keywords(fn, args, kwargs)
+        args, kwargs = _bind_keywords(fn, args, kwargs)
     tape = None
     for a in args:
         t = type(a)
@@ -849,7 +849,7 @@ def _holds_tracked(v: Any) -> bool:
     return t is Tracked or t is TrackedScalar or ((t is list or t is tuple) and _seq_tape(v) is not None)
 
 
-def _bind_active_keywords(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+def _bind_keywords(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
                           ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """``fn(*args, **kwargs)`` with every active value passed by keyword, and every
     required argument, moved to its position (``np.average(x, weights=w)`` is
