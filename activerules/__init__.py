@@ -24,6 +24,7 @@ from .activity import (
 from .dispatch import (
                        AmbiguousRuleError,
                        NoRuleError,
+                       ParameterError,
                        RegistrationError,
                        Resolution,
                        RuleRegistry,
@@ -41,7 +42,7 @@ __all__ = [
     "Annotation", "Const", "Active", "Duplicated", "DuplicatedNoNeed", "BatchDuplicated",
     "BatchDuplicatedNoNeed", "RevConfig",
     "ActiveRulesError", "ActivityError", "RuleError", "NoRuleError", "AmbiguousRuleError",
-    "RegistrationError",
+    "RegistrationError", "ParameterError",
     "RuleRegistry", "Resolution", "Sample", "registry", "rule", "rrule", "inactive", "thunk",
     "autodiff", "gradient", "vjp", "primitive", "MutationError", "UntrackedWriteError",
     "testing", "load_plugins",

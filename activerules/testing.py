@@ -28,8 +28,25 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig, is_batch
-from .dispatch import admissible_requests, format_activities, function_name, kind_of, registry
+from .activity import (
+    Active,
+    ActiveRulesError,
+    BatchDuplicated,
+    Const,
+    Duplicated,
+    RevConfig,
+    base_state,
+    is_batch,
+)
+from .dispatch import (
+    ParameterError,
+    admissible_requests,
+    check_call,
+    format_activities,
+    function_name,
+    kind_of,
+    registry,
+)
 from .dispatch.rule_registry import RuleRegistry
 
 __all__ = ["check_rule", "RuleCheckReport"]
@@ -61,7 +78,8 @@ def check_rule(fn: Any, *args: Any, activities: str | Iterable[Sequence[type]] =
     mutations carry derivatives); default: the output is seeded. Tolerances default
     to 1e-6 (1e-3 when an input is single precision). Raises ``AssertionError`` with
     a report naming each failing combination, argument and max error; returns the
-    :class:`RuleCheckReport` when all pass.
+    :class:`RuleCheckReport` when all pass. Raises ``ParameterError`` when a rule
+    declares (``params=``) that it does not implement a parameter given here.
     """
     name = function_name(fn)
     kinds = tuple(kind_of(a) for a in args)
@@ -78,6 +96,8 @@ def check_rule(fn: Any, *args: Any, activities: str | Iterable[Sequence[type]] =
         label = f"{name}{format_activities(combo)}"
         try:
             problems = _check_one(fn, args, kwargs, kinds, combo, returns, jac, rng, registry, rtol, atol)
+        except ParameterError:  # a parameter the rule does not implement: refused, not checked
+            raise
         except (ActiveRulesError, AssertionError) as e:
             problems = [f"{type(e).__name__}: {e}"]
         except Exception as e:  # a rule crashing is a failure to report, not to propagate
@@ -239,6 +259,7 @@ def _check_one(fn: Any, args: Sequence[Any], kwargs: dict[str, Any], kinds: tupl
     width = _WIDTH if any(is_batch(a) for a in combo) else 1
     res = registry.resolve(fn, combo, tuple(k if isinstance(a, (list, tuple)) else type(a)
                                             for a, k in zip(args, kinds)))
+    check_call(res.entry, fn, tuple(args), kwargs, tuple(base_state(a) is not Const for a in combo))
     expected_out, expected_args = jac.run(args)
     work = _copy(args)
     shadows = [[_random_like(a, rng) for _ in range(width)] for a in args]

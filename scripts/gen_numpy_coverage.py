@@ -81,6 +81,15 @@ def _summary(entry: Any) -> str:
     return doc[0].replace("|", "\\|") if doc and entry.form != "inactive" else ""
 
 
+def _params(entries: list[Any]) -> str:
+    """The optional parameters the rules implement (``*``: differentiated), e.g. ``axis, weights*``."""
+    names: dict[str, bool] = {}
+    for e in entries:
+        for n in sorted(e.params or ()):
+            names[n] = names.get(n, False) or n in e.differentiates
+    return ", ".join(f"`{n}`" + ("\\*" if d else "") for n, d in names.items())
+
+
 def render() -> str:
     """The Markdown document."""
     rows: dict[str, list[str]] = {}
@@ -91,7 +100,7 @@ def render() -> str:
         n = len(REGISTRY.samples(fn))
         summary = _summary(entries[0])
         rows.setdefault(_area(fn, entries), []).append(
-            f"| `{_label(fn)}` | {forms} | {n if n else ''} | {summary} |")
+            f"| `{_label(fn)}` | {forms} | {n if n else ''} | {_params(entries)} | {summary} |")
     differentiable = sum(not REGISTRY.is_inactive(fn) for fn in fns)
     lines = [
         "# NumPy coverage",
@@ -108,6 +117,11 @@ def render() -> str:
         "* **inactive**: no derivative (integer/boolean outputs, shape queries); engines record nothing.",
         "* **samples**: declared sample inputs; `tests/rules/test_numpy_rules.py` runs `check_rule` "
         "on each over every admissible activity combination.",
+        "* **parameters**: the optional parameters the rule implements (`params=` at registration), each "
+        "exercised by a sample or a test; `*`: it may be active (gets a cotangent). Any other parameter "
+        "given a non-default value, by keyword or by position, raises `ar.ParameterError` naming it, and "
+        "so does an active value in a parameter without `*`. `out=` is the engine's, for every function; "
+        "an active value passed by keyword is bound to its position first (`np.average(x, weights=w)`).",
         "",
         "Conventions: complex cotangents follow ChainRules (`zbar = conj(f'(z)) ybar`); ties in "
         "`max`/`min`/`maximum`/`minimum` split the cotangent evenly; `cholesky`/`eigh` read one "
@@ -141,8 +155,7 @@ def render() -> str:
         "* `slogdet`/`inv`/`solve`: invertible input (`det` of a singular matrix gets the cofactor "
         "matrix, via the SVD, as JAX).",
         "* `quantile`/`percentile`/`median`: `method='linear'`, no weights; `cov`/`corrcoef`: no "
-        "`fweights`/`aweights`; `interp`: no `period`.",
-        "* `average`, `diff`: `weights`/`prepend`/`append` passed by keyword are constants.",
+        "`fweights`/`aweights`; `interp`: no `period` (each refused by name).",
         "* `np.einsum`: string subscripts (not the sublist form).",
         "* `gradient`: coordinate arrays (`varargs`) are constants; scalar spacings are differentiable.",
         "* `power.reduce`: raises where NumPy's result is not the left fold (NumPy 2.4 returns "
@@ -158,8 +171,8 @@ def render() -> str:
     ]
     order = list(dict.fromkeys(_AREAS.values()))
     for area in sorted(rows, key=lambda a: order.index(a) if a in order else len(order)):
-        lines += [f"## {area} ({len(rows[area])})", "", "| function | form | samples | rule |",
-                  "|---|---|---|---|", *rows[area], ""]
+        lines += [f"## {area} ({len(rows[area])})", "", "| function | form | samples | parameters | rule |",
+                  "|---|---|---|---|---|", *rows[area], ""]
     return "\n".join(lines)
 
 

@@ -22,8 +22,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..activity import Active, BatchDuplicated, Const, Duplicated, RevConfig, annotate
-from ..dispatch import ARRAY, SCALAR, kind_of
+from ..activity import Active, BatchDuplicated, Const, Duplicated, RevConfig, annotate, base_state
+from ..dispatch import ARRAY, SCALAR, check_call, kind_of
 
 __all__ = ["host_value", "kinds_of", "activities", "forward", "Pending", "vjp"]
 
@@ -121,6 +121,8 @@ def forward(fn: Any, registry: Any, acts: tuple[type, ...], kinds: tuple[str, ..
     if all(a is Const for a in acts):
         return fn(*vals, **kwargs), Pending(acts, [], None, width)
     res = registry.resolve(fn, acts, kinds)
+    if res.entry.params is not None:  # parameters the rule does not implement are refused by name
+        check_call(res.entry, fn, tuple(vals), kwargs, tuple(base_state(a) is not Const for a in acts))
     w = 1 if width is None else width
     anns = [annotate(a, v, np.zeros_like(v) if a is Duplicated else
                      tuple(np.zeros_like(v) for _ in range(w)) if a is BatchDuplicated else None)

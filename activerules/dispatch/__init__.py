@@ -9,13 +9,14 @@ from ..adapters.rrule import Thunk, thunk, unthunk
 from .errors import AmbiguousRuleError, NoRuleError, RegistrationError, RuleLookupError
 from .kinds import ARRAY, SCALAR, STATIC, kind_of, kind_of_type, normalise_type
 from .lattice import Step, admissible_requests
+from .params import KEYWORD_ALIASES, ParameterError, check_call, check_positional, check_values, signature_of
 from .resolution import Resolution, RuleEntry, format_activities, function_name
 from .rule_registry import RuleRegistry, Sample
 
 __all__ = [
     "RuleRegistry", "Sample", "Resolution", "RuleEntry", "Step", "registry",
     "rule", "rrule", "inactive", "add_samples", "thunk", "unthunk", "Thunk",
-    "NoRuleError", "AmbiguousRuleError", "RuleLookupError", "RegistrationError", "RuleError",
+    "NoRuleError", "AmbiguousRuleError", "ParameterError", "KEYWORD_ALIASES", "check_call", "check_positional", "check_values", "signature_of", "RuleLookupError", "RegistrationError", "RuleError",
     "kind_of", "kind_of_type", "normalise_type", "ARRAY", "SCALAR", "STATIC",
     "admissible_requests", "function_name", "format_activities",
 ]

@@ -79,6 +79,11 @@ class RuleEntry:
     varargs: Any = None
     signature: Any = None
     atomic: bool = False  # the reverse raises, if at all, before writing a shadow (see registry.rule)
+    #: the optional parameters of ``function`` the rule implements (``params=`` at registration;
+    #: None: undeclared, keywords pass unchecked); see :mod:`.params`
+    params: frozenset[str] | None = None
+    #: those of them that may be active (get a cotangent): ``differentiates=`` at registration
+    differentiates: frozenset[str] = frozenset()
 
     @property
     def source(self) -> str:

@@ -25,6 +25,7 @@ from ..adapters.lanes import unbatched_activities
 from .errors import AmbiguousRuleError, NoRuleError, RegistrationError
 from .kinds import kind_of_type, normalise_type
 from .lattice import RRULE_COST, Candidate, Step, check_admissible, concrete, noneed_steps, plan_patterns
+from .params import parse_params
 from .plumbing import Ambiguous, PatternTable
 from .resolution import Resolution, RuleEntry, format_activities, function_name
 
@@ -77,7 +78,8 @@ class RuleRegistry:
     # -- registration ----------------------------------------------------------------------
 
     def rule(self, fn: Any, *pattern: Any, varargs: Any = None, samples: Iterable[Sample] = (),
-             override: bool = False, atomic: bool = False) -> Callable[[F], F]:
+             override: bool = False, atomic: bool = False, params: Any = None,
+             differentiates: Any = ()) -> Callable[[F], F]:
         """Register an activity rule ``rule(cfg, *annotations, **kwargs) -> (y, reverse)``
         for ``fn`` called with arguments matching ``pattern`` (one activity class per
         positional argument; ``ar.Annotation`` matches any non-batch state; ``varargs``
@@ -86,11 +88,20 @@ class RuleRegistry:
         ``atomic=True`` promises that ``reverse`` raises, if it raises at all, before
         it writes into any shadow (it computes every cotangent first). An engine then
         runs it on the shadows themselves, without the scratch buffers and snapshots
-        that otherwise keep a failing rule from leaving a partial accumulation."""
+        that otherwise keep a failing rule from leaving a partial accumulation.
+
+        ``params``: the optional parameters of ``fn`` the rule implements, by name
+        (``"axis keepdims"`` or a list); engines refuse any other one given a
+        non-default value (see :mod:`activerules.dispatch.params`). ``None``
+        declares nothing: every keyword reaches the rule unchecked.
+        ``differentiates``: those optional parameters that may be active (the rule
+        returns their cotangents, ``np.average``'s ``weights``); an active value in
+        any other one is refused."""
         signature = PatternTable.signature(pattern, varargs)  # validates the pattern now
 
         def register(impl: F) -> F:
-            entry = RuleEntry(fn, "rule", impl, tuple(pattern), varargs, signature, atomic)
+            declared, diff = parse_params(params, differentiates)
+            entry = RuleEntry(fn, "rule", impl, tuple(pattern), varargs, signature, atomic, declared, diff)
             with self._lock:
                 table = self._tables.get(fn)
                 if table is None:
@@ -106,9 +117,12 @@ class RuleRegistry:
 
         return register
 
-    def rrule(self, fn: Any, *, samples: Iterable[Sample] = (), override: bool = False) -> Callable[[F], F]:
+    def rrule(self, fn: Any, *, samples: Iterable[Sample] = (), override: bool = False,
+              params: Any = None, differentiates: Any = ()) -> Callable[[F], F]:
         """Register an all-active ChainRules-style rule ``rrule(*primals, **kwargs) ->
-        (y, pullback)``, the default at the top of the lattice. Returns it unchanged."""
+        (y, pullback)``, the default at the top of the lattice. Returns it unchanged.
+        ``params``, ``differentiates``: the optional parameters it implements and
+        those it differentiates, as for :meth:`rule`."""
 
         def register(impl: F) -> F:
             with self._lock:
@@ -117,7 +131,8 @@ class RuleRegistry:
                     raise RegistrationError(
                         f"{function_name(fn)}: already has {old.describe()}; pass override=True "
                         "to replace it")
-                self._record(fn, RuleEntry(fn, "rrule", impl), old, samples)
+                declared, diff = parse_params(params, differentiates)
+                self._record(fn, RuleEntry(fn, "rrule", impl, params=declared, differentiates=diff), old, samples)
             return impl
 
         return register

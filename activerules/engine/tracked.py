@@ -38,7 +38,16 @@ import numpy as np
 
 from ..activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig
 from ..dispatch import ARRAY as ARRAY_KIND
-from ..dispatch import registry
+from ..dispatch import (
+    KEYWORD_ALIASES,
+    ParameterError,
+    check_call,
+    check_positional,
+    check_values,
+    function_name,
+    registry,
+    signature_of,
+)
 from .tape import (
     ARRAY,
     CAREFUL,
@@ -905,6 +914,8 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     """Call ``fn(*args, **kwargs)``; if an argument is tracked, through its resolved
     rule, recording the call on the tape and returning tracked outputs.
     ``mutates`` lists the positions the call writes into."""
+    if kwargs:
+        args, kwargs = _bind_keywords(fn, args, kwargs)
     tape = None
     for a in args:
         t = type(a)
@@ -917,8 +928,6 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
                 break
     if tape is None:
         return fn(*args, **kwargs)
-    if kwargs:
-        _check_kwargs(fn, kwargs)
     for i in mutates:
         m = args[i]
         if type(m) is not Tracked:
@@ -989,8 +998,12 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     plan = plans[1].get(plan_key)
     if plan is None:
         plan = plans[1][plan_key] = _plan(fn, sig, width, mutates)
-    res, acts_t, form, lifted, mode, drop, cfg = plan
+    res, acts_t, form, lifted, mode, drop, cfg, by_value = plan
     entry = res.entry
+    if by_value:  # positional parameters the rule does not implement, given their default's type
+        check_values(entry, fn, vals, by_value)
+    if kwargs and entry.params is not None:
+        check_call(entry, fn, (), kwargs)  # keyword honesty (the positional ones: in _plan)
     if form == "inactive":
         return fn(*vals, **kwargs)
     if lifted:  # the engine lifts the rrule itself (see tape._reverse_lifted): no annotations
@@ -1111,7 +1124,8 @@ _PLANS: list[Any] = [None, {}]  # [the registry cache the plans were made under,
 
 def _plan(fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tuple[Any, ...]:
     """How ``record`` serves ``fn`` for an argument signature: (resolution, activities,
-    form, lifted, mode, whether ann.val is dropped after the call, RevConfig)."""
+    form, lifted, mode, whether ann.val is dropped after the call, RevConfig, the
+    positions whose values keyword honesty checks at each call). Raises ParameterError."""
     dup = BatchDuplicated if width else Duplicated
     acts: list[type] = []
     types: list[Any] = []
@@ -1130,9 +1144,10 @@ def _plan(fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tupl
             types.append(k)
     acts_t = tuple(acts)
     res = registry.resolve(fn, acts_t, tuple(types))  # raises NoRuleError (not cached here)
+    by_value = check_positional(res.entry, fn, tuple(sig), tuple(a is not Const for a in acts_t))
     form = res.entry.form
     if form == "inactive":
-        return res, acts_t, form, False, None, False, None
+        return res, acts_t, form, False, None, False, None, ()
     lifted = form == "rrule" and not width and not mutates
     if lifted:
         mode = LIFTED
@@ -1148,15 +1163,58 @@ def _plan(fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tupl
     drop = not width and (form == "rrule" or not reverse_reads_val(res.entry.impl))
     batch_request = width and dup in acts  # only array arguments make a request batch
     cfg = None if lifted else _cfg(acts_t, width if batch_request else 0)
-    return res, acts_t, form, lifted, mode, drop, cfg
+    return res, acts_t, form, lifted, mode, drop, cfg, by_value
 
 
-def _check_kwargs(fn: Any, kwargs: dict[str, Any]) -> None:
-    for k, v in kwargs.items():
-        if type(v) in _TRACKED:
-            raise ActiveRulesError(
-                f"{getattr(fn, '__name__', fn)}: active argument passed by keyword ({k}=); "
-                "pass it positionally")
+def _holds_tracked(v: Any) -> bool:
+    t = type(v)
+    return t is Tracked or t is TrackedScalar or ((t is list or t is tuple) and _seq_tape(v) is not None)
+
+
+def _bind_keywords(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+                          ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``fn(*args, **kwargs)`` with every active value passed by keyword, and every
+    required argument, moved to its position (``np.average(x, weights=w)`` is
+    ``np.average(x, None, w)``, ``np.dot(a=x, b=y)`` is ``np.dot(x, y)``), the positions
+    before it filled from the other keywords or the defaults, so the rule receives it as
+    an argument and the engine records it. The signature is read once per function;
+    other calls return unchanged. Raises ParameterError for an active value in a
+    keyword-only parameter."""
+    active = [k for k, v in kwargs.items() if _holds_tracked(v)]
+    p = signature_of(fn)
+    if not active and (p is None or len(args) >= p.required):
+        return args, kwargs
+    name = function_name(fn)
+    kw = dict(kwargs)
+    aliases = KEYWORD_ALIASES.get(fn)
+    if aliases is not None and any(k in aliases for k in active):  # np.clip(x, min=w): a_min=w
+        for k, target in aliases.items():
+            kw[target] = kw.pop(k) if k in kw else kw.get(target)
+        active = [aliases.get(k, k) for k in active]
+    for k in active:
+        if p is None or k not in p.positional[len(args):] or k in p.keyword_only:
+            why = ("its parameters cannot be read" if p is None else
+                   "it takes no derivative there: a keyword-only parameter" if k in p.defaults else
+                   "it is not one of its positional parameters")
+            raise ParameterError(
+                f"{name}: an active value was passed as {k}=, which cannot be differentiated ({why}); "
+                f"pass a constant there, or compute that part outside the call (e.g. np.sum(x) + v "
+                f"instead of np.sum(x, initial=v))")
+    assert p is not None
+    # every position up to the last active keyword, and the required ones, become positional
+    last = max([p.required - 1, *(p.positional.index(k) for k in kw if _holds_tracked(kw[k]))])
+    moved = list(args)
+    for i in range(len(args), last + 1):
+        pname = p.positional[i]
+        if pname in kw:
+            moved.append(kw.pop(pname))
+        elif pname in p.defaults:
+            moved.append(p.defaults[pname])
+        elif not active:  # NumPy's own error, from the call as it was made
+            return args, kwargs
+        else:
+            raise TypeError(f"{name}() missing required argument: {pname!r}")
+    return tuple(moved), kw
 
 
 def _pin(e: tuple[Any, Any, Any, Any], tape: Tape) -> None:

@@ -35,7 +35,7 @@ _P = np.array([0.5, 1.5])
 _Q = np.array([2.0, 4.5])
 
 
-@rrule(np.full, samples=[S((2, 3), 1.5), S((2, 3), _V), S(4, -0.5, np.float64)])
+@rrule(np.full, params="dtype", samples=[S((2, 3), 1.5), S((2, 3), _V), S(4, -0.5, np.float64)])
 def _full(shape: Any, fill_value: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``full``: the fill value broadcast: ``fillbar = ybar`` summed back to its shape."""
     y = np.full(shape, fill_value, *pos, **kw)
@@ -43,7 +43,7 @@ def _full(shape: Any, fill_value: Any, *pos: Any, **kw: Any) -> tuple[Any, Calla
     return y, lambda g: (None, fit(g, tf), *nones(pos))
 
 
-@rrule(np.full_like, samples=[S(np.zeros((2, 3)), 1.5), S(np.zeros((2, 3)), _V), S(np.zeros(3), 0.25, np.float64)])
+@rrule(np.full_like, params="dtype", samples=[S(np.zeros((2, 3)), 1.5), S(np.zeros((2, 3)), _V), S(np.zeros(3), 0.25, np.float64)])
 def _full_like(a: Any, fill_value: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``full_like``: ``fillbar = ybar`` summed back to its shape; the prototype gives only its shape."""
     y = np.full_like(a, fill_value, *pos, **kw)
@@ -74,7 +74,7 @@ def _ends(g: Any, t: np.ndarray, axis: int) -> tuple[Any, Any]:
     return _along(1.0 - t, g, axis), _along(t, g, axis)
 
 
-@rrule(np.linspace, samples=[S(0.5, 2.0, 5), S(-1.0, 3.0, 4, False), S(0.3, 1.2, 1), S(_P, _Q, 3),
+@rrule(np.linspace, params="num endpoint retstep axis", samples=[S(0.5, 2.0, 5), S(-1.0, 3.0, 4, False), S(0.3, 1.2, 1), S(_P, _Q, 3),
                              S(_P, 1.0, 4, axis=1), S(1.5, -0.5, 6, retstep=True),
                              S(_P, _Q, 3, False, True, None, -1)])
 def _linspace(start: Any, stop: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
@@ -99,7 +99,7 @@ def _linspace(start: Any, stop: Any, *pos: Any, **kw: Any) -> tuple[Any, Callabl
     return y, pullback
 
 
-@rrule(np.geomspace, samples=[S(0.5, 2.0, 5), S(-1.0, -3.0, 4, False), S(_P, _Q, 3), S(_P, _Q, 3, axis=-1),
+@rrule(np.geomspace, params="num endpoint axis", samples=[S(0.5, 2.0, 5), S(-1.0, -3.0, 4, False), S(_P, _Q, 3), S(_P, _Q, 3, axis=-1),
                               S(1.0 + 1.0j, 2.0 - 0.5j, 4), S(0.7, 1.9, 1)])
 def _geomspace(start: Any, stop: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``geomspace``: ``startbar = sum_k conj((1 - t_k) y_k / start) ybar_k``, likewise ``stop`` with ``t_k``."""
@@ -118,7 +118,7 @@ def _geomspace(start: Any, stop: Any, *pos: Any, **kw: Any) -> tuple[Any, Callab
     return y, pullback
 
 
-@rrule(np.logspace, samples=[S(0.5, 2.0, 5), S(-1.0, 0.5, 4, False, 2.0), S(_P, _Q, 3), S(_P, _Q, 3, True, 3.0),
+@rrule(np.logspace, params="num endpoint axis", differentiates="base", samples=[S(0.5, 2.0, 5), S(-1.0, 0.5, 4, False, 2.0), S(_P, _Q, 3), S(_P, _Q, 3, True, 3.0),
                              S(0.2, 0.9, 3, True, _Q, axis=-1), S(0.3, 0.6, 1)])
 def _logspace(start: Any, stop: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``logspace``: ``y = base ** u``, ``u = linspace(start, stop)``: ``ubar = conj(log(base) y) ybar`` through

@@ -90,6 +90,13 @@ _REALC, _POSC, _UNITC, _GT1C = (
     _samples(_R, _R2, True), _samples(_P, _P2, True), _samples(_U, None, True), _samples(_G, None, True))
 
 
+#: the ufunc keywords the elementwise rules implement (``out=`` is the engine's): ``where=``
+#: masks the cotangent (:func:`._util.masked`), ``dtype=`` computes in that type (the
+#: cotangent is cast back to the input's); casting=, order=, subok= and signature= are
+#: refused (see :mod:`activerules.dispatch.params`)
+_UFUNC_PARAMS = "where dtype"
+
+
 def _name(impl: Callable[..., Any], fn: Any, kind: str, maths: str = "zero derivative") -> None:
     impl.__name__ = impl.__qualname__ = f"_{fn.__name__}_{kind}"
     impl.__doc__ = f"``np.{fn.__name__}``: {maths} (from the derivative table)."
@@ -190,7 +197,7 @@ def _unary(fn: Any, deriv: Callable[..., Any], samples: list[Any]) -> None:
         return y, pullback
 
     _name(impl, fn, "rrule", f"xbar = ybar * conj({formula(deriv)})")
-    rrule(fn, samples=samples)(impl)
+    rrule(fn, samples=samples, params=_UFUNC_PARAMS if isinstance(fn, np.ufunc) else ())(impl)  # sinc: none
 
 
 for _fn, (_d, _s) in _UNARY.items():
@@ -198,24 +205,28 @@ for _fn, (_d, _s) in _UNARY.items():
 
 
 # Piecewise constant, float output: zero derivative everywhere it exists.
-def _zero(fn: Callable[..., Any], samples: list[Any]) -> None:
-    """Register ``fn`` with an rrule whose pullback is zero for every argument."""
+def _zero(fn: Callable[..., Any], samples: list[Any], params: str = _UFUNC_PARAMS) -> None:
+    """Register ``fn`` with an rrule whose pullback is zero for every argument (whatever
+    its ``params``: ``where=``, ``round``'s ``decimals``)."""
 
     def impl(*args: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[None, ...]]]:
         return fn(*args, **explicit_out(fn, kw)), lambda g: (None,) * len(args)
 
     _name(impl, fn, "rrule")
-    rrule(fn, samples=samples)(impl)
+    rrule(fn, samples=samples, params=params if isinstance(fn, np.ufunc) or params != _UFUNC_PARAMS else ())(impl)
 
 
 _ZERO_SAMPLES = [S(_R * 1.7), S(_R2 * 2.3)]
 _PIECEWISE_CONSTANT: tuple[Any, ...] = (np.floor, np.ceil, np.rint, np.trunc, np.fix, np.round, np.around)
 for _pc in _PIECEWISE_CONSTANT:
-    _zero(_pc, _ZERO_SAMPLES)
+    if _pc in (np.round, np.around):
+        _zero(_pc, [*_ZERO_SAMPLES, S(_R2 * 2.3, 1), S(_R * 17.3, decimals=-1)], "decimals")
+    else:
+        _zero(_pc, _ZERO_SAMPLES)
 _zero(np.floor_divide, [S(_P * 3.1, _P * 0.9 + 0.05)])
 
 
-@rrule(np.absolute, samples=[*_REALC, S(np.array([[-2.0, 0.5], [1.5, -0.1]]))])
+@rrule(np.absolute, samples=[*_REALC, S(np.array([[-2.0, 0.5], [1.5, -0.1]]))], params=_UFUNC_PARAMS)
 def _absolute(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``|x|``: ``sign(x)`` for real, ``z/|z|`` for complex (0 at 0)."""
     y = np.absolute(x, **explicit_out(np.absolute, kw))
@@ -228,7 +239,7 @@ def _absolute(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     return y, pullback
 
 
-@rrule(np.sign, samples=[S(_R), S(_C)])
+@rrule(np.sign, samples=[S(_R), S(_C)], params=_UFUNC_PARAMS)
 def _sign(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """Zero for real ``x``; for complex ``u = z/|z|``: ``(ybar - u Re(conj(u) ybar)) / |z|``."""
     y = np.sign(x, **explicit_out(np.sign, kw))
@@ -243,28 +254,28 @@ def _sign(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     return y, pullback
 
 
-@rrule(np.conjugate, samples=[S(_C), S(_R)])
+@rrule(np.conjugate, samples=[S(_C), S(_R)], params=_UFUNC_PARAMS)
 def _conjugate(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``conj``: ``zbar = conj(ybar)``."""
     tx = like(x)
     return np.conjugate(x, **explicit_out(np.conjugate, kw)), lambda g: (fit(masked(kw, conj, g), tx),)
 
 
-@rrule(np.real, samples=[S(_C), S(_R)])
+@rrule(np.real, samples=[S(_C), S(_R)], params=())
 def _real(x: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``real``: ``zbar = Re(ybar)`` (a real cotangent, embedded in complex for complex ``z``)."""
     tx = like(x)
     return np.real(x), lambda g: (fit(np.real(g), tx),)
 
 
-@rrule(np.imag, samples=[S(_C)])
+@rrule(np.imag, samples=[S(_C)], params=())
 def _imag(x: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``imag``: ``zbar = i Re(ybar)``; zero for real ``x``."""
     tx = like(x)
     return np.imag(x), lambda g: (fit(1j * np.real(g), tx) if np.iscomplexobj(tx) else None,)
 
 
-@rrule(np.angle, samples=[S(_C), S(_C, deg=True)])
+@rrule(np.angle, samples=[S(_C), S(_C, deg=True)], params="deg")
 def _angle(x: Any, deg: bool = False) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``angle``: ``zbar = ybar * i z / |z|^2`` (scaled for ``deg``); zero for real ``x``."""
     y = np.angle(x, deg=deg)
@@ -279,7 +290,9 @@ def _angle(x: Any, deg: bool = False) -> tuple[Any, Callable[[Any], tuple[Any]]]
     return y, pullback
 
 
-@rrule(np.nan_to_num, samples=[S(np.array([0.5, 1e-3, -2.0])), S(_C)])
+@rrule(np.nan_to_num, samples=[S(np.array([0.5, 1e-3, -2.0])), S(_C),
+                            S(np.array([0.5, np.nan, np.inf, -np.inf, 2.0]), nan=1.5, posinf=4.0, neginf=-3.0)],
+       params="nan posinf neginf")  # copy=False (in place) refused
 def _nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``nan_to_num``: cotangent passes where ``x`` was finite, zero where it was replaced."""
     y = np.nan_to_num(x, copy=True, nan=nan, **kw)
@@ -423,15 +436,15 @@ for _fn, (_da, _db) in _BINARY.items():
     if _fn in _ACTIVITY_RULES:
         _rule = activity_rule(_fn, _da, _db, elementwise=True)
         _name(_rule, _fn, "rule", f"abar = {formula(_da)}; bbar = {formula(_db)}")
-        rule(_fn, Annotation, Annotation, samples=_SAMPLES_2[_fn], atomic=True)(_rule)
+        rule(_fn, Annotation, Annotation, samples=_SAMPLES_2[_fn], atomic=True, params=_UFUNC_PARAMS)(_rule)
     else:
         _rule = _binary_rrule(_fn, _da, _db)
         _name(_rule, _fn, "rrule", f"abar = {formula(_da)}; bbar = {formula(_db)}")
-        rrule(_fn, samples=_SAMPLES_2[_fn])(_rule)
+        rrule(_fn, samples=_SAMPLES_2[_fn], params=_UFUNC_PARAMS)(_rule)
     _rule = _binary_rrule(_fn, _da, _db, outer=True)
     _name(_rule, _fn, "outer_rrule")
     _rule.__doc__ = f"``np.{_fn.__name__}.outer``: as ``np.{_fn.__name__}`` with ``b.ndim`` axes appended to ``a``."
-    rrule(_fn.outer, samples=_SAMPLES_2[_fn][:2])(_rule)
+    rrule(_fn.outer, samples=_SAMPLES_2[_fn][:2], params=_UFUNC_PARAMS)(_rule)
 
 
 # ------------------------------------------------------------- array functions
@@ -445,7 +458,7 @@ if np.lib.NumpyVersion(np.__version__) >= "2.1.0":  # the min=/max= spelling
     _CLIP_SAMPLES += [S(_R, max=1.0), S(_A23, min=-0.3), S(_R, min=_LO, max=_HI)]
 
 
-@rrule(np.clip, samples=_CLIP_SAMPLES)
+@rrule(np.clip, samples=_CLIP_SAMPLES, params="a_min a_max min max", differentiates="a_min a_max")
 def _clip(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``clip``: the cotangent goes to whichever of ``a``, the lower and the upper bound was selected.
 
@@ -455,8 +468,9 @@ def _clip(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any,
     p = bind(np.clip, 1, a, *pos, **kw)
     lo = p.get("min") if p["a_min"] is None else p["a_min"]
     hi = p.get("max") if p["a_max"] is None else p["a_max"]
-    below = np.zeros(np.shape(y), bool) if lo is None else np.less(a, lo)
-    above = np.zeros(np.shape(y), bool) if hi is None else np.greater(a, hi) & ~below
+    # NumPy computes minimum(maximum(a, lo), hi): where lo > hi the output is hi, whatever a is
+    above = np.zeros(np.shape(y), bool) if hi is None else np.greater(a if lo is None else np.maximum(a, lo), hi)
+    below = np.zeros(np.shape(y), bool) if lo is None else np.less(a, lo) & ~above
     ta, tlo, thi = like(a), like(lo), like(hi)
 
     def pullback(g: Any) -> tuple[Any, ...]:
@@ -468,7 +482,8 @@ def _clip(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any,
     return y, pullback
 
 
-@rrule(np.where, samples=[S(_R > 0, _R, _R * 2), S(np.array([True, False, True]), _A23, 0.5)])
+@rrule(np.where, samples=[S(_R > 0, _R, _R * 2), S(np.array([True, False, True]), _A23, 0.5)],
+       differentiates="x y")
 def _where(condition: Any, *xy: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``where(c, x, y)``: the cotangent goes to the selected branch (``c`` gets none)."""
     y = np.where(condition, *xy)
@@ -482,7 +497,7 @@ def _where(condition: Any, *xy: Any) -> tuple[Any, Callable[[Any], tuple[Any, ..
     )
 
 
-@rrule(np.modf, samples=[S(_R * 2.3), S(_R2 * 3.1)])
+@rrule(np.modf, samples=[S(_R * 2.3), S(_R2 * 3.1)], params=_UFUNC_PARAMS)
 def _modf(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``modf``: the fractional part has slope 1, the integral part 0."""
     y = np.modf(x, **explicit_out(np.modf, kw))
@@ -490,7 +505,8 @@ def _modf(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     return y, lambda g: (None if g is None or g[0] is None else fit(masked(kw, lambda: g[0]), tx),)
 
 
-@rrule(np.divmod, samples=[S(np.array([1.3, 2.7, -0.4, 5.2]), np.array([1.0, 1.1, 0.7, 2.3])), S(_A23 * 3, 1.7)])
+@rrule(np.divmod, samples=[S(np.array([1.3, 2.7, -0.4, 5.2]), np.array([1.0, 1.1, 0.7, 2.3])), S(_A23 * 3, 1.7)],
+       params=_UFUNC_PARAMS)
 def _divmod(a: Any, b: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, Any]]]:
     """``divmod``: the quotient is piecewise constant; the remainder as ``np.remainder``."""
     y = np.divmod(a, b, **explicit_out(np.divmod, kw))
@@ -510,11 +526,16 @@ _FP = np.array([0.3, -0.2, 1.1, 0.7])
 
 
 @rrule(np.interp, samples=[S(np.array([-0.5, 0.2, 1.3, 1.9]), _XP, _FP), S(np.array([-2.0, 0.7, 3.0]), _XP, _FP),
-                           S(0.35, _XP, _FP), S(np.array([-2.0, 3.0]), _XP, _FP, left=0.0, right=1.0)])
+                           S(0.35, _XP, _FP), S(np.array([-2.0, 3.0]), _XP, _FP, left=0.0, right=1.0),
+                           S(np.array([-2.0, 0.7, 3.0, -1.5]), _XP, _FP, -0.4, 1.7)],
+       differentiates="left right")  # period= refused
 def _interp(x: Any, xp: Any, fp: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``interp`` (piecewise linear, no ``period``): cotangents for ``x`` (the slope), ``fp``
-    (the interpolation weights) and ``xp`` (the knots' effect on the slope)."""
+    (the interpolation weights), ``xp`` (the knots' effect on the slope) and ``left``/``right``
+    by position (the outputs outside the knots; the engine binds active ones there)."""
     y = np.interp(x, xp, fp, *pos, **kw)
+    p = bind(np.interp, 3, x, xp, fp, *pos, **kw)
+    left, right = p["left"], p["right"]
     xs, xpa, fpa = np.asarray(x, float), np.asarray(xp, float), np.asarray(fp)
     i = np.clip(np.searchsorted(xpa, xs, side="right") - 1, 0, len(xpa) - 2)
     h = xpa[i + 1] - xpa[i]
@@ -522,20 +543,20 @@ def _interp(x: Any, xp: Any, fp: Any, *pos: Any, **kw: Any) -> tuple[Any, Callab
     slope = (fpa[i + 1] - fpa[i]) / h
     inside = (xs >= xpa[0]) & (xs <= xpa[-1])
     below, above = xs < xpa[0], xs > xpa[-1]
-    tx, txp, tfp = like(x), like(xp), like(fp)
+    tx, txp, tfp, tl, tr = like(x), like(xp), like(fp), like(left), like(right)
 
     def pullback(g: Any) -> tuple[Any, ...]:
-        if pos or kw.get("period") is not None:
-            raise NotImplementedError("interp: only the (x, xp, fp[, left, right]) form is differentiable")
+        if p["period"] is not None:  # refused by the engines (params=); a direct call of the rule
+            raise NotImplementedError("interp: no derivative with period=")
         gi = np.where(inside, g, 0)
 
         def fpbar() -> Any:
             out = np.zeros(len(fpa), np.result_type(g, fpa))
             np.add.at(out, np.ravel(i), np.ravel(gi * (1 - t)))
             np.add.at(out, np.ravel(i) + 1, np.ravel(gi * t))
-            if kw.get("left") is None:
+            if left is None:
                 out[0] += np.sum(np.where(below, g, 0))
-            if kw.get("right") is None:
+            if right is None:
                 out[-1] += np.sum(np.where(above, g, 0))
             return out
 
@@ -545,13 +566,16 @@ def _interp(x: Any, xp: Any, fp: Any, *pos: Any, **kw: Any) -> tuple[Any, Callab
             np.add.at(out, np.ravel(i) + 1, np.ravel(np.real(-gi * slope * t)))
             return out
 
-        return thunk(lambda: fit(gi * slope, tx)), thunk(lambda: fit(xpbar(), txp)), thunk(lambda: fit(fpbar(), tfp))
+        outside = (thunk(lambda: fit(np.sum(np.where(below, g, 0)), tl)),
+                   thunk(lambda: fit(np.sum(np.where(above, g, 0)), tr)), None)
+        return (thunk(lambda: fit(gi * slope, tx)), thunk(lambda: fit(xpbar(), txp)),
+                thunk(lambda: fit(fpbar(), tfp)), *outside[:len(pos)])
 
     return y, pullback
 
 
 @rrule(np.polyval, samples=[S(np.array([0.5, -1.0, 2.0]), _R), S(np.array([1.5, 0.3]), 0.7), S(np.array([2.0]), _R2),
-                            S(np.array([0.5, -1.0, 2.0, 0.1]), _C)])
+                            S(np.array([0.5, -1.0, 2.0, 0.1]), _C)], params=())
 def _polyval(p: Any, x: Any) -> tuple[Any, Callable[[Any], tuple[Any, Any]]]:
     """``polyval``: ``pbar_k = sum(ybar * conj(x)^(n-1-k))``, ``xbar = ybar * conj(p'(x))``."""
     y = np.polyval(p, x)
@@ -636,7 +660,7 @@ def _others_at(a: Any, index: Any, b: Any) -> Any:
     return np.where(zeros[index] - zb == 0, nonzero[index] / np.where(zb, 1, bb), 0)
 
 
-@rule(np.multiply.at, Annotation, Const, Annotation,
+@rule(np.multiply.at, Annotation, Const, Annotation, differentiates="b",
       samples=[*_AT, S(_A23 * 1.5, (np.array([1, 1, 0]), np.array([2, 2, 0])), np.array([0.7, -1.3, 2.1])),
                S(np.array([1.5, 0.0, 2.0]), np.array([0, 0, 2, 1, 1]), np.array([0.0, 1.3, -0.7, 0.0, 0.4])),
                S(np.ones(5), np.array([0, 1, 1, 3, 1]), np.array([0.0, 2.0, 0.0, 0.0, 3.0]))])
@@ -698,4 +722,4 @@ _AT_RULES: list[tuple[Any, Callable[..., Any]]] = [
     (np.maximum.at, _extremum_at(np.maximum)), (np.minimum.at, _extremum_at(np.minimum)),
 ]
 for _fn, _rule in _AT_RULES:
-    rule(_fn, Annotation, Const, Annotation, samples=_AT)(_rule)
+    rule(_fn, Annotation, Const, Annotation, samples=_AT, differentiates="b")(_rule)

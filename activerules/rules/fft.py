@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dispatch import Sample, rrule
+from ..dispatch import Sample, add_samples, rrule
 from ._util import bind, conj, fit, like, nones, normalize_axis_tuple
 
 S = Sample
@@ -135,8 +135,15 @@ _TRANSFORMS: dict[Callable[..., Any], tuple[Callable[..., Any], list[Any]]] = {
     F.irfft2: (_real_inverse, [S(_ZM), S(_ZM, (3, 5))]),
     F.irfftn: (_real_inverse, [S(_ZM), S(_ZM[None] * 0.5 + 0.1, (2, 3, 4), (0, 1, 2))]),
 }
+# every transform implements its size, axes and norm parameters (all exercised by samples)
+_ONE_AXIS, _AXES = "n axis norm", "s axes norm"
 for _fn, (_pb, _s) in _TRANSFORMS.items():
-    rrule(_fn, samples=_s)(_transform(_fn, _pb))
+    rrule(_fn, samples=_s, params=_ONE_AXIS if _fn in (F.fft, F.ifft, F.rfft, F.irfft) else _AXES)(_transform(_fn, _pb))
+add_samples(F.ifft2, S(_ZM, norm="forward"))
+add_samples(F.ifftn, S(_T, norm="ortho"))
+add_samples(F.rfft2, S(_T, axes=(0, 2), norm="ortho"))
+add_samples(F.irfft2, S(_ZM[None] * 0.5 + 0.1, axes=(0, 2), norm="forward"))
+add_samples(F.irfftn, S(_ZM, norm="ortho"))
 
 
 def _hfft_pullback(g: Any, in_sizes: list[int], axes: list[int], sizes: list[int] | None, norm: Any) -> Any:
@@ -149,8 +156,8 @@ def _ihfft_pullback(g: Any, in_sizes: list[int], axes: list[int], sizes: list[in
     return _real_forward(conj(g), in_sizes, axes, sizes, _SWAP[norm])
 
 
-rrule(F.hfft, samples=[S(_Z[:4]), S(_Z[:4], 7), S(_Z[:4], norm="ortho")])(_transform(F.hfft, _hfft_pullback))
-rrule(F.ihfft, samples=[S(_X), S(_X5, norm="forward")])(_transform(F.ihfft, _ihfft_pullback))
+rrule(F.hfft, samples=[S(_Z[:4]), S(_Z[:4], 7), S(_Z[:4], norm="ortho"), S(_ZM, axis=0)], params=_ONE_AXIS)(_transform(F.hfft, _hfft_pullback))
+rrule(F.ihfft, samples=[S(_X), S(_X5, norm="forward"), S(_M, 5, 0)], params=_ONE_AXIS)(_transform(F.ihfft, _ihfft_pullback))
 
 
 def _shift(fn: Callable[..., Any], back: Callable[..., Any]) -> Callable[..., Any]:
@@ -166,5 +173,5 @@ def _shift(fn: Callable[..., Any], back: Callable[..., Any]) -> Callable[..., An
     return impl
 
 
-rrule(F.fftshift, samples=[S(_X5), S(_T, axes=1), S(_M, (0, 1))])(_shift(F.fftshift, F.ifftshift))
-rrule(F.ifftshift, samples=[S(_X5), S(_T, axes=(0, 2))])(_shift(F.ifftshift, F.fftshift))
+rrule(F.fftshift, samples=[S(_X5), S(_T, axes=1), S(_M, (0, 1))], params="axes")(_shift(F.fftshift, F.ifftshift))
+rrule(F.ifftshift, samples=[S(_X5), S(_T, axes=(0, 2))], params="axes")(_shift(F.ifftshift, F.fftshift))

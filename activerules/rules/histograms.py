@@ -52,7 +52,7 @@ def _fit_like(cot: Any, template: Any) -> Any:
     return fit(cot, template)
 
 
-@rrule(np.bincount, samples=[S(_IDX, _W), S(_IDX, _W, 7), S(_IDX[:3], _W[:3].astype(np.float32))])
+@rrule(np.bincount, params="minlength", differentiates="weights", samples=[S(_IDX, _W), S(_IDX, _W, 7), S(_IDX[:3], _W[:3].astype(np.float32))])
 def _bincount(x: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``bincount(x, weights)``: ``wbar_i = ybar[x_i]`` (the weights passed positionally are differentiable)."""
     y = np.bincount(x, *pos, **kw)
@@ -196,7 +196,7 @@ _H1 = [S(_X, 4), S(_X, 3, None, False, _XW), S(_X, 3, None, True, _XW), S(_X, _E
        S(_X, 2, np.array([0.0, 1.0]), True), S(_X.reshape(7, 1), _EDGES, None, False, _XW.reshape(7, 1))]
 
 
-@rrule(np.histogram, samples=_H1)
+@rrule(np.histogram, params="density", differentiates="bins range weights", samples=_H1)
 def _histogram(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``histogram``: ``wbar_i = nbar[bin(i)]``; edges from the data's min/max (or ``range``, or ``bins``)."""
     p = bind(np.histogram, 1, a, *pos, **kw)
@@ -233,7 +233,7 @@ def _sample_bar(colbars: list[np.ndarray], sample: Any, template: Any) -> Any:
 _DD = np.stack([_X, _Y], axis=1)
 
 
-@rrule(np.histogramdd, samples=[S(_DD, 3), S(_DD, (2, 3), None, True, _XW), S([_X, _Y], 2, None, False, _XW),
+@rrule(np.histogramdd, params="density", differentiates="bins range weights", samples=[S(_DD, 3), S(_DD, (2, 3), None, True, _XW), S([_X, _Y], 2, None, False, _XW),
                                 S(_DD, [_EDGES, np.array([0.0, 1.0, 2.0])], None, True, _XW),
                                 S(_DD, 2, np.array([[0.0, 1.0], [0.0, 2.0]]), True)])
 def _histogramdd(sample: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
@@ -253,8 +253,9 @@ def _histogramdd(sample: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any]
     return (hist, edges), pullback
 
 
-@rrule(np.histogram2d, samples=[S(_X, _Y, 3), S(_X, _Y, (2, 3), None, True, _XW), S(_X, _Y, _EDGES, None, False, _XW),
-                                S(_X, _Y, [_EDGES, np.array([0.0, 1.0, 2.0])], None, True, _XW)])
+@rrule(np.histogram2d, params="density", differentiates="bins range weights", samples=[S(_X, _Y, 3), S(_X, _Y, (2, 3), None, True, _XW), S(_X, _Y, _EDGES, None, False, _XW),
+                                S(_X, _Y, [_EDGES, np.array([0.0, 1.0, 2.0])], None, True, _XW),
+                                S(_X, _Y, 2, np.array([[0.0, 1.0], [0.0, 2.0]]), True)])
 def _histogram2d(x: Any, y: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``histogram2d``: ``histogramdd`` of ``[x, y]`` (one edge array shared by both, as NumPy)."""
     p = bind(np.histogram2d, 2, x, y, *pos, **kw)
@@ -277,7 +278,7 @@ def _histogram2d(x: Any, y: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[A
     return (hist, xe, ye), pullback
 
 
-@rrule(np.histogram_bin_edges, samples=[S(_X, 4), S(_X, 3, np.array([0.0, 2.0])), S(_X, _EDGES)])
+@rrule(np.histogram_bin_edges, differentiates="bins range", samples=[S(_X, 4), S(_X, 3, np.array([0.0, 2.0])), S(_X, _EDGES)])
 def _histogram_bin_edges(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``histogram_bin_edges``: the edges' cotangent to the data's min/max (or to ``range``, ``bins``)."""
     p = bind(np.histogram_bin_edges, 1, a, *pos, **kw)

@@ -246,17 +246,25 @@ if hasattr(np, "matvec"):  # NumPy >= 2.2; vecmat conjugates its vector, as vecd
 # NumPy 2's ``np.linalg`` spellings are distinct functions with narrower signatures.
 _LINALG_SAMPLES = {"matmul": [S(_A, _B), S(_BATCH, _SQ)], "vecdot": [S(_A, _A[::-1])],
                    "outer": [S(_V3, _V4)], "tensordot": [S(_BATCH, _SQ), S(_A, _B, axes=1)],
-                   "cross": [S(_V3, _V3[::-1]), S(_BATCH, _SQ)]}
+                   "cross": [S(_V3, _V3[::-1]), S(_BATCH, _SQ), S(_SQ, _SQ.T, axis=0)]}
 for _alias, _samples in _LINALG_SAMPLES.items():
     _np_fn, _la_fn = getattr(np, _alias, None), getattr(np.linalg, _alias, None)
     if _la_fn is not None and _la_fn is not _np_fn and _np_fn in _PRODUCTS:
         _PRODUCTS[_la_fn] = (*_PRODUCTS[_np_fn][:2], _samples)
 
+# the parameters the product rules implement (exercised by their samples); the others (a
+# ufunc's where=/axes=/dtype=) are refused by name
+_PRODUCT_PARAMS: dict[Any, str] = {
+    np.tensordot: "axes", np.convolve: "mode", np.correlate: "mode", np.cross: "axisa axisb axisc axis",
+    **{f: "axis" for f in (getattr(np, "vecdot", None),) if f is not None},
+    **{f: "axes" for f in (getattr(np.linalg, "tensordot", None),) if f is not None},
+    **{f: "axis" for f in (getattr(np.linalg, "cross", None),) if f is not None},
+}
 for _fn, (_da, _db, _s) in _PRODUCTS.items():
     _impl = activity_rule(_fn, _da, _db)
     _impl.__name__ = _impl.__qualname__ = f"_{_fn.__name__}_rule"
     _impl.__doc__ = f"abar = {formula(_da)}; bbar = {formula(_db)} (from the product table)."
-    rule(_fn, Annotation, Annotation, varargs=Const, samples=_s, atomic=True)(_impl)
+    rule(_fn, Annotation, Annotation, varargs=Const, samples=_s, atomic=True, params=_PRODUCT_PARAMS.get(_fn, ()))(_impl)
 
 
 # ------------------------------------------------------------------ einsum
@@ -307,7 +315,8 @@ def _einsum_cotangent(k: int, subs: list[str], out: str, g: Any, ops: list[Any],
 @rule(np.einsum, Const, varargs=Annotation, samples=[
     S("ij,jk->ik", _A, _B), S("ij,jk", _A, _B), S("ii->i", _SQ), S("ii", _SQ), S("ij->", _A), S("ij,ij->i", _A, _A[::-1]),
     S("bij,bjk->bik", _BATCH, _BATCH), S("...ij,...jk->...ik", _BATCH, _SQ), S("i,j,k->ijk", _V3, _V4, _V3),
-    S("ij,j->i", _C34, _V4), S("ij,kl->ijkl", _SQ, _B), S("ijk->kj", _BATCH), S("ij,ij", _A, _A)])
+    S("ij,j->i", _C34, _V4), S("ij,kl->ijkl", _SQ, _B), S("ijk->kj", _BATCH), S("ij,ij", _A, _A),
+    S("ij,jk,kl->il", _A, _B, _B.T, optimize=True)], params="optimize")  # dtype=, order=, casting= refused
 def _einsum(cfg: Any, subscripts: Any, *operands: Any, **kw: Any) -> tuple[Any, Callable[[Any], Any]]:
     """``einsum`` (string subscripts, any number of operands, ``...``, repeated indices).
 
@@ -334,7 +343,7 @@ def _einsum(cfg: Any, subscripts: Any, *operands: Any, **kw: Any) -> tuple[Any, 
 
 
 # ------------------------------------------------------------------ solve
-@rule(np.linalg.solve, Annotation, Annotation, samples=[
+@rule(np.linalg.solve, Annotation, Annotation, params=(), samples=[
     S(_SQ, _V3), S(_SQ, _B[:3]), S(_BATCH, _V3), S(_BATCH, _R.standard_normal((2, 3, 2))), S(_CSQ, _V3 + 1j)])
 def _solve(cfg: Any, A: Any, b: Any) -> tuple[Any, Callable[[Any], Any]]:
     """``solve(A, b)``: ``bbar = solve(A^H, xbar)``, ``Abar = -bbar x^H``; ``x`` is kept only
@@ -373,7 +382,7 @@ def _seq(g: Any, n: int) -> list[Any]:
     return [None] * n if g is None else list(g)
 
 
-@rrule(np.linalg.inv, samples=[S(_SQ), S(_BATCH), S(_CSQ), S(_SQ.astype(np.float32))])
+@rrule(np.linalg.inv, samples=[S(_SQ), S(_BATCH), S(_CSQ), S(_SQ.astype(np.float32))], params=())
 def _inv(a: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``inv``: ``Abar = -Y^H g Y^H``."""
     y = np.linalg.inv(a)
@@ -395,7 +404,7 @@ def _cofactor(a: Any, det: Any) -> Any:
 
 
 @rrule(np.linalg.det, samples=[S(_SQ), S(_BATCH), S(_CSQ), S(np.array([[1.0, 2.0], [2.0, 4.0]])),
-                               S(np.stack([_SQ, np.zeros((3, 3))]))])
+                               S(np.stack([_SQ, np.zeros((3, 3))]))], params=())
 def _det(a: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``det``: ``Abar = g conj(cofactor(A))``, ``cofactor = det inv(A)^T``; for a singular ``A``
     from the SVD (products of the other singular values), as JAX."""
@@ -403,7 +412,7 @@ def _det(a: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     return y, lambda g: (fit(np.asarray(g)[..., None, None] * conj(_cofactor(a, y)), a),)
 
 
-@rrule(np.linalg.slogdet, samples=[S(_SQ), S(_BATCH), S(-_SQ), S(_CSQ)])
+@rrule(np.linalg.slogdet, samples=[S(_SQ), S(_BATCH), S(-_SQ), S(_CSQ)], params=())
 def _slogdet(a: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``slogdet``: ``Abar = glogdet inv(A)^H`` (+ the phase term of a complex sign)."""
     y = np.linalg.slogdet(a)
@@ -418,7 +427,7 @@ def _slogdet(a: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     return y, pullback
 
 
-@rrule(np.linalg.pinv, samples=[S(_A), S(_TALL), S(_BATCH), S(_C34)])
+@rrule(np.linalg.pinv, samples=[S(_A), S(_TALL), S(_BATCH), S(_C34)], params=())  # rcond, rtol, hermitian refused
 def _pinv(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``pinv`` (constant rank): ``-P^H g P^H + (I - A P) g^H P P^H + P^H P g^H (I - P A)``."""
     P = np.linalg.pinv(a, *pos, **kw)
@@ -432,7 +441,8 @@ def _pinv(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any,
     return P, pullback
 
 
-@rrule(np.linalg.cholesky, samples=[S(_SPD), S(_HPD), S(_SPD, upper=True), S(np.stack([_SPD, _SPD + np.eye(3)]))])
+@rrule(np.linalg.cholesky, samples=[S(_SPD), S(_HPD), S(_SPD, upper=True), S(np.stack([_SPD, _SPD + np.eye(3)]))],
+       params="upper")
 def _cholesky(a: Any, upper: bool = False) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``cholesky`` (reads one triangle): ``S = L^-H Phi(L^H Lbar) L^-1`` mapped onto that triangle."""
     y = np.linalg.cholesky(a, upper=upper) if upper else np.linalg.cholesky(a)
@@ -464,7 +474,7 @@ def _eigh_cotangent(w: Any, V: Any, gw: Any, gV: Any) -> Any:
     return V @ inner @ _H(V)
 
 
-@rrule(np.linalg.eigh, samples=[S(_SPD), S(_SPD, UPLO="U"), S(np.stack([_SPD, _SQ + _SQ.T]))])
+@rrule(np.linalg.eigh, samples=[S(_SPD), S(_SPD, UPLO="U"), S(np.stack([_SPD, _SQ + _SQ.T]))], params="UPLO")
 def _eigh(a: Any, UPLO: Any = "L") -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``eigh`` (distinct eigenvalues): ``V (diag(wbar) + F o (V^H Vbar)) V^H`` on the read triangle."""
     y = np.linalg.eigh(a, UPLO)
@@ -477,7 +487,7 @@ def _eigh(a: Any, UPLO: Any = "L") -> tuple[Any, Callable[[Any], tuple[Any]]]:
     return y, pullback
 
 
-@rrule(np.linalg.eigvalsh, samples=[S(_SPD), S(_SPD, UPLO="U"), S(_HPD)])
+@rrule(np.linalg.eigvalsh, samples=[S(_SPD), S(_SPD, UPLO="U"), S(_HPD)], params="UPLO")
 def _eigvalsh(a: Any, UPLO: Any = "L") -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``eigvalsh``: ``V diag(wbar) V^H`` on the read triangle."""
     w, V = np.linalg.eigh(a, UPLO)
@@ -543,7 +553,7 @@ def _eig_cotangent(w: Any, V: Any, gw: Any, gV: Any) -> Any:
 
 
 @rrule(np.linalg.eig, samples=[S(_REIG), S(np.stack([_REIG, _BATCH[0]])), S(_REIG.astype(np.float32)),
-                               S(_SQ), S(_CSQ), S(np.stack([_CSQ, _CSQ.T]))])
+                               S(_SQ), S(_CSQ), S(np.stack([_CSQ, _CSQ.T]))], params=())
 def _eig(a: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``eig`` (distinct eigenvalues): ``V^-H (diag(wbar) + conj(F) o K) V^H`` (see :func:`_eig_cotangent`)."""
     y = np.linalg.eig(a)
@@ -557,7 +567,7 @@ def _eig(a: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
 
 
 @rrule(np.linalg.eigvals, samples=[S(_SQ), S(_BATCH), S(_CSQ), S(_REIG), S(_SQ.astype(np.float32)),
-                                   S(_CSQ.astype(np.complex64))])
+                                   S(_CSQ.astype(np.complex64))], params=())
 def _eigvals(a: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``eigvals`` (distinct eigenvalues): ``Abar = V^-H diag(wbar) V^H``.
 
@@ -602,7 +612,7 @@ def _svd_cotangent(U: Any, s: Any, Vh: Any, gU: Any, gs: Any, gVh: Any) -> Any:
 
 
 @rrule(np.linalg.svd, samples=[S(_A, full_matrices=False), S(_TALL, False), S(_SQ), S(_BATCH),
-                               S(_A, compute_uv=False), S(_SPD, hermitian=True)])
+                               S(_A, compute_uv=False), S(_SPD, hermitian=True)], params="full_matrices compute_uv hermitian")
 def _svd(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``svd`` (real, distinct non-zero singular values): the standard reduced-SVD pullback."""
     p = bind(np.linalg.svd, 1, a, *pos, **kw)
@@ -634,7 +644,7 @@ def _svd(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, 
     return y, pullback
 
 
-@rrule(np.linalg.qr, samples=[S(_TALL), S(_SQ), S(_BATCH), S(_TALL, mode="r"), S(_CSQ), S(_C34.T)])
+@rrule(np.linalg.qr, samples=[S(_TALL), S(_SQ), S(_BATCH), S(_TALL, mode="r"), S(_CSQ), S(_C34.T)], params="mode")
 def _qr(a: Any, mode: Any = "reduced") -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``qr`` (m >= n, full rank): ``Abar = (Qbar + Q copyltu(M)) R^-H``, ``M = R Rbar^H - Qbar^H Q``."""
     y = np.linalg.qr(a, mode)
@@ -659,7 +669,7 @@ def _qr(a: Any, mode: Any = "reduced") -> tuple[Any, Callable[[Any], tuple[Any, 
 
 
 @rrule(np.linalg.lstsq, samples=[S(_TALL, _R.standard_normal(5)), S(_TALL, _R.standard_normal((5, 2))),
-                                 S(_SQ, _V3)])
+                                 S(_SQ, _V3)], params=())  # rcond refused
 def _lstsq(a: Any, b: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``lstsq`` (full column rank): ``z = (A^H A)^-1 xbar``, ``bbar = A z + 2 r resbar``,
     ``Abar = r z^H - A z x^H - 2 r resbar x^H + U diag(sbar) V^H``."""
@@ -691,7 +701,7 @@ def _lstsq(a: Any, b: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], t
 
 if hasattr(np.linalg, "svdvals"):  # NumPy >= 2.0
 
-    @rrule(np.linalg.svdvals, samples=[S(_A), S(_TALL), S(_BATCH)])
+    @rrule(np.linalg.svdvals, samples=[S(_A), S(_TALL), S(_BATCH)], params=())
     def _svdvals(a: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
         """``svdvals``: ``Abar = U diag(sbar) V^H`` (distinct singular values)."""
         U, s, Vh = np.linalg.svd(a, full_matrices=False)
@@ -699,7 +709,7 @@ if hasattr(np.linalg, "svdvals"):  # NumPy >= 2.0
         return s, lambda g: (fit((U * np.asarray(g)[..., None, :]) @ Vh, ta),)
 
 
-@rrule(np.linalg.matrix_power, samples=[S(_SQ, 3), S(_BATCH, 2), S(_SQ, 0), S(_SQ, -2), S(_CSQ, 2)])
+@rrule(np.linalg.matrix_power, samples=[S(_SQ, 3), S(_BATCH, 2), S(_SQ, 0), S(_SQ, -2), S(_CSQ, 2)], params=())
 def _matrix_power(a: Any, n: int) -> tuple[Any, Callable[[Any], tuple[Any, None]]]:
     """``matrix_power``: ``Abar = sum_k (B^H)^k G (B^H)^(n-1-k)`` with ``B = A`` (``inv(A)`` for
     ``n < 0``, chained through ``inv``'s pullback)."""
@@ -720,7 +730,8 @@ def _matrix_power(a: Any, n: int) -> tuple[Any, Callable[[Any], tuple[Any, None]
     return y, pullback
 
 
-@rrule(np.linalg.multi_dot, samples=[S([_A, _B, _B.T]), S([_V3, _A, _B]), S([_A, _B, _B[0]]), S([_V3, _SQ, _V3 * 2])])
+@rrule(np.linalg.multi_dot, samples=[S([_A, _B, _B.T]), S([_V3, _A, _B]), S([_A, _B, _B[0]]), S([_V3, _SQ, _V3 * 2])],
+       params=())
 def _multi_dot(arrays: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``multi_dot``: ``Abar_i = (A_0..A_{i-1})^H G (A_{i+1}..A_k)^H`` (1-D ends as row/column)."""
     y = np.linalg.multi_dot(arrays, **kw)

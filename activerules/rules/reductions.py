@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dispatch import Sample, rrule, thunk
+from ..dispatch import Sample, add_samples, rrule, thunk
 from ._util import (
     bind,
     conj,
@@ -182,10 +182,28 @@ def _reduction(fn: Callable[..., Any], weight: Callable[..., Any], like_fn: Call
     return impl
 
 
+# The parameters each reduction's rule implements (see activerules.dispatch.params): the
+# others (dtype=, initial= of a product or an extremum, mean=, ...) are refused by name.
+_AK = "axis keepdims"
+_REDUCE_PARAMS: dict[Any, str] = {
+    np.sum: "axis keepdims where initial dtype", np.mean: "axis keepdims where dtype", np.nansum: "axis dtype",
+    np.nanmean: "axis dtype", np.nanmax: "axis", np.nanmin: "axis", np.prod: "axis keepdims dtype",
+    np.var: "axis keepdims ddof correction where dtype", np.std: "axis keepdims ddof correction where dtype",
+    np.nanvar: "axis ddof", np.nanstd: "axis",
+    np.logaddexp.reduce: "axis", np.logaddexp2.reduce: "axis", np.add.reduce: "axis keepdims where",
+}
 for _fn, (_w, _s) in _REDUCE.items():
-    rrule(_fn, samples=_s)(_reduction(_fn, _w, _fn))
+    rrule(_fn, samples=_s, params=_REDUCE_PARAMS.get(_fn, _AK))(_reduction(_fn, _w, _fn))
+_MASK = np.array([[True, False, True], [True, True, False]])
+add_samples(np.sum, S(_X23, axis=1, where=_MASK), S(_X23, initial=2.5))
+add_samples(np.add.reduce, S(_X23, axis=1, where=_MASK))
+add_samples(np.mean, S(_X23, axis=1, where=_MASK))
+for _fn in (np.var, np.std):
+    add_samples(_fn, S(_X23, axis=1, where=_MASK), S(_X23, axis=0, correction=1))
+for _fn in (np.sum, np.mean, np.nansum, np.nanmean, np.prod, np.var, np.std):  # dtype=: computed in that type
+    add_samples(_fn, S(_X23.astype(np.float32), axis=1, dtype=np.float64))
 for _fn, _like in _UFUNC_REDUCE.items():
-    rrule(_fn, samples=[S(_X23), S(_X23, axis=1), S(_X234, None), S(_X23, 1, keepdims=True),
+    rrule(_fn, params=_REDUCE_PARAMS.get(_fn, _AK), samples=[S(_X23), S(_X23, axis=1), S(_X234, None), S(_X23, 1, keepdims=True),
                         *([S(_NAN, axis=1)] if _like in _NANFUNCS else [])])(_reduction(_fn, _REDUCE[_like][0], _like))
 
 
@@ -267,7 +285,7 @@ _FOLDS: dict[np.ufunc, list[Any]] = {
                S(_POS23[:, :2], 1, initial=1.5, where=np.array([True, False]))],
 }
 for _u, _s in _FOLDS.items():
-    rrule(_u.reduce, samples=_s)(_fold(_u))
+    rrule(_u.reduce, samples=_s, params="axis keepdims initial where")(_fold(_u))
 
 
 def _segments(indices: Any, n: int) -> list[tuple[int, int]]:
@@ -320,7 +338,7 @@ _REDUCEAT: dict[Any, tuple[Callable[..., Any], list[Any]]] = {
     np.minimum.reduceat: (np.min, [S(_RUN, _SEGS), S(-_X234, [0, 1], axis=1)]),
 }
 for _fn, (_like, _s) in _REDUCEAT.items():
-    rrule(_fn, samples=_s)(_segmented(_fn, _REDUCE[_like][0]))
+    rrule(_fn, samples=_s, params="axis")(_segmented(_fn, _REDUCE[_like][0]))
 
 
 # ------------------------------------------------------------------------ scans
@@ -395,8 +413,12 @@ _SCANS: list[tuple[Any, bool, bool, list[Any]]] = [
 if hasattr(np, "cumulative_sum"):  # NumPy >= 2.1
     _CUMULATIVE = [S(_X23[0]), S(_X23, axis=1), S(_X23, axis=0, include_initial=True), S(_C23[0], include_initial=True)]
     _SCANS += [(np.cumulative_sum, False, False, _CUMULATIVE), (np.cumulative_prod, True, False, _CUMULATIVE)]
+_CUMULATIVE_FNS = [getattr(np, n) for n in ("cumulative_sum", "cumulative_prod") if hasattr(np, n)]
 for _fn, _prod, _nan, _samples in _SCANS:
-    rrule(_fn, samples=_samples)(_scan(_fn, _prod, _nan))
+    rrule(_fn, samples=_samples, params="axis include_initial" if _fn in _CUMULATIVE_FNS else
+          "axis dtype" if _fn in (np.cumsum, np.cumprod) else "axis")(_scan(_fn, _prod, _nan))
+    if _fn in (np.cumsum, np.cumprod):
+        add_samples(_fn, S(_X23.astype(np.float32), 1, np.complex128))
 
 
 # ------------------------------------------------------------ running extrema
@@ -453,7 +475,7 @@ _RUNNING_EXTREMA: list[tuple[Any, list[Any]]] = [
     (np.fmax.accumulate, _SKIPPED_NANS), (np.fmin.accumulate, _SKIPPED_NANS),
 ]
 for _fn, _more in _RUNNING_EXTREMA:
-    rrule(_fn, samples=_RUNNING + _more)(_running(_fn))
+    rrule(_fn, samples=_RUNNING + _more, params="axis")(_running(_fn))
 
 
 # -------------------------------------------------------------------- quantiles
@@ -515,19 +537,23 @@ def _q_cotangent(q: Any, gq: Any, values: Any, n: int) -> Any:
 
 
 _ODD = np.array([[0.5, -1.2, 2.0, 0.9, -0.3], [1.5, 0.3, -0.7, 2.2, 0.1]])
-rrule(np.median, samples=[S(_ODD), S(_ODD, axis=1), S(_X23, axis=1), S(_X234, axis=0, keepdims=True)])(
+# method= other than linear, weights= and overwrite_input= are refused
+rrule(np.median, params=_AK, samples=[S(_ODD), S(_ODD, axis=1), S(_X23, axis=1), S(_X234, axis=0, keepdims=True)])(
     _quantile(np.median, 1.0, 0.5))
-rrule(np.quantile, samples=[S(_ODD, 0.3), S(_ODD, np.array([0.1, 0.55, 0.9]), axis=1), S(_X234, 0.75, 2, keepdims=True)])(
+rrule(np.quantile, params=_AK, samples=[S(_ODD, 0.3), S(_ODD, np.array([0.1, 0.55, 0.9]), axis=1), S(_X234, 0.75, 2, keepdims=True)])(
     _quantile(np.quantile, 1.0))
-rrule(np.percentile, samples=[S(_ODD, 30.0), S(_ODD, [10.0, 95.0], axis=0)])(_quantile(np.percentile, 100.0))
+rrule(np.percentile, params=_AK, samples=[S(_ODD, 30.0), S(_ODD, [10.0, 95.0], axis=0),
+                                          S(_X234, 75.0, 2, keepdims=True)])(_quantile(np.percentile, 100.0))
 
 
 # ----------------------------------------------------------------------- others
 @rrule(np.average, samples=[S(_X23), S(_X23, axis=1), S(_X23, 1, np.array([0.2, 0.5, 1.3])),
-                            S(_X23, weights=np.abs(_X23) + 0.1), S(_X23, None, np.abs(_X23) + 0.1)])
+                            S(_X23, weights=np.abs(_X23) + 0.1), S(_X23, None, np.abs(_X23) + 0.1),
+                            S(_X23, 1, np.array([0.2, 0.5, 1.3]), keepdims=True)],
+       params="axis keepdims", differentiates="weights")  # returned=True (a tuple) is refused
 def _average(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
-    """``average``: ``abar = g w / sum w``, ``wbar = g (a - y) / sum w`` (``weights`` by
-    keyword is static data and gets no cotangent)."""
+    """``average``: ``abar = g w / sum w``, ``wbar = g (a - y) / sum w`` (an active ``weights=``
+    reaches the rule by position: the engine binds it)."""
     y = np.average(a, *pos, **kw)
     p = bind(np.average, 1, a, *pos, **kw)
     a = np.asarray(a)
@@ -551,18 +577,21 @@ def _average(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[A
 
 
 @rrule(np.diff, samples=[S(np.arange(6.0) ** 2), S(_X234, axis=1), S(_X234, 2, 0),
-                            S(_X23, prepend=0.5, append=np.array([[1.0], [2.0]]))])
+                            S(_X23, prepend=0.5, append=np.array([[1.0], [2.0]])),
+                            S(_X23, 1, 1, np.array([[0.5], [1.0]]), np.array([[2.0, 0.1], [-1.0, 0.3]])),
+                            S(np.arange(6.0) ** 2, 2, 0, 0.5, 1.5)], params="n axis", differentiates="prepend append")
 def _diff(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
-    """``diff``: the transpose of the difference operator applied ``n`` times
-    (``prepend``/``append`` are treated as constant data)."""
+    """``diff``: the transpose of the difference operator applied ``n`` times, to
+    ``prepend``/``append``/``a`` joined; ``prepend``/``append`` passed by position (the
+    engine binds active ones there) get their parts of that cotangent."""
     y = np.diff(a, *pos, **kw)
     p = bind(np.diff, 1, a, *pos, **kw)
     a = np.asarray(a)
     ax = normalize_axis_tuple(p["axis"], a.ndim)[0]
-    pre = p["prepend"]
+    pre, app = p["prepend"], p["append"]
     start = 0 if pre is None else (np.shape(pre)[ax] if np.ndim(pre) == a.ndim else 1)
     widths = [(0, 0)] * a.ndim
-    ta = like(a)
+    ta, tpre, tapp = like(a), like(pre), like(app)
     del a
 
     def pullback(g: Any) -> tuple[Any, ...]:
@@ -571,7 +600,13 @@ def _diff(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any,
             lo = np.pad(g, widths)
             widths[ax] = (0, 1)
             g = lo - np.pad(g, widths)
-        return (fit(np.take(g, np.arange(start, start + ta.shape[ax]), axis=ax), ta), *nones(pos))
+        end = start + ta.shape[ax]
+        rest: list[Any] = list(nones(pos))
+        if len(pos) > 2 and pre is not None:  # a scalar was broadcast: fit sums its part
+            rest[2] = fit(np.take(g, np.arange(start), axis=ax), tpre)
+        if len(pos) > 3 and app is not None:
+            rest[3] = fit(np.take(g, np.arange(end, g.shape[ax]), axis=ax), tapp)
+        return (fit(np.take(g, np.arange(start, end), axis=ax), ta), *rest)
 
     return y, pullback
 
@@ -600,7 +635,7 @@ _G = np.array([0.5, -1.2, 2.0, 0.9, -0.3, 1.1])
     S(_G), S(_G, 0.5), S(_G, edge_order=2), S(_X234), S(_X234, 0.5, 2.0, 0.25), S(_X234, 0.3, axis=(0, 2)),
     S(_X234, axis=-1, edge_order=2), S(_G, np.array([0, 1, 3, 4, 7, 8])), S(_X23, np.array([0, 2]), np.array([0, 1, 3]),
     edge_order=1), S(_G[:3], np.array([0, 1, 3]), edge_order=2), S(_C23, axis=1), S(_X23.astype(np.float32), 2.0),
-    S(_G[:2])])
+    S(_G[:2])], params="axis edge_order")
 def _gradient(f: Any, *varargs: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``gradient``: fbar = each axis' 3-tap stencil transposed; hbar = -Re <g, y> / h; coordinates constant.
 
@@ -653,7 +688,8 @@ def _no_coordinates() -> Any:
                               "pass them as constants (plain arrays)")
 
 
-@rrule(np.trace, samples=[S(_X23), S(np.arange(9.0).reshape(3, 3), 1), S(_X234, 0, 2, 1), S(_C23)])
+@rrule(np.trace, samples=[S(_X23), S(np.arange(9.0).reshape(3, 3), 1), S(_X234, 0, 2, 1), S(_C23), S(_X234, -1, 0, 2)],
+       params="offset axis1 axis2")
 def _trace(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``trace``: the cotangent placed on the (offset) diagonal."""
     y = np.trace(a, *pos, **kw)
@@ -672,7 +708,7 @@ def _trace(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any
 
 if hasattr(np.linalg, "trace"):  # NumPy >= 2.0: over the last two axes
 
-    @rrule(np.linalg.trace, samples=[S(_X23), S(_X234), S(_X234, offset=1), S(_C23, offset=-1)])
+    @rrule(np.linalg.trace, samples=[S(_X23), S(_X234), S(_X234, offset=1), S(_C23, offset=-1)], params="offset")
     def _linalg_trace(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
         """``linalg.trace``: ``trace`` over the last two axes."""
         return _trace(x, axis1=-2, axis2=-1, **kw)
@@ -724,7 +760,7 @@ _M3 = np.stack([_M, _M.T * 0.7 + 0.1])
     S(_X23), S(_X23, axis=1), S(_X23[0], 1), S(_X23[0], ord=np.inf), S(_X23[0], ord=-np.inf), S(_X23[0], 3),
     S(_X23, 1, axis=0, keepdims=True), S(_X23[0], 0), S(_C23), S(_C23[0], 1),
     S(_M, "fro"), S(_M, "nuc"), S(_M, 2), S(_M, -2), S(_M, 1), S(_M, -1), S(_M, ord=np.inf), S(_M, ord=-np.inf),
-    S(_M3, "fro", (1, 2)), S(_M3, "nuc", axis=(2, 1)), S(_M3, 2, axis=(1, 2), keepdims=True)])
+    S(_M3, "fro", (1, 2)), S(_M3, "nuc", axis=(2, 1)), S(_M3, 2, axis=(1, 2), keepdims=True)], params="ord axis keepdims")
 def _norm(x: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``linalg.norm``: vector norms (any ``ord``) and matrix norms (fro, nuc, ±1, ±2, ±inf)."""
     y = np.linalg.norm(x, *pos, **kw)
@@ -749,7 +785,8 @@ def _norm(x: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any,
 if hasattr(np.linalg, "vector_norm"):  # NumPy >= 2.0
 
     @rrule(np.linalg.vector_norm, samples=[S(_X23), S(_X23, axis=1), S(_X234, axis=(0, 2), ord=1),
-                                           S(_X23, ord=np.inf), S(_X23, axis=0, keepdims=True, ord=3), S(_C23)])
+                                           S(_X23, ord=np.inf), S(_X23, axis=0, keepdims=True, ord=3), S(_C23)],
+           params="axis keepdims ord")
     def _vector_norm(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
         """``linalg.vector_norm``: the vector-norm weights of ``linalg.norm`` over ``axis`` (all axes by default)."""
         y = np.linalg.vector_norm(x, **kw)
@@ -764,7 +801,7 @@ if hasattr(np.linalg, "vector_norm"):  # NumPy >= 2.0
         return y, pullback
 
     @rrule(np.linalg.matrix_norm, samples=[S(_M), S(_M3, ord="nuc"), S(_M, ord=2), S(_M3, ord=1, keepdims=True),
-                                           S(_M, ord=-np.inf), S(_C23)])
+                                           S(_M, ord=-np.inf), S(_C23)], params="keepdims ord")
     def _matrix_norm(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
         """``linalg.matrix_norm``: the matrix-norm weights of ``linalg.norm`` over the last two axes."""
         y = np.linalg.matrix_norm(x, **kw)
@@ -815,7 +852,7 @@ def _cov_static(p: dict[str, Any]) -> None:
 
 
 @rrule(np.cov, samples=[S(_X23), S(_X234[0]), S(_X23, rowvar=False), S(_X23[0], _X23[1]), S(_X23, ddof=0),
-                        S(_X23, bias=True), S(_C23)])
+                        S(_X23, bias=True), S(_C23)], params="rowvar bias ddof", differentiates="y")  # weights, dtype refused
 def _cov(m: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``cov`` (no weights): ``Xbar = (G + G^H) Xc / (N - ddof)`` on the centred observations."""
     y = np.cov(m, *pos, **kw)
@@ -839,7 +876,8 @@ def _cov(m: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, 
 
 
 @rrule(np.corrcoef, samples=[S(_X23 + np.array([[0.0, 0.4, 0.0], [0.0, 0.0, 0.3]])), S(_X234[0]), S(_X23[0], _X23[1] ** 2),
-                             S(_X234[1], rowvar=False)])
+                             S(_X234[1], rowvar=False)], params="rowvar",
+       differentiates="y")
 def _corrcoef(x: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``corrcoef``: ``R = C / (s s^T)``, ``s = sqrt(diag C)``, chained through ``cov``'s pullback."""
     R = np.corrcoef(x, *pos, **kw)
@@ -868,7 +906,8 @@ _TRAPZ: Any = getattr(np, "trapezoid", None) or getattr(np, "trapz")  # noqa: B0
 
 
 @rrule(_TRAPZ, samples=[S(_X23), S(_X23, np.array([0.0, 0.4, 1.5])), S(_X23, dx=0.3, axis=0), S(_X23, None, 0.5),
-                        S(_X234, _X234 + np.arange(4.0), axis=2), S(_X23[0], _X23[1] * 0.1 + np.arange(3.0))])
+                        S(_X234, _X234 + np.arange(4.0), axis=2), S(_X23[0], _X23[1] * 0.1 + np.arange(3.0))],
+       params="axis", differentiates="x dx")
 def _trapezoid(y: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``trapezoid``: ``ybar_i = g (d_{i-1} + d_i) / 2`` with ``d = diff(x)``; ``xbar`` and ``dxbar``
     from the same sum."""

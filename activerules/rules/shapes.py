@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dispatch import Sample, rrule
+from ..dispatch import Sample, add_samples, rrule
 from ._util import bind, fit, formula, like, nones, normalize_axis_tuple, unbroadcast
 
 S = Sample
@@ -70,14 +70,14 @@ _DIRECT: dict[Callable[..., Any], tuple[Callable[..., Any], list[Any]]] = {
     np.rot90: (lambda g, a, p: np.rot90(g, -p["k"], p["axes"]), [S(_A), S(_A, 3), S(_T, 1, (2, 0))]),
     np.tril: (lambda g, a, p: np.tril(g, p["k"]), [S(_Q), S(_Q, -1), S(_T, 1)]),
     np.triu: (lambda g, a, p: np.triu(g, p["k"]), [S(_Q), S(_Q, 1), S(_T, -1)]),
-    np.copy: (lambda g, a, p: g, [S(_A), S(_C)]),
+    np.copy: (lambda g, a, p: g, [S(_A), S(_C), S(_A.T, order="C"), S(_A, "F")]),
     np.ascontiguousarray: (lambda g, a, p: g, [S(_A.T)]),
     np.real_if_close: (lambda g, a, p: g, [S(_A)]),
     np.unwrap: (lambda g, a, p: g, [S(np.array([0.0, 1.0, 2.5, 4.0, -2.0, -0.5])), S(_A * 3, period=4.0, axis=0)]),
 }
 if hasattr(np, "astype"):  # NumPy >= 2.1
     _DIRECT[np.astype] = (lambda g, a, p: g, [S(_A.astype(np.float32), np.float64),
-                                              S(_C, np.complex128), S(_A, np.complex128)])
+                                              S(_C, np.complex128), S(_A, np.complex128), S(_A, np.float64, copy=False)])
 for _mt in (getattr(np, "matrix_transpose", None), getattr(np.linalg, "matrix_transpose", None)):  # NumPy >= 2.0
     if _mt is not None:
         _DIRECT[_mt] = (lambda g, a, p: np.swapaxes(g, -1, -2), [S(_T), S(_A)])
@@ -97,8 +97,24 @@ def _direct(fn: Callable[..., Any], back: Callable[..., Any]) -> Callable[..., A
     return impl
 
 
+# The optional parameters each rule implements (see activerules.dispatch.params), all
+# exercised by its samples; any other one (copy=, subok=, dtype=, mode= of
+# take, kind= of sort, ...) is refused by name.
+_PARAMS: dict[Any, str] = {
+    np.reshape: "order", np.ravel: "order", np.squeeze: "axis", np.transpose: "axes", np.flip: "axis",
+    np.roll: "axis", np.rot90: "k axes", np.tril: "k", np.triu: "k", np.unwrap: "discont axis period",
+    np.repeat: "axis", np.take: "axis mode", np.take_along_axis: "axis", np.pad: "mode constant_values", np.diag: "k",
+    np.diagonal: "offset axis1 axis2", np.rollaxis: "start", np.compress: "axis", np.delete: "axis",
+    np.append: "axis", np.concatenate: "axis", np.stack: "axis", np.split: "axis", np.array_split: "axis",
+    np.meshgrid: "indexing sparse copy", np.diagflat: "k", np.insert: "axis",
+    np.sort: "axis", np.partition: "axis", np.copy: "order",
+    **{f: "axis" for f in (getattr(np, "unstack", None),) if f is not None},
+    **{f: "copy" for f in (getattr(np, "astype", None),) if f is not None},
+    **{f: "offset" for f in (getattr(np.linalg, "diagonal", None),) if f is not None},
+}
+
 for _fn, (_back, _s) in _DIRECT.items():
-    rrule(_fn, samples=_s)(_direct(_fn, _back))
+    rrule(_fn, samples=_s, params=_PARAMS.get(_fn, ()))(_direct(_fn, _back))
 
 
 # --------------------------------------------------------- generic gather rule
@@ -221,8 +237,14 @@ if hasattr(np, "unstack"):  # NumPy >= 2.1
 if hasattr(np.linalg, "diagonal"):  # NumPy >= 2.0: over the last two axes
     _GATHER[np.linalg.diagonal] = ([S(_T), S(_Q, offset=1), S(_T, offset=-1)], (0,))
 
+# samples of parameters the rules implement generically (the index maps go through the
+# function itself; unwrap only adds multiples of its period)
+add_samples(np.unwrap, S(np.array([0.0, 1.0, 2.5, 4.0, -2.0, -0.5]), discont=4.0))
+add_samples(np.take, S(_V, np.array([5, -7, 1]), mode="wrap"), S(_A, np.array([[4, -1]]), axis=1, mode="clip"))
+add_samples(np.meshgrid, S(_V, _A[0], sparse=True), S(_V, _A[0], indexing="ij", copy=False))
 for _fn, (_s, _arrays) in _GATHER.items():
-    rrule(_fn, samples=_s)(_gather(_fn, _arrays, _INDEX_KW.get(_fn)))
+    rrule(_fn, samples=_s, params=_PARAMS.get(_fn, ()), differentiates="default" if _fn is np.select else ())(
+        _gather(_fn, _arrays, _INDEX_KW.get(_fn)))
 
 
 # ----------------------------------------------------------- sort / partition
@@ -268,5 +290,5 @@ def _argpartition(a: Any, kth: Any, axis: Any, kind: Any) -> Any:
     return np.argpartition(a, kth, axis=axis, kind=kind or "introselect")
 
 
-rrule(np.sort, samples=[S(_A), S(_A, axis=0), S(_T, None), S(_V)])(_by_permutation(np.sort, _argsort))
-rrule(np.partition, samples=[S(_V, 2), S(_A, 1, axis=0)])(_by_permutation(np.partition, _argpartition))
+rrule(np.sort, samples=[S(_A), S(_A, axis=0), S(_T, None), S(_V)], params=_PARAMS[np.sort])(_by_permutation(np.sort, _argsort))
+rrule(np.partition, samples=[S(_V, 2), S(_A, 1, axis=0)], params=_PARAMS[np.partition])(_by_permutation(np.partition, _argpartition))

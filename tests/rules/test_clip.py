@@ -49,3 +49,19 @@ def test_clip_refuses_what_numpy_refuses_with_numpys_error(call: Callable[[Any],
         call(X)
     with pytest.raises(expected.type, match=f"^{re.escape(str(expected.value))}$"):
         gradient(lambda x: call(x).sum(), X.copy())
+
+
+LO = np.array([-2.0, 0.5, 0.0, 1.2, 2.0])  # above HI at the last two entries: NumPy returns HI there
+HI = np.array([1.0, 1.0, 0.1, 1.0, 1.5])
+
+
+@pytest.mark.parametrize("wrt", ["a", "a_min", "a_max"])
+def test_clip_with_crossed_bounds_sends_the_cotangent_to_a_max(wrt: str) -> None:
+    """np.clip is minimum(maximum(a, a_min), a_max): where a_min > a_max the output is
+    a_max whatever a is (the rule used to send the cotangent to a_min there)."""
+    args = {"a": X, "a_min": LO, "a_max": HI}
+
+    def f(v: Any) -> Any:
+        return (np.clip(*[v if k == wrt else args[k] for k in ("a", "a_min", "a_max")]) * W).sum()
+
+    assert_gradient_matches_fd(f, args[wrt])
