@@ -329,21 +329,32 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
 
 class _Pullback:
     """The pullback :func:`vjp` returns. The tape's locks are released when it is
-    freed (``__del__`` costs less than a ``weakref.finalize`` per call)."""
+    freed (``__del__`` costs less than a ``weakref.finalize`` per call).
 
-    __slots__ = ("_run", "_result")
+    Each call is independent of the others: it starts from zero shadows (a sweep
+    leaves cotangents behind in buffers no entry releases, such as the target of
+    ``np.add.at``), and calls from several threads are serialised, since they share
+    the tape's cells and annotations."""
+
+    __slots__ = ("_run", "_result", "_lock", "_swept")
 
     def __init__(self, run: _Run, result: Any) -> None:
         self._run = run
         self._result = result
+        self._lock = threading.Lock()
+        self._swept = False  # the cells hold no cotangent before the first call
 
     def __call__(self, ybar: Any) -> tuple[Any, ...]:
         """The cotangents of ``vjp``'s arguments for the output cotangent ``ybar``."""
-        _gc_pause()
-        try:
-            return _sweep(self._run, self._result, ybar)
-        finally:
-            _gc_resume()
+        with self._lock:
+            _gc_pause()
+            try:
+                if self._swept:
+                    self._run.tape.clear_shadows()
+                self._swept = True
+                return _sweep(self._run, self._result, ybar)
+            finally:
+                _gc_resume()
 
     def __del__(self) -> None:
         self._run.tape.unlock()
@@ -382,25 +393,39 @@ def _sweep(run: _Run, result: Any, ybar: Any, consume: bool = False) -> tuple[An
     for c in run.cells:
         if c is not None:
             c.shadow = None
+    _clear_outputs(result)
     _seed_vjp(result, ybar)
     run.tape.sweep(consume)
     return tuple(None if c is None else (c.shadow if c.shadow is not None else c.zeros(0))
                  for c in run.cells)
 
 
+def _clear_outputs(result: Any) -> None:
+    """Zero the shadows of the outputs before they are seeded (an output no entry
+    writes, as ``np.zeros_like(x)``, keeps the seed of an earlier call)."""
+    t = type(result)
+    if t is Tracked or t is TrackedScalar:
+        result._cell.shadow = None
+    elif isinstance(result, (tuple, list)):
+        for r in result:
+            _clear_outputs(r)
+
+
 def _seed_vjp(result: Any, ybar: Any) -> None:
+    """Add ``ybar`` to the shadows of the outputs: outputs may share a storage
+    (``(x[:2], x[2:])``, ``np.split(x, 3)``, ``(y, y)``), so their seeds add up."""
     t = type(result)
     if t is Tracked:
         cell = result._cell
-        if (result._view is None and type(ybar) is np.ndarray and ybar.shape == cell.shape
-                and ybar.dtype == cell.dtype):
+        if (cell.shadow is None and result._view is None and type(ybar) is np.ndarray
+                and ybar.shape == cell.shape and ybar.dtype == cell.dtype):
             cell.shadow = ybar.copy()  # the sweep accumulates into it: never the caller's array
             return
-        cell.shadow = None
         s = cell.ensure(0)
         (result._view(s) if result._view is not None else s)[...] += ybar
     elif t is TrackedScalar:
-        result._cell.shadow = ybar
+        s = result._cell.shadow
+        result._cell.shadow = ybar if s is None else s + ybar
     elif isinstance(result, (tuple, list)):
         for r, y in zip(result, ybar):
             if y is not None:
