@@ -7,6 +7,7 @@ import ctypes
 import functools
 import gc
 import threading
+import time
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
@@ -31,12 +32,16 @@ _DEFAULT: Any = object()
 
 # Process-wide state shared by the differentiations of all threads, under one lock
 # (each entry and exit takes it once): forward passes running (primitives read this
-# one number without the lock), differentiations holding the cyclic collector
-# paused and whether it was enabled before the first of them.
+# one number without the lock), and the pause of the cyclic collector: the
+# differentiations holding it, whether it was enabled before the first of them, and
+# when it last ran (or the pause began).
 _guard = threading.Lock()
 _running = [0]
-_gc_holds = [0, False]
-
+_gc_holds: list[Any] = [0, False, 0.0]
+#: Seconds the collector may stay paused while differentiations of several threads
+#: overlap: past it, the next differentiation to finish runs the collection the
+#: collector would have made (else other threads' cyclic garbage grows without bound).
+GC_PAUSE_BOUND = 0.1
 # np.array, np.asarray and np.asanyarray accept sequences holding tracked values while
 # a forward pass runs (in any thread): NumPy offers no protocol for that, so the
 # module attributes are swapped for converting wrappers and restored after the last.
@@ -47,27 +52,59 @@ _WRAPPED = {name: constructor(fn) for name, fn in _ORIGINAL.items()}
 
 def _gc_pause() -> None:
     with _guard:
-        if _gc_holds[0] == 0:
-            _gc_holds[1] = gc.isenabled()
-            gc.disable()
-        _gc_holds[0] += 1
+        _hold()
+
+
+def _hold() -> None:
+    """Take a hold on the collector's pause (under ``_guard``)."""
+    if _gc_holds[0] == 0:
+        _gc_holds[1] = gc.isenabled()
+        _gc_holds[2] = time.monotonic()
+        gc.disable()
+    _gc_holds[0] += 1
+
+
+def _release() -> bool:
+    """Drop a hold (under ``_guard``): the collector enabled after the last one; True if
+    the pause, held by other differentiations, has lasted past ``GC_PAUSE_BOUND``, and
+    the caller is to collect (:func:`_catch_up`, outside the lock)."""
+    _gc_holds[0] -= 1
+    if not _gc_holds[1]:
+        return False
+    if _gc_holds[0] == 0:
+        gc.enable()
+        return False
+    now = time.monotonic()
+    if now - _gc_holds[2] < GC_PAUSE_BOUND:
+        return False
+    _gc_holds[2] = now  # one thread collects per period
+    return True
+
+
+def _catch_up() -> None:
+    """The collection the paused collector owes: of the oldest generation whose count
+    passed its threshold, as the collector itself would choose."""
+    counts, limits = gc.get_count(), gc.get_threshold()
+    gen = 0
+    for g in (1, 2):
+        if counts[g] > limits[g]:
+            gen = g
+    if counts[0] > limits[0] or gen:
+        gc.collect(gen)
 
 
 def _gc_resume() -> None:
     with _guard:
-        _gc_holds[0] -= 1
-        if _gc_holds[0] == 0 and _gc_holds[1]:
-            gc.enable()
+        collect = _release()
+    if collect:
+        _catch_up()
 
 
 def _forward_begin() -> None:
     """A forward pass starts: the collector paused (see :func:`no_gc`; resumed by
     :func:`_gc_resume`, possibly after the sweep) and the sequence constructors on."""
     with _guard:
-        if _gc_holds[0] == 0:
-            _gc_holds[1] = gc.isenabled()
-            gc.disable()
-        _gc_holds[0] += 1
+        _hold()
         if _running[0] == 0:
             for name, fn in _WRAPPED.items():
                 setattr(np, name, fn)
@@ -82,10 +119,9 @@ def _forward_end(resume: bool) -> None:
         if _running[0] == 0:
             for name, fn in _ORIGINAL.items():
                 setattr(np, name, fn)
-        if resume:
-            _gc_holds[0] -= 1
-            if _gc_holds[0] == 0 and _gc_holds[1]:
-                gc.enable()
+        collect = _release() if resume else False
+    if collect:
+        _catch_up()
 
 
 @contextlib.contextmanager
