@@ -25,7 +25,7 @@ from typing import Any, Callable, NoReturn
 
 import numpy as np
 
-from ..activity import DONATE_MIN, ActiveRulesError, RuleError, donating
+from ..activity import DONATE_MIN, ActiveRulesError, RuleError, ShadowRebindError, donating
 from ..adapters.rrule import Thunk, check_active, check_duplicated
 from ..dispatch.resolution import _check_returned
 
@@ -370,7 +370,7 @@ def _reverse_rule(entry: Entry) -> None:
                     c.shadow = c.zeros(0)
                     fresh.append(c)
                 dvals.append(c.shadow if v is None else v(c.shadow))
-            anns[i].dval = dvals
+            anns[i]._dval = dvals
             continue
         s = cell.shadow
         if s is None:
@@ -378,22 +378,22 @@ def _reverse_rule(entry: Entry) -> None:
             fresh.append(cell)
             if view is None and i not in mutates and _bound_once(cell, binds):
                 ann = anns[i]
-                ann.dval = s
+                ann._dval = s
                 ann.fresh = True  # the rule may hand its cotangent over instead of adding it
                 adopt.append((ann, cell, s))
             else:
-                anns[i].dval = s if view is None else view(s)
+                anns[i]._dval = s if view is None else view(s)
         elif i in mutates:
             if careful:
                 saved.append((cell, s.copy()))
-            anns[i].dval = s if view is None else view(s)
+            anns[i]._dval = s if view is None else view(s)
         elif careful and cell not in fresh:
             real = s if view is None else view(s)
             tmp = np.zeros(real.shape, real.dtype)
             scratch.append((real, tmp))
-            anns[i].dval = tmp
+            anns[i]._dval = tmp
         else:
-            anns[i].dval = s if view is None else view(s)
+            anns[i]._dval = s if view is None else view(s)
     if not live:
         dret = _zero_out(out, 0) if out is not None else None
     try:
@@ -437,6 +437,8 @@ def _call(reverse: Any, dret: Any, released: bool) -> Any:
 def _raise_failure(label: str, e: Exception) -> NoReturn:
     """Raise the RuleError for a rule whose reverse raised ``e`` (``e`` itself if it is one)."""
     if isinstance(e, RuleError):
+        if type(e) is ShadowRebindError:  # raised by the annotation, which knows no rule
+            raise RuleError(f"{label}: {e}") from e
         raise e
     raise RuleError(f"{label}: reverse raised {type(e).__name__}: {e}") from e
 
@@ -587,7 +589,9 @@ def _check_array(label: str, i: int, c: Any, shape: tuple[int, ...], dtype: Any)
 
 
 def _set_dval(ann: Any, dval: Any, width: int) -> None:
+    """Give a rule its shadow (the slot behind the ``dval`` property, which refuses
+    rebinding by rules: activity.set_shadow)."""
     if width:
-        ann.dvals = dval
+        ann._dvals = dval
     else:
-        ann.dval = dval
+        ann._dval = dval

@@ -680,10 +680,10 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         for act, v in zip(acts_t, vals):
             ann = _new(act)
             ann.val = v
-            if act is Duplicated:
-                ann.dval = None
+            if act is Duplicated:  # the slot behind the dval property (activity.set_shadow)
+                ann._dval = None
             elif act is BatchDuplicated:
-                ann.dvals = (None,) * width
+                ann._dvals = (None,) * width
             anns.append(ann)
     # Copy-on-write bookkeeping: reference counts of the array arguments (and of the
     # arrays owning their memory) before and after the call tell whether the rule

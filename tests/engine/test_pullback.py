@@ -75,9 +75,9 @@ def test_pullback_called_again_gives_the_jacobian(f: Any, jf: Any) -> None:
 def test_pullback_after_a_failed_call() -> None:
     _, pb = ar.vjp(_add_at, X.copy())
     pb(np.ones(X.size))
-    with pytest.raises(Exception):
+    with pytest.raises((ValueError, TypeError, ar.ActiveRulesError)):
         pb(np.ones(3))  # wrong shape
-    with pytest.raises(Exception):
+    with pytest.raises((ValueError, TypeError, ar.ActiveRulesError)):
         pb("not a cotangent")
     e = np.eye(X.size)[1]
     np.testing.assert_allclose(pb(e)[0], _jax_vjp(_jadd_at, X, e), rtol=1e-12)

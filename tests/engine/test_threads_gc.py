@@ -29,7 +29,16 @@ def _chain(v: Any) -> Any:
 
 
 def test_collector_runs_while_threads_differentiate_continuously() -> None:
-    assert gc.isenabled()
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        _run_threads()
+    finally:
+        if not was:
+            gc.disable()
+
+
+def _run_threads() -> None:
     stop = threading.Event()
     x = np.linspace(0.0, 1.0, 16)
 
