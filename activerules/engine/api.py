@@ -156,6 +156,7 @@ class _Run:
         self.call_args: list[Any] = []
         self.cells: list[Cell | None] = []  # per argument: its cell if differentiated
         self.copy_back: list[tuple[Tracked, np.ndarray, np.ndarray]] = []
+        self.shadows: list[Any] = []  # the caller's shadows (autodiff), restored on failure
 
     def add_array(self, arr: Any, shadow: Any) -> None:
         """A Duplicated argument of :func:`autodiff`: the function's writes reach ``arr``."""
@@ -164,6 +165,8 @@ class _Run:
                                 f"got {type(arr).__name__}")
         own = _alias(arr)  # writable even after the caller's array is locked below
         t = new_root(own, self.tape, Cell(arr.shape, arr.dtype, shadow))
+        self.tape.originals[id(t)] = arr  # its values are kept before the first write
+        self.shadows.append(shadow)
         # Writes through the caller's own array (an untracked alias) are impossible meanwhile.
         self.tape.lock(arr)
         self.copy_back.append((t, arr, own))
@@ -201,18 +204,36 @@ class _Run:
             result = f(*self.call_args)
         except BaseException:
             _forward_end(resume=True)
-            self.finish()
+            self.finish(failed=True)
             raise
         _forward_end(resume=not sweep_follows)
         return result
 
-    def finish(self) -> None:
-        """Unlock the caller's arrays and give them the function's side effects."""
+    def finish(self, failed: bool = False) -> None:
+        """Unlock the caller's arrays and give them the function's side effects (none
+        if the differentiation ``failed``: they keep their values)."""
         self.tape.unlock()
-        for t, arr, own in self.copy_back:
-            if t._a is not own:  # the storage moved (copy-on-write): write the final values
-                arr[...] = t._a
+        if failed:  # the arrays written in place get their values back
+            for arr, old in self.tape.saved:
+                arr[...] = old
+        else:
+            for t, arr, own in self.copy_back:
+                if t._a is not own:  # the storage moved (copy-on-write): write the final values
+                    arr[...] = t._a
         self.copy_back = []
+        self.tape.saved.clear()
+
+    def sweep_or_restore(self) -> None:
+        """The sweep of :func:`autodiff`; if it fails, the caller's shadows get their
+        values from before it back (rules that ran accumulated into them)."""
+        saved = [tuple(d.copy() for d in s) if type(s) is tuple else s.copy() for s in self.shadows]
+        try:
+            self.tape.sweep(consume=True)
+        except BaseException:
+            for s, old in zip(self.shadows, saved):
+                for cur, o in zip(s, old) if type(s) is tuple else ((s, old),):
+                    cur[...] = o
+            raise
 
 
 def _alias(arr: np.ndarray) -> np.ndarray:
@@ -302,11 +323,13 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
         raise
     result = run.forward(f, sweep_follows=True)  # one pause of the collector for both
     try:
+        failed = True
         try:
             _seed(result, returns, run.tape.width)
-            run.tape.sweep(consume=True)
+            run.sweep_or_restore()
+            failed = False
         finally:
-            run.finish()
+            run.finish(failed)
             run.tape.entries.clear()
     finally:
         _gc_resume()  # the tape is freed first
