@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import functools
 import gc
+import sys
 import threading
 import time
 from typing import Any, Callable, Iterator, Sequence, TypeVar
@@ -19,6 +20,7 @@ from .tracked import (
     Tracked,
     TrackedScalar,
     constructor,
+    move_to_copy,
     new_root,
     new_scalar,
     rebuild,
@@ -220,6 +222,11 @@ class _Run:
             for t, arr, own in self.copy_back:
                 if t._a is not own:  # the storage moved (copy-on-write): write the final values
                     arr[...] = t._a
+        for t, arr, own in self.copy_back:
+            # Held by more than this run (the stand-in or a view of it escaped the function:
+            # a global, a closure, the result): detached, its writes must not reach ``arr``.
+            if t._a is own and sys.getrefcount(t) > _RUN_REFS:
+                move_to_copy(t)
         self.copy_back = []
         self.tape.saved.clear()
 
@@ -234,6 +241,11 @@ class _Run:
                 for cur, o in zip(s, old) if type(s) is tuple else ((s, old),):
                     cur[...] = o
             raise
+
+
+#: References to a caller's stand-in in :meth:`_Run.finish` when nothing else holds it:
+#: ``call_args``, the ``copy_back`` tuple, the loop variable and getrefcount's argument.
+_RUN_REFS = 4
 
 
 def _alias(arr: np.ndarray) -> np.ndarray:

@@ -415,8 +415,14 @@ def prepare_write(t: Tracked, args: tuple[Any, ...] = ()) -> None:
             "its argument (or the argument itself), which the engine holds as a copy: writing "
             "into it would not reach the argument as it does in NumPy. Write into the argument "
             "(or a view of it made by indexing), or into a .copy() of the result")
-    new = root._a.copy(order="K")
     stats["cow_copies"] += 1
+    move_to_copy(root)
+
+
+def move_to_copy(root: Tracked) -> None:
+    """Move ``root`` and its live views to a copy of its buffer (the old one is left
+    to whoever still reads it)."""
+    new = root._a.copy(order="K")
     root._a = new
     root._pinned = False
     if root._views:
