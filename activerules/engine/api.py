@@ -321,11 +321,11 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     """
     run = _Run(_width(args))
     try:
-        for a in args:
+        for k, a in enumerate(args):
             if isinstance(a, BatchDuplicated):
-                run.add_array(a.val, tuple(a.dvals))
+                _add_duplicated(run, k, a.val, tuple(a.dvals))
             elif isinstance(a, Duplicated):
-                run.add_array(a.val, a.dval)
+                _add_duplicated(run, k, a.val, a.dval)
             elif isinstance(a, Active):
                 run.add_scalar(a.val)
             else:
@@ -347,6 +347,28 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
         _gc_resume()  # the tape is freed first
     derivs = tuple(_derivative(a, c, run.tape.width) for a, c in zip(args, run.cells))
     return (derivs, primal_of(result)) if with_primal else derivs
+
+
+def _add_duplicated(run: _Run, k: int, arr: Any, shadow: Any) -> None:
+    """Argument ``k`` of :func:`autodiff`, an array with its shadow(s). Enzyme's rule, one
+    storage has one shadow: the same array with the same shadow as an earlier argument
+    is that argument's stand-in again (the function sees one array, as NumPy's call
+    does); any other sharing of memory between differentiated arguments raises."""
+    for j, (t, other, _own) in enumerate(run.copy_back):
+        if not np.shares_memory(arr, other):
+            continue
+        same = run.shadows[j]
+        if arr is other and (shadow is same or (type(shadow) is tuple and type(same) is tuple
+                                                and all(a is b for a, b in zip(shadow, same)))):
+            run.call_args.append(t)
+            run.cells.append(t._cell)
+            return
+        first = run.cells.index(t._cell)
+        raise ActivityError(
+            f"autodiff: argument {k} shares memory with argument {first} but is not the same array "
+            "with the same shadow; one storage has one shadow (Enzyme's rule): pass the same "
+            "ar.Duplicated(x, dx) for both, or a copy (x.copy()) for an independent argument")
+    run.add_array(arr, shadow)
 
 
 def _seed(result: Any, returns: Any, width: int) -> None:

@@ -916,7 +916,9 @@ def _wrap(y: Any, tape: Tape, args: list[Any], refs: int = 3) -> tuple[Any, Any]
         if _shares_memory(y, args):  # a view of an argument, or one itself: its own storage
             y = y.copy()
             pinned = DETACHED
-        elif _rc(y) > refs:  # the engine's own references; anything more is the rule's
+        elif _rc(y) > refs or y.base is not None:
+            # beyond the engine's own references the rule kept it, or it is a view of an
+            # array the rule may keep (its pullback reads it): a write first copies
             pinned = True
         w = new_root(y, tape, pinned=pinned)
         return w._cell, w

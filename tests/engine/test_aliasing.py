@@ -60,3 +60,76 @@ def test_an_escaped_stand_in_of_a_closure_no_longer_writes() -> None:
         assert "escaped" in str(e)
     np.testing.assert_array_equal(x, [1.0, 2.0, 3.0])
     np.testing.assert_allclose(dx, fd_grad(lambda v: (v * 2.0).sum(), np.array([1.0, 2.0, 3.0])))
+
+
+# -- an rrule whose output is a view of an array its pullback keeps ---------------------------
+
+@ar.primitive
+def _exp_view(x: Any) -> Any:
+    return np.exp(x)
+
+
+@ar.rrule(_exp_view)
+def _exp_view_rule(x: Any) -> Any:
+    y = np.exp(x)
+    return y[:], lambda g: (g * y,)  # the output is a view of y, which the pullback reads
+
+
+@ar.primitive
+def _exp_reshaped(x: Any) -> Any:
+    return np.exp(x)
+
+
+@ar.rrule(_exp_reshaped)
+def _exp_reshaped_rule(x: Any) -> Any:
+    y = np.exp(x).reshape(1, -1)
+    return y.reshape(-1), lambda g: (g * y[0],)
+
+
+def _scaled_in_place(e: Any) -> Any:
+    def f(x: Any) -> Any:
+        y = e(x)
+        y *= 3.0  # written in place after the rule kept its base
+        y[0] = y[1] * x[2]
+        return (y * x).sum()
+    return f
+
+
+@pytest.mark.parametrize("e", [_exp_view, _exp_reshaped])
+def test_writing_into_an_rrule_output_that_views_what_its_pullback_keeps(e: Any) -> None:
+    f = _scaled_in_place(e)
+    x = np.array([0.3, -0.5, 1.2])
+    np.testing.assert_allclose(ar.gradient(f, x.copy()), fd_grad(f, x), rtol=1e-6)
+    xa, dx = x.copy(), np.zeros(3)
+    ar.autodiff(f, ar.Duplicated(xa, dx))
+    np.testing.assert_allclose(dx, fd_grad(f, x), rtol=1e-6)
+
+
+# -- the same array passed as two Duplicated arguments ----------------------------------------
+
+def _two(a: Any, b: Any) -> Any:
+    a *= b  # NumPy: b sees the write, it is the same array
+    return (np.sin(a) * b).sum()
+
+
+def _once(x: Any) -> Any:
+    return _two(x, x)
+
+
+def test_the_same_array_and_shadow_twice_is_one_argument() -> None:
+    x0 = np.array([0.3, -0.5, 1.2])
+    x, dx = x0.copy(), np.zeros(3)
+    ar.autodiff(_two, ar.Duplicated(x, dx), ar.Duplicated(x, dx))
+    np.testing.assert_allclose(dx, fd_grad(_once, x0), rtol=1e-6)  # Enzyme: same storage, same shadow
+    np.testing.assert_allclose(x, x0 * x0)  # the side effect, once
+
+
+@pytest.mark.parametrize("second", ["other shadow", "overlapping view"])
+def test_the_same_storage_with_another_shadow_raises(second: Any) -> None:
+    x, dx = np.array([0.3, -0.5, 1.2, 2.0]), np.zeros(4)
+    before = x.copy()
+    b = ar.Duplicated(x, np.zeros(4)) if second == "other shadow" else ar.Duplicated(x[1:], dx[1:])
+    with pytest.raises(ar.ActivityError, match="argument 1.*argument 0|share memory"):
+        ar.autodiff(lambda a, b: (a * b[0]).sum(), ar.Duplicated(x, dx), b)
+    np.testing.assert_array_equal(x, before)
+    assert x.flags.writeable and not dx.any()
