@@ -185,7 +185,7 @@ class _Run:
             own = arr.view(np.ndarray)
             own.flags.writeable = False
         t = new_root(own, self.tape, Cell(arr.shape, arr.dtype), pinned=True)
-        self.tape.lock(arr)
+        self.tape.lock(arr, keep=True)
         self.call_args.append(t)
         self.cells.append(t._cell)
 

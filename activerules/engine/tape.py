@@ -143,7 +143,8 @@ class Tape:
     def __init__(self, width: int = 0) -> None:
         self.entries: list[Any] = []
         self.width = width  # 0: not a batch; else the number of lanes
-        self.locked: dict[int, tuple[np.ndarray, bool]] = {}
+        # id -> (array, a copy of its values to compare at the sweep, or None)
+        self.locked: dict[int, tuple[np.ndarray, Any]] = {}
         # id(root) -> (weakref to the root, weakrefs to outputs that hold a copy of what
         # NumPy returns as a view of it): see tracked.prepare_write
         self.detached: dict[int, tuple[Any, list[Any]]] = {}
@@ -155,22 +156,36 @@ class Tape:
 
     # -- locking untracked arrays -------------------------------------------------------
 
-    def lock(self, arr: np.ndarray) -> None:
-        """Make ``arr`` (and the array owning its memory) read-only until :meth:`unlock`."""
+    def lock(self, arr: np.ndarray, keep: bool = False) -> None:
+        """Make ``arr`` (and the array owning its memory) read-only until :meth:`unlock`.
+        ``keep``: ``arr``'s values must not change at all while the tape lives (a constant a
+        reverse reads, an input :func:`vjp` borrows): a copy is kept to compare at the sweep,
+        since a view made before the lock stays writable (NumPy locks no existing view)."""
+        if keep and id(arr) not in self.locked:
+            self.locked[id(arr)] = (arr, arr.copy())
+            _acquire(arr)
         for a in (arr, arr.base):
             if isinstance(a, np.ndarray) and id(a) not in self.locked:
-                self.locked[id(a)] = (a, True)
+                self.locked[id(a)] = (a, None)
                 _acquire(a)
 
     def check_locks(self) -> None:
-        """The version check: every locked array must still be read-only."""
-        for a, _ in self.locked.values():
+        """The version check: every locked array must still be read-only, and hold the
+        values it had when it was locked with ``keep``."""
+        for a, kept in self.locked.values():
             if a.flags.writeable:
                 raise MutationError(
                     f"an array of shape {a.shape} that the reverse sweep reads was made writable "
                     "again during the differentiation and may have been modified through an "
                     "untracked alias; do not write to inputs except through the function's "
                     "arguments")
+            if kept is not None and not np.array_equal(a, kept, equal_nan=a.dtype.kind in "fc"):
+                raise MutationError(
+                    f"an array of shape {a.shape} that the reverse sweep reads (a constant a rule "
+                    "kept, or an argument of vjp/gradient) was written during the differentiation "
+                    "through a view made before the engine locked it (v = c[:]; ...; v[0] = ...): "
+                    "the derivative would use the new values. Write into a copy (c.copy()) made "
+                    "before the view, or finish writing before the array is used")
 
     def unlock(self) -> None:
         """Release the locks taken by :meth:`lock` (owners last)."""

@@ -857,7 +857,7 @@ def _pin(e: tuple[Any, Any, Any, Any], tape: Tape) -> None:
         r = owner if root is None else root
         r._pinned = r._pinned or True  # DETACHED stays
     else:
-        tape.lock(e[1])
+        tape.lock(e[1], keep=True)
 
 
 def _held_by(y: Any, v: Any) -> int:

@@ -133,3 +133,54 @@ def test_the_same_storage_with_another_shadow_raises(second: Any) -> None:
         ar.autodiff(lambda a, b: (a * b[0]).sum(), ar.Duplicated(x, dx), b)
     np.testing.assert_array_equal(x, before)
     assert x.flags.writeable and not dx.any()
+
+
+# -- writes through a view made before the engine locked the array ----------------------------
+
+def _right_or_named(run: Any, want: np.ndarray) -> None:
+    """``run()`` gives the finite-difference gradient, or raises a MutationError that
+    says what to do (copy the array)."""
+    try:
+        got = run()
+    except ar.MutationError as e:
+        assert "view" in str(e) and "copy()" in str(e), str(e)
+        return
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def _constant_written_through_an_earlier_view(x: Any) -> Any:
+    c = np.array([1.0, 2.0, 3.0])
+    v = c[:]  # made before the rule below captured c
+    y = x * c
+    v[0] = 100.0  # NumPy: y keeps c's old values
+    return (y * y).sum() + (x * v).sum()
+
+
+def test_a_constant_written_through_a_view_made_before_a_rule_kept_it() -> None:
+    f = _constant_written_through_an_earlier_view
+    x = np.array([0.3, -0.5, 1.2])
+    want = fd_grad(f, x)
+    _right_or_named(lambda: ar.gradient(f, x.copy()), want)
+    _right_or_named(lambda: ar.vjp(f, x.copy())[1](1.0)[0], want)
+
+    def with_autodiff() -> np.ndarray:
+        dx = np.zeros(3)
+        ar.autodiff(f, ar.Duplicated(x.copy(), dx))
+        return dx
+    _right_or_named(with_autodiff, want)
+
+
+def test_the_callers_array_written_through_a_view_made_before_the_call() -> None:
+    x = np.array([0.3, -0.5, 1.2])
+    v = x[:]
+
+    def f(a: Any) -> Any:
+        y = a * a
+        v[0] = 100.0  # writes the caller's x, not the differentiated value
+        return (y * a).sum()
+
+    want = fd_grad(f, x.copy())  # f gets copies: the writes through v reach x only
+    x[:] = [0.3, -0.5, 1.2]
+    _right_or_named(lambda: ar.gradient(f, x), want)
+    x[:] = [0.3, -0.5, 1.2]
+    _right_or_named(lambda: ar.vjp(f, x)[1](1.0)[0], want)
