@@ -166,11 +166,13 @@ class _Run:
             raise ActivityError(f"only float or complex ndarrays can be differentiated as arrays, "
                                 f"got {type(arr).__name__}")
         own = _alias(arr)  # writable even after the caller's array is locked below
-        t = new_root(own, self.tape, Cell(arr.shape, arr.dtype, shadow))
-        self.tape.originals[id(t)] = arr  # its values are kept before the first write
+        # Pinned: the function's first write moves the root to a copy, so the caller's
+        # memory keeps its values until the call succeeded (finish writes the final
+        # ones): a failure leaves it alone, and a write through a view of it made before
+        # the call (which the lock below cannot stop) is caught at the sweep.
+        t = new_root(own, self.tape, Cell(arr.shape, arr.dtype, shadow), pinned=True)
         self.shadows.append(shadow)
-        # Writes through the caller's own array (an untracked alias) are impossible meanwhile.
-        self.tape.lock(arr)
+        self.tape.lock(arr, keep=True)
         self.copy_back.append((t, arr, own))
         self.call_args.append(t)
         self.cells.append(t._cell)
@@ -215,10 +217,7 @@ class _Run:
         """Unlock the caller's arrays and give them the function's side effects (none
         if the differentiation ``failed``: they keep their values)."""
         self.tape.unlock()
-        if failed:  # the arrays written in place get their values back
-            for arr, old in self.tape.saved:
-                arr[...] = old
-        else:
+        if not failed:
             for t, arr, own in self.copy_back:
                 if t._a is not own:  # the storage moved (copy-on-write): write the final values
                     arr[...] = t._a
@@ -228,7 +227,6 @@ class _Run:
             if t._a is own and sys.getrefcount(t) > _RUN_REFS:
                 move_to_copy(t)
         self.copy_back = []
-        self.tape.saved.clear()
 
     def sweep_or_restore(self) -> None:
         """The sweep of :func:`autodiff`; if it fails, the caller's shadows get their

@@ -138,7 +138,7 @@ class Tape:
     """A per-differentiation list of entries plus the arrays locked read-only
     while the tape lives (values a reverse reads that the engine cannot guard)."""
 
-    __slots__ = ("entries", "width", "locked", "detached", "originals", "saved", "__weakref__")
+    __slots__ = ("entries", "width", "locked", "detached", "__weakref__")
 
     def __init__(self, width: int = 0) -> None:
         self.entries: list[Any] = []
@@ -148,11 +148,6 @@ class Tape:
         # id(root) -> (weakref to the root, weakrefs to outputs that hold a copy of what
         # NumPy returns as a view of it): see tracked.prepare_write
         self.detached: dict[int, tuple[Any, list[Any]]] = {}
-        # autodiff: id(root) -> the caller's array, for the roots on the caller's memory not
-        # written yet; at the first write in place its values go to ``saved`` (array, copy),
-        # restored if the differentiation fails (tracked.prepare_write)
-        self.originals: dict[int, np.ndarray] = {}
-        self.saved: list[tuple[np.ndarray, np.ndarray]] = []
 
     # -- locking untracked arrays -------------------------------------------------------
 

@@ -400,13 +400,8 @@ def prepare_write(t: Tracked, args: tuple[Any, ...] = ()) -> None:
     root = t._root
     if root is None:
         root = t
-    tape = root._tape
-    if tape.detached:
+    if root._tape.detached:
         _refuse_if_viewed(root, args)
-    if tape.originals and id(root) in tape.originals:  # a caller's array, first written
-        arr = tape.originals.pop(id(root))
-        if not root._pinned:  # written in place: its values are restored if the call fails
-            tape.saved.append((arr, arr.copy()))
     if not root._pinned:
         return
     if root._pinned == DETACHED:

@@ -184,3 +184,19 @@ def test_the_callers_array_written_through_a_view_made_before_the_call() -> None
     _right_or_named(lambda: ar.gradient(f, x), want)
     x[:] = [0.3, -0.5, 1.2]
     _right_or_named(lambda: ar.vjp(f, x)[1](1.0)[0], want)
+
+
+def test_the_callers_array_written_through_a_view_made_before_autodiff() -> None:
+    x = np.array([0.3, -0.5, 1.2])
+    v = x[:]
+
+    def f(a: Any) -> Any:
+        y = a * a
+        v[0] = 100.0  # an untracked write into the differentiated array's memory
+        return (y * a).sum()
+
+    dx = np.zeros(3)
+    # the write is outside what the engine records: only an error is right
+    with pytest.raises(ar.MutationError, match=r"view.*copy\(\)"):
+        ar.autodiff(f, ar.Duplicated(x, dx))
+    assert not dx.any()
