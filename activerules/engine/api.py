@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-from ..activity import Active, ActivityError, BatchDuplicated, Const, Duplicated
+from ..activity import Active, ActiveRulesError, ActivityError, BatchDuplicated, Const, Duplicated
 from .tape import Cell, Tape
 from .tracked import (
     PRIMITIVE_MARK,
@@ -427,17 +427,22 @@ class _Pullback:
     ``np.add.at``), and calls from several threads are serialised, since they share
     the tape's cells and annotations."""
 
-    __slots__ = ("_run", "_result", "_lock", "_swept")
+    __slots__ = ("_run", "_result", "_lock", "_swept", "_busy")
 
     def __init__(self, run: _Run, result: Any) -> None:
         self._run = run
         self._result = result
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reentrant: a call from its own sweep raises, not hangs
         self._swept = False  # the cells hold no cotangent before the first call
+        self._busy = False
 
     def __call__(self, ybar: Any) -> tuple[Any, ...]:
         """The cotangents of ``vjp``'s arguments for the output cotangent ``ybar``."""
         with self._lock:
+            if self._busy:
+                raise ActiveRulesError("a vjp pullback was called from its own sweep (a rule's "
+                                       "reverse calling it): call it after it returned")
+            self._busy = True
             _gc_pause()
             try:
                 if self._swept:
@@ -445,6 +450,7 @@ class _Pullback:
                 self._swept = True
                 return _sweep(self._run, self._result, ybar)
             finally:
+                self._busy = False
                 _gc_resume()
 
     def __del__(self) -> None:

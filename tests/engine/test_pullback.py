@@ -106,3 +106,52 @@ def test_one_pullback_from_several_threads() -> None:
     for t in threads:
         t.join()
     assert not errors, errors[:3]
+
+
+@ar.primitive
+def _picky(a: Any) -> Any:
+    return a * 3.0
+
+
+@ar.rrule(_picky)
+def _picky_rule(a: Any) -> Any:
+    def pullback(g: Any) -> Any:
+        if g[0] > 10.0:
+            raise ValueError("cotangent too large")
+        return (3.0 * g,)
+    return a * 3.0, pullback
+
+
+def test_pullback_after_a_rule_failed_midway() -> None:
+    def f(x: Any) -> Any:
+        b = np.zeros_like(x)
+        np.add.at(b, [0, 1, 1], x[:3])
+        return _picky(b * x) + np.sin(b)
+
+    def jf(x: Any) -> Any:
+        b = jnp.zeros_like(x).at[jnp.array([0, 1, 1])].add(x[:3])
+        return 3.0 * b * x + jnp.sin(b)
+
+    _, pb = ar.vjp(f, X.copy())
+    with pytest.raises(ar.RuleError, match="cotangent too large"):
+        pb(np.full(X.size, 100.0))
+    e = np.linspace(-1.0, 1.0, X.size)
+    np.testing.assert_allclose(pb(e)[0], _jax_vjp(jf, X, e), rtol=1e-12)
+    np.testing.assert_allclose(pb(e)[0], _jax_vjp(jf, X, e), rtol=1e-12)
+
+
+def test_a_pullback_called_from_its_own_sweep_raises() -> None:
+    box: list[Any] = []
+
+    @ar.primitive
+    def calls_back(a: Any) -> Any:
+        return a * 1.0
+
+    @ar.rrule(calls_back)
+    def _calls_back(a: Any) -> Any:
+        return a * 1.0, lambda g: (box[0](g)[0],)
+
+    _, pb = ar.vjp(lambda x: calls_back(x * 2.0), X.copy())
+    box.append(pb)
+    with pytest.raises(ar.ActiveRulesError, match="its own sweep"):
+        pb(np.ones(X.size))
