@@ -221,7 +221,7 @@ class _Run:
             for t, arr, own in self.copy_back:
                 if t._a is not own:  # the storage moved (copy-on-write): write the final values
                     arr[...] = t._a
-        for t, arr, own in self.copy_back:
+        for t, _arr, own in self.copy_back:
             # Held by more than this run (the stand-in or a view of it escaped the function:
             # a global, a closure, the result): detached, its writes must not reach ``arr``.
             if t._a is own and sys.getrefcount(t) > _RUN_REFS:

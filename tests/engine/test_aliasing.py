@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from engine_helpers import fd_grad
 
 import activerules as ar
-from engine_helpers import fd_grad
 
 # -- a stand-in that escapes autodiff is detached afterwards ---------------------------------
 
