@@ -122,7 +122,8 @@ def _rebind_error(name: str) -> RuleError:
     return ShadowRebindError(
         f"a rule rebound the shadow `{name}` (`x.{name} = ...`) of a Duplicated argument; the "
         f"shadow is the buffer the engine and the caller read (other arguments may share it), "
-        f"so accumulate into it in place: `x.{name} += cotangent` (`x.{name}[k] += ...` per lane)")
+        f"so accumulate into it in place: `x.dval += cotangent` (per lane: `for d, c in "
+        f"zip(x.dvals, cotangents): d += c`)")
 
 
 def _shadow_property(slot: str, name: str) -> property:
