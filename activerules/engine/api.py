@@ -328,6 +328,8 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
                 run.add_scalar(a.val)
             else:
                 run.add_const(a.val if isinstance(a, Const) else a)
+        if run.copy_back:
+            _refuse_constant_aliases(run)
     except BaseException:
         run.tape.unlock()  # the arrays of the arguments before the bad one
         raise
@@ -367,6 +369,21 @@ def _add_duplicated(run: _Run, k: int, arr: Any, shadow: Any) -> None:
             "with the same shadow; one storage has one shadow (Enzyme's rule): pass the same "
             "ar.Duplicated(x, dx) for both, or a copy (x.copy()) for an independent argument")
     run.add_array(arr, shadow)
+
+
+def _refuse_constant_aliases(run: _Run) -> None:
+    """A constant array argument of :func:`autodiff` must not share memory with a
+    differentiated one: the function writes into a copy of the latter (the constant
+    would not see the writes it sees in NumPy), and its derivative would be dropped."""
+    for k, c in enumerate(run.call_args):
+        if not isinstance(c, np.ndarray):
+            continue
+        for t, arr, _own in run.copy_back:
+            if np.shares_memory(c, arr):
+                raise ActivityError(
+                    f"autodiff: argument {k} (constant) shares memory with argument "
+                    f"{run.cells.index(t._cell)} (differentiated); pass the array once, or a copy "
+                    "(x.copy()) as the constant")
 
 
 def _seed(result: Any, returns: Any, width: int) -> None:

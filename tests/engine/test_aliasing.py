@@ -200,3 +200,16 @@ def test_the_callers_array_written_through_a_view_made_before_autodiff() -> None
     with pytest.raises(ar.MutationError, match=r"view.*copy\(\)"):
         ar.autodiff(f, ar.Duplicated(x, dx))
     assert not dx.any()
+
+
+@pytest.mark.parametrize("wrap", [ar.Const, lambda v: v], ids=["Const", "plain"])
+def test_a_constant_argument_sharing_memory_with_a_differentiated_one_raises(wrap: Any) -> None:
+    def f(a: Any, c: Any) -> Any:
+        a *= 2.0  # NumPy: c is a, and sees the write
+        return (a * c).sum()
+
+    x, dx = np.array([1.0, 2.0, 3.0]), np.zeros(3)
+    with pytest.raises(ar.ActivityError, match="argument 1.*argument 0"):
+        ar.autodiff(f, ar.Duplicated(x, dx), wrap(x[::-1]))
+    np.testing.assert_array_equal(x, [1.0, 2.0, 3.0])
+    assert x.flags.writeable and not dx.any()
