@@ -20,6 +20,7 @@ from .activity import (
                        DuplicatedNoNeed,
                        RevConfig,
                        RuleError,
+                       ShadowRebindError,
 )
 from .dispatch import (
                        AmbiguousRuleError,
@@ -41,7 +42,7 @@ from .plugins import load_plugins
 __all__ = [
     "Annotation", "Const", "Active", "Duplicated", "DuplicatedNoNeed", "BatchDuplicated",
     "BatchDuplicatedNoNeed", "RevConfig",
-    "ActiveRulesError", "ActivityError", "RuleError", "NoRuleError", "AmbiguousRuleError",
+    "ActiveRulesError", "ActivityError", "RuleError", "ShadowRebindError", "NoRuleError", "AmbiguousRuleError",
     "RegistrationError", "ParameterError",
     "RuleRegistry", "Resolution", "Sample", "registry", "rule", "rrule", "inactive", "thunk",
     "autodiff", "gradient", "vjp", "primitive", "MutationError", "UntrackedWriteError",

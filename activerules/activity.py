@@ -27,10 +27,10 @@ import numpy as np
 from plum import parametric
 
 __all__ = [
-    "ActiveRulesError", "ActivityError", "RuleError",
+    "ActiveRulesError", "ActivityError", "RuleError", "ShadowRebindError",
     "Annotation", "Const", "Active", "Duplicated", "DuplicatedNoNeed",
     "BatchDuplicated", "BatchDuplicatedNoNeed", "RevConfig",
-    "annotate", "is_batch", "donated", "donating", "DONATE_MIN",
+    "annotate", "set_shadow", "is_batch", "donated", "donating", "DONATE_MIN",
 ]
 
 
@@ -126,8 +126,54 @@ class Annotation:
     fresh = False
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        fields = ", ".join(f"{k.lstrip('_')}={v!r}" for k, v in vars(self).items())
         return f"{type(self).__name__}({fields})"
+
+
+class ShadowRebindError(RuleError):
+    """A rule rebound an annotation's shadow (``x.dval = ...``) instead of accumulating
+    into it in place (``x.dval += g``); raised by the annotation, so the engine adds
+    the rule's name."""
+
+
+def _rebind_error(name: str) -> RuleError:
+    return ShadowRebindError(
+        f"a rule rebound the shadow `{name}` (`x.{name} = ...`) of a Duplicated argument; the "
+        f"shadow is the buffer the engine and the caller read (other arguments may share it), "
+        f"so accumulate into it in place: `x.dval += cotangent` (per lane: `for d, c in "
+        f"zip(x.dvals, cotangents): d += c`)")
+
+
+def _shadow_property(slot: str, name: str) -> property:
+    """The ``dval``/``dvals`` attribute: read freely; set only to fill in an annotation
+    made without one (``annotate``), to the same object (``x.dval += g``), or when the
+    engine hands over a fresh zero shadow (``fresh``). Any other rebinding raises
+    :class:`RuleError`. Engines set the slot (``ann._dval``) directly (:func:`set_shadow`)."""
+    def get(self: Any) -> Any:
+        return self.__dict__[slot]
+
+    def put(self: Any, value: Any) -> None:
+        cur = self.__dict__.get(slot)
+        if value is not cur and cur is not None and not self.fresh:
+            raise _rebind_error(name)
+        self.__dict__[slot] = value
+
+    return property(get, put, doc=f"The shadow{'s (one per lane)' if slot == '_dvals' else ''}: "
+                                  f"accumulate into it in place (``x.{name} += g``).")
+
+
+def set_shadow(ann: Any, value: Any) -> None:
+    """Set an annotation's shadow (``dval``, or ``dvals`` for a batch state) as an engine
+    does between calls of a reverse, bypassing the check on rules rebinding it.
+
+    >>> ann = Duplicated(np.ones(2), np.zeros(2))
+    >>> set_shadow(ann, np.ones(2)); ann.dval
+    array([1., 1.])
+    """
+    if isinstance(ann, BatchDuplicated):
+        ann._dvals = value
+    else:
+        ann._dval = value
 
 
 @parametric
@@ -180,7 +226,9 @@ class Duplicated(Annotation):
                 "of arrays); use Const(x) for a value with no derivative, Active(x) for a number")
         _check_shadow(name, val, dval)
         self.val = val
-        self.dval = dval
+        self._dval = dval
+
+    dval = _shadow_property("_dval", "dval")
 
     @classmethod
     def __infer_type_parameter__(cls, val: Any, dval: Any) -> type:
@@ -215,7 +263,9 @@ class BatchDuplicated(Annotation):
         for d in dvals:
             _check_shadow(name, val, d)
         self.val = val
-        self.dvals = tuple(dvals)
+        self._dvals = tuple(dvals)
+
+    dvals = _shadow_property("_dvals", "dvals")
 
     @property
     def width(self) -> int:
@@ -261,9 +311,9 @@ def annotate(cls: type, val: Any, dval: Any = None) -> Any:
     ann: Any = object.__new__(cls)
     ann.val = val
     if issubclass(cls, BatchDuplicated):
-        ann.dvals = dval
+        ann._dvals = dval
     elif issubclass(cls, Duplicated):
-        ann.dval = dval
+        ann._dval = dval
     return ann
 
 

@@ -84,10 +84,10 @@ class Pending:
         seeds = seeds or {}
         for i, (act, ann) in enumerate(zip(self.acts, self.anns)):
             if act is Duplicated:
-                ann.dval = _shadow(ann.val, seeds.get(i), None if self.used else ann.dval)
+                ann._dval = _shadow(ann.val, seeds.get(i), None if self.used else ann.dval)
             elif act is BatchDuplicated:
                 lane_seeds = seeds.get(i) or (None,) * len(ann.dvals)
-                ann.dvals = tuple(_shadow(ann.val, s, None if self.used else d)
+                ann._dvals = tuple(_shadow(ann.val, s, None if self.used else d)
                                   for s, d in zip(lane_seeds, ann.dvals))
         self.used = True
         cots = self.reverse_fn(dret)

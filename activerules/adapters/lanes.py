@@ -38,7 +38,7 @@ def lanes(rule: Callable[..., Any], activities: tuple[type, ...]) -> Callable[..
             per_lane = []
             for k, dret in enumerate(drets):
                 for i in batch_pos:
-                    inner[i].dval = args[i].dvals[k]
+                    inner[i]._dval = args[i].dvals[k]
                 per_lane.append(reverse(dret))
             if all(r is None for r in per_lane):
                 return None

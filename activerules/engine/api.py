@@ -6,7 +6,9 @@ import contextlib
 import ctypes
 import functools
 import gc
+import sys
 import threading
+import time
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
@@ -21,6 +23,7 @@ from .tracked import (
     TrackedScalar,
     constructor,
     filler,
+    move_to_copy,
     new_root,
     new_scalar,
     rebuild,
@@ -35,11 +38,16 @@ _DEFAULT: Any = object()
 
 # Process-wide state shared by the differentiations of all threads, under one lock
 # (each entry and exit takes it once): forward passes running (primitives read this
-# one number without the lock), differentiations holding the cyclic collector
-# paused and whether it was enabled before the first of them.
+# one number without the lock), and the pause of the cyclic collector: the
+# differentiations holding it, whether it was enabled before the first of them, and
+# when it last ran (or the pause began).
 _guard = threading.Lock()
 _running = [0]
-_gc_holds = [0, False]
+_gc_holds: list[Any] = [0, False, 0.0]
+#: Seconds the collector may stay paused while differentiations of several threads
+#: overlap: past it, the next differentiation to finish runs the collection the
+#: collector would have made (else other threads' cyclic garbage grows without bound).
+GC_PAUSE_BOUND = 0.1
 
 # np.array, np.asarray, np.asanyarray (and the functions that convert like them, and
 # np.shape/np.ndim/np.size, which convert a list) accept sequences holding tracked values
@@ -57,27 +65,59 @@ _WRAPPED = {**{name: constructor(_ORIGINAL[name]) for name in _CONSTRUCTORS},
 
 def _gc_pause() -> None:
     with _guard:
-        if _gc_holds[0] == 0:
-            _gc_holds[1] = gc.isenabled()
-            gc.disable()
-        _gc_holds[0] += 1
+        _hold()
+
+
+def _hold() -> None:
+    """Take a hold on the collector's pause (under ``_guard``)."""
+    if _gc_holds[0] == 0:
+        _gc_holds[1] = gc.isenabled()
+        _gc_holds[2] = time.monotonic()
+        gc.disable()
+    _gc_holds[0] += 1
+
+
+def _release() -> bool:
+    """Drop a hold (under ``_guard``): the collector enabled after the last one; True if
+    the pause, held by other differentiations, has lasted past ``GC_PAUSE_BOUND``, and
+    the caller is to collect (:func:`_catch_up`, outside the lock)."""
+    _gc_holds[0] -= 1
+    if not _gc_holds[1]:
+        return False
+    if _gc_holds[0] == 0:
+        gc.enable()
+        return False
+    now = time.monotonic()
+    if now - _gc_holds[2] < GC_PAUSE_BOUND:
+        return False
+    _gc_holds[2] = now  # one thread collects per period
+    return True
+
+
+def _catch_up() -> None:
+    """The collection the paused collector owes: of the oldest generation whose count
+    passed its threshold, as the collector itself would choose."""
+    counts, limits = gc.get_count(), gc.get_threshold()
+    gen = 0
+    for g in (1, 2):
+        if counts[g] > limits[g]:
+            gen = g
+    if counts[0] > limits[0] or gen:
+        gc.collect(gen)
 
 
 def _gc_resume() -> None:
     with _guard:
-        _gc_holds[0] -= 1
-        if _gc_holds[0] == 0 and _gc_holds[1]:
-            gc.enable()
+        collect = _release()
+    if collect:
+        _catch_up()
 
 
 def _forward_begin() -> None:
     """A forward pass starts: the collector paused (see :func:`no_gc`; resumed by
     :func:`_gc_resume`, possibly after the sweep) and the sequence constructors on."""
     with _guard:
-        if _gc_holds[0] == 0:
-            _gc_holds[1] = gc.isenabled()
-            gc.disable()
-        _gc_holds[0] += 1
+        _hold()
         if _running[0] == 0:
             for name, fn in _WRAPPED.items():
                 setattr(np, name, fn)
@@ -92,10 +132,9 @@ def _forward_end(resume: bool) -> None:
         if _running[0] == 0:
             for name, fn in _ORIGINAL.items():
                 setattr(np, name, fn)
-        if resume:
-            _gc_holds[0] -= 1
-            if _gc_holds[0] == 0 and _gc_holds[1]:
-                gc.enable()
+        collect = _release() if resume else False
+    if collect:
+        _catch_up()
 
 
 @contextlib.contextmanager
@@ -133,6 +172,7 @@ class _Run:
         self.shadow_back: list[tuple[np.ndarray, np.ndarray]] = []  # (inner, the caller's shadow)
         # the caller's undifferentiated arrays, read-only while f runs (gradient, vjp)
         self.held: list[np.ndarray] = []
+        self.shadows: list[Any] = []  # the caller's shadows (autodiff), restored on failure
 
     def add_array(self, arr: Any, shadow: Any, where: str = "argument", batch: bool = False) -> None:
         """A Duplicated argument of :func:`autodiff`: the function's writes reach ``arr``
@@ -165,9 +205,13 @@ class _Run:
                 z[...] = d
             cell.shadow = inner if isinstance(shadow, tuple) else inner[0]
             self.shadow_back.extend(zip(inner, lanes))
-        t = new_root(own, self.tape, cell)
-        # Writes through the caller's own array (an untracked alias) are impossible meanwhile.
-        self.tape.lock(arr)
+        # Pinned: the function's first write moves the root to a copy, so the caller's
+        # memory keeps its values until the call succeeded (finish writes the final
+        # ones): a failure leaves it alone, and a write through a view of it made before
+        # the call (which the lock below cannot stop) is caught at the sweep.
+        t = new_root(own, self.tape, cell, pinned=True)
+        self.shadows.append(shadow)
+        self.tape.lock(arr, keep=True)
         self.copy_back.append((t, arr, own))
         return t
 
@@ -186,7 +230,7 @@ class _Run:
             own = arr.view(np.ndarray)
             own.flags.writeable = False
         t = new_root(own, self.tape, Cell(arr.shape, arr.dtype, layout=layout_of(own)), pinned=True)
-        self.tape.lock(arr)
+        self.tape.lock(arr, keep=True)
         return t
 
     def add_active(self, v: Any, where: str) -> None:
@@ -219,7 +263,7 @@ class _Run:
         except BaseException:
             _forward_end(resume=True)
             self.release()
-            self.finish()
+            self.finish(failed=True)
             raise
         _forward_end(resume=not sweep_follows)
         self.release()
@@ -237,22 +281,46 @@ class _Run:
             _unlock_array(a)
         self.held = []
 
-    def finish(self) -> None:
-        """Unlock the caller's arrays and give them the function's side effects."""
+    def finish(self, failed: bool = False) -> None:
+        """Unlock the caller's arrays and give them the function's side effects (none
+        if the differentiation ``failed``: they keep their values)."""
         self.tape.unlock()
-        for t, arr, own in self.copy_back:
-            if t._a is not own:  # the storage moved (copy-on-write): write the final values
-                arr[...] = t._a
+        if not failed:
+            for t, arr, own in self.copy_back:
+                if t._a is not own:  # the storage moved (copy-on-write): write the final values
+                    arr[...] = t._a
+        for t, _arr, own in self.copy_back:
+            # Held by more than this run (the stand-in or a view of it escaped the function:
+            # a global, a closure, the result): detached, its writes must not reach ``arr``.
+            if t._a is own and sys.getrefcount(t) > _RUN_REFS:
+                move_to_copy(t)
         self.copy_back = []
         for inner, dx in self.shadow_back:
             dx[...] = inner
         self.shadow_back = []
+
+    def sweep_or_restore(self) -> None:
+        """The sweep of :func:`autodiff`; if it fails, the caller's shadows get their
+        values from before it back (rules that ran accumulated into them)."""
+        saved = [tuple(d.copy() for d in s) if type(s) is tuple else s.copy() for s in self.shadows]
+        try:
+            self.tape.sweep(consume=True)
+        except BaseException:
+            for s, old in zip(self.shadows, saved):
+                for cur, o in zip(s, old) if type(s) is tuple else ((s, old),):
+                    cur[...] = o
+            raise
 
 
 def _refuse_integer(s: TrackedScalar, where: str) -> None:
     if s._cell.dtype.kind not in "fc":
         raise ActivityError(f"autodiff: {where} is Active({s._v!r}), {_kind(s._v)}, which has "
                             "no derivative: pass it as Const(x) (or plain), or as a float")
+
+
+#: References to a caller's stand-in in :meth:`_Run.finish` when nothing else holds it:
+#: ``call_args``, the ``copy_back`` tuple, the loop variable and getrefcount's argument.
+_RUN_REFS = 4
 
 
 def _alias(arr: np.ndarray) -> np.ndarray:
@@ -407,28 +475,72 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
             where = f"argument {k}"
             _refuse_tracked(a, where)
             if isinstance(a, BatchDuplicated):
-                run.add_array(a.val, tuple(a.dvals), where, batch=True)
+                _add_duplicated(run, k, a.val, tuple(a.dvals), where, batch=True)
             elif isinstance(a, Duplicated):
-                run.add_array(a.val, a.dval, where)
+                _add_duplicated(run, k, a.val, a.dval, where)
             elif isinstance(a, Active):
                 run.add_active(a.val, where)
             else:
                 run.add_const(a.val if isinstance(a, Const) else a)
+        if run.copy_back:
+            _refuse_constant_aliases(run)
     except BaseException:
         run.tape.unlock()  # the arrays of the arguments before the bad one
         raise
     result = run.forward(f, sweep_follows=True)  # one pause of the collector for both
     try:
+        failed = True
         try:
             _seed(result, returns, run.tape)
-            run.tape.sweep(consume=True)
+            run.sweep_or_restore()
+            failed = False
         finally:
-            run.finish()
+            run.finish(failed)
             run.tape.entries.clear()
     finally:
         _gc_resume()  # the tape is freed first
     derivs = tuple(_derivative(a, c, run.tape.width) for a, c in zip(args, run.cells))
     return (derivs, primal_of(result)) if with_primal else derivs
+
+
+def _add_duplicated(run: _Run, k: int, arr: Any, shadow: Any, where: str, batch: bool = False) -> None:
+    """Argument ``k`` of :func:`autodiff`, an array with its shadow(s). Enzyme's rule, one
+    storage has one shadow: the same array with the same shadow as an earlier argument
+    is that argument's stand-in again (the function sees one array, as NumPy's call
+    does); any other sharing of memory between differentiated arguments raises."""
+    if not isinstance(arr, np.ndarray):  # a container of arrays (or a bad argument): add_array says
+        run.add_array(arr, shadow, where, batch)
+        return
+    for j, (t, other, _own) in enumerate(run.copy_back):
+        if not np.shares_memory(arr, other):
+            continue
+        same = run.shadows[j]
+        if arr is other and (shadow is same or (type(shadow) is tuple and type(same) is tuple
+                                                and all(a is b for a, b in zip(shadow, same)))):
+            run.call_args.append(t)
+            run.cells.append(t._cell)
+            return
+        first = run.cells.index(t._cell)
+        raise ActivityError(
+            f"autodiff: argument {k} shares memory with argument {first} but is not the same array "
+            "with the same shadow; one storage has one shadow (Enzyme's rule): pass the same "
+            "ar.Duplicated(x, dx) for both, or a copy (x.copy()) for an independent argument")
+    run.add_array(arr, shadow, where, batch)
+
+
+def _refuse_constant_aliases(run: _Run) -> None:
+    """A constant array argument of :func:`autodiff` must not share memory with a
+    differentiated one: the function writes into a copy of the latter (the constant
+    would not see the writes it sees in NumPy), and its derivative would be dropped."""
+    for k, c in enumerate(run.call_args):
+        if type(c) is Tracked or not isinstance(c, np.ndarray):  # a stand-in passes as an ndarray
+            continue
+        for t, arr, _own in run.copy_back:
+            if np.shares_memory(c, arr):
+                raise ActivityError(
+                    f"autodiff: argument {k} (constant) shares memory with argument "
+                    f"{run.cells.index(t._cell)} (differentiated); pass the array once, or a copy "
+                    "(x.copy()) as the constant")
 
 
 def _seed(result: Any, returns: Any, tape: Tape) -> None:
@@ -560,22 +672,39 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
 
 class _Pullback:
     """The pullback :func:`vjp` returns. The tape's locks are released when it is
-    freed (``__del__`` costs less than a ``weakref.finalize`` per call)."""
+    freed (``__del__`` costs less than a ``weakref.finalize`` per call).
 
-    __slots__ = ("_run", "_result")
+    Each call is independent of the others: it starts from zero shadows (a sweep
+    leaves cotangents behind in buffers no entry releases, such as the target of
+    ``np.add.at``), and calls from several threads are serialised, since they share
+    the tape's cells and annotations."""
+
+    __slots__ = ("_run", "_result", "_lock", "_swept", "_busy")
 
     def __init__(self, run: _Run, result: Any) -> None:
         self._run = run
         self._result = result
+        self._lock = threading.RLock()  # reentrant: a call from its own sweep raises, not hangs
+        self._swept = False  # the cells hold no cotangent before the first call
+        self._busy = False
 
     def __call__(self, ybar: Any) -> tuple[Any, ...]:
         """The cotangents of ``vjp``'s arguments for the output cotangent ``ybar``."""
         _check_cotangent(self._result, ybar, "output")
-        _gc_pause()
-        try:
-            return _sweep(self._run, self._result, ybar)
-        finally:
-            _gc_resume()
+        with self._lock:
+            if self._busy:
+                raise ActiveRulesError("a vjp pullback was called from its own sweep (a rule's "
+                                       "reverse calling it): call it after it returned")
+            self._busy = True
+            _gc_pause()
+            try:
+                if self._swept:
+                    self._run.tape.clear_shadows()
+                self._swept = True
+                return _sweep(self._run, self._result, ybar)
+            finally:
+                self._busy = False
+                _gc_resume()
 
     def __del__(self) -> None:
         self._run.tape.unlock()
@@ -731,26 +860,40 @@ def _sweep(run: _Run, result: Any, ybar: Any, consume: bool = False) -> tuple[An
             for leaf in leaves(c):
                 if leaf is not None:
                     leaf.shadow = None
+    _clear_outputs(result)
     _seed_vjp(result, ybar)
     run.tape.sweep(consume)
     return tuple(_cotangent(c, 0) for c in run.cells)
 
 
+def _clear_outputs(result: Any) -> None:
+    """Zero the shadows of the outputs before they are seeded (an output no entry
+    writes, as ``np.zeros_like(x)``, keeps the seed of an earlier call)."""
+    t = type(result)
+    if t is Tracked or t is TrackedScalar:
+        result._cell.shadow = None
+    elif is_node(result):
+        for _k, r in items_of(result):
+            _clear_outputs(r)
+
+
 def _seed_vjp(result: Any, ybar: Any) -> None:
+    """Add ``ybar`` to the shadows of the outputs: outputs may share a storage
+    (``(x[:2], x[2:])``, ``np.split(x, 3)``, ``(y, y)``), so their seeds add up."""
     t = type(result)
     if t is Tracked:
         cell = result._cell
-        if (result._view is None and type(ybar) is np.ndarray and ybar.shape == cell.shape
-                and ybar.dtype == cell.dtype and cell.fits(ybar)):
+        if (cell.shadow is None and result._view is None and type(ybar) is np.ndarray
+                and ybar.shape == cell.shape and ybar.dtype == cell.dtype and cell.fits(ybar)):
             cell.shadow = ybar.copy(order="K")  # the sweep accumulates into it: never the caller's array
             return
-        cell.shadow = None
         s = cell.ensure(0)
         (result._view(s) if result._view is not None else s)[...] += ybar
     elif t is TrackedScalar:
         if type(ybar) is not float:  # a 0-d array or an integer: a scalar of the output's type
             ybar = result._cell.dtype.type(ybar)
-        result._cell.shadow = ybar
+        s = result._cell.shadow
+        result._cell.shadow = ybar if s is None else s + ybar
     elif is_node(result):
         for k, r in items_of(result):
             y = ybar[k]

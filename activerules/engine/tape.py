@@ -25,7 +25,7 @@ from typing import Any, Callable, NoReturn
 
 import numpy as np
 
-from ..activity import DONATE_MIN, ActiveRulesError, RuleError, donating
+from ..activity import DONATE_MIN, ActiveRulesError, RuleError, ShadowRebindError, donating
 from ..adapters.rrule import Thunk, check_active, check_duplicated
 from ..dispatch.resolution import _check_returned
 
@@ -176,29 +176,44 @@ class Tape:
     def __init__(self, width: int = 0) -> None:
         self.entries: list[Any] = []
         self.width = width  # 0: not a batch; else the number of lanes
-        self.locked: dict[int, tuple[np.ndarray, bool]] = {}
+        # id -> (array, a copy of its values to compare at the sweep, or None)
+        self.locked: dict[int, tuple[np.ndarray, Any]] = {}
         # id(root) -> (weakref to the root, weakrefs to outputs that hold a copy of what
         # NumPy returns as a view of it): see tracked.prepare_write
         self.detached: dict[int, tuple[Any, list[Any]]] = {}
 
     # -- locking untracked arrays -------------------------------------------------------
 
-    def lock(self, arr: np.ndarray) -> None:
-        """Make ``arr`` (and the array owning its memory) read-only until :meth:`unlock`."""
+    def lock(self, arr: np.ndarray, keep: bool = False) -> None:
+        """Make ``arr`` (and the array owning its memory) read-only until :meth:`unlock`.
+        ``keep``: ``arr``'s values must not change at all while the tape lives (a constant a
+        reverse reads, an input :func:`vjp` borrows): a copy is kept to compare at the sweep,
+        since a view made before the lock stays writable (NumPy locks no existing view)."""
+        if keep and id(arr) not in self.locked:
+            self.locked[id(arr)] = (arr, arr.copy())
+            _acquire(arr)
         for a in (arr, arr.base):
             if isinstance(a, np.ndarray) and id(a) not in self.locked:
-                self.locked[id(a)] = (a, True)
+                self.locked[id(a)] = (a, None)
                 _acquire(a)
 
     def check_locks(self) -> None:
-        """The version check: every locked array must still be read-only."""
-        for a, _ in self.locked.values():
+        """The version check: every locked array must still be read-only, and hold the
+        values it had when it was locked with ``keep``."""
+        for a, kept in self.locked.values():
             if a.flags.writeable:
                 raise MutationError(
                     f"an array of shape {a.shape} that the reverse sweep reads was made writable "
                     "again during the differentiation and may have been modified through an "
                     "untracked alias; do not write to inputs except through the function's "
                     "arguments")
+            if kept is not None and not _unchanged(a, kept):
+                raise MutationError(
+                    f"an array of shape {a.shape} that the reverse sweep reads (a constant a rule "
+                    "kept, or an argument of vjp/gradient) was written during the differentiation "
+                    "through a view made before the engine locked it (v = c[:]; ...; v[0] = ...): "
+                    "the derivative would use the new values. Write into a copy (c.copy()) made "
+                    "before the view, or finish writing before the array is used")
 
     def unlock(self) -> None:
         """Release the locks taken by :meth:`lock` (owners last)."""
@@ -247,6 +262,18 @@ class Tape:
                         c.shadow = None
                 else:
                     b[2].shadow = None
+
+
+def _unchanged(a: np.ndarray, kept: np.ndarray) -> bool:
+    """Whether ``a`` holds the values of its copy ``kept``, bit for bit (a float array is
+    compared as integers of its size: NaNs equal themselves, and it is 50x faster than
+    ``np.array_equal(..., equal_nan=True)``)."""
+    if a.dtype.kind == "c":
+        return _unchanged(a.real, kept.real) and _unchanged(a.imag, kept.imag)
+    if a.dtype.kind == "f" and a.dtype.itemsize in (2, 4, 8):
+        bits = np.dtype(f"u{a.dtype.itemsize}")
+        return bool(np.array_equal(a.view(bits), kept.view(bits)))
+    return bool(np.array_equal(a, kept))
 
 
 def _consumed(entries: list[Any]) -> Any:
@@ -434,7 +461,7 @@ def _reverse_rule(entry: Entry) -> None:
                     c.shadow = c.zeros(0)
                     fresh.append(c)
                 dvals.append(c.shadow if v is None else v(c.shadow))
-            anns[i].dval = dvals
+            anns[i]._dval = dvals
             continue
         s = cell.shadow
         if s is None:
@@ -442,22 +469,22 @@ def _reverse_rule(entry: Entry) -> None:
             fresh.append(cell)
             if view is None and i not in mutates and _bound_once(cell, binds):
                 ann = anns[i]
-                ann.dval = s
+                ann._dval = s
                 ann.fresh = True  # the rule may hand its cotangent over instead of adding it
                 adopt.append((ann, cell, s))
             else:
-                anns[i].dval = s if view is None else view(s)
+                anns[i]._dval = s if view is None else view(s)
         elif i in mutates:
             if careful:
                 saved.append((cell, s.copy()))
-            anns[i].dval = s if view is None else view(s)
+            anns[i]._dval = s if view is None else view(s)
         elif careful and cell not in fresh:
             real = s if view is None else view(s)
             tmp = np.zeros(real.shape, real.dtype)
             scratch.append((real, tmp))
-            anns[i].dval = tmp
+            anns[i]._dval = tmp
         else:
-            anns[i].dval = s if view is None else view(s)
+            anns[i]._dval = s if view is None else view(s)
     if not live:
         dret = _zero_out(out, 0) if out is not None else None
     try:
@@ -501,6 +528,8 @@ def _call(reverse: Any, dret: Any, released: bool) -> Any:
 def _raise_failure(label: str, e: Exception) -> NoReturn:
     """Raise the RuleError for a rule whose reverse raised ``e`` (``e`` itself if it is one)."""
     if isinstance(e, RuleError):
+        if type(e) is ShadowRebindError:  # raised by the annotation, which knows no rule
+            raise RuleError(f"{label}: {e}") from e
         raise e
     raise RuleError(f"{label}: reverse raised {type(e).__name__}: {e}") from e
 
@@ -652,7 +681,9 @@ def _check_array(label: str, i: int, c: Any, shape: tuple[int, ...], dtype: Any)
 
 
 def _set_dval(ann: Any, dval: Any, width: int) -> None:
+    """Give a rule its shadow (the slot behind the ``dval`` property, which refuses
+    rebinding by rules: activity.set_shadow)."""
     if width:
-        ann.dvals = dval
+        ann._dvals = dval
     else:
-        ann.dval = dval
+        ann._dval = dval

@@ -738,8 +738,14 @@ def prepare_write(t: Tracked, args: tuple[Any, ...] = ()) -> None:
             "its argument (or the argument itself), which the engine holds as a copy: writing "
             "into it would not reach the argument as it does in NumPy. Write into the argument "
             "(or a view of it made by indexing), or into a .copy() of the result")
-    new = root._a.copy(order="K")
     stats["cow_copies"] += 1
+    move_to_copy(root)
+
+
+def move_to_copy(root: Tracked) -> None:
+    """Move ``root`` and its live views to a copy of its buffer (the old one is left
+    to whoever still reads it)."""
+    new = root._a.copy(order="K")
     root._a = new
     root._pinned = False
     if root._views:
@@ -1014,10 +1020,10 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         for act, v in zip(acts_t, vals):
             ann = _new(act)
             ann.val = v
-            if act is Duplicated:
-                ann.dval = None
+            if act is Duplicated:  # the slot behind the dval property (activity.set_shadow)
+                ann._dval = None
             elif act is BatchDuplicated:
-                ann.dvals = (None,) * width
+                ann._dvals = (None,) * width
             anns.append(ann)
     # Copy-on-write bookkeeping: reference counts of the array arguments (and of the
     # arrays owning their memory) before and after the call tell whether the rule
@@ -1226,7 +1232,7 @@ def _pin(e: tuple[Any, Any, Any, Any], tape: Tape) -> None:
         r = owner if root is None else root
         r._pinned = r._pinned or True  # DETACHED stays
     else:
-        tape.lock(e[1])
+        tape.lock(e[1], keep=True)
 
 
 def _held_by(y: Any, v: Any) -> int:
@@ -1286,7 +1292,9 @@ def _wrap(y: Any, tape: Tape, args: list[Any], refs: int = 3) -> tuple[Any, Any]
         if _shares_memory(y, args):  # a view of an argument, or one itself: its own storage
             orig, y = y, y.copy(order="K")
             pinned = DETACHED
-        elif _rc(y) > refs:  # the engine's own references; anything more is the rule's
+        elif _rc(y) > refs or y.base is not None:
+            # beyond the engine's own references the rule kept it, or it is a view of an
+            # array the rule may keep (its pullback reads it): a write first copies
             pinned = True
         w = new_root(y, tape, pinned=pinned)
         if orig is not None:

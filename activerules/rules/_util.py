@@ -237,7 +237,7 @@ def _hand(state: int, arg: Any, cot: Any) -> Any:
         return cot
     if cot is not None:
         if arg.fresh:  # the engine's zero shadow: hand the cotangent over
-            arg.dval = cot
+            arg._dval = cot  # the slot behind the dval property (activity.set_shadow)
         else:
             arg.dval += cot
     return None

@@ -25,7 +25,9 @@ def collector_enabled() -> Iterator[None]:
     was = gc.isenabled()
     gc.enable()
     yield
-    if not was:
+    if was:  # the test may have disabled it
+        gc.enable()
+    else:
         gc.disable()
 
 

@@ -45,7 +45,9 @@ def test_linear_in_place_updates_copy_nothing() -> None:
     before = tracked.stats["cow_copies"]
     dx, x = np.ones(5), X.copy()
     autodiff(f, ar.Duplicated(dx, np.ones(5)), ar.Duplicated(x, np.ones(5)), returns=ar.Const)
-    assert tracked.stats["cow_copies"] == before
+    # one copy per argument, at its first write (the caller's array receives the values
+    # once the call succeeded), none for the 20 updates
+    assert tracked.stats["cow_copies"] == before + 2
 
 
 def test_nonlinear_read_then_write_copies_once() -> None:
