@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "engine"))
 
 import fuzz_programs  # noqa: E402
+import torch  # noqa: E402
 
 
 def main() -> None:
@@ -26,8 +27,17 @@ def main() -> None:
     p.add_argument("--budget", type=float, default=float("inf"), help="seconds")
     p.add_argument("--shrink-each", type=int, default=40, help="failures shrunk per signature")
     p.add_argument("--all-ops", action="store_true", help="generate KNOWN_BROKEN op classes too")
+    p.add_argument("--report", help="file rewritten with the report so far every 500 programs")
     a = p.parse_args()
-    rep = fuzz_programs.campaign(a.start, a.programs, a.budget, a.shrink_each, {} if a.all_ops else None)
+    torch.set_num_threads(1)  # tiny tensors: threads only cost
+    exclude: dict[str, str] | None = {} if a.all_ops else None
+
+    def progress(rep: fuzz_programs.Report) -> None:
+        if a.report:
+            Path(a.report).write_text(rep.text() + "\n")
+
+    rep = fuzz_programs.campaign(a.start, a.programs, a.budget, a.shrink_each, exclude, progress)
+    progress(rep)
     print(rep.text())
 
 

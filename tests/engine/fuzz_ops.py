@@ -11,7 +11,6 @@ import re
 from typing import Any, Callable
 
 import numpy as np
-
 from fuzz_programs import Stmt
 
 _NAME = re.compile(r"^[xsv]\d+$")
