@@ -27,7 +27,7 @@ def _names(env: dict[str, Any], arrays: bool) -> list[str]:
     res = []
     for n, v in env.items():
         if _NAME.match(n):
-            is_arr = isinstance(v, np.ndarray) and v.ndim >= 1
+            is_arr = isinstance(v, np.ndarray) and v.ndim >= 1 and v.size > 0  # empty pieces: no operand
             if is_arr == arrays:
                 res.append(n)
     return res
@@ -272,8 +272,9 @@ def op_split(rng: np.random.Generator, env: dict[str, Any]) -> Stmt | None:
         return Stmt("split", f"{v}, {w} = np.split({x}, 2, axis={ax})",
                     f"{v}, {w} = torch.tensor_split({x}, 2, dim={ax})")
     i = int(rng.integers(1, shape[ax])) if shape[ax] > 1 else 1
+    whole = ("split_whole_piece",) if i >= shape[ax] else ()
     return Stmt("split", f"{v}, {w} = np.split({x}, [{i}], axis={ax})",
-                f"{v}, {w} = torch.tensor_split({x}, [{i}], dim={ax})")
+                f"{v}, {w} = torch.tensor_split({x}, [{i}], dim={ax})", whole)
 
 
 def op_otherview(rng: np.random.Generator, env: dict[str, Any]) -> Stmt | None:
