@@ -56,7 +56,7 @@ def operand(rng: np.random.Generator, env: dict[str, Any], shape: tuple[int, ...
         cands = [c for c in cands if _broadcasts(c[2], shape)]
         cands += [(n, n, ()) for n in _names(env, False)]
         if literal:
-            c = f"{float(np.round(rng.uniform(-1.2, 1.2), 2))}"
+            c = f"{float(np.round(rng.uniform(-1.2, 1.2), 2)) or 0.25}"  # no kink at zero
             cands.append((c, c, ()))
     return _pick(rng, cands)
 
@@ -254,11 +254,21 @@ def op_reshape(rng: np.random.Generator, env: dict[str, Any]) -> Stmt | None:
     size = env[x].size
     (v,) = _fresh(env)
     if rng.random() < 0.25:
-        return Stmt("reshape", f"{v} = {x}.ravel()", f"{v} = {x}.ravel()")
+        return Stmt("reshape", f"{v} = {x}.ravel()", f"{v} = {x}.ravel()", _layout(env[x], (size,)))
     shapes = [(size,)] + [(a, size // a) for a in range(2, size) if size % a == 0]
     shapes += [(1, size), (size, 1)]
     s = _pick(rng, shapes)
-    return Stmt("reshape", f"{v} = {x}.reshape{s}", f"{v} = {x}.reshape{s}")
+    return Stmt("reshape", f"{v} = {x}.reshape{s}", f"{v} = {x}.reshape{s}", _layout(env[x], s))
+
+
+def _layout(a: np.ndarray, shape: tuple[int, ...]) -> tuple[str, ...]:
+    """``("reshape_view_of_f_ordered",)`` if NumPy's reshape of ``a`` is a view into a
+    storage that is not C-ordered (the result of an elementwise op on a transpose)."""
+    root = a
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    view = np.shares_memory(a.reshape(shape), a)
+    return ("reshape_view_of_f_ordered",) if view and not root.flags.c_contiguous else ()
 
 
 def op_split(rng: np.random.Generator, env: dict[str, Any]) -> Stmt | None:

@@ -45,16 +45,20 @@ KNOWN_BROKEN: dict[str, str] = {
                                   "only raises UntrackedWriteError (runtime activity), and autodiff "
                                   "leaves the caller's arrays changed after it",
     "ufunc_at_alias": "ufunc.at whose values alias its target: wrong derivatives",
-    "cumprod": "cumprod zeros: nan derivative where the input has a zero (x - x, a fancy write)",
+    "exact_zeros": "cumprod zeros, multiply.at zeros: nan derivatives where an input of theirs is "
+                   "exactly zero (after x - x, say)",
+    "reshape_view_of_f_ordered": "layout: a reshape or ravel that NumPy makes a view of an F-ordered "
+                                 "result ((x.T * x.T).T.reshape(6)) gets zero derivatives",
     "split_whole_piece": "np.split with a piece that is the whole array raises ActiveRulesError when "
                          "written (a view in NumPy), and autodiff leaves the caller's arrays changed after it",
 }
 # Program features KNOWN_BROKEN may name: a statement that changes an undifferentiated input;
 # results that are views of one storage; a statement that writes a value depending on the
 # differentiated inputs into an array that did not (so the engine holds it as a constant);
-# a ufunc.at whose values are a view of its target; np.split giving the whole array as a piece.
+# a ufunc.at whose values are a view of its target; np.split giving the whole array as a piece;
+# a variable with an exact zero; a reshape that is a view into a storage not in C order.
 FEATURES = ("write_undifferentiated_input", "outputs_share_storage", "active_write_into_constant",
-            "ufunc_at_alias", "split_whole_piece")
+            "ufunc_at_alias", "split_whole_piece", "exact_zeros", "reshape_view_of_f_ordered")
 
 KINDS = ("agree", "named_error", "disagree", "crash", "caller_changed")
 FAILURES = ("disagree", "crash", "caller_changed")
@@ -212,6 +216,8 @@ def generate(seed: int, exclude: dict[str, str] | None = None, max_stmts: int = 
         except Exception:  # the template met shapes it cannot take, or NumPy and torch differ
             continue
         if not _agree(cand_env, cand_tenv) or _feature_violations(prog, prog.stmts + [st]) & set(skip):
+            continue
+        if "exact_zeros" in skip and any(np.any(np.asarray(v) == 0) for n, v in cand_env.items() if _NAME.match(n)):
             continue
         prog.stmts.append(st)
         env = cand_env
