@@ -214,7 +214,7 @@ def test_fuzz_batch_inplace_sort_of_const_argument() -> None:
     check_request(f, [np.array([[-0.3, -1.3, 1.1, 1.2], [0.3, 1.0, 1.0, 0.1], [-0.7, 1.0, 1.2, -0.9], [1.2, -1.4, 0.4, 0.0]]), np.array([[-1.3, 0.3, 0.5], [0.3, -1.1, -1.2], [0.8, -0.2, -0.6], [1.2, 1.4, 1.2]]), 0.9], diff=(0,), request='batch', seed=401)
 
 
-@pytest.mark.xfail(strict=True, reason="layout: reshape of a view of an F-ordered result ((x.T * x.T).T.reshape) gives zero derivatives")
+@pytest.mark.xfail(strict=True, reason="layout: a reshape/ravel NumPy makes a view of an F-ordered result ((x.T * x.T).T.reshape) gets zero derivatives")
 def test_fuzz_gradient_reshape_of_transposed_product() -> None:
     def f(x0):
         v1 = x0.T * x0.T
@@ -223,6 +223,39 @@ def test_fuzz_gradient_reshape_of_transposed_product() -> None:
         return (v4, )
 
     check_request(f, [np.array([[-0.7, 0.5, 0.4], [-1.1, 0.8, -1.3]])], diff=(0,), request='gradient', seed=2373)
+
+
+@pytest.mark.xfail(strict=True, reason="layout: a reshape/ravel NumPy makes a view of an F-ordered result ((x.T * x.T).T.reshape) gets zero derivatives")
+def test_fuzz_gradient_ravel_of_split_piece_of_squared_transpose() -> None:
+    def f(x0):
+        v0 = np.square(x0.T)
+        v1, v2 = np.split(v0, [1], axis=1)
+        v4 = v1.ravel()
+        return (v4, )
+
+    check_request(f, [np.array([[-0.3, -0.6], [-0.1, 0.8]])], diff=(0,), request='gradient', seed=100850)
+
+
+@pytest.mark.xfail(strict=True, reason="layout: a reshape/ravel NumPy makes a view of an F-ordered result ((x.T * x.T).T.reshape) gets zero derivatives")
+def test_fuzz_vjp_reshape_of_swapped_cumsum_of_transpose() -> None:
+    def f(x1):
+        v0 = np.cumsum(x1.T, axis=0)
+        v1 = np.swapaxes(v0, 0, 1)
+        v7 = v1.reshape(2, 6)
+        return (v7, )
+
+    check_request(f, [np.array([[0.089, 0.376, -0.301, 0.432], [-0.188, 0.818, 0.234, -0.561], [1.753, 1.148, 1.552, -0.524]])], diff=(0,), request='vjp', seed=101089)
+
+
+@pytest.mark.xfail(strict=True, reason="multiply.at zeros: nan derivative where a value (or the target) is exactly zero")
+def test_fuzz_autodiff_multiply_at_after_zeroing() -> None:
+    def f(x0):
+        x0 -= x0
+        v0 = np.prod(x0, axis=0)
+        np.multiply.at(x0, [0, 0, 2], v0)
+        return (x0, )
+
+    check_request(f, [np.array([[-0.9], [0.3], [-1.3]])], diff=(0,), request='autodiff', seed=102963)
 
 
 @pytest.mark.xfail(strict=True, reason="copy-on-write: an in-place sort through a view of a constant a rule keeps changes what its reverse reads")
@@ -245,3 +278,14 @@ def test_fuzz_autodiff_promotes_const_argument_multiplied_by_active_scalar() -> 
 
     check_request(f, [np.array([0.6, 1.1, -0.8, 0.3]), -0.7], diff=(1,), request='autodiff', seed=44,
                   named_error_ok=False)
+
+
+@pytest.mark.xfail(strict=True, reason="multiply.at zeros: nan derivative where a value (or the target) is exactly zero")
+def test_fuzz_gradient_multiply_at_with_a_zero_value() -> None:
+    # test_fuzz_autodiff_multiply_at_after_zeroing with a derivative that is not zero
+    def f(x0, x1):
+        v0 = x0 * 1.0
+        np.multiply.at(v0, [0, 0], x1)
+        return (v0, )
+
+    check_request(f, [np.array([0.5, 1.0]), np.array([0.0, 3.0])], diff=(0, 1), request='gradient', seed=0)
