@@ -443,6 +443,6 @@ WEIGHTS = {"iop": 3, "setitem": 3, "slice": 3, "fancy_set": 2, "ufunc_at": 2, "o
            "reshape": 2, "split": 2, "transpose": 2, "unary": 3, "binary": 3}
 
 
-def propose(rng: np.random.Generator, op: str, env: dict[str, Any], _n: int) -> Stmt | None:
+def propose(rng: np.random.Generator, op: str, env: dict[str, Any]) -> Stmt | None:
     """A statement of op class ``op`` for the environment ``env`` (None if none fits)."""
     return OPS[op](rng, env)

@@ -208,7 +208,7 @@ def generate(seed: int, exclude: dict[str, str] | None = None, max_stmts: int = 
     env, _ = run_env(prog, [])
     while len(prog.stmts) < target and tries < 6 * max_stmts:
         tries += 1
-        st = propose(rng, ops[int(rng.choice(len(ops), p=weights / weights.sum()))], env, len(prog.stmts))
+        st = propose(rng, ops[int(rng.choice(len(ops), p=weights / weights.sum()))], env)
         if st is None or any(f in skip for f in st.features):
             continue
         try:
