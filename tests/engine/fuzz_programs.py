@@ -152,7 +152,8 @@ def _feature_violations(prog: Program, stmts: list[Stmt]) -> set[str]:
     found: set[str] = set()
     for st in stmts:
         before = {n for n in env if _NAME.match(n)}
-        act = any(id(_root(env[n])) in active for n in re.findall(r"\b[xsv]\d+\b", st.np_src) if n in env)
+        reads = re.sub(r"\S+ > 0", "", st.np_src)  # a mask carries no derivative
+        act = any(id(_root(env[n])) in active for n in re.findall(r"\b[xsv]\d+\b", reads) if n in env)
         target = _write_target(st.np_src)
         if target in before and id(_root(env[target])) in const:  # NumPy's ufunc.at ignores read-only
             found.add("write_undifferentiated_input")
