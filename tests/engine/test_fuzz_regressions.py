@@ -258,7 +258,7 @@ def test_fuzz_autodiff_multiply_at_after_zeroing() -> None:
     check_request(f, [np.array([[-0.9], [0.3], [-1.3]])], diff=(0,), request='autodiff', seed=102963)
 
 
-@pytest.mark.xfail(strict=True, reason="copy-on-write: an in-place sort through a view of a constant a rule keeps changes what its reverse reads")
+@pytest.mark.xfail(strict=True, reason="copy-on-write: a write through a view of a constant argument a rule keeps changes what its reverse reads")
 def test_fuzz_vjp_inplace_sort_of_view_of_constant_read_by_multiply() -> None:
     def f(x0, x1):
         v0 = x0[:, 1:4]
@@ -267,6 +267,18 @@ def test_fuzz_vjp_inplace_sort_of_view_of_constant_read_by_multiply() -> None:
         return (v1, )
 
     check_request(f, [np.array([[-1.1, 1.1, -0.9, -1.4], [-0.1, 0.6, 0.2, -1.3], [-0.6, -0.1, 0.5, 1.1]]), np.array([[1.1, -0.7, -0.7, -0.2], [1.2, -0.6, 0.3, 0.1], [-0.4, 0.6, -0.5, 0.7]])], diff=(1,), request='vjp', seed=715)
+
+
+@pytest.mark.xfail(strict=True, reason="copy-on-write: a write through a view of a constant argument a rule keeps changes what its reverse reads")
+def test_fuzz_autodiff_write_through_ravel_of_constant_read_by_multiply() -> None:
+    def f(x0, x1):
+        v0 = x0.ravel()
+        v1 = 1.18 + v0
+        np.multiply(x0, x1, out=x1)
+        v0[...] = v1
+        return (x0, )
+
+    check_request(f, [np.array([[1.436, -0.239, -1.439, -1.062], [1.257, -0.722, 1.423, -0.18], [-0.511, -0.871, -0.88, -1.312], [0.261, 0.741, -0.835, 1.317]]), np.array([[0.423, -1.296, -0.656, 0.087], [0.276, 1.406, -0.095, 0.693], [0.283, -0.094, 0.923, -0.753], [-1.283, 1.309, -0.051, -0.569]])], diff=(1,), request='autodiff', seed=1950)
 
 
 @pytest.mark.xfail(strict=True, reason="runtime activity: an active value written into a Const argument raises UntrackedWriteError")
