@@ -269,6 +269,32 @@ def test_fuzz_vjp_inplace_sort_of_view_of_constant_read_by_multiply() -> None:
     check_request(f, [np.array([[-1.1, 1.1, -0.9, -1.4], [-0.1, 0.6, 0.2, -1.3], [-0.6, -0.1, 0.5, 1.1]]), np.array([[1.1, -0.7, -0.7, -0.2], [1.2, -0.6, 0.3, 0.1], [-0.4, 0.6, -0.5, 0.7]])], diff=(1,), request='vjp', seed=715)
 
 
+@pytest.mark.xfail(strict=True, reason="copy-on-write: ufunc.at writes into a constant a rule keeps (NumPy's ufunc.at ignores read-only) and the reverse reads the new values")
+def test_fuzz_gradient_subtract_at_into_constant_read_by_iop() -> None:
+    def f(x0, x1):
+        v0 = x1[[3, 0, 1]]
+        v1 = np.sqrt(1.0 + x1 * x1)
+        v2 = v1 - x1
+        x0 *= v2
+        np.subtract.at(v2, [2, 3, 3], v0)
+        return (x0, )
+
+    check_request(f, [np.array([[1.288, -0.304, 1.065, -0.261]]), np.array([1.4, 0.6, 1.2, -0.1])], diff=(0,), request='gradient', seed=217692)
+
+
+@pytest.mark.xfail(strict=True, reason="copy-on-write: a write through a transposed view into an F-ordered constant a rule keeps is not caught: wrong derivatives")
+def test_fuzz_gradient_write_through_transpose_of_f_ordered_constant_read_by_iop() -> None:
+    def f(x0, x1, x2):
+        v0 = np.where(x0.T > 0, x2, x2)
+        v1 = np.square(v0.T)
+        v2 = v1.T
+        x1 *= v2.T
+        v2 -= x0.T
+        return (x1, )
+
+    check_request(f, [np.array([[-1.455, -1.045, -1.109], [-0.635, -0.843, 0.3], [0.144, 1.272, 0.928], [0.422, -0.05, 0.973]]), np.array([[-1.4, -0.1, -1.0], [-1.5, -0.7, -0.4], [1.2, -0.2, 0.6], [-0.9, 1.4, -0.5]]), np.array([1.059, -1.442, 1.346, 1.222])], diff=(1,), request='gradient', seed=219862)
+
+
 @pytest.mark.xfail(strict=True, reason="copy-on-write: a write through a view of a constant argument a rule keeps changes what its reverse reads")
 def test_fuzz_autodiff_write_through_ravel_of_constant_read_by_multiply() -> None:
     def f(x0, x1):
