@@ -1,0 +1,92 @@
+"""The program fuzzer (``fuzz_programs``): a short seeded run in the default suite, the
+long run behind ``ACTIVERULES_FUZZ=N`` (N programs; counts printed, run with ``-s``), and
+the shrinker. See docs/fuzzing.md."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import fuzz_programs as fp
+import numpy as np
+import pytest
+from fuzz_ops import OPS
+
+CHUNKS = [range(k, k + 50) for k in range(0, 200, 50)]
+
+
+def _run(seeds: range) -> list[tuple[int, fp.Program, list[fp.Outcome]]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NumPy: 'where' without 'out' inside the engine
+        return [(s, p, fp.check_program(p)) for s in seeds for p in [fp.generate(s)]]
+
+
+@pytest.mark.parametrize("seeds", CHUNKS, ids=lambda r: f"seeds{r.start}-{r.stop - 1}")
+def test_fuzzed_programs_agree_with_torch_and_finite_differences(seeds: range) -> None:
+    results = _run(seeds)
+    for seed, prog, outs in results:
+        bad = [o for o in outs if o.kind in fp.FAILURES]
+        if bad:
+            small = fp.shrink(prog, bad[0].signature())
+            raise AssertionError(f"seed {seed}: {bad[0].kind} in {bad[0].request}: {bad[0].detail}\n"
+                                 + fp.regression_test(small, bad[0].signature(), f"seed{seed}", "?"))
+    # not vacuous: most programs are differentiated, not refused
+    agreed = sum(all(o.kind == "agree" for o in outs) for _, _, outs in results)
+    assert agreed >= 0.8 * len(results)
+
+
+def test_short_run_generates_every_op_class_not_known_broken() -> None:
+    ops = {st.op for s in range(200) for st in fp.generate(s).stmts}
+    op_of = {"stack": "concat", "add.at": "ufunc_at", "subtract.at": "ufunc_at", "multiply.at": "ufunc_at",
+             "fancy_iadd": "fancy_set", "flip": "otherview", "newaxis": "otherview", "diagonal": "otherview"}
+    classes = {op_of.get(o, o) for o in ops}
+    assert set(OPS) - set(fp.KNOWN_BROKEN) <= classes
+
+
+@pytest.mark.skipif("ACTIVERULES_FUZZ" not in os.environ, reason="long run: ACTIVERULES_FUZZ=N programs")
+def test_long_fuzz_campaign() -> None:
+    n = int(os.environ["ACTIVERULES_FUZZ"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = fp.campaign(1_000_000, n)
+    print(rep.text())
+    assert not rep.failures, f"{len(rep.failing_seeds)} failing programs, seeds {rep.failing_seeds[:20]}"
+
+
+def _untracked_write_program() -> fp.Program:
+    stmts = [fp.Stmt("unary", "v0 = np.sin(x0)", ""), fp.Stmt("binary", "v1 = x0 * x1", ""),
+             fp.Stmt("zeros", "v2 = np.zeros(4)", ""), fp.Stmt("reduce", "v3 = np.sum(v1)", ""),
+             fp.Stmt("setitem", "v2[1:3] = v0[:2]", ""), fp.Stmt("unary", "v4 = np.cos(v1) * v3", "")]
+    values = [np.array([0.31, -0.72, 1.13, 0.45]), np.array([1.27, 0.58, -0.91, 0.2])]
+    return fp.Program(["x0", "x1"], values, stmts, ["v4"], diff=(0, 1), seed=3)
+
+
+def test_shrinker_reduces_to_the_statements_that_fail() -> None:
+    # writing an active value into an np.zeros array is a documented UntrackedWriteError
+    prog = _untracked_write_program()
+    (out,) = fp.check_case(fp.case_of(prog, with_torch=False), ("gradient",))
+    assert out.signature() == ("gradient", "named_error", "UntrackedWriteError")
+    small = fp.shrink(prog, out.signature())
+    assert [s.np_src for s in small.stmts] == ["v0 = np.sin(x0)", "v2 = np.zeros(4)", "v2[1:3] = v0[:2]"]
+    assert small.names == ["x0"] and small.diff == (0,)
+    assert all(abs(v * 10 - round(v * 10)) < 1e-9 for v in small.values[0])  # rounded to one decimal
+
+
+def test_printed_regression_test_runs() -> None:
+    prog = fp.Program(["x0", "s0"], [np.array([0.5, -0.25, 1.0]), 0.75],
+                      [fp.Stmt("iop", "x0[1:] += s0 * x0[:-1]", "")], ["x0"], diff=(0, 1), seed=1)
+    src = fp.regression_test(prog, ("vjp", "disagree", ""), "example", "a reason")
+    assert src.startswith('@pytest.mark.xfail(strict=True, reason="a reason")\ndef test_fuzz_example() -> None:')
+    ns = {"np": np, "pytest": pytest, "check_request": fp.check_request}
+    exec(src, ns)
+    ns["test_fuzz_example"]()  # a correct program: passes
+
+
+def test_check_request_catches_a_wrong_derivative(monkeypatch: pytest.MonkeyPatch) -> None:
+    def wrong_gradient(f, *args, argnums=0):  # the right gradient, doubled
+        return tuple(2 * g for g in real(f, *args, argnums=argnums))
+
+    real = fp.ar.gradient
+    monkeypatch.setattr(fp.ar, "gradient", wrong_gradient)
+    with pytest.raises(AssertionError, match="disagree"):
+        fp.check_request(lambda x: (np.sin(x),), [np.array([0.5, 1.0])], (0,), "gradient")
