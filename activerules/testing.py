@@ -228,9 +228,15 @@ def _max_error(got: Any, expected: Any, rtol: float, atol: float) -> float:
     expected = np.asarray(expected, dtype=np.result_type(expected, 1.0))
     if got.shape != expected.shape:
         return float("inf")
-    if got.size == 0:
+    judged = ~np.isnan(expected)  # where the finite difference itself is NaN there is no evidence
+    if got.size == 0 or not judged.any():
         return 0.0
-    return float(np.max(np.abs(got - expected) / (atol + rtol * np.abs(expected))))
+    got, expected = got[judged], expected[judged]
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.where(got == expected, 0.0, np.abs(got - expected) / (atol + rtol * np.abs(expected)))
+    # a NaN (or infinite) value where the difference is finite is off by any tolerance;
+    # a bare ``nan > tol`` would be False and let it pass
+    return float(np.max(np.where(np.isnan(err), np.inf, err)))
 
 
 def _check_one(fn: Any, args: Sequence[Any], kwargs: dict[str, Any], kinds: tuple[str, ...],

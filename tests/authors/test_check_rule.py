@@ -1,0 +1,42 @@
+"""check_rule catches what an author gets wrong (oracle: central finite differences)."""
+
+import numpy as np
+import pytest
+
+import activerules as ar
+from activerules.testing import check_rule
+
+
+def _reg_with_nan_rule():
+    reg = ar.RuleRegistry()
+
+    def f(x):
+        return np.sin(x)
+
+    @reg.rrule(f)
+    def _f(x):
+        return np.sin(x), lambda g: (g * np.cos(x) * np.nan,)   # a NaN cotangent
+
+    return reg, f
+
+
+def test_nan_cotangent_fails_where_finite_differences_are_finite():
+    reg, f = _reg_with_nan_rule()
+    with pytest.raises(AssertionError, match="argument 0"):
+        check_rule(f, np.array([0.1, 0.7]), registry=reg, activities=[(ar.Duplicated,)])
+
+
+def test_nan_finite_difference_positions_are_ignored():
+    reg = ar.RuleRegistry()
+
+    def f(x):
+        return np.sqrt(x)
+
+    @reg.rrule(f)
+    def _f(x):
+        y = np.sqrt(x)
+        return y, lambda g: (np.where(x > 0, g / (2 * np.where(x > 0, y, 1)), np.inf),)
+
+    # at x = 0 the central difference evaluates sqrt(-h): NaN, so that position is not judged
+    with np.errstate(invalid="ignore", divide="ignore"):
+        check_rule(f, np.array([0.0, 0.5]), registry=reg, activities=[(ar.Duplicated,)])
