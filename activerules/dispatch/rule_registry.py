@@ -16,6 +16,7 @@ take the registry's lock, and registration empties the cache.
 from __future__ import annotations
 
 import threading
+import types
 from typing import Any, Callable, Iterable, TypeVar
 
 import numpy as np
@@ -28,7 +29,29 @@ from .lattice import RRULE_COST, Candidate, Step, check_admissible, concrete, no
 from .plumbing import Ambiguous, PatternTable
 from .resolution import Resolution, RuleEntry, format_activities, function_name
 
-__all__ = ["RuleRegistry", "Sample"]
+__all__ = ["RuleRegistry", "Sample", "PRIMITIVE_MARK", "is_primitive"]
+
+_PLUGIN_GROUP = "activerules.rules"  # plugins.ENTRY_POINT_GROUP (plugins imports the dispatch layer)
+
+#: The attribute ``ar.primitive`` sets on its wrapper: the engine calls the registered
+#: rule of a function carrying it instead of tracing its body. Defined here too (the
+#: dispatch layer imports nothing of the engine); a test keeps both spellings equal.
+PRIMITIVE_MARK = "__activerules_primitive__"
+
+
+def is_primitive(fn: Any) -> bool:
+    """Whether the engine calls ``fn``'s rules rather than tracing its body: an
+    ``@ar.primitive`` wrapper, or anything that is not a plain Python function
+    (ufuncs, NumPy's array functions, builtins), which the engine never traces.
+
+    >>> import numpy as np
+    >>> is_primitive(np.sin), is_primitive(lambda x: x)
+    (True, False)
+    """
+    if not isinstance(fn, types.FunctionType) or getattr(fn, PRIMITIVE_MARK, False):
+        return True
+    # NumPy's own Python functions (np.full) are intercepted by the engine itself
+    return (getattr(fn, "__module__", None) or "").split(".")[0] == "numpy"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,7 +90,11 @@ class RuleRegistry:
     ``ar.inactive`` register into it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, require_primitive: bool = False) -> None:
+        # the default registry is the engine's: there a rule on a plain Python function
+        # would never run under ar.gradient (the engine traces the body) while the
+        # adapters do use it, so registering one is refused with the fix
+        self.require_primitive = require_primitive
         self._lock = threading.RLock()
         self._tables: dict[Any, PatternTable] = {}
         self._entries: dict[Any, list[RuleEntry]] = {}
@@ -88,6 +115,7 @@ class RuleRegistry:
         runs it on the shadows themselves, without the scratch buffers and snapshots
         that otherwise keep a failing rule from leaving a partial accumulation."""
         signature = PatternTable.signature(pattern, varargs)  # validates the pattern now
+        self._check_primitive(fn, f"@ar.rule({function_name(fn)}, ...)")
 
         def register(impl: F) -> F:
             entry = RuleEntry(fn, "rule", impl, tuple(pattern), varargs, signature, atomic)
@@ -109,6 +137,7 @@ class RuleRegistry:
     def rrule(self, fn: Any, *, samples: Iterable[Sample] = (), override: bool = False) -> Callable[[F], F]:
         """Register an all-active ChainRules-style rule ``rrule(*primals, **kwargs) ->
         (y, pullback)``, the default at the top of the lattice. Returns it unchanged."""
+        self._check_primitive(fn, f"@ar.rrule({function_name(fn)})")
 
         def register(impl: F) -> F:
             with self._lock:
@@ -125,10 +154,23 @@ class RuleRegistry:
     def inactive(self, fn: F) -> F:
         """Declare ``fn`` to have no derivative (``np.argmax``, shape queries); engines
         call it and record nothing. Usable as a decorator; returns ``fn``."""
+        self._check_primitive(fn, f"ar.inactive({function_name(fn)})")
         with self._lock:
             old = next((e for e in self._entries.get(fn, ()) if e.form != "rule"), None)
             self._record(fn, RuleEntry(fn, "inactive", fn), old, ())
         return fn
+
+    def _check_primitive(self, fn: Any, what: str) -> None:
+        if not self.require_primitive or is_primitive(fn):
+            return
+        name = getattr(fn, "__name__", "f")
+        raise RegistrationError(
+            f"{what}: {function_name(fn)} is a plain Python function, so ar.gradient, ar.vjp and "
+            "ar.autodiff would trace its body and never call this rule (the JAX, PyTorch and "
+            f"autograd adapters would: two different derivatives). Decorate it first:\n\n"
+            f"    @ar.primitive\n    def {name}(...): ...\n\n"
+            f"and register the rule on the decorated {name}; or use a private ar.RuleRegistry() "
+            "for rules meant for the adapters only")
 
     def add_samples(self, fn: Any, *samples: Sample) -> None:
         """Declare more sample inputs for ``fn``."""
@@ -242,7 +284,9 @@ class RuleRegistry:
     def _no_rule_message(self, fn: Any, activities: tuple[type, ...]) -> str:
         name = function_name(fn)
         entries = self._entries.get(fn, [])
-        registered = ("nothing is registered for it" if not entries else
+        registered = ("nothing is registered for it (if its rules come from a plugin package, "
+                      "call ar.load_plugins() first, or import the module its entry point in the "
+                      f"group {_PLUGIN_GROUP!r} names)" if not entries else
                       "registered: " + "; ".join(e.describe() for e in entries))
         return (f"no rule for {name}{format_activities(activities)}: {registered}. Add "
                 f"@ar.rule({name}, {', '.join(_bases_names(activities))}) for this activity tuple, or "
