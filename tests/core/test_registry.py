@@ -243,7 +243,9 @@ def test_no_rule_error_names_function_activities_registered_and_what_to_add():
     with pytest.raises(ar.NoRuleError) as info:
         reg.resolve(k, (ar.Duplicated, ar.Const))
     assert str(info.value) == (
-        "no rule for test_registry.k(Duplicated, Const): nothing is registered for it. Add "
+        "no rule for test_registry.k(Duplicated, Const): nothing is registered for it (if its rules "
+        "come from a plugin package, call ar.load_plugins() first, or import the module its entry "
+        "point in the group 'activerules.rules' names). Add "
         "@ar.rule(test_registry.k, ar.Duplicated, ar.Const) for this activity tuple, or an all-active "
         "@ar.rrule(test_registry.k) that serves every combination").replace(
             "test_registry.k", k.__module__ + ".test_no_rule_error_names_function_activities_registered_and_what_to_add.<locals>.k")
