@@ -24,7 +24,7 @@ from .model import DEFAULT_FAIL_ON, Combination, CoverageReport, FunctionReport,
 __all__ = ["SCHEMA", "JSON_SCHEMA_VERSION", "to_dict", "render_json"]
 
 SCHEMA = "activerules.coverage"
-JSON_SCHEMA_VERSION = 1
+JSON_SCHEMA_VERSION = 2  # 2: status "rrule", verified "unverified", "unknown"
 
 
 def _combination(c: Combination) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def _signature(s: Signature) -> dict[str, Any]:
 
 
 def _function(f: FunctionReport) -> dict[str, Any]:
-    return {"name": f.name, "inactive": f.inactive, "rules": f.entries, "note": f.note,
+    return {"name": f.name, "inactive": f.inactive, "unknown": f.unknown, "rules": f.entries, "note": f.note,
             "signatures": [_signature(s) for s in f.signatures]}
 
 

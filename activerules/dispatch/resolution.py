@@ -143,11 +143,10 @@ class Resolution:
     @property
     def kind(self) -> str:
         """``"exact"`` when a rule was written for this request (an activity rule
-        with no widening, or the all-active rrule serving a request with no Const
-        and no batch argument), else ``"fallback"``."""
+        with no widening: cost 0), ``"rrule"`` when the lifted all-active rrule
+        serves it, else ``"fallback"`` (a rule reached through widening steps)."""
         if self.entry.form == "rrule":
-            plain = all(base_state(a) in (Active, Duplicated, DuplicatedNoNeed) for a in self.activities)
-            return "exact" if plain else "fallback"
+            return "rrule"
         return "exact" if not self.steps else "fallback"
 
     @property

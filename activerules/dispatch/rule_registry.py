@@ -7,7 +7,7 @@
 ... def _f(x, y):
 ...     return x * y, lambda g: (g * y, g * x)
 >>> print(reg.resolve(f, (ar.Const, ar.Duplicated)).kind)
-fallback
+rrule
 
 A cache hit is one dict read without a lock; registration and the miss path
 take the registry's lock, and registration empties the cache.
