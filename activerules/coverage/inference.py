@@ -26,11 +26,11 @@ import numpy as np
 import plum
 
 from ..activity import Active, Annotation, Const, base_state
-from ..adapters.rrule import Thunk
+from ..adapters.rrule import Thunk, unthunk
 from ..dispatch import RuleRegistry, Sample, kind_of, kind_of_type
 from ..dispatch.kinds import ARRAY, SCALAR, STATIC
 
-__all__ = ["arity", "position_kinds", "annotated_output", "enumerated_kinds", "generate_sample", "probe_pullback",
+__all__ = ["arity", "position_kinds", "annotated_output", "rrule_kinds", "enumerated_kinds", "generate_sample", "probe_pullback",
            "MAX_SIGNATURES", "SHAPES"]
 
 #: beyond this many kind tuples a function's unknown positions are not enumerated
@@ -113,6 +113,36 @@ def position_kinds(fn: Any, n: int, reg: RuleRegistry) -> tuple[list[set[str]], 
                 kinds[i] = {k}
                 sources.add("annotations")
     return kinds, sources
+
+
+def rrule_kinds(fn: Any, rrule: Any, kinds: list[set[str]]) -> list[set[str]]:
+    """Kinds the rrule's own pullback tells for the positions nothing else does: run once
+    with arrays there, a cotangent that is a number (``float(np.sum(...))``) says the
+    argument is a number, one of the array's shape that it is an array."""
+    unknown = [i for i, k in enumerate(kinds) if not k]
+    guess = tuple(sorted(k)[0] if k else ARRAY for k in kinds)
+    sample = generate_sample(fn, guess) if unknown else None
+    if sample is None:
+        return kinds
+    try:
+        args = copy.deepcopy(sample.args)
+        with np.errstate(all="ignore"):
+            y, pullback = rrule(*args)
+            cots = pullback(_seed_like(y))
+    except Exception:  # the rrule refuses arrays there: the kinds stay unknown
+        return kinds
+    told = [set(k) for k in kinds]
+    for i in unknown:
+        cot = cots[i] if isinstance(cots, (tuple, list)) and len(cots) == len(kinds) else None
+        try:
+            cot = unthunk(cot)
+        except Exception:  # a thunk that fails is check_rule's business
+            continue
+        if cot is not None and np.ndim(cot) == 0:
+            told[i] = {SCALAR}
+        elif cot is not None and np.shape(cot) == np.shape(sample.args[i]):
+            told[i] = {ARRAY}
+    return told
 
 
 def annotated_output(fn: Any, reg: RuleRegistry) -> str | None:

@@ -22,7 +22,7 @@ from ..dispatch import (
 )
 from ..dispatch.kinds import ARRAY, SCALAR, STATIC
 from ..plugins import PluginReport, load_plugins
-from .inference import annotated_output, arity, enumerated_kinds, generate_sample, position_kinds, probe_pullback
+from .inference import annotated_output, arity, enumerated_kinds, rrule_kinds, generate_sample, position_kinds, probe_pullback
 from .model import (
     AMBIGUOUS,
     EXACT,
@@ -131,6 +131,11 @@ def argument_signatures(fn: Any, reg: RuleRegistry = registry) -> list[Signature
     if n is None:
         return []
     told, sources = position_kinds(fn, n, reg)
+    rrule = next((e.impl for e in reg.entries(fn) if e.form == "rrule"), None)
+    if rrule is not None and not all(told):
+        before = sum(map(len, told))
+        told = rrule_kinds(fn, rrule, told)
+        sources |= {"rrule"} if sum(map(len, told)) > before else set()
     tuples = enumerated_kinds(told)
     if tuples is None:
         return []
