@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "BatchDuplicated, BatchDuplicatedNoNeed")
     exp.add_argument("--module", "-m", action="append", default=[], metavar="MODULE",
                      help="import this module first (repeatable)")
+    exp.add_argument("--format", choices=("text", "json"), default="text",
+                     help="output format (default: text)")
     return parser
 
 
@@ -119,7 +121,7 @@ def _explain(args: argparse.Namespace) -> int:
 
     _report_plugin_failures(load_plugins(warn=False).failed, sys.stderr)
     import_modules(args.module)
-    text, status = explain(args.function, args.activities)
+    text, status = explain(args.function, args.activities, fmt=args.format)
     print(text)
     return status
 

@@ -19,7 +19,7 @@ summary: ... functions ...
 from __future__ import annotations
 
 from ..plugins import load_plugins
-from .explain import explain, parse_activity
+from .explain import explain, explain_data, parse_activity
 from .htmlpage import render_html
 from .jsonfmt import JSON_SCHEMA_VERSION, render_json, to_dict
 from .model import DEFAULT_FAIL_ON, FAIL_CONDITIONS, Combination, CoverageReport, FunctionReport, Signature
@@ -30,7 +30,7 @@ from .verify import verify
 __all__ = ["build_report", "render", "verify", "explain", "load_plugins", "UsageError",
            "CoverageReport", "FunctionReport", "Signature", "Combination", "FORMATS",
            "FAIL_CONDITIONS", "DEFAULT_FAIL_ON", "JSON_SCHEMA_VERSION", "MAX_ROWS",
-           "select_functions", "find_function", "inspect_function", "classify", "to_dict",
+           "select_functions", "find_function", "inspect_function", "classify", "to_dict", "explain_data",
            "parse_activity"]
 
 #: the output formats of :func:`render`

@@ -175,3 +175,14 @@ def test_a_correct_plugin_without_samples_or_annotations_passes_verify(tmp_path)
     assert last.endswith("OK") and "0 failed, 0 unverified" in last and "13 passed" in last
     # soft(x, s): s's kind is told by the rrule's pullback (a number), no (array, array) guess
     assert "(array, scalar) from rrule" in proc.stdout and "(array, array)" not in proc.stdout
+
+
+def test_explain_checks_the_number_of_activities_and_speaks_json(capsys):
+    from activerules.cli import main
+
+    assert main(["explain", "numpy.linalg.solve", "Const"]) == 2
+    assert "takes 2 positional argument(s), 1 activities given" in capsys.readouterr().err
+    assert main(["explain", "numpy.linalg.solve", "Const", "Duplicated", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["activities"] == ["Const", "Duplicated"] and data["status"] in ("exact", "fallback", "rrule")
+    assert data["source"] and data["cost"] is not None
