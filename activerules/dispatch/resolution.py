@@ -29,7 +29,13 @@ from ..activity import (
     is_batch,
 )
 from ..adapters.lanes import lanes, unbatched_activities
-from ..adapters.rrule import check_active, lift_rrule, zero_cotangent
+from ..adapters.rrule import (
+    check_active,
+    cotangent_tuple_message,
+    lift_rrule,
+    returned_pair_message,
+    zero_cotangent,
+)
 from .lattice import Step
 
 __all__ = ["RuleEntry", "Resolution", "function_name", "format_activities"]
@@ -240,7 +246,10 @@ def _guard(rule: Callable[..., Any], label: str, request: tuple[type, ...], chec
     batch = any(is_batch(a) for a in request)
 
     def guarded(cfg: RevConfig, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        y, reverse = rule(cfg, *args, **kwargs)
+        out = rule(cfg, *args, **kwargs)
+        if type(out) is not tuple or len(out) != 2 or not callable(out[1]):
+            raise RuleError(returned_pair_message(label, out, "reverse"))
+        y, reverse = out
 
         def guarded_reverse(dret: Any) -> Any:
             try:
@@ -267,9 +276,7 @@ def _check_returned(label: str, cots: Any, args: tuple[Any, ...], n: int,
                             "their shadows")
         return None
     if not isinstance(cots, tuple) or len(cots) != n:
-        got = f"{len(cots)} entries" if isinstance(cots, tuple) else type(cots).__name__
-        raise RuleError(f"{label}: reverse must return a tuple of {n} entries (one per argument), "
-                        f"got {got}")
+        raise RuleError(cotangent_tuple_message(label, cots, n, "reverse"))
     out: list[Any] = [None] * n
     for i in active:
         val = args[i].val
