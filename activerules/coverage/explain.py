@@ -1,6 +1,6 @@
 """``activerules explain FUNCTION ACTIVITY...``: how one request is resolved.
 
->>> text, status = explain("numpy.sin", ["Duplicated"])
+>>> text, status = explain("numpy.linalg.solve", ["Const", "Duplicated"])
 >>> status, text.splitlines()[1].strip()
 (0, 'exact, cost 0')
 """
