@@ -40,3 +40,54 @@ def test_nan_finite_difference_positions_are_ignored():
     # at x = 0 the central difference evaluates sqrt(-h): NaN, so that position is not judged
     with np.errstate(invalid="ignore", divide="ignore"):
         check_rule(f, np.array([0.0, 0.5]), registry=reg, activities=[(ar.Duplicated,)])
+
+
+def test_check_rule_says_a_shadow_was_overwritten_instead_of_accumulated():
+    reg = ar.RuleRegistry()
+
+    def f(x):
+        return np.sin(x)
+
+    @reg.rule(f, ar.Duplicated)
+    def _f(cfg, x):
+        def reverse(g):
+            x.dval[...] = g * np.cos(x.val)   # = instead of +=
+        return np.sin(x.val), reverse
+
+    with pytest.raises(AssertionError, match=r"overwrote it .* instead of accumulating into it \(dval \+= \.\.\.\)"):
+        check_rule(f, np.array([0.1, 0.7]), registry=reg, activities=[(ar.Duplicated,)])
+
+
+def test_no_overwrite_hint_for_a_plainly_wrong_derivative():
+    reg = ar.RuleRegistry()
+
+    def f(x):
+        return np.sin(x)
+
+    @reg.rule(f, ar.Duplicated)
+    def _f(cfg, x):
+        def reverse(g):
+            x.dval += g * 2.0   # wrong, but accumulated
+        return np.sin(x.val), reverse
+
+    with pytest.raises(AssertionError) as info:
+        check_rule(f, np.array([0.1, 0.7]), registry=reg, activities=[(ar.Duplicated,)])
+    assert "shadow off by" in str(info.value) and "overwrote" not in str(info.value)
+
+
+def test_check_rule_names_a_reverse_that_writes_a_primal():
+    reg = ar.RuleRegistry()
+
+    def f(x):
+        return np.sin(x)
+
+    @reg.rule(f, ar.Duplicated)
+    def _f(cfg, x):
+        def reverse(g):
+            x.dval += g * np.cos(x.val)
+            x.val[0] = 0.0                   # writes the primal
+        return np.sin(x.val), reverse
+
+    with pytest.raises(AssertionError, match=r"f\(Duplicated\): the reverse pass modified argument 0's "
+                                             r"primal value.*x\.dval"):
+        check_rule(f, np.array([0.1, 0.7]), registry=reg, activities=[(ar.Duplicated,)])
