@@ -10,14 +10,14 @@ from .errors import AmbiguousRuleError, NoRuleError, RegistrationError, RuleLook
 from .kinds import ARRAY, SCALAR, STATIC, kind_of, kind_of_type, normalise_type
 from .lattice import Step, admissible_requests
 from .resolution import Resolution, RuleEntry, format_activities, function_name
-from .rule_registry import PRIMITIVE_MARK, RuleRegistry, Sample, is_primitive
+from .rule_registry import MUTATES_MARK, PRIMITIVE_MARK, RuleRegistry, Sample, is_primitive
 
 __all__ = [
     "RuleRegistry", "Sample", "Resolution", "RuleEntry", "Step", "registry",
     "rule", "rrule", "inactive", "add_samples", "thunk", "unthunk", "Thunk",
     "NoRuleError", "AmbiguousRuleError", "RuleLookupError", "RegistrationError", "RuleError",
     "kind_of", "kind_of_type", "normalise_type", "ARRAY", "SCALAR", "STATIC",
-    "admissible_requests", "function_name", "format_activities", "PRIMITIVE_MARK", "is_primitive",
+    "admissible_requests", "function_name", "format_activities", "PRIMITIVE_MARK", "MUTATES_MARK", "is_primitive",
 ]
 
 #: the default registry every built-in rule and every plugin registers into

@@ -29,7 +29,7 @@ from .lattice import RRULE_COST, Candidate, Step, check_admissible, concrete, no
 from .plumbing import Ambiguous, PatternTable
 from .resolution import Resolution, RuleEntry, format_activities, function_name
 
-__all__ = ["RuleRegistry", "Sample", "PRIMITIVE_MARK", "is_primitive"]
+__all__ = ["RuleRegistry", "Sample", "PRIMITIVE_MARK", "MUTATES_MARK", "is_primitive"]
 
 _PLUGIN_GROUP = "activerules.rules"  # plugins.ENTRY_POINT_GROUP (plugins imports the dispatch layer)
 
@@ -37,6 +37,11 @@ _PLUGIN_GROUP = "activerules.rules"  # plugins.ENTRY_POINT_GROUP (plugins import
 #: rule of a function carrying it instead of tracing its body. Defined here too (the
 #: dispatch layer imports nothing of the engine); a test keeps both spellings equal.
 PRIMITIVE_MARK = "__activerules_primitive__"
+
+
+#: The attribute holding the positions an in-place primitive writes into
+#: (``ar.primitive(mutates=(0,))`` is to set it; read here to refuse an rrule for it).
+MUTATES_MARK = "__activerules_mutates__"
 
 
 def is_primitive(fn: Any) -> bool:
@@ -138,6 +143,16 @@ class RuleRegistry:
         """Register an all-active ChainRules-style rule ``rrule(*primals, **kwargs) ->
         (y, pullback)``, the default at the top of the lattice. Returns it unchanged."""
         self._check_primitive(fn, f"@ar.rrule({function_name(fn)})")
+        mutated = tuple(getattr(fn, MUTATES_MARK, ()) or ())
+        if mutated:
+            raise RegistrationError(
+                f"@ar.rrule({function_name(fn)}): the function writes into argument(s) "
+                f"{', '.join(map(str, mutated))}, and an all-active rrule cannot express that: its "
+                "pullback's cotangents are added (+=) into the shadows, while a mutated argument's "
+                "shadow must end as the cotangent of its value before the call. Write an activity "
+                f"rule, @ar.rule({function_name(fn)}, ar.Annotation, ...), whose reverse reads the "
+                "mutated argument's shadow (the cotangent of its value after the call) and replaces "
+                "it (see 'A rule that mutates an argument' in docs/writing-rules.md)")
 
         def register(impl: F) -> F:
             with self._lock:

@@ -50,3 +50,17 @@ def test_nothing_registered_error_mentions_load_plugins_and_entry_point():
 
     with pytest.raises(NoRuleError, match=r"ar\.load_plugins\(\).*activerules\.rules"):
         ar.registry.resolve(from_a_plugin, (ar.Duplicated,), (np.ndarray,))
+
+
+def test_an_rrule_for_an_in_place_function_is_refused():
+    from activerules.dispatch import MUTATES_MARK
+
+    reg = ar.RuleRegistry()
+
+    def scale_(x, s):
+        x *= s
+
+    setattr(scale_, MUTATES_MARK, (0,))   # what ar.primitive(mutates=(0,)) marks
+    with pytest.raises(RegistrationError, match=r"writes into argument\(s\) 0.*@ar\.rule\("):
+        reg.rrule(scale_)(lambda x, s: (None, lambda g: (g * s, 0.0)))
+    reg.rule(scale_, ar.Annotation, ar.Annotation)(lambda cfg, x, s: (None, lambda g: None))  # fine
