@@ -17,7 +17,8 @@ Complex numbers follow ChainRules' convention: for the real loss
 ``L = Re Σ conj(ȳ)·y``, the cotangent of a complex ``x`` is ``∂L/∂Re x + i ∂L/∂Im x``.
 
 >>> import numpy as np
->>> check_rule(np.tanh, np.linspace(-1, 1, 4))   # doctest: +SKIP
+>>> print(check_rule(np.tanh, np.linspace(-1, 1, 4)))
+check_rule(numpy.tanh): 4 passed, 0 failed
 """
 
 from __future__ import annotations
@@ -39,7 +40,12 @@ _WIDTH = 2  # lanes used for batch combinations
 
 @dataclass
 class RuleCheckReport:
-    """What :func:`check_rule` checked: one line per combination, failures apart."""
+    """What :func:`check_rule` checked: one line per combination, failures apart.
+
+    >>> report = check_rule(np.sin, np.array([0.5, 1.0]), activities=[(Duplicated,)])
+    >>> report.passed
+    ['numpy.sin(Duplicated)']
+    """
 
     function: str
     passed: list[str] = field(default_factory=list)
@@ -62,6 +68,11 @@ def check_rule(fn: Any, *args: Any, activities: str | Iterable[Sequence[type]] =
     to 1e-6 (1e-3 when an input is single precision). Raises ``AssertionError`` with
     a report naming each failing combination, argument and max error; returns the
     :class:`RuleCheckReport` when all pass.
+
+    >>> report = check_rule(np.linalg.solve, np.eye(2) * 3.0, np.array([1.0, -1.0]),
+    ...                     activities=[(Const, Duplicated)])
+    >>> report.failed
+    []
     """
     name = function_name(fn)
     kinds = tuple(kind_of(a) for a in args)

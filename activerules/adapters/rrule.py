@@ -26,7 +26,11 @@ __all__ = ["Thunk", "thunk", "unthunk", "lift_rrule", "check_active", "check_dup
 
 
 class Thunk:
-    """A deferred cotangent: ``Thunk(f)`` computes ``f()`` only when unthunked."""
+    """A deferred cotangent: ``Thunk(f)`` computes ``f()`` only when unthunked.
+
+    >>> unthunk(Thunk(lambda: 2.0))
+    2.0
+    """
 
     __slots__ = ("fn",)
 
@@ -48,7 +52,11 @@ def thunk(fn: Callable[[], Any]) -> Thunk:
 
 
 def unthunk(value: Any) -> Any:
-    """The value of a cotangent, evaluating it if it is a :class:`Thunk`."""
+    """The value of a cotangent, evaluating it if it is a :class:`Thunk`.
+
+    >>> unthunk(thunk(lambda: 3.0)), unthunk(1.0)
+    (3.0, 1.0)
+    """
     return value.fn() if type(value) is Thunk else value
 
 

@@ -40,7 +40,12 @@ FORMATS = ("text", "markdown", "json", "html")
 def render(report: CoverageReport, fmt: str = "text", fail_on: tuple[str, ...] = DEFAULT_FAIL_ON,
            max_rows: int = MAX_ROWS) -> str:
     """The report in one of :data:`FORMATS`; ``fail_on`` decides the verdict shown,
-    ``max_rows`` how large a signature may be before only its worst cases are listed."""
+    ``max_rows`` how large a signature may be before only its worst cases are listed.
+
+    >>> report = build_report(names=["numpy.linalg.solve"], plugins=False)
+    >>> print(render(report, "text").splitlines()[-1])  # doctest: +ELLIPSIS
+    summary: 1 functions (0 inactive), 16 combinations: ... — OK
+    """
     if fmt == "json":
         return render_json(report, fail_on)
     renderers = {"text": render_text, "markdown": render_markdown, "html": render_html}

@@ -24,7 +24,11 @@ _STATES = {cls.__name__.lower(): cls for cls in vars(activity).values()
 
 
 def parse_activity(name: str) -> type:
-    """``"Const"``, ``"ar.Duplicated"``, ``"duplicatednoneed"`` → the activity class."""
+    """``"Const"``, ``"ar.Duplicated"``, ``"duplicatednoneed"`` → the activity class.
+
+    >>> parse_activity("ar.duplicatednoneed").__name__
+    'DuplicatedNoNeed'
+    """
     key = name.removeprefix("ar.").removeprefix("activerules.").lower()
     if key not in _STATES:
         raise UsageError(f"unknown activity {name!r}: use one of "
@@ -53,7 +57,12 @@ def explain_data(name: str, activity_names: Sequence[str], reg: RuleRegistry = r
     ``inactive``, ``ambiguous``, ``unresolved``), ``cost``, ``form``, ``rule``,
     ``source``, ``steps``, ``wasteful``, ``kinds``, ``message``, ``candidates``.
     Raises :class:`UsageError` for an unknown function or activity, a wrong number
-    of activities, or an inadmissible request."""
+    of activities, or an inadmissible request.
+
+    >>> data = explain_data("numpy.linalg.solve", ["Const", "Duplicated"])
+    >>> data["status"], data["cost"], data["form"]
+    ('exact', 0, 'rule')
+    """
     fn = find_function(name, reg)
     activities = tuple(parse_activity(a) for a in activity_names)
     if not activities:
@@ -91,7 +100,12 @@ def explain(name: str, activity_names: Sequence[str], reg: RuleRegistry = regist
             fmt: str = "text") -> tuple[str, int]:
     """The explanation of ``name`` called with these activities (``fmt``: ``"text"``
     or ``"json"``, see :func:`explain_data`), and an exit status: 0 resolved, 1
-    ambiguous or unresolved. Raises :class:`UsageError` as :func:`explain_data`."""
+    ambiguous or unresolved. Raises :class:`UsageError` as :func:`explain_data`.
+
+    >>> text, status = explain("numpy.linalg.solve", ["Const", "Duplicated"])
+    >>> status, text.splitlines()[0]  # doctest: +ELLIPSIS
+    (0, 'numpy.linalg.solve(Const, Duplicated) → rule `_solve` for (Annotation, Annotation) at ...')
+    """
     data = explain_data(name, activity_names, reg)
     status = 1 if data["status"] in ("ambiguous", "unresolved") else 0
     if fmt == "json":

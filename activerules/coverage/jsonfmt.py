@@ -47,7 +47,13 @@ def _function(f: FunctionReport) -> dict[str, Any]:
 
 
 def to_dict(report: CoverageReport, fail_on: tuple[str, ...] = DEFAULT_FAIL_ON) -> dict[str, Any]:
-    """The report as plain data following the schema above."""
+    """The report as plain data following the schema above.
+
+    >>> from activerules.coverage import build_report
+    >>> data = to_dict(build_report(names=["numpy.linalg.solve"], plugins=False))
+    >>> data["schema"], data["version"], data["ok"]
+    ('activerules.coverage', 2, True)
+    """
     from .. import __version__
 
     problems = report.problems(fail_on)

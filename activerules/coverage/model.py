@@ -36,6 +36,11 @@ class Combination:
     registry's error for ambiguous and unresolved combinations, ``candidates`` the tied
     rules of an ambiguity; ``verified`` is None, ``"passed"``, ``"failed"`` or
     ``"unverified"``, with ``verify_message`` the failure report or why it could not run.
+
+    >>> from activerules.coverage import build_report
+    >>> c = build_report(names=["numpy.linalg.solve"], plugins=False).functions[0].combinations[0]
+    >>> c.label, c.status, c.cost, c.rule
+    ('(Const, Duplicated)', 'exact', 0, '_solve')
     """
 
     activities: tuple[type, ...]
@@ -77,7 +82,13 @@ class Signature:
     came from (``"samples"``, or the sources joined by ``+``: ``"patterns"``,
     ``"annotations"``, ``"enumerated"`` for positions nothing tells, enumerated
     under each kind), the kind of its output when known, its sample inputs (or
-    inputs the inspector generated), and its classified combinations."""
+    inputs the inspector generated), and its classified combinations.
+
+    >>> from activerules.coverage import build_report
+    >>> sig = build_report(names=["numpy.linalg.solve"], plugins=False).functions[0].signatures[0]
+    >>> sig.kinds, sig.kinds_from, sig.output
+    (('array', 'array'), 'samples', 'array')
+    """
 
     kinds: tuple[str, ...]
     kinds_from: str
@@ -93,7 +104,13 @@ class Signature:
 
 @dataclass
 class FunctionReport:
-    """Everything the inspector found out about one registered function."""
+    """Everything the inspector found out about one registered function.
+
+    >>> from activerules.coverage import build_report
+    >>> f = build_report(names=["numpy.linalg.solve"], plugins=False).functions[0]
+    >>> f.name, f.inactive, f.unknown, f.counts()["exact"]
+    ('numpy.linalg.solve', False, False, 3)
+    """
 
     name: str
     function: Any
@@ -115,7 +132,13 @@ class FunctionReport:
 
 @dataclass
 class CoverageReport:
-    """A whole run: the selected functions, the modules named, the plugins loaded."""
+    """A whole run: the selected functions, the modules named, the plugins loaded.
+
+    >>> from activerules.coverage import build_report
+    >>> report = build_report(names=["numpy.linalg.solve"], plugins=False)
+    >>> report.counts()["functions"], report.problems(("wasteful",))
+    (1, {})
+    """
 
     functions: list[FunctionReport]
     modules: list[str] = field(default_factory=list)

@@ -40,7 +40,13 @@ __all__ = ["UsageError", "import_modules", "select_functions", "find_function", 
 
 
 class UsageError(Exception):
-    """A mistake on the command line (unknown module or function): exit status 2."""
+    """A mistake on the command line (unknown module or function): exit status 2.
+
+    >>> find_function("numpy.no_such_function")
+    Traceback (most recent call last):
+    ...
+    activerules.coverage.survey.UsageError: unknown function 'numpy.no_such_function': ...
+    """
 
 
 def import_modules(modules: Iterable[str]) -> None:
@@ -70,7 +76,12 @@ def _in_module(fn: Any, module: str, reg: RuleRegistry) -> bool:
 
 def find_function(name: str, reg: RuleRegistry = registry) -> Any:
     """The registered function called ``name`` (``numpy.linalg.solve``; ``np.`` is accepted
-    for ``numpy.``). Raises :class:`UsageError` listing close names when there is none."""
+    for ``numpy.``). Raises :class:`UsageError` listing close names when there is none.
+
+    >>> import numpy as np
+    >>> find_function("np.linalg.solve") is np.linalg.solve
+    True
+    """
     wanted = "numpy." + name[3:] if name.startswith("np.") else name
     by_name = {function_name(fn): fn for fn in reg.functions()}
     if wanted in by_name:
@@ -89,7 +100,11 @@ def find_function(name: str, reg: RuleRegistry = registry) -> Any:
 def select_functions(modules: Iterable[str] = (), names: Iterable[str] = (),
                      reg: RuleRegistry = registry) -> list[Any]:
     """The registered functions to report, sorted by name: those named (``names``),
-    else those of ``modules``, else all. Unknown names raise :class:`UsageError`."""
+    else those of ``modules``, else all. Unknown names raise :class:`UsageError`.
+
+    >>> [f.__name__ for f in select_functions(names=["np.linalg.solve", "np.linalg.inv"])]
+    ['inv', 'solve']
+    """
     names, modules = list(names), list(modules)
     if names:
         chosen = [find_function(n, reg) for n in names]
@@ -187,7 +202,13 @@ def classify(fn: Any, activities: tuple[type, ...], kinds: tuple[str, ...], outp
     """Resolve one combination and classify it: exact, rrule, fallback, ambiguous or
     unresolved. ``probe``: per argument, whether the rrule's pullback computes its
     cotangent (:func:`~activerules.coverage.inference.probe_pullback`), which decides
-    whether an rrule-served combination is wasteful."""
+    whether an rrule-served combination is wasteful.
+
+    >>> import numpy as np, activerules as ar
+    >>> c = classify(np.linalg.solve, (ar.Const, ar.Duplicated), ("array", "array"), "array")
+    >>> c.status, c.cost, c.returns
+    ('exact', 0, 'Duplicated')
+    """
     returns = return_activity(output, activities)
     try:
         res = reg.resolve(fn, activities, kinds)
@@ -223,7 +244,13 @@ def _inputs(fn: Any, sig: Signature) -> Any:
 
 
 def inspect_function(fn: Any, reg: RuleRegistry = registry) -> FunctionReport:
-    """The report for one function: its registrations, signatures and classified combinations."""
+    """The report for one function: its registrations, signatures and classified combinations.
+
+    >>> import numpy as np
+    >>> f = inspect_function(np.linalg.solve)
+    >>> f.name, f.signatures[0].kinds, len(f.combinations)
+    ('numpy.linalg.solve', ('array', 'array'), 16)
+    """
     entries = reg.entries(fn)
     report = FunctionReport(function_name(fn), fn, [e.describe() for e in entries])
     if reg.is_inactive(fn):
@@ -264,7 +291,12 @@ def build_report(modules: Iterable[str] = (), names: Iterable[str] = (), *, plug
                  reg: RuleRegistry = registry) -> CoverageReport:
     """Import ``modules`` (and the installed plugins), select the functions and classify
     every admissible activity combination. Raises :class:`UsageError` for unknown
-    modules or function names."""
+    modules or function names.
+
+    >>> report = build_report(names=["numpy.linalg.solve"], plugins=False)
+    >>> report.counts()["combinations"], report.problems()
+    (16, {})
+    """
     modules = list(modules)
     plugin_report = load_plugins(warn=False) if plugins else PluginReport()
     import_modules(modules)

@@ -95,7 +95,14 @@ def _verify_signature(f: FunctionReport, sig: Signature, check: Callable[..., An
 def verify(report: CoverageReport, reg: RuleRegistry = registry, stream: TextIO | None = None) -> None:
     """Run ``check_rule`` on every resolved combination, on its sample inputs or
     generated ones, recording ``passed``/``failed``/``unverified`` on each; progress
-    goes to ``stream`` (stderr) when it is a terminal."""
+    goes to ``stream`` (stderr) when it is a terminal.
+
+    >>> from activerules.coverage import build_report
+    >>> report = build_report(names=["numpy.linalg.inv"], plugins=False)
+    >>> verify(report)
+    >>> report.counts()["failed"], report.counts()["passed"] > 0
+    (0, True)
+    """
     from ..testing import check_rule
 
     work = [(f, s) for f in report.functions for s in f.signatures if s.combinations]

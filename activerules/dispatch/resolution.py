@@ -42,7 +42,11 @@ __all__ = ["RuleEntry", "Resolution", "function_name", "format_activities"]
 
 
 def function_name(fn: Any) -> str:
-    """A readable dotted name for a primal function (``numpy.linalg.solve``)."""
+    """A readable dotted name for a primal function (``numpy.linalg.solve``).
+
+    >>> function_name(np.add), function_name(np.linalg.solve)
+    ('numpy.add', 'numpy.linalg.solve')
+    """
     if isinstance(fn, np.ufunc):
         return f"numpy.{fn.__name__}"
     owner = getattr(fn, "__self__", None)
@@ -55,7 +59,12 @@ def function_name(fn: Any) -> str:
 
 
 def format_activities(activities: tuple[Any, ...]) -> str:
-    """``(Const, Duplicated)``."""
+    """``(Const, Duplicated)``.
+
+    >>> from activerules.activity import Const, Duplicated
+    >>> format_activities((Const, Duplicated))
+    '(Const, Duplicated)'
+    """
     return "(" + ", ".join(_state_name(a) for a in activities) + ")"
 
 
@@ -76,7 +85,12 @@ def _source(impl: Any) -> str:
 
 @dataclass(eq=False)
 class RuleEntry:
-    """One registration: an activity ``rule`` for ``pattern``, an ``rrule``, or ``inactive``."""
+    """One registration: an activity ``rule`` for ``pattern``, an ``rrule``, or ``inactive``.
+
+    >>> import activerules as ar
+    >>> [e.form for e in ar.registry.entries(np.linalg.solve)]
+    ['rule']
+    """
 
     function: Any
     form: str
@@ -113,6 +127,11 @@ class Resolution:
     author's rule sees after widening), ``lanes`` (whether a batch request runs the
     width-1 rule once per lane) and ``call`` (the executor; ``res.call(cfg, ...)`` is
     ``res(cfg, ...)`` one frame faster).
+
+    >>> import numpy as np, activerules as ar
+    >>> res = ar.registry.resolve(np.linalg.solve, (ar.Const, ar.Duplicated), (np.ndarray, np.ndarray))
+    >>> res.kind, res.cost, res.form
+    ('exact', 0, 'rule')
     """
 
     __slots__ = ("function", "activities", "entry", "steps", "inner_activities", "lanes", "call",

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, TypeVar
 
 import numpy as np
 
-from ..activity import Const, base_state
+from ..activity import Active, Const, Duplicated, base_state
 from ..adapters.lanes import unbatched_activities
 from .errors import AmbiguousRuleError, NoRuleError, RegistrationError
 from .kinds import kind_of_type, normalise_type
@@ -63,7 +63,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class Sample:
     """Sample inputs for a function, declared next to its rules:
-    ``Sample(np.ones((2, 3)), axis=1)``. Used by ``check_rule`` and the coverage tool."""
+    ``Sample(np.ones((2, 3)), axis=1)``. Used by ``check_rule`` and the coverage tool.
+
+    >>> Sample(np.ones((2, 3)), axis=1)
+    Sample(ndarray[2, 3], axis=1)
+    """
 
     __slots__ = ("args", "kwargs")
 
@@ -92,7 +96,15 @@ class RuleRegistry:
     """Rules keyed by (function, activity pattern), resolved through the lattice.
 
     ``ar.registry`` is the default instance; ``ar.rule``, ``ar.rrule`` and
-    ``ar.inactive`` register into it.
+    ``ar.inactive`` register into it. It requires rules to be registered on
+    ``@ar.primitive`` functions (``require_primitive=True``): the engine calls the
+    rules of those only. A registry of your own accepts any function.
+
+    >>> reg = RuleRegistry()
+    >>> def double(x): return 2 * x
+    >>> _ = reg.rrule(double)(lambda x: (2 * x, lambda g: (2 * g,)))
+    >>> reg.has_rules(double), reg.resolve(double, (Active,)).kind
+    (True, 'rrule')
     """
 
     def __init__(self, *, require_primitive: bool = False) -> None:
@@ -118,7 +130,18 @@ class RuleRegistry:
         ``atomic=True`` promises that ``reverse`` raises, if it raises at all, before
         it writes into any shadow (it computes every cotangent first). An engine then
         runs it on the shadows themselves, without the scratch buffers and snapshots
-        that otherwise keep a failing rule from leaving a partial accumulation."""
+        that otherwise keep a failing rule from leaving a partial accumulation.
+
+        >>> reg = RuleRegistry()
+        >>> def square(x): return x * x
+        >>> @reg.rule(square, Duplicated)
+        ... def _square(cfg, x):
+        ...     def reverse(g):
+        ...         x.dval += 2 * x.val * g      # accumulate, never assign
+        ...     return x.val * x.val, reverse
+        >>> reg.resolve(square, (Duplicated,)).kind
+        'exact'
+        """
         signature = PatternTable.signature(pattern, varargs)  # validates the pattern now
         self._check_primitive(fn, f"@ar.rule({function_name(fn)}, ...)")
 
@@ -141,7 +164,17 @@ class RuleRegistry:
 
     def rrule(self, fn: Any, *, samples: Iterable[Sample] = (), override: bool = False) -> Callable[[F], F]:
         """Register an all-active ChainRules-style rule ``rrule(*primals, **kwargs) ->
-        (y, pullback)``, the default at the top of the lattice. Returns it unchanged."""
+        (y, pullback)``, the default at the top of the lattice. Returns it unchanged.
+        Refused for a function that writes into its arguments (see ``MUTATES_MARK``).
+
+        >>> reg = RuleRegistry()
+        >>> def cube(x): return x ** 3
+        >>> @reg.rrule(cube, samples=[Sample(np.array([1.0, 2.0]))])
+        ... def _cube(x):
+        ...     return x ** 3, lambda g: (3 * x ** 2 * g,)   # one cotangent per argument
+        >>> reg.samples(cube)
+        [Sample(ndarray[2])]
+        """
         self._check_primitive(fn, f"@ar.rrule({function_name(fn)})")
         mutated = tuple(getattr(fn, MUTATES_MARK, ()) or ())
         if mutated:
@@ -168,7 +201,13 @@ class RuleRegistry:
 
     def inactive(self, fn: F) -> F:
         """Declare ``fn`` to have no derivative (``np.argmax``, shape queries); engines
-        call it and record nothing. Usable as a decorator; returns ``fn``."""
+        call it and record nothing. Usable as a decorator; returns ``fn``.
+
+        >>> reg = RuleRegistry()
+        >>> def n_items(x): return x.size
+        >>> reg.inactive(n_items) is n_items, reg.is_inactive(n_items)
+        (True, True)
+        """
         self._check_primitive(fn, f"ar.inactive({function_name(fn)})")
         with self._lock:
             old = next((e for e in self._entries.get(fn, ()) if e.form != "rule"), None)
@@ -188,7 +227,14 @@ class RuleRegistry:
             "for rules meant for the adapters only")
 
     def add_samples(self, fn: Any, *samples: Sample) -> None:
-        """Declare more sample inputs for ``fn``."""
+        """Declare more sample inputs for ``fn``.
+
+        >>> reg = RuleRegistry()
+        >>> def f(x): return x
+        >>> reg.add_samples(f, Sample(np.ones(3)))
+        >>> reg.samples(f)
+        [Sample(ndarray[3])]
+        """
         with self._lock:
             self._samples.setdefault(fn, []).extend(samples)
 
