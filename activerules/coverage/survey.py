@@ -22,7 +22,15 @@ from ..dispatch import (
 )
 from ..dispatch.kinds import ARRAY, SCALAR, STATIC
 from ..plugins import PluginReport, load_plugins
-from .inference import annotated_output, arity, enumerated_kinds, rrule_kinds, generate_sample, position_kinds, probe_pullback
+from .inference import (
+    annotated_output,
+    arity,
+    enumerated_kinds,
+    generate_sample,
+    position_kinds,
+    probe_pullback,
+    rrule_kinds,
+)
 from .model import (
     AMBIGUOUS,
     EXACT,

@@ -10,7 +10,16 @@ from typing import Any, Callable, TextIO
 
 from ..dispatch import RuleRegistry, format_activities, registry
 from .inference import generate_sample
-from .model import AMBIGUOUS, FAILED, PASSED, UNRESOLVED, UNVERIFIED, CoverageReport, FunctionReport, Signature
+from .model import (
+    AMBIGUOUS,
+    FAILED,
+    PASSED,
+    UNRESOLVED,
+    UNVERIFIED,
+    CoverageReport,
+    FunctionReport,
+    Signature,
+)
 
 __all__ = ["verify", "Progress"]
 

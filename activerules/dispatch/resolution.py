@@ -21,7 +21,6 @@ from ..activity import (
     ActiveRulesError,
     Const,
     Duplicated,
-    DuplicatedNoNeed,
     RevConfig,
     RuleError,
     annotate,

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, TypeVar
 
 import numpy as np
 
-from ..activity import Active, Const, Duplicated, base_state
+from ..activity import Const, base_state
 from ..adapters.lanes import unbatched_activities
 from .errors import AmbiguousRuleError, NoRuleError, RegistrationError
 from .kinds import kind_of_type, normalise_type
@@ -100,6 +100,7 @@ class RuleRegistry:
     ``@ar.primitive`` functions (``require_primitive=True``): the engine calls the
     rules of those only. A registry of your own accepts any function.
 
+    >>> from activerules import Active
     >>> reg = RuleRegistry()
     >>> def double(x): return 2 * x
     >>> _ = reg.rrule(double)(lambda x: (2 * x, lambda g: (2 * g,)))
@@ -132,6 +133,7 @@ class RuleRegistry:
         runs it on the shadows themselves, without the scratch buffers and snapshots
         that otherwise keep a failing rule from leaving a partial accumulation.
 
+        >>> from activerules import Duplicated
         >>> reg = RuleRegistry()
         >>> def square(x): return x * x
         >>> @reg.rule(square, Duplicated)
