@@ -186,3 +186,22 @@ def test_explain_checks_the_number_of_activities_and_speaks_json(capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["activities"] == ["Const", "Duplicated"] and data["status"] in ("exact", "fallback", "rrule")
     assert data["source"] and data["cost"] is not None
+
+
+def test_cli_fails_on_a_tie_in_a_plugin_without_samples_or_annotations(tmp_path):
+    site = _plugin(tmp_path, "plug_tie", '''
+        @ar.primitive
+        def tri(x, y, z):
+            return x * y + z
+
+        def _tri(cfg, x, y, z):
+            return x.val * y.val + z.val, lambda g: None
+
+        ar.rule(tri, ar.Duplicated, ar.Const, ar.Duplicated)(_tri)
+        ar.rule(tri, ar.Const, ar.Duplicated, ar.Duplicated)(_tri)
+        ar.rrule(forgotten)(lambda x: (x, lambda g: (g,)))
+    ''')
+    proc = _run(site, "coverage", "plug_tie")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "(Const, Const, Duplicated)" in proc.stdout and "ambiguous" in proc.stdout
+    assert "ambiguous" in proc.stdout.splitlines()[-1].split("FAILED: ")[1]
