@@ -287,6 +287,8 @@ def _check_one(fn: Any, args: Sequence[Any], kwargs: dict[str, Any], kinds: tupl
         for i, state in enumerate(combo):
             problems += _compare_arg(i, state, anns[i], cots, lane, width, grads, args[i], rtol, atol,
                                      shadows[i][lane if is_batch(state) else 0])
+    if problems:  # name the rule to fix (a lattice step may have chosen another than expected)
+        problems.append(f"served by {res.entry.describe()}")
     return problems
 
 

@@ -89,5 +89,5 @@ def test_check_rule_names_a_reverse_that_writes_a_primal():
         return np.sin(x.val), reverse
 
     with pytest.raises(AssertionError, match=r"f\(Duplicated\): the reverse pass modified argument 0's "
-                                             r"primal value.*x\.dval"):
+                                             r"primal value.*x\.dval.*served by rule `.*_f` for \(Duplicated\)"):
         check_rule(f, np.array([0.1, 0.7]), registry=reg, activities=[(ar.Duplicated,)])
