@@ -270,12 +270,18 @@ def _guard(rule: Callable[..., Any], label: str, request: tuple[type, ...], chec
         y, reverse = out
 
         def guarded_reverse(dret: Any) -> Any:
+            locked = _lock_primals(args)
             try:
                 cots = reverse(dret)
             except ActiveRulesError:
                 raise
             except Exception as e:
+                if locked and isinstance(e, ValueError) and "read-only" in str(e):
+                    raise RuleError(_wrote_primal_message(label, locked)) from e
                 raise RuleError(f"{label}: reverse raised {type(e).__name__}: {e}") from e
+            finally:
+                for _, a in locked:
+                    a.flags.writeable = True
             if not check:
                 return cots
             return _check_returned(label, cots, args, n, active, batch)
@@ -283,6 +289,35 @@ def _guard(rule: Callable[..., Any], label: str, request: tuple[type, ...], chec
         return y, guarded_reverse
 
     return guarded
+
+
+def _lock_primals(args: tuple[Any, ...]) -> list[tuple[int, np.ndarray]]:
+    """Make the writeable primal arrays read-only while a reverse runs (a reverse
+    never writes a primal: the engine's copy-on-write relies on it); returns them."""
+    locked = []
+    for i, a in enumerate(args):
+        val = getattr(a, "val", None)
+        if type(val) is np.ndarray and val.flags.writeable and _owned(val):
+            val.flags.writeable = False
+            locked.append((i, val))
+    return locked
+
+
+def _owned(val: np.ndarray) -> bool:
+    """Whether NumPy owns the memory (through views): only then can the writeable
+    flag be set back (not on an array over a torch tensor's or a bytes buffer)."""
+    while not val.flags.owndata:
+        if type(val.base) is not np.ndarray:
+            return False
+        val = val.base
+    return True
+
+
+def _wrote_primal_message(label: str, locked: list[tuple[int, np.ndarray]]) -> str:
+    which = ", ".join(str(i) for i, _ in locked)
+    return (f"{label}: reverse wrote into a primal value (argument(s) {which} are read-only while "
+            "it runs): a reverse must leave primals as they are; write cotangents into the "
+            "shadows (x.dval += ...) and compute on copies (x.val.copy())")
 
 
 def _check_returned(label: str, cots: Any, args: tuple[Any, ...], n: int,

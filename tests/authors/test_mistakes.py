@@ -76,3 +76,21 @@ def test_check_rule_reports_the_mistake_by_name():
     reg.rrule(sine)(lambda x: np.sin(x))
     with pytest.raises(AssertionError, match=r"RuleError: .*return y, pullback"):
         ar.testing.check_rule(sine, X, registry=reg)
+
+
+def test_reverse_writing_a_primal_is_named_and_the_primal_left_writeable():
+    reg = ar.RuleRegistry()
+
+    @reg.rule(sine, ar.Duplicated)
+    def _sine(cfg, x):
+        def reverse(g):
+            x.dval += g * np.cos(x.val)
+            x.val[0] = 0.0          # writes the primal
+        return np.sin(x.val), reverse
+
+    res = reg.resolve(sine, (ar.Duplicated,), (np.ndarray,))
+    x = X.copy()
+    _, reverse = res(ar.RevConfig((ar.Duplicated,)), ar.Duplicated(x, np.zeros(3)))
+    with pytest.raises(RuleError, match=_label("rule") + r": reverse wrote into a primal value.*x\.dval"):
+        reverse(np.ones(3))
+    assert x.flags.writeable and np.array_equal(x, X)
