@@ -281,7 +281,7 @@ def _guard(rule: Callable[..., Any], label: str, request: tuple[type, ...], chec
                 raise RuleError(f"{label}: reverse raised {type(e).__name__}: {e}") from e
             finally:
                 for _, a in locked:
-                    a.flags.writeable = True
+                    a.setflags(write=True)
             if not check:
                 return cots
             return _check_returned(label, cots, args, n, active, batch)
@@ -297,9 +297,11 @@ def _lock_primals(args: tuple[Any, ...]) -> list[tuple[int, np.ndarray]]:
     locked = []
     for i, a in enumerate(args):
         val = getattr(a, "val", None)
-        if type(val) is np.ndarray and val.flags.writeable and _owned(val):
-            val.flags.writeable = False
-            locked.append((i, val))
+        if type(val) is np.ndarray:
+            flags = val.flags
+            if flags.writeable and (flags.owndata or _owned(val)):
+                val.setflags(write=False)
+                locked.append((i, val))
     return locked
 
 
