@@ -225,6 +225,7 @@ class RuleRegistry:
             "ar.autodiff would trace its body and never call this rule (the JAX, PyTorch and "
             f"autograd adapters would: two different derivatives). Decorate it first:\n\n"
             f"    @ar.primitive\n    def {name}(...): ...\n\n"
+            f"(or, for another package's function, {name} = ar.primitive(that_package.{name})) "
             f"and register the rule on the decorated {name}; or use a private ar.RuleRegistry() "
             "for rules meant for the adapters only")
 
