@@ -133,7 +133,17 @@ class Annotation:
 class ShadowRebindError(RuleError):
     """A rule rebound an annotation's shadow (``x.dval = ...``) instead of accumulating
     into it in place (``x.dval += g``); raised by the annotation, so the engine adds
-    the rule's name."""
+    the rule's name.
+
+    >>> import numpy as np
+    >>> x = Duplicated(np.ones(2), np.zeros(2))
+    >>> x.dval += 1.0                       # accumulating in place: fine
+    >>> try:
+    ...     x.dval = x.dval + 1.0           # rebinding: refused
+    ... except ShadowRebindError as e:
+    ...     print("x.dval +=" in str(e))
+    True
+    """
 
 
 def _rebind_error(name: str) -> RuleError:

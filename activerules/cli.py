@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     cov = sub.add_parser("coverage", help="report which activity combinations have rules",
                          description="Classify every admissible activity combination of the registered "
-                                     "functions: exact, fallback (wasteful?), ambiguous, unresolved.",
+                                     "functions: exact, rrule, fallback (wasteful?), ambiguous, unresolved; "
+                                     "a function that cannot be enumerated is unknown.",
                          epilog=_EPILOG)
     cov.add_argument("modules", nargs="*", metavar="MODULE",
                      help="import these modules and report only the functions they define or register "
@@ -69,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     cov.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     cov.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the report to FILE")
     cov.add_argument("--verify", action="store_true",
-                     help="run check_rule on every combination that has sample inputs")
+                     help="run check_rule on every resolved combination, on the sample inputs or "
+                          "else generated ones; one that cannot be checked is 'unverified'")
     cov.add_argument("--fail-on", type=_fail_on, default=DEFAULT_FAIL_ON, metavar="LIST",
                      help=f"comma-separated conditions that make the exit status 1: "
                           f"{','.join(FAIL_CONDITIONS)} or none (default: {','.join(DEFAULT_FAIL_ON)})")
@@ -89,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "BatchDuplicated, BatchDuplicatedNoNeed")
     exp.add_argument("--module", "-m", action="append", default=[], metavar="MODULE",
                      help="import this module first (repeatable)")
+    exp.add_argument("--format", choices=("text", "json"), default="text",
+                     help="output format (default: text)")
     return parser
 
 
@@ -119,7 +123,7 @@ def _explain(args: argparse.Namespace) -> int:
 
     _report_plugin_failures(load_plugins(warn=False).failed, sys.stderr)
     import_modules(args.module)
-    text, status = explain(args.function, args.activities)
+    text, status = explain(args.function, args.activities, fmt=args.format)
     print(text)
     return status
 

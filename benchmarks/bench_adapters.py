@@ -24,6 +24,7 @@ import numpy as np
 import activerules as ar
 
 
+@ar.primitive
 def softplus(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, x)
 

@@ -22,11 +22,15 @@ import numpy as np
 from ..activity import Active, Const, RuleError, is_batch
 
 __all__ = ["Thunk", "thunk", "unthunk", "lift_rrule", "check_active", "check_duplicated",
-           "accumulate", "zero_cotangent"]
+           "accumulate", "zero_cotangent", "returned_pair_message", "cotangent_tuple_message"]
 
 
 class Thunk:
-    """A deferred cotangent: ``Thunk(f)`` computes ``f()`` only when unthunked."""
+    """A deferred cotangent: ``Thunk(f)`` computes ``f()`` only when unthunked.
+
+    >>> unthunk(Thunk(lambda: 2.0))
+    2.0
+    """
 
     __slots__ = ("fn",)
 
@@ -48,7 +52,11 @@ def thunk(fn: Callable[[], Any]) -> Thunk:
 
 
 def unthunk(value: Any) -> Any:
-    """The value of a cotangent, evaluating it if it is a :class:`Thunk`."""
+    """The value of a cotangent, evaluating it if it is a :class:`Thunk`.
+
+    >>> unthunk(thunk(lambda: 3.0)), unthunk(1.0)
+    (3.0, 1.0)
+    """
     return value.fn() if type(value) is Thunk else value
 
 
@@ -97,7 +105,9 @@ def check_duplicated(label: str, index: int, cot: Any, shadow: Any) -> Any:
     cot = np.asarray(cot)
     if cot.shape != shadow.shape:
         raise RuleError(f"{label}: argument {index}: cotangent has shape {cot.shape}, "
-                        f"the argument has shape {shadow.shape}")
+                        f"the argument has shape {shadow.shape}; return a cotangent of the "
+                        "argument's exact shape (sum broadcast dimensions away: np.sum(..., axis=...), "
+                        "then reshape)")
     if not np.can_cast(cot.dtype, shadow.dtype, "same_kind") or (
             cot.dtype.kind == shadow.dtype.kind and cot.dtype.itemsize > shadow.dtype.itemsize):
         raise RuleError(f"{label}: argument {index}: cotangent has dtype {cot.dtype}, "
@@ -114,6 +124,28 @@ def accumulate(shadow: Any, cot: Any) -> None:
             accumulate(s, c)
     else:
         shadow += cot
+
+
+def returned_pair_message(label: str, out: Any, second: str) -> str:
+    """The error for a rule (``second="reverse"``) or rrule (``"pullback"``) that did not
+    return ``(output, reverse)``."""
+    if type(out) is tuple and len(out) == 2:
+        got = f"a pair whose second item is a {type(out[1]).__name__}, not a function"
+    else:
+        got = f"{type(out).__name__}" + (f" of {len(out)}" if type(out) is tuple else "")
+    return (f"{label}: a rule must return a pair (output, {second}), got {got}; did it return "
+            f"only the output? End it with `return y, {second}` where {second}(dy) returns the "
+            "cotangents")
+
+
+def cotangent_tuple_message(label: str, cots: Any, n: int, who: str) -> str:
+    """The error for a reverse/pullback that did not return one cotangent per argument."""
+    if isinstance(cots, (tuple, list)):
+        return (f"{label}: {who} must return a tuple of {n} cotangents (one per argument, None "
+                f"for a zero one), got {len(cots)}")
+    fix = "`return (dx,)`" if n == 1 else "`return (dx, None, ...)`, one entry per argument"
+    return (f"{label}: {who} must return a tuple of {n} cotangents (one per argument, None for a "
+            f"zero one), got a bare {type(cots).__name__}; wrap it: {fix}")
 
 
 _CONST, _ACTIVE, _DUP, _BATCH = range(4)
@@ -137,7 +169,10 @@ def lift_rrule(rrule: Callable[..., Any], activities: tuple[type, ...], label: s
     n = len(codes)
 
     def rule(cfg: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        y, pullback = rrule(*[a.val for a in args], **kwargs)
+        out = rrule(*[a.val for a in args], **kwargs)
+        if type(out) is not tuple or len(out) != 2 or not callable(out[1]):
+            raise RuleError(returned_pair_message(label, out, "pullback"))
+        y, pullback = out
 
         def reverse(dret: Any) -> Any:
             lanes = dret if batch else (dret,)
@@ -159,9 +194,7 @@ def lift_rrule(rrule: Callable[..., Any], activities: tuple[type, ...], label: s
     def _pull(pullback: Callable[[Any], Any], dret: Any, lane: int, args: tuple[Any, ...]) -> list[Any]:
         cots = pullback(dret)
         if not isinstance(cots, (tuple, list)) or len(cots) != n:
-            got = f"{len(cots)} cotangents" if isinstance(cots, (tuple, list)) else type(cots).__name__
-            raise RuleError(f"{label}: the pullback must return a tuple of {n} cotangents "
-                            f"(one per argument), got {got}")
+            raise RuleError(cotangent_tuple_message(label, cots, n, "the pullback"))
         out: list[Any] = [None] * n
         for i, code in enumerate(codes):
             c = cots[i]

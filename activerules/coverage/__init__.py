@@ -19,7 +19,7 @@ summary: ... functions ...
 from __future__ import annotations
 
 from ..plugins import load_plugins
-from .explain import explain, parse_activity
+from .explain import explain, explain_data, parse_activity
 from .htmlpage import render_html
 from .jsonfmt import JSON_SCHEMA_VERSION, render_json, to_dict
 from .model import DEFAULT_FAIL_ON, FAIL_CONDITIONS, Combination, CoverageReport, FunctionReport, Signature
@@ -30,7 +30,7 @@ from .verify import verify
 __all__ = ["build_report", "render", "verify", "explain", "load_plugins", "UsageError",
            "CoverageReport", "FunctionReport", "Signature", "Combination", "FORMATS",
            "FAIL_CONDITIONS", "DEFAULT_FAIL_ON", "JSON_SCHEMA_VERSION", "MAX_ROWS",
-           "select_functions", "find_function", "inspect_function", "classify", "to_dict",
+           "select_functions", "find_function", "inspect_function", "classify", "to_dict", "explain_data",
            "parse_activity"]
 
 #: the output formats of :func:`render`
@@ -40,7 +40,12 @@ FORMATS = ("text", "markdown", "json", "html")
 def render(report: CoverageReport, fmt: str = "text", fail_on: tuple[str, ...] = DEFAULT_FAIL_ON,
            max_rows: int = MAX_ROWS) -> str:
     """The report in one of :data:`FORMATS`; ``fail_on`` decides the verdict shown,
-    ``max_rows`` how large a signature may be before only its worst cases are listed."""
+    ``max_rows`` how large a signature may be before only its worst cases are listed.
+
+    >>> report = build_report(names=["numpy.linalg.solve"], plugins=False)
+    >>> print(render(report, "text").splitlines()[-1])  # doctest: +ELLIPSIS
+    summary: 1 functions (0 inactive), 16 combinations: ... — OK
+    """
     if fmt == "json":
         return render_json(report, fail_on)
     renderers = {"text": render_text, "markdown": render_markdown, "html": render_html}

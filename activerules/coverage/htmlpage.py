@@ -49,7 +49,7 @@ table { border-collapse: collapse; margin: 6px 0; }
 th, td { border: 1px solid #c9d1dc; padding: 3px 7px; font-size: 12px; }
 th { background: #f4f6f9; font-weight: 600; text-align: left; }
 .grid td { text-align: center; min-width: 56px; font-family: ui-monospace, monospace; }
-.exact { background: #b9e4c1; } .fallback { background: #c9def5; } .wasteful { background: #ffd9a8; }
+.exact { background: #b9e4c1; } .rrule { background: #dcefd0; } .fallback { background: #c9def5; } .wasteful { background: #ffd9a8; }
 .ambiguous { background: #e0c3f0; } .unresolved { background: #f6b3b3; } .na { background: #eceff3; color: #9aa3af; }
 .verify-failed { outline: 3px solid #c62828; outline-offset: -3px; }
 .legend span { display: inline-block; padding: 2px 8px; margin-right: 6px; border-radius: 4px; font-size: 12px; }
@@ -60,7 +60,7 @@ _CELL = {EXACT: "exact", AMBIGUOUS: "ambiguous", UNRESOLVED: "no rule"}
 
 
 def _css_class(c: Combination) -> str:
-    cls = "wasteful" if c.wasteful and c.status == "fallback" else c.status
+    cls = "wasteful" if c.wasteful and c.status in ("fallback", "rrule") else c.status
     return cls + (" verify-failed" if c.verified == FAILED else "")
 
 
@@ -129,7 +129,8 @@ def _function(f: FunctionReport, max_rows: int) -> str:
 
 
 def _legend() -> str:
-    items = [("exact", "exact: a rule written for it"), ("fallback", "+cost: fallback"),
+    items = [("exact", "exact: a rule written for it"), ("rrule", "+10: the lifted all-active rrule"),
+             ("fallback", "+cost: fallback"),
              ("wasteful", "+cost: wasteful fallback"), ("ambiguous", "ambiguous"),
              ("unresolved", "no rule: unresolved"), ("na", "– not admissible")]
     return '<p class="legend">' + "".join(f'<span class="{c}">{escape(t)}</span>' for c, t in items) + "</p>"

@@ -24,7 +24,7 @@ from .model import DEFAULT_FAIL_ON, Combination, CoverageReport, FunctionReport,
 __all__ = ["SCHEMA", "JSON_SCHEMA_VERSION", "to_dict", "render_json"]
 
 SCHEMA = "activerules.coverage"
-JSON_SCHEMA_VERSION = 1
+JSON_SCHEMA_VERSION = 2  # 2: status "rrule", verified "unverified", "unknown"
 
 
 def _combination(c: Combination) -> dict[str, Any]:
@@ -42,12 +42,18 @@ def _signature(s: Signature) -> dict[str, Any]:
 
 
 def _function(f: FunctionReport) -> dict[str, Any]:
-    return {"name": f.name, "inactive": f.inactive, "rules": f.entries, "note": f.note,
+    return {"name": f.name, "inactive": f.inactive, "unknown": f.unknown, "rules": f.entries, "note": f.note,
             "signatures": [_signature(s) for s in f.signatures]}
 
 
 def to_dict(report: CoverageReport, fail_on: tuple[str, ...] = DEFAULT_FAIL_ON) -> dict[str, Any]:
-    """The report as plain data following the schema above."""
+    """The report as plain data following the schema above.
+
+    >>> from activerules.coverage import build_report
+    >>> data = to_dict(build_report(names=["numpy.linalg.solve"], plugins=False))
+    >>> data["schema"], data["version"], data["ok"]
+    ('activerules.coverage', 2, True)
+    """
     from .. import __version__
 
     problems = report.problems(fail_on)

@@ -5,29 +5,37 @@ from __future__ import annotations
 
 import copy
 import importlib
-import inspect as pyinspect
-import typing
+import sys
 from typing import Any, Iterable
 
-import plum
-
-from ..activity import BatchDuplicated, is_batch
+from ..activity import BatchDuplicated, Const, base_state, is_batch
 from ..dispatch import (
+    PRIMITIVE_MARK,
     AmbiguousRuleError,
     NoRuleError,
+    Resolution,
     RuleRegistry,
     admissible_requests,
     function_name,
     kind_of,
-    kind_of_type,
     registry,
 )
 from ..dispatch.kinds import ARRAY, SCALAR, STATIC
 from ..plugins import PluginReport, load_plugins
+from .inference import (
+    annotated_output,
+    arity,
+    enumerated_kinds,
+    generate_sample,
+    position_kinds,
+    probe_pullback,
+    rrule_kinds,
+)
 from .model import (
     AMBIGUOUS,
     EXACT,
     FALLBACK,
+    RRULE,
     UNRESOLVED,
     Combination,
     CoverageReport,
@@ -36,11 +44,17 @@ from .model import (
 )
 
 __all__ = ["UsageError", "import_modules", "select_functions", "find_function", "argument_signatures",
-           "classify", "inspect_function", "build_report", "return_activity"]
+           "classify", "inspect_function", "build_report", "return_activity", "unregistered_primitives"]
 
 
 class UsageError(Exception):
-    """A mistake on the command line (unknown module or function): exit status 2."""
+    """A mistake on the command line (unknown module or function): exit status 2.
+
+    >>> find_function("numpy.no_such_function")
+    Traceback (most recent call last):
+    ...
+    activerules.coverage.survey.UsageError: unknown function 'numpy.no_such_function': ...
+    """
 
 
 def import_modules(modules: Iterable[str]) -> None:
@@ -70,7 +84,12 @@ def _in_module(fn: Any, module: str, reg: RuleRegistry) -> bool:
 
 def find_function(name: str, reg: RuleRegistry = registry) -> Any:
     """The registered function called ``name`` (``numpy.linalg.solve``; ``np.`` is accepted
-    for ``numpy.``). Raises :class:`UsageError` listing close names when there is none."""
+    for ``numpy.``). Raises :class:`UsageError` listing close names when there is none.
+
+    >>> import numpy as np
+    >>> find_function("np.linalg.solve") is np.linalg.solve
+    True
+    """
     wanted = "numpy." + name[3:] if name.startswith("np.") else name
     by_name = {function_name(fn): fn for fn in reg.functions()}
     if wanted in by_name:
@@ -89,7 +108,11 @@ def find_function(name: str, reg: RuleRegistry = registry) -> Any:
 def select_functions(modules: Iterable[str] = (), names: Iterable[str] = (),
                      reg: RuleRegistry = registry) -> list[Any]:
     """The registered functions to report, sorted by name: those named (``names``),
-    else those of ``modules``, else all. Unknown names raise :class:`UsageError`."""
+    else those of ``modules``, else all. Unknown names raise :class:`UsageError`.
+
+    >>> [f.__name__ for f in select_functions(names=["np.linalg.solve", "np.linalg.inv"])]
+    ['inv', 'solve']
+    """
     names, modules = list(names), list(modules)
     if names:
         chosen = [find_function(n, reg) for n in names]
@@ -100,38 +123,6 @@ def select_functions(modules: Iterable[str] = (), names: Iterable[str] = (),
 
 
 # -- argument kinds ---------------------------------------------------------------------------
-
-
-def _pattern_kind(p: Any) -> str | None:
-    """The primal kind a pattern entry declares (``Duplicated[np.ndarray]``), else None."""
-    if typing.get_origin(p) is typing.Union:
-        kinds = {_pattern_kind(m) for m in typing.get_args(p)}
-        return kinds.pop() if len(kinds) == 1 else None
-    if getattr(p, "_concrete", False):
-        return kind_of_type(plum.type_parameter(p))
-    return None
-
-
-def _annotation_kind(t: Any) -> str | None:
-    if isinstance(t, type):
-        return kind_of_type(t)
-    return None
-
-
-def _annotated_kinds(fn: Any) -> tuple[tuple[str, ...], str | None] | None:
-    """Kinds of ``fn``'s required positional parameters from its annotations, and of its return."""
-    try:
-        sig = pyinspect.signature(fn)
-        hints = typing.get_type_hints(fn)
-    except Exception:  # builtins, ufuncs, unresolvable hints
-        return None
-    params = [p for p in sig.parameters.values()
-              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
-    kinds = [_annotation_kind(hints.get(p.name)) for p in params]
-    if not params or any(k is None for k in kinds):
-        return None
-    ret = hints.get("return")
-    return tuple(typing.cast(list[str], kinds)), _annotation_kind(ret) if ret is not None else None
 
 
 def _sample_output_kind(fn: Any, sample: Any) -> str | None:
@@ -146,8 +137,10 @@ def _sample_output_kind(fn: Any, sample: Any) -> str | None:
 
 def argument_signatures(fn: Any, reg: RuleRegistry = registry) -> list[Signature]:
     """The argument-kind tuples to enumerate for ``fn``: one per distinct kind tuple
-    of its samples; else the kinds its rule patterns declare; else its annotations
-    (or its rrule's). Empty when the kinds cannot be told."""
+    of its samples; else the kinds its rule patterns and annotations tell, each
+    position nothing tells enumerated under each kind it could have (see
+    :mod:`activerules.coverage.inference`). Empty when not even the number of
+    arguments can be told, or the enumeration would be too large."""
     by_kinds: dict[tuple[str, ...], Signature] = {}
     for sample in reg.samples(fn):
         kinds = tuple(kind_of(a) for a in sample.args)
@@ -157,16 +150,21 @@ def argument_signatures(fn: Any, reg: RuleRegistry = registry) -> list[Signature
         sig.samples.append(sample)
     if by_kinds:
         return list(by_kinds.values())
-    for entry in reg.entries(fn):
-        if entry.form == "rule" and entry.pattern and not entry.varargs:
-            kinds_or_none = [_pattern_kind(p) for p in entry.pattern]
-            if all(k is not None for k in kinds_or_none):
-                return [Signature(tuple(typing.cast(list[str], kinds_or_none)), "patterns", None)]
-    for candidate in [fn] + [e.impl for e in reg.entries(fn) if e.form == "rrule"]:
-        annotated = _annotated_kinds(candidate)
-        if annotated is not None:
-            return [Signature(annotated[0], "annotations", annotated[1])]
-    return []
+    n = arity(fn, reg)
+    if n is None:
+        return []
+    told, sources = position_kinds(fn, n, reg)
+    rrule = next((e.impl for e in reg.entries(fn) if e.form == "rrule"), None)
+    if rrule is not None and not all(told):
+        before = sum(map(len, told))
+        told = rrule_kinds(fn, rrule, told)
+        sources |= {"rrule"} if sum(map(len, told)) > before else set()
+    tuples = enumerated_kinds(told)
+    if tuples is None:
+        return []
+    origin = "+".join(sorted(sources) + (["enumerated"] if not all(told) else []))
+    output = annotated_output(fn, reg)
+    return [Signature(kinds, origin, output) for kinds in tuples]
 
 
 # -- classification ---------------------------------------------------------------------------
@@ -189,9 +187,36 @@ def _candidates(message: str) -> tuple[str, ...]:
     return tuple(line.strip()[2:] for line in message.splitlines() if line.startswith("  - "))
 
 
+def _rrule_steps(res: Resolution, probe: tuple[bool, ...] | None) -> tuple[bool, tuple[str, ...]]:
+    """Whether the lifted rrule really computes and drops a Const argument's cotangent
+    (known from running its pullback once: ``probe``), and the step's description."""
+    consts = [i for i, a in enumerate(res.activities) if base_state(a) is Const]
+    if not consts:
+        return False, (f"call: lifted all-active rrule (+{res.cost})",)
+    if probe is None:
+        return False, (f"call: lifted all-active rrule (+{res.cost}); not run (no inputs), so whether "
+                       "it computes the cotangent of a Const argument is unknown",)
+    dropped = [i for i in consts if probe[i]]
+    if dropped:
+        args = ", ".join(f"arg {i}" for i in dropped)
+        return True, (f"call: lifted all-active rrule (+{res.cost}, wasteful: the cotangent of "
+                      f"{args} is computed and dropped; return ar.thunk(lambda: ...) to defer it)",)
+    return False, (f"call: lifted all-active rrule (+{res.cost}); Const cotangents are thunks or "
+                   "None, never formed",)
+
+
 def classify(fn: Any, activities: tuple[type, ...], kinds: tuple[str, ...], output: str | None,
-             reg: RuleRegistry = registry) -> Combination:
-    """Resolve one combination and classify it: exact, fallback, ambiguous or unresolved."""
+             reg: RuleRegistry = registry, probe: tuple[bool, ...] | None = None) -> Combination:
+    """Resolve one combination and classify it: exact, rrule, fallback, ambiguous or
+    unresolved. ``probe``: per argument, whether the rrule's pullback computes its
+    cotangent (:func:`~activerules.coverage.inference.probe_pullback`), which decides
+    whether an rrule-served combination is wasteful.
+
+    >>> import numpy as np, activerules as ar
+    >>> c = classify(np.linalg.solve, (ar.Const, ar.Duplicated), ("array", "array"), "array")
+    >>> c.status, c.cost, c.returns
+    ('exact', 0, 'Duplicated')
+    """
     returns = return_activity(output, activities)
     try:
         res = reg.resolve(fn, activities, kinds)
@@ -202,40 +227,90 @@ def classify(fn: Any, activities: tuple[type, ...], kinds: tuple[str, ...], outp
     except Exception as e:  # a registry or plum failure: report it, do not crash the run
         return Combination(activities, returns, UNRESOLVED,
                            message=f"resolution raised {type(e).__name__}: {e}")
-    return Combination(activities, returns, EXACT if res.kind == "exact" else FALLBACK,
-                       wasteful=res.wasteful, cost=res.cost, form=res.form,
+    status = {"exact": EXACT, "rrule": RRULE}.get(res.kind, FALLBACK)
+    wasteful, steps = (_rrule_steps(res, probe) if res.form == "rrule"
+                       else (res.wasteful, tuple(str(s) for s in res.steps)))
+    return Combination(activities, returns, status, wasteful=wasteful, cost=res.cost, form=res.form,
                        rule=getattr(res.rule, "__qualname__", repr(res.rule)),
-                       source=res.entry.source, steps=tuple(str(s) for s in res.steps))
+                       source=res.entry.source, steps=steps)
+
+
+_UNKNOWN_NOTE = ("argument kinds unknown: the number of arguments cannot be told (or too many "
+                 "positions are unknown to enumerate); declare sample inputs (samples=[ar.Sample(...)] "
+                 "or ar.add_samples), parametrise the rule pattern (ar.Duplicated[np.ndarray]) or "
+                 "annotate the function's parameters")
+
+
+def _inputs(fn: Any, sig: Signature) -> Any:
+    """The sample to run the function on: the first declared, else generated ones."""
+    if sig.samples:
+        return sig.samples[0]
+    sig.generated = generate_sample(fn, sig.kinds)
+    if sig.generated is not None and sig.output is None:
+        sig.output = _sample_output_kind(fn, sig.generated)
+    return sig.generated
 
 
 def inspect_function(fn: Any, reg: RuleRegistry = registry) -> FunctionReport:
-    """The report for one function: its registrations, signatures and classified combinations."""
-    report = FunctionReport(function_name(fn), fn, [e.describe() for e in reg.entries(fn)])
+    """The report for one function: its registrations, signatures and classified combinations.
+
+    >>> import numpy as np
+    >>> f = inspect_function(np.linalg.solve)
+    >>> f.name, f.signatures[0].kinds, len(f.combinations)
+    ('numpy.linalg.solve', ('array', 'array'), 16)
+    """
+    entries = reg.entries(fn)
+    report = FunctionReport(function_name(fn), fn, [e.describe() for e in entries])
     if reg.is_inactive(fn):
         report.inactive = True
         return report
+    if not entries:
+        report.note = ("an ar.primitive with no rule registered: ar.gradient and the adapters "
+                       "raise NoRuleError for it; register an @ar.rrule or @ar.rule")
     report.signatures = argument_signatures(fn, reg)
     if not report.signatures:
-        report.note = ("argument kinds unknown: declare sample inputs (samples=[ar.Sample(...)] or "
-                       "ar.dispatch.add_samples), parametrise the rule pattern (ar.Duplicated[np.ndarray]) "
-                       "or annotate the function's parameters")
+        report.unknown = True
+        report.note = _UNKNOWN_NOTE
+    rrule = next((e.impl for e in entries if e.form == "rrule"), None)
     for sig in report.signatures:
-        sig.combinations = [classify(fn, acts, sig.kinds, sig.output, reg)
+        inputs = _inputs(fn, sig) if entries else None
+        probe = probe_pullback(rrule, inputs) if rrule is not None and inputs is not None else None
+        sig.combinations = [classify(fn, acts, sig.kinds, sig.output, reg, probe)
                             for acts in admissible_requests(sig.kinds)]
     if report.signatures and not report.combinations:
         report.note = "no differentiable argument (every argument kind is static)"
     return report
 
 
+def unregistered_primitives(modules: Iterable[str], reg: RuleRegistry = registry) -> list[Any]:
+    """The ``@ar.primitive`` functions the (imported) modules define that have nothing
+    registered: reported as unresolved rather than left out."""
+    found: dict[int, Any] = {}
+    for name in modules:
+        module = sys.modules.get(name)
+        for value in vars(module).values() if module is not None else ():
+            if getattr(value, PRIMITIVE_MARK, False) and not reg.has_rules(value) \
+                    and _under(getattr(value, "__module__", None), name):
+                found[id(value)] = value
+    return list(found.values())
+
+
 def build_report(modules: Iterable[str] = (), names: Iterable[str] = (), *, plugins: bool = True,
                  reg: RuleRegistry = registry) -> CoverageReport:
     """Import ``modules`` (and the installed plugins), select the functions and classify
     every admissible activity combination. Raises :class:`UsageError` for unknown
-    modules or function names."""
+    modules or function names.
+
+    >>> report = build_report(names=["numpy.linalg.solve"], plugins=False)
+    >>> report.counts()["combinations"], report.problems()
+    (16, {})
+    """
     modules = list(modules)
     plugin_report = load_plugins(warn=False) if plugins else PluginReport()
     import_modules(modules)
     functions = select_functions(modules, names, reg)
+    if not list(names):
+        functions = sorted(functions + unregistered_primitives(modules, reg), key=function_name)
     if modules and not functions and not list(names):
         raise UsageError(f"no registered function belongs to {', '.join(modules)}: the module(s) "
                          "imported but define or register no rules")

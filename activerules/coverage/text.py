@@ -8,7 +8,17 @@ cases. A summary line for the whole run comes last.
 
 from __future__ import annotations
 
-from .model import DEFAULT_FAIL_ON, FAILED, FALLBACK, Combination, CoverageReport, FunctionReport, Signature
+from .model import (
+    DEFAULT_FAIL_ON,
+    FAILED,
+    FALLBACK,
+    RRULE,
+    UNVERIFIED,
+    Combination,
+    CoverageReport,
+    FunctionReport,
+    Signature,
+)
 
 __all__ = ["render_text", "render_markdown", "summary_line", "status_text", "signature_heading",
            "shown_combinations", "MAX_ROWS", "WORST"]
@@ -20,10 +30,10 @@ WORST = 10
 
 
 def status_text(c: Combination) -> str:
-    """``exact``, ``fallback``, ``fallback (wasteful)``, ``ambiguous``, ``unresolved``,
-    with ``, FAILED`` appended when verification failed."""
-    text = c.status + (" (wasteful)" if c.wasteful and c.status == FALLBACK else "")
-    return text + (", verify FAILED" if c.verified == FAILED else "")
+    """``exact``, ``rrule``, ``fallback``, ``fallback (wasteful)``, ``ambiguous``,
+    ``unresolved``, with ``, verify FAILED`` (or ``, unverified``) appended."""
+    text = c.status + (" (wasteful)" if c.wasteful and c.status in (FALLBACK, RRULE) else "")
+    return text + {FAILED: ", verify FAILED", UNVERIFIED: ", unverified"}.get(c.verified or "", "")
 
 
 def via_text(c: Combination) -> str:
@@ -36,12 +46,13 @@ def via_text(c: Combination) -> str:
 
 
 def counts_text(counts: dict[str, int]) -> str:
-    """``16 combinations: 2 exact, 14 fallback (3 wasteful), 0 ambiguous, 0 unresolved``."""
-    text = (f"{counts['combinations']} combinations: {counts['exact']} exact, {counts['fallback']} "
-            f"fallback ({counts['wasteful']} wasteful), {counts['ambiguous']} ambiguous, "
-            f"{counts['unresolved']} unresolved")
-    if counts["passed"] or counts["failed"]:
-        text += f"; verified {counts['passed']} passed, {counts['failed']} failed"
+    """``16 combinations: 2 exact, 4 rrule, 10 fallback (3 wasteful), 0 ambiguous, 0 unresolved``."""
+    text = (f"{counts['combinations']} combinations: {counts['exact']} exact, {counts['rrule']} rrule, "
+            f"{counts['fallback']} fallback ({counts['wasteful']} wasteful), {counts['ambiguous']} "
+            f"ambiguous, {counts['unresolved']} unresolved")
+    if counts["passed"] or counts["failed"] or counts["unverified"]:
+        text += (f"; verified {counts['passed']} passed, {counts['failed']} failed, "
+                 f"{counts['unverified']} unverified")
     return text
 
 
@@ -59,7 +70,8 @@ def shown_combinations(sig: Signature, max_rows: int = MAX_ROWS) -> tuple[list[C
 
 
 def summary_line(report: CoverageReport, fail_on: tuple[str, ...] = DEFAULT_FAIL_ON) -> str:
-    """One line for the whole run, ending in ``OK`` or ``FAILED: ...``."""
+    """One line for the whole run, ending in ``OK`` or ``FAILED: ...``; never ``OK``
+    when no combination was examined."""
     counts = report.counts()
     text = f"{counts['functions']} functions ({counts['inactive']} inactive"
     text += f", {counts['unknown']} with unknown argument kinds), " if counts["unknown"] else "), "
@@ -67,6 +79,8 @@ def summary_line(report: CoverageReport, fail_on: tuple[str, ...] = DEFAULT_FAIL
     if report.plugins.failed:
         text += f"; {len(report.plugins.failed)} plugin(s) failed to import"
     problems = report.problems(fail_on)
+    if not problems and not counts["combinations"]:
+        return text + " — nothing to check (no differentiable combination)"
     if not problems:
         return text + " — OK"
     return text + " — FAILED: " + ", ".join(f"{n} {cond}" for cond, n in problems.items())
@@ -80,7 +94,7 @@ def _table(rows: list[list[str]], indent: str) -> list[str]:
 def _row(c: Combination) -> list[str]:
     cost = "" if c.cost is None else str(c.cost)
     detail = "; ".join(c.steps) if c.rule is not None else ""
-    if c.verified == FAILED and c.verify_message:
+    if c.verified in (FAILED, UNVERIFIED) and c.verify_message:
         detail += f" verify: {c.verify_message.splitlines()[0]}"
     return [c.label, c.returns or "?", status_text(c), cost, via_text(c), detail]
 
@@ -131,8 +145,8 @@ def _md_function(f: FunctionReport, max_rows: int) -> list[str]:
                   "|---|---|---|---:|---|---|"]
         for c in rows:
             cells = _row(c)
-            cells[2] = f"**{cells[2]}**" if c.status not in ("exact", "fallback") or c.verified == FAILED \
-                else cells[2]
+            cells[2] = f"**{cells[2]}**" if c.status not in ("exact", "rrule", "fallback") \
+                or c.verified in (FAILED, UNVERIFIED) else cells[2]
             lines.append("| " + " | ".join(_md(x) for x in cells) + " |")
         lines.append("")
     return lines

@@ -1,5 +1,7 @@
-"""``--verify``: check every resolved combination that has sample inputs against
-finite differences with :func:`activerules.testing.check_rule`."""
+"""``--verify``: check every resolved combination against finite differences with
+:func:`activerules.testing.check_rule`, on the declared sample inputs, else on
+inputs the inspector generates (:func:`~activerules.coverage.inference.generate_sample`);
+a combination neither can serve is ``unverified``, which fails the run."""
 
 from __future__ import annotations
 
@@ -7,7 +9,17 @@ import sys
 from typing import Any, Callable, TextIO
 
 from ..dispatch import RuleRegistry, format_activities, registry
-from .model import AMBIGUOUS, FAILED, NO_SAMPLE, PASSED, UNRESOLVED, CoverageReport, FunctionReport, Signature
+from .inference import generate_sample
+from .model import (
+    AMBIGUOUS,
+    FAILED,
+    PASSED,
+    UNRESOLVED,
+    UNVERIFIED,
+    CoverageReport,
+    FunctionReport,
+    Signature,
+)
 
 __all__ = ["verify", "Progress"]
 
@@ -62,14 +74,22 @@ def _check_sample(check: Callable[..., Any], fn: Any, name: str, sample: Any,
 def _verify_signature(f: FunctionReport, sig: Signature, check: Callable[..., Any],
                       progress: Progress, reg: RuleRegistry) -> None:
     resolved = [c for c in sig.combinations if c.status not in (AMBIGUOUS, UNRESOLVED)]
-    if not sig.samples:
-        progress.step(f"{f.name} (no sample)")
+    samples = list(sig.samples)
+    if not samples:
+        if sig.generated is None:
+            sig.generated = generate_sample(f.function, sig.kinds)
+        samples = [] if sig.generated is None else [sig.generated]
+    if not samples:
+        progress.step(f"{f.name} (no inputs)")
+        why = ("unverified: no sample inputs, and none could be generated (a static argument, or "
+               "the function refused small random arrays of one common shape); declare "
+               "samples=[ar.Sample(...)]")
         for c in resolved:
-            c.verified = NO_SAMPLE
+            c.verified, c.verify_message = UNVERIFIED, why
         return
     combos = [c.activities for c in resolved]
     failures: dict[tuple[type, ...], str] = {}
-    for i, sample in enumerate(sig.samples):
+    for i, sample in enumerate(samples):
         progress.step(f"{f.name} sample {i + 1}")
         if combos:
             for combo, msg in _check_sample(check, f.function, f.name, sample, combos, reg).items():
@@ -77,12 +97,21 @@ def _verify_signature(f: FunctionReport, sig: Signature, check: Callable[..., An
     for c in resolved:
         c.verified = FAILED if c.activities in failures else PASSED
         c.verify_message = failures.get(c.activities)
+        if c.verified == PASSED and not sig.samples:
+            c.verify_message = f"on generated inputs {samples[0]!r}"
 
 
 def verify(report: CoverageReport, reg: RuleRegistry = registry, stream: TextIO | None = None) -> None:
-    """Run ``check_rule`` on every resolved combination with sample inputs, recording
-    ``passed``/``failed``/``no-sample`` on each; progress goes to ``stream`` (stderr)
-    when it is a terminal."""
+    """Run ``check_rule`` on every resolved combination, on its sample inputs or
+    generated ones, recording ``passed``/``failed``/``unverified`` on each; progress
+    goes to ``stream`` (stderr) when it is a terminal.
+
+    >>> from activerules.coverage import build_report
+    >>> report = build_report(names=["numpy.linalg.inv"], plugins=False)
+    >>> verify(report)
+    >>> report.counts()["failed"], report.counts()["passed"] > 0
+    (0, True)
+    """
     from ..testing import check_rule
 
     work = [(f, s) for f in report.functions for s in f.signatures if s.combinations]

@@ -11,18 +11,18 @@ from .kinds import ARRAY, SCALAR, STATIC, kind_of, kind_of_type, normalise_type
 from .lattice import Step, admissible_requests
 from .params import KEYWORD_ALIASES, ParameterError, check_call, check_positional, check_values, signature_of
 from .resolution import Resolution, RuleEntry, format_activities, function_name
-from .rule_registry import RuleRegistry, Sample
+from .rule_registry import MUTATES_MARK, PRIMITIVE_MARK, RuleRegistry, Sample, is_primitive
 
 __all__ = [
     "RuleRegistry", "Sample", "Resolution", "RuleEntry", "Step", "registry",
     "rule", "rrule", "inactive", "add_samples", "thunk", "unthunk", "Thunk",
     "NoRuleError", "AmbiguousRuleError", "ParameterError", "KEYWORD_ALIASES", "check_call", "check_positional", "check_values", "signature_of", "RuleLookupError", "RegistrationError", "RuleError",
     "kind_of", "kind_of_type", "normalise_type", "ARRAY", "SCALAR", "STATIC",
-    "admissible_requests", "function_name", "format_activities",
+    "admissible_requests", "function_name", "format_activities", "PRIMITIVE_MARK", "MUTATES_MARK", "is_primitive",
 ]
 
 #: the default registry every built-in rule and every plugin registers into
-registry = RuleRegistry()
+registry = RuleRegistry(require_primitive=True)
 
 rule = registry.rule
 rrule = registry.rrule

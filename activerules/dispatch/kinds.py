@@ -30,7 +30,11 @@ ADMISSIBLE: dict[str, tuple[type, ...]] = {
 
 
 def kind_of(value: Any) -> str:
-    """The kind of a primal value (looks at dtypes and tuple contents)."""
+    """The kind of a primal value (looks at dtypes and tuple contents).
+
+    >>> kind_of(np.ones(2)), kind_of(2.0), kind_of(3), kind_of(np.arange(3))
+    ('array', 'scalar', 'static', 'static')
+    """
     if isinstance(value, np.ndarray):
         return ARRAY if value.dtype.kind in "fc" else STATIC
     if isinstance(value, (bool, np.bool_, int, np.integer)):
@@ -50,7 +54,11 @@ _TYPE_KINDS: dict[type, str] = {}
 
 
 def kind_of_type(t: Any) -> str:
-    """The kind of a primal *type* (or a kind string, returned as is)."""
+    """The kind of a primal *type* (or a kind string, returned as is).
+
+    >>> kind_of_type(np.ndarray), kind_of_type(np.float32), kind_of_type(bool)
+    ('array', 'scalar', 'static')
+    """
     if isinstance(t, str):
         return t
     kind = _TYPE_KINDS.get(t)
@@ -68,7 +76,11 @@ def kind_of_type(t: Any) -> str:
 
 
 def normalise_type(t: Any) -> Any:
-    """The type plum dispatches on: one type per kind of number, ndarray for arrays."""
+    """The type plum dispatches on: one type per kind of number, ndarray for arrays.
+
+    >>> normalise_type(np.float32), normalise_type(np.complex64), normalise_type("array")
+    (<class 'float'>, <class 'complex'>, <class 'numpy.ndarray'>)
+    """
     if isinstance(t, str):
         return {ARRAY: np.ndarray, SCALAR: float, STATIC: object}[t]
     if issubclass(t, np.ndarray):

@@ -48,7 +48,11 @@ RRULE_COST = 10             # all cotangents formed, then dropped / returned / a
 @dataclass(frozen=True)
 class Step:
     """One widening step of a resolution: which argument (None: the whole call),
-    what changes, its cost, and whether it computes a cotangent that is discarded."""
+    what changes, its cost, and whether it computes a cotangent that is discarded.
+
+    >>> str(Step(1, "Const → Active, cotangent discarded", 1, True))
+    'arg 1: Const → Active, cotangent discarded (+1, wasteful)'
+    """
 
     arg: int | None
     change: str
@@ -157,7 +161,11 @@ def _names_noneed(ptype: Any) -> bool:
 
 def admissible_requests(kinds: tuple[str, ...]) -> Iterator[tuple[type, ...]]:
     """Every admissible activity tuple for arguments of the given kinds: all states
-    allowed per kind, at least one non-Const, never batch mixed with non-batch."""
+    allowed per kind, at least one non-Const, never batch mixed with non-batch.
+
+    >>> [tuple(a.__name__ for a in acts) for acts in admissible_requests(("scalar", "static"))]
+    [('Active', 'Const')]
+    """
     for combo in itertools.product(*(ADMISSIBLE[k] for k in kinds)):
         if all(a is Const for a in combo):
             continue

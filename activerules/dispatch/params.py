@@ -51,7 +51,15 @@ _EMPTY = inspect.Parameter.empty
 
 class ParameterError(ActiveRulesError, TypeError):
     """A call gives a parameter the rule serving it does not implement (or an
-    active value to a parameter that cannot take one)."""
+    active value to a parameter that cannot take one).
+
+    >>> import numpy as np, activerules as ar
+    >>> try:
+    ...     ar.gradient(lambda x: np.prod(x, initial=2.0), np.ones(2))
+    ... except ar.ParameterError as e:
+    ...     print(type(e).__name__, "initial" in str(e))
+    ParameterError True
+    """
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,13 @@ KEYWORD_ALIASES: dict[Any, dict[str, str]] = {np.clip: {"min": "a_min", "max": "
 
 
 def signature_of(fn: Any) -> Params | None:
-    """``fn``'s parameters (cached), or ``None`` when they cannot be read."""
+    """``fn``'s parameters (cached), or ``None`` when they cannot be read.
+
+    >>> import numpy as np
+    >>> p = signature_of(np.sum)
+    >>> p.positional[:3], p.required, p.defaults["axis"]
+    (('a', 'axis', 'dtype'), 1, None)
+    """
     try:
         return _CACHE[fn]
     except KeyError:
@@ -159,7 +173,16 @@ def check_call(entry: RuleEntry, fn: Any, args: tuple[Any, ...], kwargs: dict[st
     """Raise :class:`ParameterError` if ``fn(*args, **kwargs)`` gives a parameter the
     rule ``entry`` does not implement a value other than its default, or an active
     value (``active[i]`` for ``args[i]``) to an optional parameter it does not
-    differentiate."""
+    differentiate.
+
+    >>> import numpy as np, activerules as ar
+    >>> entry = ar.registry.entries(np.prod)[0]
+    >>> check_call(entry, np.prod, (np.ones(2),), {"axis": 0})   # declared: fine
+    >>> check_call(entry, np.prod, (np.ones(2),), {"initial": 2.0})
+    Traceback (most recent call last):
+    ...
+    activerules.dispatch.params.ParameterError: numpy.prod: the parameter 'initial' ...
+    """
     if entry.params is None:
         return
     p = signature_of(fn)
@@ -181,7 +204,13 @@ def check_positional(entry: RuleEntry, fn: Any, types: tuple[Any, ...], active: 
     type ``NoneType`` (or NumPy's ``<no value>``) where the default is None or
     ``<no value>`` is the default; one of its default's type may be (``copy=True``, as
     the engine's keyword binding fills it): its position is returned, for
-    :func:`check_values` at each call."""
+    :func:`check_values` at each call.
+
+    >>> import numpy as np, activerules as ar
+    >>> entry = ar.registry.entries(np.nan_to_num)[0]
+    >>> check_positional(entry, np.nan_to_num, (np.ndarray, bool), (True, False))   # copy: by value
+    (1,)
+    """
     if entry.params is None:
         return ()
     p = signature_of(fn)
@@ -192,7 +221,16 @@ def check_positional(entry: RuleEntry, fn: Any, types: tuple[Any, ...], active: 
 
 def check_values(entry: RuleEntry, fn: Any, args: Any, positions: tuple[int, ...]) -> None:
     """Refuse the arguments at ``positions`` (from :func:`check_positional`) that are not
-    their parameter's default."""
+    their parameter's default.
+
+    >>> import numpy as np, activerules as ar
+    >>> entry = ar.registry.entries(np.nan_to_num)[0]
+    >>> check_values(entry, np.nan_to_num, (np.ones(2), True), (1,))    # the default: fine
+    >>> check_values(entry, np.nan_to_num, (np.ones(2), False), (1,))
+    Traceback (most recent call last):
+    ...
+    activerules.dispatch.params.ParameterError: numpy.nan_to_num: the parameter 'copy' ...
+    """
     p = signature_of(fn)
     assert p is not None
     for i in positions:

@@ -21,7 +21,6 @@ from ..activity import (
     ActiveRulesError,
     Const,
     Duplicated,
-    DuplicatedNoNeed,
     RevConfig,
     RuleError,
     annotate,
@@ -29,14 +28,24 @@ from ..activity import (
     is_batch,
 )
 from ..adapters.lanes import lanes, unbatched_activities
-from ..adapters.rrule import check_active, lift_rrule, zero_cotangent
+from ..adapters.rrule import (
+    check_active,
+    cotangent_tuple_message,
+    lift_rrule,
+    returned_pair_message,
+    zero_cotangent,
+)
 from .lattice import Step
 
 __all__ = ["RuleEntry", "Resolution", "function_name", "format_activities"]
 
 
 def function_name(fn: Any) -> str:
-    """A readable dotted name for a primal function (``numpy.linalg.solve``)."""
+    """A readable dotted name for a primal function (``numpy.linalg.solve``).
+
+    >>> function_name(np.add), function_name(np.linalg.solve)
+    ('numpy.add', 'numpy.linalg.solve')
+    """
     if isinstance(fn, np.ufunc):
         return f"numpy.{fn.__name__}"
     owner = getattr(fn, "__self__", None)
@@ -49,7 +58,12 @@ def function_name(fn: Any) -> str:
 
 
 def format_activities(activities: tuple[Any, ...]) -> str:
-    """``(Const, Duplicated)``."""
+    """``(Const, Duplicated)``.
+
+    >>> from activerules.activity import Const, Duplicated
+    >>> format_activities((Const, Duplicated))
+    '(Const, Duplicated)'
+    """
     return "(" + ", ".join(_state_name(a) for a in activities) + ")"
 
 
@@ -70,7 +84,12 @@ def _source(impl: Any) -> str:
 
 @dataclass(eq=False)
 class RuleEntry:
-    """One registration: an activity ``rule`` for ``pattern``, an ``rrule``, or ``inactive``."""
+    """One registration: an activity ``rule`` for ``pattern``, an ``rrule``, or ``inactive``.
+
+    >>> import activerules as ar
+    >>> [e.form for e in ar.registry.entries(np.linalg.solve)]
+    ['rule']
+    """
 
     function: Any
     form: str
@@ -112,6 +131,11 @@ class Resolution:
     author's rule sees after widening), ``lanes`` (whether a batch request runs the
     width-1 rule once per lane) and ``call`` (the executor; ``res.call(cfg, ...)`` is
     ``res(cfg, ...)`` one frame faster).
+
+    >>> import numpy as np, activerules as ar
+    >>> res = ar.registry.resolve(np.linalg.solve, (ar.Const, ar.Duplicated), (np.ndarray, np.ndarray))
+    >>> res.kind, res.cost, res.form
+    ('exact', 0, 'rule')
     """
 
     __slots__ = ("function", "activities", "entry", "steps", "inner_activities", "lanes", "call",
@@ -148,11 +172,10 @@ class Resolution:
     @property
     def kind(self) -> str:
         """``"exact"`` when a rule was written for this request (an activity rule
-        with no widening, or the all-active rrule serving a request with no Const
-        and no batch argument), else ``"fallback"``."""
+        with no widening: cost 0), ``"rrule"`` when the lifted all-active rrule
+        serves it, else ``"fallback"`` (a rule reached through widening steps)."""
         if self.entry.form == "rrule":
-            plain = all(base_state(a) in (Active, Duplicated, DuplicatedNoNeed) for a in self.activities)
-            return "exact" if plain else "fallback"
+            return "rrule"
         return "exact" if not self.steps else "fallback"
 
     @property
@@ -246,15 +269,24 @@ def _guard(rule: Callable[..., Any], label: str, request: tuple[type, ...], chec
     batch = any(is_batch(a) for a in request)
 
     def guarded(cfg: RevConfig, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        y, reverse = rule(cfg, *args, **kwargs)
+        out = rule(cfg, *args, **kwargs)
+        if type(out) is not tuple or len(out) != 2 or not callable(out[1]):
+            raise RuleError(returned_pair_message(label, out, "reverse"))
+        y, reverse = out
 
         def guarded_reverse(dret: Any) -> Any:
+            locked = _lock_primals(args)
             try:
                 cots = reverse(dret)
             except ActiveRulesError:
                 raise
             except Exception as e:
+                if locked and isinstance(e, ValueError) and "read-only" in str(e):
+                    raise RuleError(_wrote_primal_message(label, locked)) from e
                 raise RuleError(f"{label}: reverse raised {type(e).__name__}: {e}") from e
+            finally:
+                for _, a in locked:
+                    a.setflags(write=True)
             if not check:
                 return cots
             return _check_returned(label, cots, args, n, active, batch)
@@ -262,6 +294,37 @@ def _guard(rule: Callable[..., Any], label: str, request: tuple[type, ...], chec
         return y, guarded_reverse
 
     return guarded
+
+
+def _lock_primals(args: tuple[Any, ...]) -> list[tuple[int, np.ndarray]]:
+    """Make the writeable primal arrays read-only while a reverse runs (a reverse
+    never writes a primal: the engine's copy-on-write relies on it); returns them."""
+    locked = []
+    for i, a in enumerate(args):
+        val = getattr(a, "val", None)
+        if type(val) is np.ndarray:
+            flags = val.flags
+            if flags.writeable and (flags.owndata or _owned(val)):
+                val.setflags(write=False)
+                locked.append((i, val))
+    return locked
+
+
+def _owned(val: np.ndarray) -> bool:
+    """Whether NumPy owns the memory (through views): only then can the writeable
+    flag be set back (not on an array over a torch tensor's or a bytes buffer)."""
+    while not val.flags.owndata:
+        if type(val.base) is not np.ndarray:
+            return False
+        val = val.base
+    return True
+
+
+def _wrote_primal_message(label: str, locked: list[tuple[int, np.ndarray]]) -> str:
+    which = ", ".join(str(i) for i, _ in locked)
+    return (f"{label}: reverse wrote into a primal value (argument(s) {which} are read-only while "
+            "it runs): a reverse must leave primals as they are; write cotangents into the "
+            "shadows (x.dval += ...) and compute on copies (x.val.copy())")
 
 
 def _check_returned(label: str, cots: Any, args: tuple[Any, ...], n: int,
@@ -273,9 +336,7 @@ def _check_returned(label: str, cots: Any, args: tuple[Any, ...], n: int,
                             "their shadows")
         return None
     if not isinstance(cots, tuple) or len(cots) != n:
-        got = f"{len(cots)} entries" if isinstance(cots, tuple) else type(cots).__name__
-        raise RuleError(f"{label}: reverse must return a tuple of {n} entries (one per argument), "
-                        f"got {got}")
+        raise RuleError(cotangent_tuple_message(label, cots, n, "reverse"))
     out: list[Any] = [None] * n
     for i in active:
         val = args[i].val

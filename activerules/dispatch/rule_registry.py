@@ -7,7 +7,7 @@
 ... def _f(x, y):
 ...     return x * y, lambda g: (g * y, g * x)
 >>> print(reg.resolve(f, (ar.Const, ar.Duplicated)).kind)
-fallback
+rrule
 
 A cache hit is one dict read without a lock; registration and the miss path
 take the registry's lock, and registration empties the cache.
@@ -16,6 +16,7 @@ take the registry's lock, and registration empties the cache.
 from __future__ import annotations
 
 import threading
+import types
 from typing import Any, Callable, Iterable, TypeVar
 
 import numpy as np
@@ -29,14 +30,45 @@ from .params import parse_params
 from .plumbing import Ambiguous, PatternTable
 from .resolution import Resolution, RuleEntry, format_activities, function_name
 
-__all__ = ["RuleRegistry", "Sample"]
+__all__ = ["RuleRegistry", "Sample", "PRIMITIVE_MARK", "MUTATES_MARK", "is_primitive"]
+
+_PLUGIN_GROUP = "activerules.rules"  # plugins.ENTRY_POINT_GROUP (plugins imports the dispatch layer)
+
+#: The attribute ``ar.primitive`` sets on its wrapper: the engine calls the registered
+#: rule of a function carrying it instead of tracing its body. Defined here too (the
+#: dispatch layer imports nothing of the engine); a test keeps both spellings equal.
+PRIMITIVE_MARK = "__activerules_primitive__"
+
+
+#: The attribute holding the positions an in-place primitive writes into
+#: (``ar.primitive(mutates=(0,))`` is to set it; read here to refuse an rrule for it).
+MUTATES_MARK = "__activerules_mutates__"
+
+
+def is_primitive(fn: Any) -> bool:
+    """Whether the engine calls ``fn``'s rules rather than tracing its body: an
+    ``@ar.primitive`` wrapper, or anything that is not a plain Python function
+    (ufuncs, NumPy's array functions, builtins), which the engine never traces.
+
+    >>> import numpy as np
+    >>> is_primitive(np.sin), is_primitive(lambda x: x)
+    (True, False)
+    """
+    if not isinstance(fn, types.FunctionType) or getattr(fn, PRIMITIVE_MARK, False):
+        return True
+    # NumPy's own Python functions (np.full) are intercepted by the engine itself
+    return (getattr(fn, "__module__", None) or "").split(".")[0] == "numpy"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Sample:
     """Sample inputs for a function, declared next to its rules:
-    ``Sample(np.ones((2, 3)), axis=1)``. Used by ``check_rule`` and the coverage tool."""
+    ``Sample(np.ones((2, 3)), axis=1)``. Used by ``check_rule`` and the coverage tool.
+
+    >>> Sample(np.ones((2, 3)), axis=1)
+    Sample(ndarray[2, 3], axis=1)
+    """
 
     __slots__ = ("args", "kwargs")
 
@@ -65,10 +97,23 @@ class RuleRegistry:
     """Rules keyed by (function, activity pattern), resolved through the lattice.
 
     ``ar.registry`` is the default instance; ``ar.rule``, ``ar.rrule`` and
-    ``ar.inactive`` register into it.
+    ``ar.inactive`` register into it. It requires rules to be registered on
+    ``@ar.primitive`` functions (``require_primitive=True``): the engine calls the
+    rules of those only. A registry of your own accepts any function.
+
+    >>> from activerules import Active
+    >>> reg = RuleRegistry()
+    >>> def double(x): return 2 * x
+    >>> _ = reg.rrule(double)(lambda x: (2 * x, lambda g: (2 * g,)))
+    >>> reg.has_rules(double), reg.resolve(double, (Active,)).kind
+    (True, 'rrule')
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, require_primitive: bool = False) -> None:
+        # the default registry is the engine's: there a rule on a plain Python function
+        # would never run under ar.gradient (the engine traces the body) while the
+        # adapters do use it, so registering one is refused with the fix
+        self.require_primitive = require_primitive
         self._lock = threading.RLock()
         self._tables: dict[Any, PatternTable] = {}
         self._entries: dict[Any, list[RuleEntry]] = {}
@@ -96,8 +141,21 @@ class RuleRegistry:
         declares nothing: every keyword reaches the rule unchecked.
         ``differentiates``: those optional parameters that may be active (the rule
         returns their cotangents, ``np.average``'s ``weights``); an active value in
-        any other one is refused."""
+        any other one is refused.
+
+        >>> from activerules import Duplicated
+        >>> reg = RuleRegistry()
+        >>> def square(x): return x * x
+        >>> @reg.rule(square, Duplicated)
+        ... def _square(cfg, x):
+        ...     def reverse(g):
+        ...         x.dval += 2 * x.val * g      # accumulate, never assign
+        ...     return x.val * x.val, reverse
+        >>> reg.resolve(square, (Duplicated,)).kind
+        'exact'
+        """
         signature = PatternTable.signature(pattern, varargs)  # validates the pattern now
+        self._check_primitive(fn, f"@ar.rule({function_name(fn)}, ...)")
 
         def register(impl: F) -> F:
             declared, diff = parse_params(params, differentiates)
@@ -122,7 +180,28 @@ class RuleRegistry:
         """Register an all-active ChainRules-style rule ``rrule(*primals, **kwargs) ->
         (y, pullback)``, the default at the top of the lattice. Returns it unchanged.
         ``params``, ``differentiates``: the optional parameters it implements and
-        those it differentiates, as for :meth:`rule`."""
+        those it differentiates, as for :meth:`rule`.
+        Refused for a function that writes into its arguments (see ``MUTATES_MARK``).
+
+        >>> reg = RuleRegistry()
+        >>> def cube(x): return x ** 3
+        >>> @reg.rrule(cube, samples=[Sample(np.array([1.0, 2.0]))])
+        ... def _cube(x):
+        ...     return x ** 3, lambda g: (3 * x ** 2 * g,)   # one cotangent per argument
+        >>> reg.samples(cube)
+        [Sample(ndarray[2])]
+        """
+        self._check_primitive(fn, f"@ar.rrule({function_name(fn)})")
+        mutated = tuple(getattr(fn, MUTATES_MARK, ()) or ())
+        if mutated:
+            raise RegistrationError(
+                f"@ar.rrule({function_name(fn)}): the function writes into argument(s) "
+                f"{', '.join(map(str, mutated))}, and an all-active rrule cannot express that: its "
+                "pullback's cotangents are added (+=) into the shadows, while a mutated argument's "
+                "shadow must end as the cotangent of its value before the call. Write an activity "
+                f"rule, @ar.rule({function_name(fn)}, ar.Annotation, ...), whose reverse reads the "
+                "mutated argument's shadow (the cotangent of its value after the call) and replaces "
+                "it (see 'A rule that mutates an argument' in docs/writing-rules.md)")
 
         def register(impl: F) -> F:
             with self._lock:
@@ -139,14 +218,41 @@ class RuleRegistry:
 
     def inactive(self, fn: F) -> F:
         """Declare ``fn`` to have no derivative (``np.argmax``, shape queries); engines
-        call it and record nothing. Usable as a decorator; returns ``fn``."""
+        call it and record nothing. Usable as a decorator; returns ``fn``.
+
+        >>> reg = RuleRegistry()
+        >>> def n_items(x): return x.size
+        >>> reg.inactive(n_items) is n_items, reg.is_inactive(n_items)
+        (True, True)
+        """
+        self._check_primitive(fn, f"ar.inactive({function_name(fn)})")
         with self._lock:
             old = next((e for e in self._entries.get(fn, ()) if e.form != "rule"), None)
             self._record(fn, RuleEntry(fn, "inactive", fn), old, ())
         return fn
 
+    def _check_primitive(self, fn: Any, what: str) -> None:
+        if not self.require_primitive or is_primitive(fn):
+            return
+        name = getattr(fn, "__name__", "f")
+        raise RegistrationError(
+            f"{what}: {function_name(fn)} is a plain Python function, so ar.gradient, ar.vjp and "
+            "ar.autodiff would trace its body and never call this rule (the JAX, PyTorch and "
+            f"autograd adapters would: two different derivatives). Decorate it first:\n\n"
+            f"    @ar.primitive\n    def {name}(...): ...\n\n"
+            f"(or, for another package's function, {name} = ar.primitive(that_package.{name})) "
+            f"and register the rule on the decorated {name}; or use a private ar.RuleRegistry() "
+            "for rules meant for the adapters only")
+
     def add_samples(self, fn: Any, *samples: Sample) -> None:
-        """Declare more sample inputs for ``fn``."""
+        """Declare more sample inputs for ``fn``.
+
+        >>> reg = RuleRegistry()
+        >>> def f(x): return x
+        >>> reg.add_samples(f, Sample(np.ones(3)))
+        >>> reg.samples(f)
+        [Sample(ndarray[3])]
+        """
         with self._lock:
             self._samples.setdefault(fn, []).extend(samples)
 
@@ -257,7 +363,9 @@ class RuleRegistry:
     def _no_rule_message(self, fn: Any, activities: tuple[type, ...]) -> str:
         name = function_name(fn)
         entries = self._entries.get(fn, [])
-        registered = ("nothing is registered for it" if not entries else
+        registered = ("nothing is registered for it (if its rules come from a plugin package, "
+                      "call ar.load_plugins() first, or import the module its entry point in the "
+                      f"group {_PLUGIN_GROUP!r} names)" if not entries else
                       "registered: " + "; ".join(e.describe() for e in entries))
         return (f"no rule for {name}{format_activities(activities)}: {registered}. Add "
                 f"@ar.rule({name}, {', '.join(_bases_names(activities))}) for this activity tuple, or "

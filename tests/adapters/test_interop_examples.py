@@ -24,12 +24,3 @@ def test_adapter_benchmark_prints_ratios():
     assert rows[0].split() == ["engine", "input", "adapter", "native", "ratio"]
     assert [r.split()[0] for r in rows[1:]] == ["jax", "jax", "torch", "torch", "autograd", "autograd"]
     assert all(float(r.split()[-1]) > 0 for r in rows[1:])
-
-
-def test_sharding_benchmark_runs():
-    script = EXAMPLES.parent / "benchmarks" / "bench_sharding.py"
-    out = subprocess.run([sys.executable, str(script), "--smoke"], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    rows = {r.split()[0]: r for r in out.stdout.strip().splitlines()[2:]}
-    assert list(rows) == ["native", "per-shard", "replicated", "gathered"]
-    assert "P('d', None)" in rows["per-shard"] and " no " in rows["per-shard"]     # no all-gather, kept split

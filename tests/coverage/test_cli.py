@@ -16,6 +16,7 @@ RULES = textwrap.dedent('''
     import numpy as np
     import activerules as ar
 
+    @ar.primitive
     def double(x):
         return 2.0 * x
 
@@ -28,6 +29,7 @@ HALF_COVERED = textwrap.dedent('''
     import numpy as np
     import activerules as ar
 
+    @ar.primitive
     def axpy(a, x):
         return a * x
 

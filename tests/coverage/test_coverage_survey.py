@@ -38,8 +38,9 @@ def test_exact_and_fallback_with_steps_and_cost(reg):
     noneed = _combo(fr, "DuplicatedNoNeed", "Const")
     assert noneed.status == "fallback" and noneed.cost == 1 and not noneed.wasteful
     assert "DuplicatedNoNeed → Duplicated" in noneed.steps[0]
-    lifted = _combo(fr, "Const", "Active")
-    assert lifted.status == "fallback" and lifted.wasteful and lifted.form == "rrule" and lifted.cost == 10
+    lifted = _combo(fr, "Const", "Active")  # the rrule forms x's cotangent a * g (no thunk): wasteful
+    assert lifted.status == "rrule" and lifted.wasteful and lifted.form == "rrule" and lifted.cost == 10
+    assert "cotangent of arg 0 is computed and dropped" in lifted.steps[0]
     batch = _combo(fr, "BatchDuplicated", "Const")
     assert batch.returns == "BatchDuplicated" and "once per lane" in batch.steps[0]
 
@@ -98,8 +99,10 @@ def test_verify_attributes_failures_to_combinations(reg):
     assert bad.verified == "failed" and "Sample(" in bad.verify_message
     assert _combo(_function(report, "broken"), "Const", "Active").verified == "passed"
     assert {c.verified for c in _function(report, "scale").combinations} == {"passed"}
+    # no samples: checked on generated inputs
     resolved = [c for c in _function(report, "parametrised").combinations if c.status == "exact"]
-    assert resolved and {c.verified for c in resolved} == {"no-sample"}
+    assert resolved and {c.verified for c in resolved} == {"passed"}
+    assert all("generated inputs" in c.verify_message for c in resolved)
     # the broken rule also serves the NoNeed and batch (lane by lane) variants of (Duplicated, Const)
     failed = {c.names[0] for c in _function(report, "broken").combinations if c.verified == "failed"}
     assert failed == {"Duplicated", "DuplicatedNoNeed", "BatchDuplicated", "BatchDuplicatedNoNeed"}
@@ -116,7 +119,7 @@ def test_renderings_agree(reg):
     md = render(report, "markdown")
     assert "| activities | return | class | cost | served by | steps |" in md and "**ambiguous**" in md
     data = json.loads(render(report, "json"))
-    assert data["schema"] == "activerules.coverage" and data["version"] == 1 and data["ok"] is False
+    assert data["schema"] == "activerules.coverage" and data["version"] == 2 and data["ok"] is False
     assert data == to_dict(report)
     combo = data["functions"][0]["signatures"][0]["combinations"][0]
     assert set(combo) >= {"activities", "returns", "status", "wasteful", "cost", "steps", "candidates"}
