@@ -35,13 +35,28 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import _bridge, _jax_host
+from . import _bridge, _jax_host, _jax_shard
 
-__all__ = ["to_jax"]
+__all__ = ["to_jax", "batched"]
+
+
+def batched(axis: int = 0) -> _jax_shard.Batched:
+    """A partitioning for :func:`to_jax`: ``fn`` maps slices along ``axis`` independently.
+
+    Under a multi-device mesh, the arguments of the highest rank are split along
+    ``axis`` over all the mesh's devices, the others (lower rank, broadcast, or
+    shared like ``x`` in a row-wise ``A @ x``) are replicated, and every output is
+    split along ``axis`` too; the cotangent of a replicated argument is summed over
+    the devices.
+
+    >>> jrows = to_jax(row_norms, partition=batched(axis=0))   # doctest: +SKIP
+    """
+    return _jax_shard.Batched(axis)
 
 
 def to_jax(fn: Callable[..., Any], *, out_shape: Any = None, mutates: Sequence[int] = (),
-           static_argnums: Sequence[int] = (), registry: Any = None) -> Callable[..., Any]:
+           static_argnums: Sequence[int] = (), partition: Any = None,
+           registry: Any = None) -> Callable[..., Any]:
     """A JAX function computing ``fn`` whose VJP is ``fn``'s registered rule.
 
     ``fn`` takes arrays and scalars (JAX arrays are passed to it as NumPy arrays,
@@ -55,12 +70,27 @@ def to_jax(fn: Callable[..., Any], *, out_shape: Any = None, mutates: Sequence[i
     values instead (a tuple if several). ``static_argnums``: arguments that are not
     arrays (hashable; passed to ``fn`` as they are). Keyword arguments are static too
     (hashable).
+    ``partition``: how ``fn`` may run on the blocks of arguments sharded over several
+    devices (under ``jax.jit`` or eagerly): ``"elementwise"`` (every output element
+    depends only on the same element of the full-rank arguments; lower-rank arguments
+    broadcast), :func:`batched` ``(axis)``, or a callable ``(mesh, *args) -> (in_specs,
+    out_spec)`` taking the arguments' global ``ShapeDtypeStruct``\\ s and returning a
+    ``PartitionSpec`` per dynamic argument and the outputs' spec (or ``None`` to
+    replicate). With a partitioning, the rule's forward and reverse run once per device
+    on its block (``shard_map``) and the outputs keep the split. Without one (the
+    default), or when the split axis does not divide evenly, each device runs ``fn``
+    on the whole, all-gathered arrays and the outputs are replicated. Inside a
+    ``shard_map`` the rule always runs on the local blocks.
     ``registry``: where rules are looked up (default ``ar.registry``).
     """
+    if not (partition is None or partition == "elementwise" or callable(partition)
+            or isinstance(partition, _jax_shard.Batched)):
+        raise TypeError(f"to_jax({getattr(fn, '__name__', fn)!r}): partition must be None, \"elementwise\", "
+                        f"activerules.adapters.jax.batched(axis) or a callable, not {partition!r}")
     if registry is None:
         from .. import registry as default_registry
         registry = default_registry
-    builder = _Builder(fn, tuple(mutates), frozenset(static_argnums), out_shape, registry)
+    builder = _Builder(fn, tuple(mutates), frozenset(static_argnums), out_shape, registry, partition)
 
     @functools.wraps(fn)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -78,12 +108,13 @@ class _Builder:
     """Builds (and caches, per static arguments) the ``custom_vjp`` function."""
 
     def __init__(self, fn: Callable[..., Any], mutates: tuple[int, ...], static: frozenset[int],
-                 out_shape: Any, registry: Any) -> None:
+                 out_shape: Any, registry: Any, partition: Any = None) -> None:
         self.fn = fn
         self.mutates = mutates
         self.static = static
         self.out_shape = out_shape
         self.registry = registry
+        self.partition = partition
         self.cache: dict[Any, Callable[..., Any]] = {}
 
     @staticmethod
@@ -113,25 +144,40 @@ class _Builder:
         def primal(xs: Sequence[Any], wanted: tuple[bool, ...] | None = None) -> Any:
             """The primal callback; with ``wanted`` (differentiating) it runs the rule
             forward and also returns the token of its pending reverse."""
-            spec = specs(xs)
-            several = isinstance(spec, tuple)      # a tuple output (or the mutated arguments)
-            flat = list(spec) if several else [spec]
-            nds = [np.ndim(x) for x in xs]
-            if wanted is None:
-                def one(vals: list[Any]) -> list[np.ndarray]:
-                    return _jax_host.as_outputs(call.primal(vals), flat, several)
-            else:
-                flat = flat + [jax.ShapeDtypeStruct((), np.int32)]
+            plan = _jax_shard.plan(self.partition, xs, mutates)
 
-                def one(vals: list[Any]) -> list[np.ndarray]:
-                    y, token = call.forward(vals, wanted)
-                    return _jax_host.as_outputs(y, flat[:-1], several) + [np.int32(token)]
+            def local(*lxs: Any) -> Any:
+                spec = specs(lxs)
+                several = isinstance(spec, tuple)      # a tuple output (or the mutated arguments)
+                flat = list(spec) if several else [spec]
+                nds = [np.ndim(x) for x in lxs]
+                if wanted is None:
+                    def one(vals: list[Any]) -> list[np.ndarray]:
+                        return _jax_host.as_outputs(call.primal(vals), flat, several)
+                else:
+                    flat = flat + [jax.ShapeDtypeStruct((), np.int32)]
 
-            outs = jax.pure_callback(lambda *arrays: _jax_host.map_leading(one, arrays, nds, flat), flat, *xs,
-                                     vmap_method="expand_dims")
-            ys = outs[:-1] if wanted is not None else outs
-            y = (ys[0] if len(ys) == 1 else tuple(ys)) if mutates else tuple(ys) if several else ys[0]
-            return y if wanted is None else (y, outs[-1])
+                    def one(vals: list[Any]) -> list[np.ndarray]:
+                        y, token = call.forward(vals, wanted)
+                        return _jax_host.as_outputs(y, flat[:-1], several) + [np.int32(token)]
+
+                outs = _jax_shard.host_call(lambda *arrays: _jax_host.map_leading(one, arrays, nds, flat), flat,
+                                            lxs, keeps_inputs=wanted is not None)
+                varying = frozenset().union(*map(_jax_shard.vma, lxs))
+                outs = [_jax_shard.vary_like(o, varying) for o in outs]
+                ys = outs[:-1] if wanted is not None else outs
+                y = (ys[0] if len(ys) == 1 else tuple(ys)) if mutates else tuple(ys) if several else ys[0]
+                if wanted is None:
+                    return y
+                if plan is None:
+                    return y, outs[-1]
+                # one token per device, kept on its device for the bwd
+                return y, _jax_shard.vary_like(outs[-1].reshape((1,)), frozenset(plan.mesh.axis_names))
+
+            if plan is None:
+                return local(*xs)
+            out_specs = plan.out_spec if wanted is None else (plan.out_spec, plan.token_spec)
+            return jax.shard_map(local, mesh=plan.mesh, in_specs=plan.in_specs, out_specs=out_specs)(*xs)
 
         @jax.custom_vjp
         def jfn(*xs: Any) -> Any:
@@ -146,17 +192,33 @@ class _Builder:
         def jfn_bwd(res: Any, g: Any) -> Any:
             xs, wanted = res.xs, res.wanted
             several = isinstance(g, (tuple, list))
-            gs = list(g) if several else [g]
-            if all(isinstance(gi, SymbolicZero) for gi in gs) or not any(wanted):
+            raw = tuple(g) if several else (g,)
+            if all(isinstance(gi, SymbolicZero) for gi in raw) or not any(wanted):
                 return (None,) * len(xs)
-            gs = [jax.numpy.zeros(gi.shape, gi.dtype) if isinstance(gi, SymbolicZero) else gi for gi in gs]
-            cot_specs = [jax.ShapeDtypeStruct(np.shape(x), x.dtype) for x, w in zip(xs, wanted) if w]
-            nds = [np.ndim(x) for x in xs] + [np.ndim(gi) for gi in gs] + [0]
+            gs = tuple(jax.numpy.zeros(gi.shape, gi.dtype) if isinstance(gi, SymbolicZero) else gi for gi in raw)
+            plan = _jax_shard.plan(self.partition, xs, mutates)
 
-            def host(*arrays: Any) -> Any:
-                return _jax_host.bwd_host(call, arrays, nds, wanted, cot_specs, several)
+            def local(lxs: tuple[Any, ...], lgs: tuple[Any, ...], token: Any) -> Any:
+                if plan is not None:
+                    token = token.reshape(())
+                cot_specs = [jax.ShapeDtypeStruct(np.shape(x), x.dtype) for x, w in zip(lxs, wanted) if w]
+                nds = [np.ndim(x) for x in lxs] + [np.ndim(gi) for gi in lgs] + [0]
 
-            cots = iter(jax.pure_callback(host, cot_specs, *xs, *gs, res.token, vmap_method="expand_dims"))
+                def host(*arrays: Any) -> Any:
+                    return _jax_host.bwd_host(call, arrays, nds, wanted, cot_specs, several)
+
+                cots = iter(_jax_shard.host_call(host, cot_specs, [*lxs, *lgs, token], keeps_inputs=False))
+                varying = frozenset().union(*map(_jax_shard.vma, lxs + lgs))
+                return tuple(_jax_shard.fix_cotangent(next(cots), x, varying) for x, w in zip(lxs, wanted) if w)
+
+            if plan is None:
+                got = local(tuple(xs), gs, res.token)
+            else:
+                g_spec = tuple(plan.out_spec) if isinstance(plan.out_spec, tuple) else plan.out_spec
+                got = jax.shard_map(local, mesh=plan.mesh, in_specs=(plan.in_specs, g_spec, plan.token_spec),
+                                    out_specs=tuple(s for s, w in zip(plan.in_specs, wanted) if w),
+                                    )(tuple(xs), gs, res.token)
+            cots = iter(got)
             return tuple(next(cots) if w else None for w in wanted)
 
         jfn.defvjp(jfn_fwd, jfn_bwd, symbolic_zeros=True)

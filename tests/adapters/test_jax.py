@@ -1,10 +1,5 @@
 """to_jax: gradients, activity reaching the rule, jit, vmap, batch requests, sharding."""
 
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -163,38 +158,6 @@ def test_static_arguments_and_keywords():
     np.testing.assert_allclose(np.asarray(g), np.cos(d["A"].sum(1))[:, None] * np.ones((3, 4)), rtol=1e-12)
     g = jax.grad(lambda A: jnp.sum(jnp.sin(to_jax(np.sum)(A, axis=0))))(d["A"])
     np.testing.assert_allclose(np.asarray(g), np.cos(d["A"].sum(0))[None, :] * np.ones((3, 4)), rtol=1e-12)
-
-
-SHARDED = textwrap.dedent("""
-    import jax, jax.numpy as jnp, numpy as np
-    from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
-    jax.config.update("jax_enable_x64", True)
-    from adapter_fns import CALLS, inputs, matvec, reference
-    from activerules.adapters.jax import to_jax
-    assert jax.device_count() == 2, jax.devices()
-    jm = to_jax(matvec, out_shape=lambda A, x: jax.ShapeDtypeStruct(A.shape[:1], A.dtype))
-    d = inputs()
-    mesh = Mesh(np.array(jax.devices()), ("i",))
-    A = jax.device_put(d["A"][:2], NamedSharding(mesh, P("i", None)))   # rows over 2 devices
-    x = jax.device_put(d["x"], NamedSharding(mesh, P()))
-    assert len(A.sharding.device_set) == 2
-    loss = lambda A, x: jnp.sum(jnp.sin(jm(A, x)))
-    eA, ex = reference("matvec", [d["A"][:2], d["x"]])
-    gA = jax.jit(jax.grad(loss, argnums=0))(A, x)
-    np.testing.assert_allclose(np.asarray(gA), eA, rtol=1e-10)
-    assert dict(CALLS) == {"matvec.dup_const": 1}, CALLS
-    g = jax.jit(jax.grad(loss, argnums=(0, 1)))(A, x)
-    np.testing.assert_allclose(np.asarray(g[1]), ex, rtol=1e-10)
-    print("sharded ok")
-""")
-
-
-def test_sharded_over_two_host_devices_under_jit():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu",
-               PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
-    out = subprocess.run([sys.executable, "-c", SHARDED], env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "sharded ok" in out.stdout
 
 
 def test_the_forward_closure_is_taken_by_the_reverse_not_leaked(calls):
