@@ -31,6 +31,7 @@ a ``custom_vjp`` function has no JVP.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -63,9 +64,10 @@ def to_jax(fn: Callable[..., Any], *, out_shape: Any = None, mutates: Sequence[i
     0-d ones as NumPy scalars) and returns an array or scalar, or a tuple of them.
     ``out_shape``: a ``jax.ShapeDtypeStruct`` (anything with ``.shape`` and ``.dtype``),
     a tuple of them, or a callable mapping the argument ``ShapeDtypeStruct``\\ s to
-    that; when omitted, ``fn`` is
-    evaluated once per input signature on zeros (then on random normals if that fails)
-    to learn it. ``mutates``: the positions of arguments ``fn`` modifies in place
+    that; when omitted, ``fn`` is evaluated once per input signature, warnings
+    silenced, to learn it: on the arguments themselves in an eager call, else on a
+    registered sample of those shapes (``activerules.add_samples``), else on values
+    drawn from [0.5, 1.5]. ``mutates``: the positions of arguments ``fn`` modifies in place
     (``fn`` then returns ``None``); the JAX function copies them and returns their new
     values instead (a tuple if several). ``static_argnums``: arguments that are not
     arrays (hashable; passed to ``fn`` as they are). Keyword arguments are static too
@@ -134,17 +136,19 @@ class _Builder:
         mutates = call.mutates
         out_specs: dict[Any, Any] = {}
 
-        def specs(xs: Sequence[Any]) -> Any:
+        def specs(xs: Sequence[Any], real: bool = False) -> Any:
             key = tuple((x.shape, str(x.dtype)) for x in xs)
             spec = out_specs.get(key)
             if spec is None:
-                spec = out_specs[key] = self._out_spec(xs, call.primal, mutates)
+                spec = out_specs[key] = self._out_spec(xs, call, real)
             return spec
 
         def primal(xs: Sequence[Any], wanted: tuple[bool, ...] | None = None) -> Any:
             """The primal callback; with ``wanted`` (differentiating) it runs the rule
             forward and also returns the token of its pending reverse."""
             plan = _jax_shard.plan(self.partition, xs, mutates)
+            if plan is None and not any(isinstance(x, jax.core.Tracer) for x in xs):
+                specs(xs, real=True)      # an eager call: learn the output shape from its values
 
             def local(*lxs: Any) -> Any:
                 spec = specs(lxs)
@@ -224,31 +228,62 @@ class _Builder:
         jfn.defvjp(jfn_fwd, jfn_bwd, symbolic_zeros=True)
         return jfn
 
-    def _out_spec(self, xs: Sequence[Any], primal_host: Callable[[list[Any]], Any],
-                  mutates: tuple[int, ...]) -> Any:
+    def _out_spec(self, xs: Sequence[Any], call: _jax_host.Call, real: bool) -> Any:
+        """The output ``ShapeDtypeStruct``\\ (s) of ``fn`` on arguments like ``xs``: from
+        ``mutates`` or ``out_shape``, else by evaluating ``fn`` once (warnings silenced)
+        on the values themselves (``real``, an eager call), on a registered sample of
+        the same shapes, or on values drawn from [0.5, 1.5] (away from the zeros and
+        signs where functions like ``1/x`` or ``log`` are undefined)."""
         import jax
 
-        if mutates:
-            return tuple(jax.ShapeDtypeStruct(np.shape(xs[i]), xs[i].dtype) for i in mutates)
+        if call.mutates:
+            return tuple(jax.ShapeDtypeStruct(np.shape(xs[i]), xs[i].dtype) for i in call.mutates)
         if self.out_shape is not None:
             spec = self.out_shape
             if callable(spec):
                 spec = spec(*[jax.ShapeDtypeStruct(np.shape(x), x.dtype) for x in xs])
             return tuple(spec) if isinstance(spec, (tuple, list)) else spec
-        rng = np.random.default_rng(0)
-        error: Exception | None = None
-        for make in (np.zeros, lambda s, dtype: np.asarray(rng.standard_normal(s), dtype=dtype)):
-            vals = [_bridge.host_value(make(np.shape(x), dtype=np.dtype(x.dtype))) for x in xs]
-            try:
-                y = primal_host(vals)
-            except Exception as e:  # noqa: BLE001 - try the next probe input
-                error = e
+        if real:
+            vals = [np.asarray(x) for x in xs]
+        else:
+            vals = self._sample_like(xs, call) or [_probe_value(np.shape(x), np.dtype(x.dtype)) for x in xs]
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                y = call.primal([_bridge.host_value(v) for v in vals])
+        except Exception as e:  # noqa: BLE001 - reported with the fix
+            raise TypeError(f"to_jax({getattr(self.fn, '__name__', self.fn)!r}): could not learn the output "
+                            f"shape by evaluating it on {'its arguments' if real else 'sample inputs'} ({e!r}); "
+                            "pass out_shape=, or register samples of these shapes "
+                            "(activerules.add_samples)") from e
+        if isinstance(y, tuple):
+            return tuple(_spec_of(v) for v in y)
+        return _spec_of(y)
+
+    def _sample_like(self, xs: Sequence[Any], call: _jax_host.Call) -> list[Any] | None:
+        """The dynamic values of a registered sample with the shapes of ``xs`` and the
+        same static arguments and keywords (cast to ``xs``' dtypes), if there is one."""
+        for sample in self.registry.samples(self.fn):
+            args = sample.args
+            if len(args) != call.nargs or set(sample.kwargs) != set(call.kwargs):
                 continue
-            if isinstance(y, tuple):
-                return tuple(_spec_of(v) for v in y)
-            return _spec_of(y)
-        raise TypeError(f"to_jax({getattr(self.fn, '__name__', self.fn)!r}): could not infer the output "
-                        f"shape by evaluating it on zeros or random inputs ({error!r}); pass out_shape=")
+            try:
+                same_static = all(args[i] is v or bool(np.all(args[i] == v)) for i, v in call.static.items())
+                same_kw = all(sample.kwargs[k] is v or bool(np.all(sample.kwargs[k] == v))
+                              for k, v in call.kwargs.items())
+            except Exception:  # noqa: BLE001 - incomparable values: not this sample
+                continue
+            dyn = [args[i] for i in call.dyn]
+            if same_static and same_kw and all(np.shape(a) == np.shape(x) for a, x in zip(dyn, xs)):
+                return [np.asarray(a).astype(np.dtype(x.dtype)) for a, x in zip(dyn, xs)]
+        return None
+
+
+def _probe_value(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """Values in [0.5, 1.5] of ``dtype`` (ones for integers and booleans)."""
+    if dtype.kind in "fc":
+        return np.random.default_rng(0).uniform(0.5, 1.5, shape).astype(dtype)
+    return np.ones(shape, dtype)
 
 
 def _spec_of(value: Any) -> Any:

@@ -1,13 +1,17 @@
 """to_jax: gradients, activity reaching the rule, jit, vmap, batch requests, sharding."""
 
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from adapter_fns import CASES, axpy_, fd_grad, inputs, matvec, polar, reference, scaled_tanh
 
+import activerules as ar
 from activerules.adapters.jax import to_jax
+from activerules.engine import primitive
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -232,3 +236,46 @@ def test_plain_vmap_runs_the_function_per_element(calls):
     xs = np.stack([d["x"], 2 * d["x"]])
     np.testing.assert_allclose(np.asarray(jax.vmap(jmatvec, in_axes=(None, 0))(d["A"], xs)), xs @ d["A"].T)
     assert dict(calls) == {"matvec": 2}
+
+
+@primitive
+def reciprocal(beta):
+    return 1.0 / beta
+
+
+@ar.rrule(reciprocal)
+def _reciprocal_rrule(beta):
+    return 1.0 / beta, lambda g: (-g / beta ** 2,)
+
+
+@primitive
+def chol_logdet(S):
+    return 2.0 * np.sum(np.log(np.diag(np.linalg.cholesky(S))))
+
+
+@ar.rrule(chol_logdet, samples=[ar.Sample(np.array([[4.0, 1.0, 0.0], [1.0, 3.0, 0.5], [0.0, 0.5, 2.0]]))])
+def _chol_logdet_rrule(S):
+    return chol_logdet(S), lambda g: (g * np.linalg.inv(S).T,)
+
+
+def test_output_shape_learned_without_warnings_under_jit_and_eagerly():
+    # failed before: the shape probe evaluated 1/beta on zeros (divide-by-zero warning)
+    f = to_jax(reciprocal)
+    beta = np.array([0.5, 2.0, 4.0])
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        np.testing.assert_allclose(np.asarray(jax.jit(jax.grad(lambda b: f(b).sum()))(beta)), -1 / beta ** 2)
+        np.testing.assert_allclose(np.asarray(to_jax(reciprocal)(beta + 1)), 1 / (beta + 1))
+    assert [str(w.message) for w in seen] == []
+
+
+def test_output_shape_from_a_registered_sample_under_jit():
+    # failed before: zeros and random normals are not positive definite, so to_jax asked for out_shape
+    S = np.array([[2.0, 0.3, 0.1], [0.3, 1.5, 0.2], [0.1, 0.2, 1.0]])
+    g = jax.jit(jax.grad(to_jax(chol_logdet)))(S)
+    np.testing.assert_allclose(np.asarray(g), jax.grad(lambda S: jnp.linalg.slogdet(S)[1])(S), rtol=1e-12)
+
+
+def test_output_shape_from_the_arguments_in_an_eager_call():
+    S = np.array([[2.0, 0.3], [0.3, 1.5]])          # no sample of this shape
+    np.testing.assert_allclose(np.asarray(to_jax(chol_logdet)(S)), np.linalg.slogdet(S)[1], rtol=1e-12)
