@@ -22,10 +22,34 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..activity import Active, BatchDuplicated, Const, Duplicated, RevConfig, annotate
+from ..activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig, annotate
 from ..dispatch import ARRAY, SCALAR, kind_of
 
-__all__ = ["host_value", "kinds_of", "activities", "forward", "Pending", "vjp"]
+__all__ = ["host_value", "kinds_of", "activities", "forward", "Pending", "vjp", "SecondOrderError",
+           "second_order_error"]
+
+_NATIVE = {"to_jax": ("jax.grad, jax.vjp, jax.jacrev", "jax.numpy"),
+           "to_torch": ("backward() and torch.autograd.grad without create_graph", "torch operations"),
+           "to_autograd": ("autograd.grad, autograd.jacobian", "autograd.numpy")}
+
+
+class SecondOrderError(ActiveRulesError, NotImplementedError):
+    """A derivative of a derivative was requested through an engine adapter: the rule's
+    reverse runs on NumPy, outside the engine, so the engine cannot differentiate it."""
+
+
+def second_order_error(adapter: str, fn: Any) -> SecondOrderError:
+    """The error for a second-order request through ``adapter(fn)``, saying what works.
+
+    >>> second_order_error("to_jax", np.sin).args[0].startswith("activerules: to_jax(sin)")
+    True
+    """
+    name = getattr(fn, "__name__", repr(fn))
+    first, native = _NATIVE[adapter]
+    return SecondOrderError(
+        f"activerules: {adapter}({name}) runs the registered rule of {name} on NumPy, so its derivative "
+        f"cannot be differentiated again (a Hessian, a grad of a grad, a JVP of its VJP). First derivatives "
+        f"work ({first}); for higher derivatives write {name} with {native} so the engine differentiates it.")
 
 
 def host_value(value: Any) -> Any:

@@ -15,7 +15,8 @@ call the wrapper could not see, e.g. nested differentiation) recomputes the
 rule's forward, so ``autograd.jacobian`` works too.
 
 The VJP is once differentiable: a second-order request (``autograd.hessian``,
-a grad of a grad through the rule) raises ``NotImplementedError``.
+a grad of a grad through the rule) raises ``SecondOrderError`` (an
+``ActiveRulesError`` and ``NotImplementedError``) saying what works instead.
 
 autograd does not support mutation; a function that modifies arguments in
 place (``mutates=``) is exposed functionally: the primitive copies them and
@@ -121,10 +122,7 @@ def _check_first_order(fn: Callable[..., Any], values: Sequence[Any]) -> None:
     from autograd.tracer import Box
 
     if any(isinstance(v, Box) for v in values):
-        raise NotImplementedError(
-            f"{getattr(fn, '__name__', fn)}: its VJP runs a NumPy rule, so it is once "
-            "differentiable; autograd asked for a derivative of the derivative (hessian, "
-            "nested grad)")
+        raise _bridge.second_order_error("to_autograd", fn)
 
 
 def _top_argnums(args: Sequence[Any]) -> tuple[int, ...] | None:

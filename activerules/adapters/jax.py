@@ -25,7 +25,9 @@ forward runs again, with batch activities), else by the forward's reverse once
 per lane; batched primals are served one element at a time.
 
 Forward mode (``jax.jvp``, ``jax.jacfwd``) raises JAX's own ``TypeError``:
-a ``custom_vjp`` function has no JVP.
+a ``custom_vjp`` function has no JVP. A second derivative (``jax.hessian``, a
+grad of a grad) raises :class:`~activerules.adapters._bridge.SecondOrderError`
+(an ``ActiveRulesError`` and ``NotImplementedError``): the VJP runs on NumPy.
 """
 
 from __future__ import annotations
@@ -178,10 +180,11 @@ class _Builder:
                 # one token per device, kept on its device for the bwd
                 return y, _jax_shard.vary_like(outs[-1].reshape((1,)), frozenset(plan.mesh.axis_names))
 
-            if plan is None:
-                return local(*xs)
-            out_specs = plan.out_spec if wanted is None else (plan.out_spec, plan.token_spec)
-            return jax.shard_map(local, mesh=plan.mesh, in_specs=plan.in_specs, out_specs=out_specs)(*xs)
+            run: Callable[..., Any] = local
+            if plan is not None:
+                out_specs = plan.out_spec if wanted is None else (plan.out_spec, plan.token_spec)
+                run = jax.shard_map(local, mesh=plan.mesh, in_specs=plan.in_specs, out_specs=out_specs)
+            return run(*xs) if wanted is None else _first_order(run, self.fn)(*xs)
 
         @jax.custom_vjp
         def jfn(*xs: Any) -> Any:
@@ -215,14 +218,12 @@ class _Builder:
                 varying = frozenset().union(*map(_jax_shard.vma, lxs + lgs))
                 return tuple(_jax_shard.fix_cotangent(next(cots), x, varying) for x, w in zip(lxs, wanted) if w)
 
-            if plan is None:
-                got = local(tuple(xs), gs, res.token)
-            else:
+            run: Callable[..., Any] = local
+            if plan is not None:
                 g_spec = tuple(plan.out_spec) if isinstance(plan.out_spec, tuple) else plan.out_spec
-                got = jax.shard_map(local, mesh=plan.mesh, in_specs=(plan.in_specs, g_spec, plan.token_spec),
-                                    out_specs=tuple(s for s, w in zip(plan.in_specs, wanted) if w),
-                                    )(tuple(xs), gs, res.token)
-            cots = iter(got)
+                run = jax.shard_map(local, mesh=plan.mesh, in_specs=(plan.in_specs, g_spec, plan.token_spec),
+                                    out_specs=tuple(s for s, w in zip(plan.in_specs, wanted) if w))
+            cots = iter(_first_order(run, self.fn)(tuple(xs), gs, res.token))
             return tuple(next(cots) if w else None for w in wanted)
 
         jfn.defvjp(jfn_fwd, jfn_bwd, symbolic_zeros=True)
@@ -284,6 +285,20 @@ def _probe_value(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     if dtype.kind in "fc":
         return np.random.default_rng(0).uniform(0.5, 1.5, shape).astype(dtype)
     return np.ones(shape, dtype)
+
+
+def _first_order(run: Callable[..., Any], fn: Any) -> Callable[..., Any]:
+    """``run`` (the VJP's host call), refusing to be differentiated with an error that
+    names activerules (JAX's own says only that callbacks have no JVP)."""
+    import jax
+
+    guarded = jax.custom_jvp(run)
+
+    def refuse(primals: Any, tangents: Any) -> Any:
+        raise _bridge.second_order_error("to_jax", fn)
+
+    guarded.defjvp(refuse)
+    return guarded
 
 
 def _spec_of(value: Any) -> Any:

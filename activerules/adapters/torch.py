@@ -18,8 +18,10 @@ mutated tensor(s), as ``torch.Tensor.mul_`` does; the mutated argument is
 ``Duplicated`` and its shadow carries the output cotangent. The inputs a rule
 may read in reverse are saved with ``save_for_backward``, so modifying one of
 them before ``backward`` raises torch's usual version-counter error instead
-of giving a wrong gradient. ``backward`` is ``once_differentiable``: rules run
-on NumPy, so a double backward raises rather than returning wrong numbers.
+of giving a wrong gradient. ``backward`` is once differentiable: rules run on
+NumPy, so a double backward (``create_graph=True`` then a backward through the
+gradient) raises ``SecondOrderError`` naming activerules rather than returning
+wrong numbers.
 
 Devices: rules run on NumPy, i.e. on the host. CPU tensors are passed to the
 rule without copying (``tensor.numpy()`` shares memory). Tensors on another
@@ -114,9 +116,32 @@ def _to_tensors(value: Any, device: Any) -> Any:
     return _to_tensor(value, device)
 
 
+@functools.cache
+def _refusing_class() -> Any:
+    import torch
+
+    class Refusing(torch.autograd.Function):
+        """Identity on a gradient computed on NumPy whose backward raises ``SecondOrderError``;
+        tied to the inputs that require a gradient so that the second backward reaches it."""
+
+        @staticmethod
+        def forward(ctx: Any, fn: Any, value: Any, *anchors: Any) -> Any:
+            ctx.fn = fn
+            return value.clone()
+
+        @staticmethod
+        def backward(ctx: Any, *grads: Any) -> Any:
+            raise _bridge.second_order_error("to_torch", ctx.fn)
+
+    return Refusing
+
+
+def _refusing(fn: Any) -> Callable[..., Any]:
+    return lambda value, *anchors: _refusing_class().apply(fn, value, *anchors)
+
+
 def _make_function(fn: Callable[..., Any], registry: Any, mutates: tuple[int, ...]) -> Any:
     import torch
-    from torch.autograd.function import once_differentiable
 
     name = getattr(fn, "__name__", "fn")
 
@@ -142,9 +167,8 @@ def _make_function(fn: Callable[..., Any], registry: Any, mutates: tuple[int, ..
             return outs[0] if len(outs) == 1 else outs
         return _to_tensors(y, ctx.device)
 
-    @once_differentiable
     def backward(ctx: Any, *grads: Any) -> Any:
-        ctx.saved_tensors  # noqa: B018 - raises if a saved input was modified in place
+        saved = ctx.saved_tensors  # raises if a saved input was modified in place
         host = [None if g is None else np.array(g.detach().cpu().numpy(), copy=True) for g in grads]
         if mutates:
             cots = ctx.pending.reverse(None, {i: g for i, g in zip(mutates, host)})
@@ -155,6 +179,9 @@ def _make_function(fn: Callable[..., Any], registry: Any, mutates: tuple[int, ..
         out: list[Any] = [None]
         for c, want, like in zip(cots, ctx.wanted, ctx.like):
             out.append(_to_tensor(c, ctx.device, like) if want and c is not None else None)
+        if torch.is_grad_enabled():      # create_graph: the gradients refuse a second backward
+            anchors = [t for t in saved if t is not None and t.requires_grad]
+            out = [o if o is None else _refusing(fn)(o, *anchors) for o in out]
         return tuple(out)
 
     return type(f"{name}_ActiveRule", (torch.autograd.Function,), {
