@@ -25,7 +25,7 @@ import numpy as np
 from ..activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig, annotate
 from ..dispatch import ARRAY, SCALAR, kind_of
 
-__all__ = ["host_value", "kinds_of", "activities", "forward", "Pending", "vjp", "SecondOrderError",
+__all__ = ["host_value", "half_of", "narrow", "HALF", "kinds_of", "activities", "forward", "Pending", "vjp", "SecondOrderError",
            "second_order_error"]
 
 _NATIVE = {"to_jax": ("jax.grad, jax.vjp, jax.jacrev", "jax.numpy"),
@@ -52,10 +52,43 @@ def second_order_error(adapter: str, fn: Any) -> SecondOrderError:
         f"work ({first}); for higher derivatives write {name} with {native} so the engine differentiates it.")
 
 
+HALF = frozenset({"float16", "bfloat16"})
+
+
 def host_value(value: Any) -> Any:
-    """A NumPy value as rules expect it: a 0-d array becomes a NumPy scalar."""
+    """A NumPy value as rules expect it: a 0-d array becomes a NumPy scalar, and a
+    half-precision float (float16, bfloat16) becomes float32 (see :func:`half_of`).
+
+    >>> host_value(np.ones(2, np.float16)).dtype, type(host_value(np.array(1.0)))
+    (dtype('float32'), <class 'numpy.float64'>)
+    """
+    if isinstance(value, np.ndarray | np.generic) and value.dtype.name in HALF:
+        value = np.asarray(value, np.float32)
     if isinstance(value, np.ndarray) and value.ndim == 0:
         return value[()]
+    return value
+
+
+def half_of(dtypes: Sequence[Any]) -> Any:
+    """The half-precision dtype among the arguments' ``dtypes`` (the first), or ``None``.
+
+    The dtype policy of the engine adapters: rules see half-precision arguments as
+    float32 (NumPy has no bfloat16 and accumulates float16 poorly), and a float32
+    result of such a call is returned in this dtype. Every cotangent is returned in
+    its argument's dtype; a rule may compute it in a wider type of the same kind
+    (float64 for a float32 argument), which is cast, as ``ar.gradient``, JAX and
+    PyTorch do.
+
+    >>> half_of([np.dtype(np.float32), np.dtype(np.float16)])
+    dtype('float16')
+    """
+    return next((np.dtype(d) for d in dtypes if d is not None and np.dtype(d).name in HALF), None)
+
+
+def narrow(value: Any, half: Any) -> Any:
+    """``value`` (a result) in the ``half`` dtype when it is float32 and ``half`` is set."""
+    if half is not None and getattr(value, "dtype", None) == np.float32:
+        return np.asarray(value).astype(half)
     return value
 
 

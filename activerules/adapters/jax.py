@@ -257,9 +257,10 @@ class _Builder:
                             f"shape by evaluating it on {'its arguments' if real else 'sample inputs'} ({e!r}); "
                             "pass out_shape=, or register samples of these shapes "
                             "(activerules.add_samples)") from e
+        half = _bridge.half_of([x.dtype for x in xs])     # a float32 result goes back to it
         if isinstance(y, tuple):
-            return tuple(_spec_of(v) for v in y)
-        return _spec_of(y)
+            return tuple(_spec_of(_bridge.narrow(v, half)) for v in y)
+        return _spec_of(_bridge.narrow(y, half))
 
     def _sample_like(self, xs: Sequence[Any], call: _jax_host.Call) -> list[Any] | None:
         """The dynamic values of a registered sample with the shapes of ``xs`` and the

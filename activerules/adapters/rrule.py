@@ -98,8 +98,7 @@ def check_duplicated(label: str, index: int, cot: Any, shadow: Any) -> Any:
     if cot.shape != shadow.shape:
         raise RuleError(f"{label}: argument {index}: cotangent has shape {cot.shape}, "
                         f"the argument has shape {shadow.shape}")
-    if not np.can_cast(cot.dtype, shadow.dtype, "same_kind") or (
-            cot.dtype.kind == shadow.dtype.kind and cot.dtype.itemsize > shadow.dtype.itemsize):
+    if not np.can_cast(cot.dtype, shadow.dtype, "same_kind"):   # float64 for float32: cast, as the engine
         raise RuleError(f"{label}: argument {index}: cotangent has dtype {cot.dtype}, "
                         f"the argument has dtype {shadow.dtype}; cast it (.astype(x.dtype))")
     return cot

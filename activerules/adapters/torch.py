@@ -25,9 +25,13 @@ wrong numbers.
 
 Devices: rules run on NumPy, i.e. on the host. CPU tensors are passed to the
 rule without copying (``tensor.numpy()`` shares memory). Tensors on another
-device are copied to the host and results copied back to the input's device;
+device are copied to the host and results copied back to the input's device
+(two copies per call and per backward; see ``docs/scaling-with-jax.md``);
 in-place functions accept CPU tensors only. dtypes are kept (a float32 tensor
-reaches the rule as a float32 array).
+reaches the rule as a float32 array), except half precision: float16 and
+bfloat16 tensors reach the rule as float32 and float32 results come back in
+the half dtype; every gradient has its input's dtype (a rule's float64
+cotangent for a float32 input is cast).
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ def to_torch(fn: Callable[..., Any], *, mutates: Sequence[int] = (), registry: A
         if not mutated and not (torch.is_grad_enabled() and any(
                 isinstance(a, torch.Tensor) and a.requires_grad for a in args)):
             # Nothing to differentiate: run the function, record nothing.
-            return _to_tensors(fn(*[_host(a) for a in args], **kwargs), _device(args))
+            return _to_tensors(fn(*[_host(a) for a in args], **kwargs), _device(args), _half(args))
         return function.apply(_Options(kwargs), *args)
 
     return wrapped
@@ -89,8 +93,19 @@ def _host(value: Any) -> Any:
     import torch
 
     if isinstance(value, torch.Tensor):
-        return _bridge.host_value(value.detach().cpu().numpy())
+        value = value.detach().cpu()
+        if value.dtype in (torch.float16, torch.bfloat16):    # no NumPy bfloat16: the rule sees float32
+            value = value.float()
+        return _bridge.host_value(value.numpy())
     return value
+
+
+def _half(args: Sequence[Any]) -> Any:
+    """The half-precision dtype of the tensor arguments (the first), or ``None``."""
+    import torch
+
+    return next((a.dtype for a in args if isinstance(a, torch.Tensor)
+                 and a.dtype in (torch.float16, torch.bfloat16)), None)
 
 
 def _device(args: Sequence[Any]) -> Any:
@@ -99,7 +114,9 @@ def _device(args: Sequence[Any]) -> Any:
     return next((a.device for a in args if isinstance(a, torch.Tensor)), torch.device("cpu"))
 
 
-def _to_tensor(value: Any, device: Any, like: Any = None) -> Any:
+def _to_tensor(value: Any, device: Any, like: Any = None, half: Any = None) -> Any:
+    """A result as a tensor on ``device``: a cotangent in the dtype of its argument
+    ``like``; a float32 output in ``half`` (the arguments' half-precision dtype)."""
     import torch
 
     if like is not None and not isinstance(value, np.ndarray):
@@ -107,13 +124,14 @@ def _to_tensor(value: Any, device: Any, like: Any = None) -> Any:
     arr = np.asarray(value)
     if not arr.flags.writeable or not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr).copy()
-    return torch.from_numpy(arr).to(device)
+    dtype = like.dtype if like is not None else half if half is not None and arr.dtype == np.float32 else None
+    return torch.from_numpy(arr).to(device=device, dtype=dtype)
 
 
-def _to_tensors(value: Any, device: Any) -> Any:
+def _to_tensors(value: Any, device: Any, half: Any = None) -> Any:
     if isinstance(value, tuple):
-        return tuple(_to_tensor(v, device) for v in value)
-    return _to_tensor(value, device)
+        return tuple(_to_tensor(v, device, half=half) for v in value)
+    return _to_tensor(value, device, half=half)
 
 
 @functools.cache
@@ -165,11 +183,11 @@ def _make_function(fn: Callable[..., Any], registry: Any, mutates: tuple[int, ..
             outs = tuple(args[i] for i in mutates)
             ctx.mark_dirty(*outs)
             return outs[0] if len(outs) == 1 else outs
-        return _to_tensors(y, ctx.device)
+        return _to_tensors(y, ctx.device, _half(args))
 
     def backward(ctx: Any, *grads: Any) -> Any:
         saved = ctx.saved_tensors  # raises if a saved input was modified in place
-        host = [None if g is None else np.array(g.detach().cpu().numpy(), copy=True) for g in grads]
+        host = [None if g is None else np.array(_host(g), copy=True) for g in grads]
         if mutates:
             cots = ctx.pending.reverse(None, {i: g for i, g in zip(mutates, host)})
         elif ctx.several:
