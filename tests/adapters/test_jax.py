@@ -282,3 +282,21 @@ def test_output_shape_from_a_registered_sample_under_jit():
 def test_output_shape_from_the_arguments_in_an_eager_call():
     S = np.array([[2.0, 0.3], [0.3, 1.5]])          # no sample of this shape
     np.testing.assert_allclose(np.asarray(to_jax(chol_logdet)(S)), np.linalg.slogdet(S)[1], rtol=1e-12)
+
+
+def _accelerators():
+    try:
+        return [d for d in jax.devices() if d.platform != "cpu"]
+    except RuntimeError:
+        return []
+
+
+@pytest.mark.skipif(not _accelerators(), reason="no GPU/TPU device on this machine")
+def test_accelerator_arrays_are_copied_to_the_host_and_back():
+    d = inputs()
+    dev = _accelerators()[0]
+    A, x = jax.device_put(d["A"], dev), jax.device_put(d["x"], dev)
+    g = jax.jit(jax.grad(LOSSES["matvec"], argnums=(0, 1)))(A, x)
+    assert all(dev in gi.devices() for gi in g)
+    for gi, e in zip(g, reference("matvec", [d["A"], d["x"]])):
+        np.testing.assert_allclose(np.asarray(gi), e, rtol=1e-10)

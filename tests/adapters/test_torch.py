@@ -168,3 +168,15 @@ def test_tuple_output_with_one_component_used():
     r, t = tpolar(x, y)
     r.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), d["x"] / np.hypot(d["x"], d["y"]), rtol=1e-12)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_gpu_tensors_are_copied_to_the_host_and_back():
+    d = inputs()
+    A, x = (torch.tensor(v, device="cuda", requires_grad=True) for v in (d["A"], d["x"]))
+    y = tmatvec(A, x)
+    assert y.device.type == "cuda"
+    LOSSES["matvec"](A, x).backward()
+    assert A.grad.device.type == "cuda" and x.grad.device.type == "cuda"
+    for g, e in zip((A.grad, x.grad), reference("matvec", [d["A"], d["x"]])):
+        np.testing.assert_allclose(g.cpu().numpy(), e, rtol=1e-10)
