@@ -5,16 +5,18 @@
 >>> jmatvec = to_jax(matvec)              # doctest: +SKIP
 >>> jax.grad(lambda A, x: jmatvec(A, x).sum())(A, x)   # doctest: +SKIP
 
-The forward and the VJP run the resolved rule on NumPy through
-``jax.pure_callback``, so the wrapped function works under ``jax.grad``,
-``jax.jit``, ``jax.vmap`` and with sharded inputs, and composes with ``jnp``
-code. Activity comes from JAX itself: with ``symbolic_zeros=True`` the
+The forward and the VJP run the resolved rule on NumPy through host callbacks
+(``buffer_callback`` on CPU, ``pure_callback`` elsewhere), so the wrapped function
+works under ``jax.grad``, ``jax.jit``, ``jax.vmap`` and with sharded inputs, and
+composes with ``jnp`` code. With sharded inputs, a rule declared with
+``partition=`` runs once per device on its shard; an undeclared one on the
+gathered arrays on every device (:mod:`._jax_shard`, ``docs/scaling-with-jax.md``). Activity comes from JAX itself: with ``symbolic_zeros=True`` the
 forward sees ``CustomVJPPrimal.perturbed`` for every argument, so an argument
 JAX does not differentiate reaches the rule as ``Const`` (its cotangent, or
 its thunk, is never computed). The forward callback runs the rule forward and
 keeps its reverse closure on the host under an integer token, which travels
-as a residual to the VJP callback (JAX arrays handed to callbacks own their
-buffers, so the closure's references stay valid). A VJP whose closure is gone
+as a residual to the VJP callback (one token per device under a partitioning;
+the forward copies the callback's input buffers, which the closure may keep). A VJP whose closure is gone
 (evicted, or already used) recomputes the rule's forward from the saved inputs.
 
 Under ``vmap`` the callbacks receive the batch as extra leading axes
