@@ -34,3 +34,12 @@ def test_sharded_example_runs_per_shard():
     assert out.returncode == 0, out.stderr[-3000:]
     assert "shapes the rule received: [(4, 5)] x 4 calls" in out.stdout
     assert out.stdout.strip().endswith("sharded ok")
+
+
+def test_sharding_benchmark_runs():
+    script = EXAMPLES.parent / "benchmarks" / "bench_sharding.py"
+    out = subprocess.run([sys.executable, str(script), "--smoke"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = {r.split()[0]: r for r in out.stdout.strip().splitlines()[2:]}
+    assert list(rows) == ["native", "per-shard", "replicated", "gathered"]
+    assert "P('d', None)" in rows["per-shard"] and " no " in rows["per-shard"]     # no all-gather, kept split
