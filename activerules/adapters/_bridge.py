@@ -25,7 +25,7 @@ import numpy as np
 from ..activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig, annotate
 from ..dispatch import ARRAY, SCALAR, kind_of
 
-__all__ = ["host_value", "half_of", "narrow", "HALF", "kinds_of", "activities", "forward", "Pending", "vjp", "SecondOrderError",
+__all__ = ["host_value", "half_of", "narrow", "HALF", "zeros_like", "kinds_of", "activities", "forward", "Pending", "vjp", "SecondOrderError",
            "second_order_error"]
 
 _NATIVE = {"to_jax": ("jax.grad, jax.vjp, jax.jacrev", "jax.numpy"),
@@ -93,8 +93,29 @@ def narrow(value: Any, half: Any) -> Any:
 
 
 def kinds_of(values: Sequence[Any]) -> tuple[str, ...]:
-    """``"array"``, ``"scalar"`` or ``"static"`` per (host) value."""
-    return tuple(kind_of(v) for v in values)
+    """``"array"``, ``"scalar"`` or ``"static"`` per (host) value; a dict holding float
+    arrays (a pytree argument of an engine adapter) is an array argument, like a list."""
+    return tuple(ARRAY if isinstance(v, dict) and _has_array(v) else kind_of(v) for v in values)
+
+
+def _has_array(tree: Any) -> bool:
+    items = tree.values() if isinstance(tree, dict) else tree if isinstance(tree, (list, tuple)) else ()
+    return any(kind_of(v) == ARRAY or _has_array(v) for v in items)
+
+
+def zeros_like(value: Any) -> Any:
+    """A zero shadow for an array or a dict, list, tuple or namedtuple of arrays.
+
+    >>> zeros_like({"w": np.ones(2), "b": [np.ones(1)]})
+    {'w': array([0., 0.]), 'b': [array([0.])]}
+    """
+    if isinstance(value, dict):
+        return {k: zeros_like(v) for k, v in value.items()}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*[zeros_like(v) for v in value])
+    if isinstance(value, (list, tuple)):
+        return type(value)(zeros_like(v) for v in value)
+    return np.zeros_like(value)
 
 
 def activities(kinds: Sequence[str], wanted: Sequence[bool], mutates: Sequence[int] = (),
@@ -163,7 +184,7 @@ def _shadow(val: np.ndarray, seed: Any, buffer: np.ndarray | None) -> np.ndarray
     """A shadow holding ``seed`` (zeros when ``None``): ``buffer`` (the zeros allocated
     at forward time) when given, else a fresh array."""
     if buffer is None:
-        buffer = np.zeros_like(val)
+        buffer = zeros_like(val)
     if seed is not None:
         np.copyto(buffer, np.reshape(seed, np.shape(val)), casting="same_kind")
     return buffer
@@ -179,8 +200,8 @@ def forward(fn: Any, registry: Any, acts: tuple[type, ...], kinds: tuple[str, ..
         return fn(*vals, **kwargs), Pending(acts, [], None, width)
     res = registry.resolve(fn, acts, kinds)
     w = 1 if width is None else width
-    anns = [annotate(a, v, np.zeros_like(v) if a is Duplicated else
-                     tuple(np.zeros_like(v) for _ in range(w)) if a is BatchDuplicated else None)
+    anns = [annotate(a, v, zeros_like(v) if a is Duplicated else
+                     tuple(zeros_like(v) for _ in range(w)) if a is BatchDuplicated else None)
             for a, v in zip(acts, vals)]
     cfg = RevConfig(activities=acts, needs_primal=needs_primal, width=1 if width is None else width)
     y, reverse_fn = res.call(cfg, *anns, **kwargs)

@@ -100,12 +100,16 @@ def to_jax(fn: Callable[..., Any], *, out_shape: Any = None, mutates: Sequence[i
 
     @functools.wraps(fn)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
+        import jax
+
         static = tuple((i, args[i]) for i in sorted(builder.static) if i < len(args))
-        key = (len(args), static, tuple(sorted(kwargs.items())))
+        # dynamic arguments may be pytrees (tuples, lists, dicts, namedtuples of arrays)
+        leaves, tree = jax.tree_util.tree_flatten([a for i, a in enumerate(args) if i not in builder.static])
+        key = (len(args), static, tuple(sorted(kwargs.items())), tree)
         jfn = builder.cache.get(key)
         if jfn is None:
-            jfn = builder.cache[key] = builder.build(len(args), dict(static), kwargs)
-        return jfn(*[builder.asarray(a) for i, a in enumerate(args) if i not in builder.static])
+            jfn = builder.cache[key] = builder.build(len(args), dict(static), kwargs, tree)
+        return jfn(*[builder.asarray(a) for a in leaves])
 
     return wrapped
 
@@ -130,13 +134,23 @@ class _Builder:
 
         return value if hasattr(value, "shape") and hasattr(value, "dtype") else jnp.asarray(value)
 
-    def build(self, nargs: int, static: dict[int, Any], kwargs: dict[str, Any]) -> Callable[..., Any]:
+    def build(self, nargs: int, static: dict[int, Any], kwargs: dict[str, Any], tree: Any) -> Callable[..., Any]:
         import jax
         from jax.custom_derivatives import SymbolicZero
 
         dyn = tuple(i for i in range(nargs) if i not in static)
+        arg_trees = tree.children()         # one treedef per dynamic argument
+        counts = tuple(t.num_leaves for t in arg_trees)
+        if self.mutates and counts != (1,) * len(dyn):
+            raise TypeError(f"to_jax({getattr(self.fn, '__name__', self.fn)!r}): with mutates=, every "
+                            "dynamic argument must be one array (not a tuple, list or dict)")
+
+        def flatten_arg(k: int, value: Any) -> list[Any]:
+            return [None] * counts[k] if value is None else arg_trees[k].flatten_up_to(value)
+
         call = _jax_host.Call(self.fn, self.registry, nargs, static, dyn,
-                     tuple(dyn.index(i) for i in self.mutates), kwargs)
+                              tuple(dyn.index(i) for i in self.mutates), kwargs,
+                              tree.unflatten, flatten_arg, counts)
         mutates = call.mutates
         out_specs: dict[Any, Any] = {}
 
@@ -155,26 +169,24 @@ class _Builder:
                 specs(xs, real=True)      # an eager call: learn the output shape from its values
 
             def local(*lxs: Any) -> Any:
-                spec = specs(lxs)
-                several = isinstance(spec, tuple)      # a tuple output (or the mutated arguments)
-                flat = list(spec) if several else [spec]
+                out_tree, flat = specs(lxs)              # the output's structure, one spec per leaf
                 nds = [np.ndim(x) for x in lxs]
                 if wanted is None:
                     def one(vals: list[Any]) -> list[np.ndarray]:
-                        return _jax_host.as_outputs(call.primal(vals), flat, several)
+                        return _jax_host.as_outputs(call.primal(vals), flat, out_tree.flatten_up_to)
                 else:
                     flat = flat + [jax.ShapeDtypeStruct((), np.int32)]
 
                     def one(vals: list[Any]) -> list[np.ndarray]:
                         y, token = call.forward(vals, wanted)
-                        return _jax_host.as_outputs(y, flat[:-1], several) + [np.int32(token)]
+                        return _jax_host.as_outputs(y, flat[:-1], out_tree.flatten_up_to) + [np.int32(token)]
 
                 outs = _jax_shard.host_call(lambda *arrays: _jax_host.map_leading(one, arrays, nds, flat), flat,
                                             lxs, keeps_inputs=wanted is not None)
                 varying = frozenset().union(*map(_jax_shard.vma, lxs))
                 outs = [_jax_shard.vary_like(o, varying) for o in outs]
                 ys = outs[:-1] if wanted is not None else outs
-                y = (ys[0] if len(ys) == 1 else tuple(ys)) if mutates else tuple(ys) if several else ys[0]
+                y = out_tree.unflatten(ys)
                 if wanted is None:
                     return y
                 if plan is None:
@@ -200,8 +212,7 @@ class _Builder:
 
         def jfn_bwd(res: Any, g: Any) -> Any:
             xs, wanted = res.xs, res.wanted
-            several = isinstance(g, (tuple, list))
-            raw = tuple(g) if several else (g,)
+            raw = tuple(jax.tree_util.tree_leaves(g, is_leaf=lambda v: isinstance(v, SymbolicZero)))
             if all(isinstance(gi, SymbolicZero) for gi in raw) or not any(wanted):
                 return (None,) * len(xs)
             gs = tuple(jax.numpy.zeros(gi.shape, gi.dtype) if isinstance(gi, SymbolicZero) else gi for gi in raw)
@@ -211,10 +222,11 @@ class _Builder:
                 if plan is not None:
                     token = token.reshape(())
                 cot_specs = [jax.ShapeDtypeStruct(np.shape(x), x.dtype) for x, w in zip(lxs, wanted) if w]
+                out_tree = specs(lxs)[0]
                 nds = [np.ndim(x) for x in lxs] + [np.ndim(gi) for gi in lgs] + [0]
 
                 def host(*arrays: Any) -> Any:
-                    return _jax_host.bwd_host(call, arrays, nds, wanted, cot_specs, several)
+                    return _jax_host.bwd_host(call, arrays, nds, wanted, cot_specs, out_tree.unflatten)
 
                 cots = iter(_jax_shard.host_call(host, cot_specs, [*lxs, *lgs, token], keeps_inputs=False))
                 varying = frozenset().union(*map(_jax_shard.vma, lxs + lgs))
@@ -240,12 +252,13 @@ class _Builder:
         import jax
 
         if call.mutates:
-            return tuple(jax.ShapeDtypeStruct(np.shape(xs[i]), xs[i].dtype) for i in call.mutates)
+            out = [jax.ShapeDtypeStruct(np.shape(xs[i]), xs[i].dtype) for i in call.mutates]
+            return jax.tree_util.tree_flatten(out[0] if len(out) == 1 else tuple(out))[::-1]
         if self.out_shape is not None:
             spec = self.out_shape
             if callable(spec):
-                spec = spec(*[jax.ShapeDtypeStruct(np.shape(x), x.dtype) for x in xs])
-            return tuple(spec) if isinstance(spec, (tuple, list)) else spec
+                spec = spec(*call.dynamic([jax.ShapeDtypeStruct(np.shape(x), x.dtype) for x in xs]))
+            return jax.tree_util.tree_flatten(spec)[::-1]
         if real:
             vals = [np.asarray(x) for x in xs]
         else:
@@ -260,9 +273,8 @@ class _Builder:
                             "pass out_shape=, or register samples of these shapes "
                             "(activerules.add_samples)") from e
         half = _bridge.half_of([x.dtype for x in xs])     # a float32 result goes back to it
-        if isinstance(y, tuple):
-            return tuple(_spec_of(_bridge.narrow(v, half)) for v in y)
-        return _spec_of(_bridge.narrow(y, half))
+        leaves, out_tree = jax.tree_util.tree_flatten(y)
+        return out_tree, [_spec_of(_bridge.narrow(v, half)) for v in leaves]
 
     def _sample_like(self, xs: Sequence[Any], call: _jax_host.Call) -> list[Any] | None:
         """The dynamic values of a registered sample with the shapes of ``xs`` and the

@@ -92,6 +92,12 @@ def check_duplicated(label: str, index: int, cot: Any, shadow: Any) -> Any:
                             f"cotangent must be a sequence of {len(shadow)}, got {type(cot).__name__}")
         return [None if c is None else check_duplicated(label, index, unthunk(c), s)
                 for c, s in zip(cot, shadow)]
+    if isinstance(shadow, dict):
+        if not isinstance(cot, dict) or set(cot) != set(shadow):
+            raise RuleError(f"{label}: argument {index} is a dict with keys {sorted(map(str, shadow))}; its "
+                            f"cotangent must be a dict with the same keys, got {type(cot).__name__}")
+        return {k: None if cot[k] is None else check_duplicated(label, index, unthunk(cot[k]), shadow[k])
+                for k in shadow}
     if not _is_differentiable_dtype(shadow.dtype):
         return None
     cot = np.asarray(cot)
@@ -111,6 +117,9 @@ def accumulate(shadow: Any, cot: Any) -> None:
     if isinstance(shadow, list | tuple):
         for s, c in zip(shadow, cot):
             accumulate(s, c)
+    elif isinstance(shadow, dict):
+        for k, s in shadow.items():
+            accumulate(s, cot[k])
     else:
         shadow += cot
 

@@ -2,6 +2,7 @@
 
 
 import warnings
+from collections import namedtuple
 
 import jax
 import jax.numpy as jnp
@@ -300,3 +301,55 @@ def test_accelerator_arrays_are_copied_to_the_host_and_back():
     assert all(dev in gi.devices() for gi in g)
     for gi, e in zip(g, reference("matvec", [d["A"], d["x"]])):
         np.testing.assert_allclose(np.asarray(gi), e, rtol=1e-10)
+
+
+Pair = namedtuple("Pair", "lin sq")
+TREES_SEEN = []
+
+
+@primitive
+def tree_model(p, xs):
+    lin = p["w"] * xs[0] + p["b"]
+    return Pair(lin, lin * xs[1])
+
+
+@ar.rrule(tree_model)
+def _tree_model_rrule(p, xs):
+    TREES_SEEN.append((type(p).__name__, type(xs).__name__))
+    lin = p["w"] * xs[0] + p["b"]
+
+    def pullback(g):
+        glin = g.lin + g.sq * xs[1]
+        return {"w": glin * xs[0], "b": glin}, [glin * p["w"], g.sq * lin]
+
+    return Pair(lin, lin * xs[1]), pullback
+
+
+def tree_model_jnp(p, xs):
+    lin = p["w"] * xs[0] + p["b"]
+    return Pair(lin, lin * xs[1])
+
+
+def test_pytree_arguments_and_outputs():
+    # failed before: to_jax passed the dict and the list to jnp.asarray
+    rng = np.random.default_rng(3)
+    p = {"w": rng.standard_normal(4), "b": rng.standard_normal(4)}
+    xs = [rng.standard_normal(4), rng.standard_normal(4)]
+    f = to_jax(tree_model)
+    out = f(p, xs)
+    assert isinstance(out, Pair)
+    np.testing.assert_allclose(np.asarray(out.sq), np.asarray(tree_model_jnp(p, xs).sq), rtol=1e-12)
+
+    def loss(model):
+        return lambda p, xs: jnp.sum(jnp.sin(model(p, xs).lin) * model(p, xs).sq)
+
+    TREES_SEEN.clear()
+    got = jax.jit(jax.grad(loss(f), argnums=(0, 1)))(p, xs)
+    want = jax.grad(loss(tree_model_jnp), argnums=(0, 1))(p, xs)
+    assert TREES_SEEN and set(TREES_SEEN) == {("dict", "list")}          # the rule saw the structures
+    assert set(got[0]) == {"w", "b"} and isinstance(got[1], list)
+    for g, w in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-12)
+    g0 = jax.grad(loss(f))(p, xs)                                         # the list is not differentiated
+    for k in p:
+        np.testing.assert_allclose(np.asarray(g0[k]), np.asarray(want[0][k]), rtol=1e-12)
