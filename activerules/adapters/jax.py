@@ -66,6 +66,9 @@ def to_jax(fn: Callable[..., Any], *, out_shape: Any = None, mutates: Sequence[i
 
     ``fn`` takes arrays and scalars (JAX arrays are passed to it as NumPy arrays,
     0-d ones as NumPy scalars) and returns an array or scalar, or a tuple of them.
+    Dynamic arguments and results may be pytrees (tuples, lists, dicts, namedtuples
+    of arrays, nested): ``fn`` and its rule see the same structures, and a dict or
+    list argument is ``Duplicated`` with shadows of its shape.
     ``out_shape``: a ``jax.ShapeDtypeStruct`` (anything with ``.shape`` and ``.dtype``),
     a tuple of them, or a callable mapping the argument ``ShapeDtypeStruct``\\ s to
     that; when omitted, ``fn`` is evaluated once per input signature, warnings

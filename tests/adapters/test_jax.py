@@ -2,13 +2,24 @@
 
 
 import warnings
-from collections import namedtuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from adapter_fns import CASES, axpy_, fd_grad, inputs, matvec, polar, reference, scaled_tanh
+from adapter_fns import (
+    CASES,
+    TREES_SEEN,
+    Pair,
+    axpy_,
+    fd_grad,
+    inputs,
+    matvec,
+    polar,
+    reference,
+    scaled_tanh,
+    tree_model,
+)
 
 import activerules as ar
 from activerules.adapters.jax import to_jax
@@ -301,28 +312,6 @@ def test_accelerator_arrays_are_copied_to_the_host_and_back():
     assert all(dev in gi.devices() for gi in g)
     for gi, e in zip(g, reference("matvec", [d["A"], d["x"]])):
         np.testing.assert_allclose(np.asarray(gi), e, rtol=1e-10)
-
-
-Pair = namedtuple("Pair", "lin sq")
-TREES_SEEN = []
-
-
-@primitive
-def tree_model(p, xs):
-    lin = p["w"] * xs[0] + p["b"]
-    return Pair(lin, lin * xs[1])
-
-
-@ar.rrule(tree_model)
-def _tree_model_rrule(p, xs):
-    TREES_SEEN.append((type(p).__name__, type(xs).__name__))
-    lin = p["w"] * xs[0] + p["b"]
-
-    def pullback(g):
-        glin = g.lin + g.sq * xs[1]
-        return {"w": glin * xs[0], "b": glin}, [glin * p["w"], g.sq * lin]
-
-    return Pair(lin, lin * xs[1]), pullback
 
 
 def tree_model_jnp(p, xs):

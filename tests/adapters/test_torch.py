@@ -180,3 +180,29 @@ def test_gpu_tensors_are_copied_to_the_host_and_back():
     assert A.grad.device.type == "cuda" and x.grad.device.type == "cuda"
     for g, e in zip((A.grad, x.grad), reference("matvec", [d["A"], d["x"]])):
         np.testing.assert_allclose(g.cpu().numpy(), e, rtol=1e-10)
+
+
+def test_pytree_arguments_and_outputs():
+    # failed before: the dict and the list reached the rule with tensors inside, untracked by torch
+    from adapter_fns import TREES_SEEN, Pair, tree_model
+
+    rng = np.random.default_rng(3)
+    p = {"w": torch.tensor(rng.standard_normal(4), requires_grad=True),
+         "b": torch.tensor(rng.standard_normal(4), requires_grad=True)}
+    xs = [torch.tensor(rng.standard_normal(4), requires_grad=True), torch.tensor(rng.standard_normal(4))]
+    f = to_torch(tree_model)
+    TREES_SEEN.clear()
+    out = f(p, xs)
+    assert isinstance(out, Pair) and TREES_SEEN == [("dict", "list")]
+    torch.sum(torch.sin(out.lin) * out.sq).backward()
+    got = [p["w"].grad, p["b"].grad, xs[0].grad]
+    for t in (p["w"], p["b"], xs[0]):
+        t.grad = None
+    lin = p["w"] * xs[0] + p["b"]                     # the same model in torch: the oracle
+    torch.sum(torch.sin(lin) * lin * xs[1]).backward()
+    for g, t in zip(got, (p["w"], p["b"], xs[0])):
+        np.testing.assert_allclose(g.numpy(), t.grad.numpy(), rtol=1e-12)
+    assert xs[1].grad is None
+    with torch.no_grad():
+        plain = f(p, xs)
+    assert isinstance(plain, Pair) and isinstance(plain.sq, torch.Tensor)
