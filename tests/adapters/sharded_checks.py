@@ -232,6 +232,39 @@ def shard_map_grad_with_a_replicated_argument():
     close(got[1], want[1])
 
 
+@primitive
+def scale_(y: np.ndarray, x: np.ndarray) -> None:
+    SEEN.append(("primal", np.shape(y)))
+    y *= x
+
+
+@ar.rule(scale_, ar.Annotation, ar.Annotation)
+def _scale_rule(cfg: Any, y: Any, x: Any) -> Any:
+    SEEN.append(("fwd", np.shape(y.val)))
+    y0, xv = y.val.copy(), np.array(x.val, copy=True)
+    y.val *= xv
+
+    def reverse(_: Any) -> None:
+        SEEN.append(("bwd", np.shape(y0)))
+        g = y.dval.copy()
+        if isinstance(x, ar.Duplicated):
+            x.dval += g * y0
+        y.dval[...] = g * xv
+
+    return None, reverse
+
+
+@check
+def mutating_rule_per_shard():
+    f = to_jax(scale_, mutates=(0,), partition="elementwise")
+    loss = lambda y, x: jnp.sum(jnp.sin(f(y, x)))           # noqa: E731
+    g = jax.block_until_ready(jax.jit(jax.grad(loss, argnums=(0, 1)))(X, X))
+    assert sorted(SEEN) == [("bwd", (2, 4))] * 4 + [("fwd", (2, 4))] * 4, SEEN
+    want = jax.grad(lambda y, x: jnp.sum(jnp.sin(y * x)), argnums=(0, 1))(XN, XN)
+    close(g[0], want[0])
+    close(g[1], want[1])
+
+
 @check
 def many_calls_do_not_hang():
     grad = jax.jit(jax.grad(lambda x: (elementwise(x) * x).sum()))

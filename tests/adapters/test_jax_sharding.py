@@ -24,6 +24,7 @@ CHECKS = [
     "shard_map_grad",                            # failed before: custom VJP bwd vma ValueError
     "grad_inside_shard_map",
     "shard_map_grad_with_a_replicated_argument",
+    "mutating_rule_per_shard",
     "many_calls_do_not_hang",
 ]
 
