@@ -1,4 +1,4 @@
-r"""Host side of the JAX adapter: what runs inside the ``pure_callback``\ s.
+r"""Host side of the JAX adapter: what runs inside the host callbacks.
 
 Nothing here imports JAX. :class:`Call` knows where the dynamic arguments go
 and runs the rule forward (keeping its reverse in :data:`PENDING` under a
