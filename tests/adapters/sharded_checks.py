@@ -266,6 +266,39 @@ def mutating_rule_per_shard():
 
 
 @check
+def explicit_axes_layout_from_the_type():
+    from jax.sharding import AxisType
+
+    emesh = jax.make_mesh((4,), ("d",), axis_types=(AxisType.Explicit,))
+    xn = rng.standard_normal((4, 8))
+    with jax.set_mesh(emesh):
+        x = jax.device_put(xn, NamedSharding(emesh, P(None, "d")))        # split by columns
+        g = jax.block_until_ready(jax.jit(jax.grad(lambda x: (elementwise(x) * x).sum()))(x))
+    assert sorted(SEEN) == [("bwd", (4, 2))] * 4 + [("fwd", (4, 2))] * 4, SEEN
+    assert spec(g) == (None, "d"), g.sharding
+    close(g, jax.grad(lambda x: (twosin_jnp(x) * x).sum())(xn))
+
+
+@check
+def batched_gradient_matches_finite_differences():
+    def loss_np(A: np.ndarray, v: np.ndarray) -> float:
+        return float(np.sum(np.sin(np.tanh(A @ v))))
+
+    gA, gv = jax.jit(jax.grad(lambda A, v: jnp.sum(jnp.sin(jrows(A, v))), argnums=(0, 1)))(A, V)
+    eps = 1e-6
+    for i, j in [(0, 0), (5, 2), (7, 1)]:
+        E = np.zeros_like(AN)
+        E[i, j] = eps
+        fd = (loss_np(AN + E, VN) - loss_np(AN - E, VN)) / (2 * eps)
+        assert abs(float(gA[i, j]) - fd) < 1e-7, (i, j, float(gA[i, j]), fd)
+    for j in range(3):
+        e = np.zeros(3)
+        e[j] = eps
+        fd = (loss_np(AN, VN + e) - loss_np(AN, VN - e)) / (2 * eps)
+        assert abs(float(gv[j]) - fd) < 1e-7, (j, float(gv[j]), fd)
+
+
+@check
 def many_calls_do_not_hang():
     grad = jax.jit(jax.grad(lambda x: (elementwise(x) * x).sum()))
     big = jax.device_put(rng.standard_normal((4000, 10)), NamedSharding(mesh, P("d", None)))

@@ -25,6 +25,8 @@ CHECKS = [
     "grad_inside_shard_map",
     "shard_map_grad_with_a_replicated_argument",
     "mutating_rule_per_shard",
+    "explicit_axes_layout_from_the_type",
+    "batched_gradient_matches_finite_differences",
     "many_calls_do_not_hang",
 ]
 
