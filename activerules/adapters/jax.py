@@ -83,9 +83,9 @@ def to_jax(fn: Callable[..., Any], *, out_shape: Any = None, mutates: Sequence[i
     devices (under ``jax.jit`` or eagerly): ``"elementwise"`` (every output element
     depends only on the same element of the full-rank arguments; lower-rank arguments
     broadcast), :func:`batched` ``(axis)``, or a callable ``(mesh, *args) -> (in_specs,
-    out_spec)`` taking the arguments' global ``ShapeDtypeStruct``\\ s and returning a
-    ``PartitionSpec`` per dynamic argument and the outputs' spec (or ``None`` to
-    replicate). With a partitioning, the rule's forward and reverse run once per device
+    out_spec)`` taking the global ``ShapeDtypeStruct``\\ s of the dynamic arguments'
+    leaves (pytree arguments flattened) and returning a ``PartitionSpec`` per leaf and
+    the outputs' spec (a prefix of the output structure), or ``None`` to replicate. With a partitioning, the rule's forward and reverse run once per device
     on its block (``shard_map``) and the outputs keep the split. Without one (the
     default), or when the split axis does not divide evenly, each device runs ``fn``
     on the whole, all-gathered arrays and the outputs are replicated. Inside a
