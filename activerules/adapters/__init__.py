@@ -1,7 +1,8 @@
 """Adapters. Rule forms: :mod:`.rrule` (lifting an all-active rrule) and :mod:`.lanes`
 (batch lanes). Engines: :mod:`.jax`, :mod:`.torch`, :mod:`.autograd`, each importing
 its engine only when used, so ``from activerules.adapters import to_jax`` costs nothing
-until it is called and ``import activerules`` imports none of them.
+until it is called and ``import activerules`` imports none of them. ``batched`` is
+:func:`activerules.adapters.jax.batched` (a partitioning for ``to_jax``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_ENGINE_ADAPTERS = {"to_jax": "jax", "to_torch": "torch", "to_autograd": "autograd"}
+_ENGINE_ADAPTERS = {"to_jax": "jax", "to_torch": "torch", "to_autograd": "autograd", "batched": "jax"}
 
 __all__ = list(_ENGINE_ADAPTERS)
 

@@ -1,4 +1,4 @@
-r"""Host side of the JAX adapter: what runs inside the ``pure_callback``\ s.
+r"""Host side of the JAX adapter: what runs inside the host callbacks.
 
 Nothing here imports JAX. :class:`Call` knows where the dynamic arguments go
 and runs the rule forward (keeping its reverse in :data:`PENDING` under a
@@ -52,9 +52,9 @@ class PendingStore:
 PENDING = PendingStore()
 
 
-def as_outputs(value: Any, specs: list[Any], several: bool) -> list[np.ndarray]:
-    """The function's output (a tuple when ``several``) as one array per spec."""
-    values = list(value) if several else [value]
+def as_outputs(value: Any, specs: list[Any], leaves: Callable[[Any], list[Any]]) -> list[np.ndarray]:
+    """The function's output as one array per spec (``leaves``: its pytree's leaves)."""
+    values = leaves(value)
     return [np.asarray(v, dtype=s.dtype).reshape(s.shape) for v, s in zip(values, specs)]
 
 
@@ -92,31 +92,50 @@ class Call:
     dyn: tuple[int, ...]           # positions of the dynamic (JAX) arguments
     mutates: tuple[int, ...]       # indices into the dynamic arguments
     kwargs: dict[str, Any]
+    # pytree arguments: the leaves (what JAX passes) -> the dynamic arguments, a dynamic
+    # argument's cotangent -> its leaves, the number of leaves of each (default: all arrays)
+    unflatten: Callable[[Sequence[Any]], list[Any]] | None = None
+    flatten_arg: Callable[[int, Any], list[Any]] | None = None
+    counts: tuple[int, ...] | None = None
+
+    def dynamic(self, leaves: Sequence[Any]) -> list[Any]:
+        """The dynamic arguments (pytrees) from their leaves."""
+        return list(leaves) if self.unflatten is None else self.unflatten(leaves)
 
     def full(self, vals: Sequence[Any]) -> list[Any]:
-        """The complete argument list from the dynamic values."""
+        """The complete argument list from the dynamic values (leaves)."""
         args: list[Any] = [None] * self.nargs
         for i, v in self.static.items():
             args[i] = v
-        for i, v in zip(self.dyn, vals):
+        for i, v in zip(self.dyn, self.dynamic(vals)):
             args[i] = v
         return args
+
+    def per_argument(self, wanted: Sequence[bool]) -> list[bool]:
+        """Per dynamic argument: whether any of its leaves is wanted."""
+        if self.counts is None:
+            return list(wanted)
+        ends = list(itertools.accumulate(self.counts))
+        return [any(wanted[end - n:end]) for n, end in zip(self.counts, ends)]
 
     def primal(self, vals: Sequence[Any]) -> Any:
         """Run ``fn``; for a mutating function, on copies, returning their new values."""
         vals = [np.array(v, copy=True) if i in self.mutates else v for i, v in enumerate(vals)]
         y = self.fn(*self.full(vals), **self.kwargs)
-        if self.mutates:
-            return tuple(vals[i] for i in self.mutates)
-        return y
+        return self._mutated(vals) if self.mutates else y
+
+    def _mutated(self, vals: Sequence[Any]) -> Any:
+        """The new values of the mutated arguments: one array, or a tuple if several."""
+        out = tuple(vals[i] for i in self.mutates)
+        return out[0] if len(out) == 1 else out
 
     def activities(self, args: Sequence[Any], wanted: tuple[bool, ...],
                    width: int | None) -> tuple[tuple[str, ...], tuple[type, ...]]:
         """Kinds and activities of the full argument list."""
         kinds = _bridge.kinds_of(args)
         all_wanted = [False] * self.nargs
-        for j, i in enumerate(self.dyn):
-            all_wanted[i] = wanted[j]
+        for i, w in zip(self.dyn, self.per_argument(wanted)):
+            all_wanted[i] = w
         mutated = tuple(self.dyn[j] for j in self.mutates)
         return kinds, _bridge.activities(kinds, all_wanted, mutated, width)
 
@@ -127,15 +146,16 @@ class Call:
         args = self.full(vals)
         kinds, acts = self.activities(args, wanted, None)
         y, pending = _bridge.forward(self.fn, self.registry, acts, kinds, args, self.kwargs)
-        out = tuple(vals[i] for i in self.mutates) if self.mutates else y
+        out = self._mutated(vals) if self.mutates else y
         return out, PENDING.put(pending)
 
     def cotangents(self, xs: Sequence[Any], gs: Sequence[Any], wanted: tuple[bool, ...],
-                   width: int | None, token: Any = None, several: bool = False) -> list[Any]:
-        """One rule reverse: cotangents of the wanted arguments (per lane tuples when
-        ``width``). ``gs``: the output cotangents (per lane lists when ``width``);
-        ``token``: the forward's pending reverse (else the forward is recomputed);
-        ``several``: the function returns a tuple (its cotangent is a tuple)."""
+                   width: int | None, token: Any = None,
+                   out_tree: Callable[[list[Any]], Any] | None = None) -> list[Any]:
+        """One rule reverse: cotangents of the wanted leaves (per lane tuples when
+        ``width``). ``gs``: the output cotangents' leaves (per lane lists when
+        ``width``); ``token``: the forward's pending reverse (else the forward is
+        recomputed); ``out_tree``: output leaves -> the output's structure."""
         args = self.full(xs)
         kinds, acts = self.activities(args, wanted, width)
         mutated = tuple(self.dyn[j] for j in self.mutates)
@@ -149,7 +169,8 @@ class Call:
         else:
             seeds = {}
             def out_cot(g: Sequence[Any]) -> Any:
-                return tuple(_writable(gi) for gi in g) if several else _writable(g[0])
+                leaves = [_writable(gi) for gi in g]
+                return leaves[0] if out_tree is None else out_tree(leaves)
 
             dret = out_cot(gs) if width is None else tuple(out_cot(lane) for lane in gs)
         pending = None if token is None else PENDING.pop(token)
@@ -162,7 +183,24 @@ class Call:
             cots = [None if per_lane[0][i] is None else tuple(c[i] for c in per_lane) for i in range(n)]
         else:
             cots = _bridge.vjp(self.fn, self.registry, acts, kinds, args, self.kwargs, dret, seeds, width)
-        return [cots[i] for j, i in enumerate(self.dyn) if wanted[j]]
+        return self._leaf_cotangents(cots, wanted, width)
+
+    def _leaf_cotangents(self, cots: Sequence[Any], wanted: tuple[bool, ...], width: int | None) -> list[Any]:
+        """The cotangents of the wanted leaves from the per-argument ones (pytrees)."""
+        out: list[Any] = []
+        leaf = 0
+        for k, i in enumerate(self.dyn):
+            c = cots[i]
+            if self.flatten_arg is None:
+                parts = [c]
+            elif width is None:
+                parts = self.flatten_arg(k, c)
+            else:
+                lanes = [self.flatten_arg(k, ck) for ck in (c if c is not None else (None,) * width)]
+                parts = [None if c is None else tuple(lane[j] for lane in lanes) for j in range(len(lanes[0]))]
+            out.extend(p for j, p in enumerate(parts) if wanted[leaf + j])
+            leaf += len(parts)
+        return out
 
     def _served_per_lane(self, acts: tuple[type, ...], kinds: tuple[str, ...]) -> bool:
         """Whether the batch request is served lane by lane (no batch rule applies)."""
@@ -175,10 +213,10 @@ def _writable(value: Any) -> Any:
 
 
 def bwd_host(call: Call, arrays: Sequence[Any], nds: Sequence[int], wanted: tuple[bool, ...],
-              cot_specs: Sequence[Any], several: bool) -> list[np.ndarray]:
+              cot_specs: Sequence[Any], out_tree: Callable[[list[Any]], Any]) -> list[np.ndarray]:
     """The VJP callback: ``arrays`` are the primal inputs, the output cotangents and
-    the forward's token."""
-    nxs = len(call.dyn)
+    the forward's token (leaves); ``out_tree``: output leaves -> the output."""
+    nxs = len(wanted)                    # leaves of the dynamic arguments
     arrays = [np.asarray(a) for a in arrays]
     leads = [a.shape[:a.ndim - nd] for a, nd in zip(arrays, nds)]
     primal_lead = {n for lead in leads[:nxs] for n in lead} | set(leads[-1])
@@ -191,12 +229,12 @@ def bwd_host(call: Call, arrays: Sequence[Any], nds: Sequence[int], wanted: tupl
         gs = [np.broadcast_to(g, batch + g.shape[len(lead):]).reshape((width,) + g.shape[len(lead):])
               for g, lead in zip(arrays[nxs:-1], g_leads)]
         lanes = [[_bridge.host_value(g[k]) for g in gs] for k in range(width)]
-        cots = call.cotangents(xs, lanes, wanted, width, arrays[-1].reshape(()), several)
+        cots = call.cotangents(xs, lanes, wanted, width, arrays[-1].reshape(()), out_tree)
         return [np.stack([np.asarray(ck, dtype=s.dtype).reshape(s.shape) for ck in c])
                 .reshape(batch + tuple(s.shape)) for c, s in zip(cots, cot_specs)]
 
     def one(vals: list[Any]) -> list[np.ndarray]:
-        cots = call.cotangents(vals[:nxs], vals[nxs:-1], wanted, None, vals[-1], several)
+        cots = call.cotangents(vals[:nxs], vals[nxs:-1], wanted, None, vals[-1], out_tree)
         return [np.asarray(c, dtype=s.dtype).reshape(s.shape) for c, s in zip(cots, cot_specs)]
 
     return map_leading(one, arrays, nds, cot_specs)

@@ -15,7 +15,12 @@ call the wrapper could not see, e.g. nested differentiation) recomputes the
 rule's forward, so ``autograd.jacobian`` works too.
 
 The VJP is once differentiable: a second-order request (``autograd.hessian``,
-a grad of a grad through the rule) raises ``NotImplementedError``.
+a grad of a grad through the rule) raises ``SecondOrderError`` (an
+``ActiveRulesError`` and ``NotImplementedError``) saying what works instead.
+
+dtypes follow the adapters' policy (:func:`activerules.adapters._bridge.half_of`):
+float16 arguments reach the rule as float32 and float32 results come back as
+float16; each cotangent has its argument's dtype.
 
 autograd does not support mutation; a function that modifies arguments in
 place (``mutates=``) is exposed functionally: the primitive copies them and
@@ -68,6 +73,8 @@ def to_autograd(fn: Callable[..., Any], *, mutates: Sequence[int] = (),
         else:
             _, kinds, acts = setup(vals, request)
             y, pending = _bridge.forward(fn, registry, acts, kinds, vals, kwargs)
+        half = _bridge.half_of([a.dtype for a in args if isinstance(a, np.ndarray | np.generic)])
+        y = tuple(_bridge.narrow(v, half) for v in y) if isinstance(y, tuple) else _bridge.narrow(y, half)
         out = y if not mutated else tuple(vals[i] for i in mutated)
         out = out[0] if mutated and len(out) == 1 else out
         if request is not None:
@@ -96,7 +103,7 @@ def to_autograd(fn: Callable[..., Any], *, mutates: Sequence[int] = (),
                 pending = None
             else:
                 cots = _bridge.vjp(fn, registry, acts, kinds, vals, kwargs, dret, seeds)
-            return tuple(cots[i] for i in argnums)
+            return tuple(_dtype_of(cots[i], args[i]) for i in argnums)
 
         return vjp
 
@@ -113,6 +120,13 @@ def to_autograd(fn: Callable[..., Any], *, mutates: Sequence[int] = (),
     return wrapped
 
 
+def _dtype_of(cot: Any, arg: Any) -> Any:
+    """The cotangent in its array argument's dtype (a rule may compute it wider)."""
+    if isinstance(arg, np.ndarray) and cot is not None and np.asarray(cot).dtype != arg.dtype:
+        return np.asarray(cot).astype(arg.dtype)
+    return cot
+
+
 def _writable(value: Any) -> Any:
     return np.array(value, copy=True) if isinstance(value, np.ndarray) else value
 
@@ -121,10 +135,7 @@ def _check_first_order(fn: Callable[..., Any], values: Sequence[Any]) -> None:
     from autograd.tracer import Box
 
     if any(isinstance(v, Box) for v in values):
-        raise NotImplementedError(
-            f"{getattr(fn, '__name__', fn)}: its VJP runs a NumPy rule, so it is once "
-            "differentiable; autograd asked for a derivative of the derivative (hessian, "
-            "nested grad)")
+        raise _bridge.second_order_error("to_autograd", fn)
 
 
 def _top_argnums(args: Sequence[Any]) -> tuple[int, ...] | None:

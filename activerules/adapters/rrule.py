@@ -100,6 +100,12 @@ def check_duplicated(label: str, index: int, cot: Any, shadow: Any) -> Any:
                             f"cotangent must be a sequence of {len(shadow)}, got {type(cot).__name__}")
         return [None if c is None else check_duplicated(label, index, unthunk(c), s)
                 for c, s in zip(cot, shadow)]
+    if isinstance(shadow, dict):
+        if not isinstance(cot, dict) or set(cot) != set(shadow):
+            raise RuleError(f"{label}: argument {index} is a dict with keys {sorted(map(str, shadow))}; its "
+                            f"cotangent must be a dict with the same keys, got {type(cot).__name__}")
+        return {k: None if cot[k] is None else check_duplicated(label, index, unthunk(cot[k]), shadow[k])
+                for k in shadow}
     if not _is_differentiable_dtype(shadow.dtype):
         return None
     cot = np.asarray(cot)
@@ -108,8 +114,7 @@ def check_duplicated(label: str, index: int, cot: Any, shadow: Any) -> Any:
                         f"the argument has shape {shadow.shape}; return a cotangent of the "
                         "argument's exact shape (sum broadcast dimensions away: np.sum(..., axis=...), "
                         "then reshape)")
-    if not np.can_cast(cot.dtype, shadow.dtype, "same_kind") or (
-            cot.dtype.kind == shadow.dtype.kind and cot.dtype.itemsize > shadow.dtype.itemsize):
+    if not np.can_cast(cot.dtype, shadow.dtype, "same_kind"):   # float64 for float32: cast, as the engine
         raise RuleError(f"{label}: argument {index}: cotangent has dtype {cot.dtype}, "
                         f"the argument has dtype {shadow.dtype}; cast it (.astype(x.dtype))")
     return cot
@@ -122,6 +127,9 @@ def accumulate(shadow: Any, cot: Any) -> None:
     if isinstance(shadow, list | tuple):
         for s, c in zip(shadow, cot):
             accumulate(s, c)
+    elif isinstance(shadow, dict):
+        for k, s in shadow.items():
+            accumulate(s, cot[k])
     else:
         shadow += cot
 

@@ -18,14 +18,20 @@ mutated tensor(s), as ``torch.Tensor.mul_`` does; the mutated argument is
 ``Duplicated`` and its shadow carries the output cotangent. The inputs a rule
 may read in reverse are saved with ``save_for_backward``, so modifying one of
 them before ``backward`` raises torch's usual version-counter error instead
-of giving a wrong gradient. ``backward`` is ``once_differentiable``: rules run
-on NumPy, so a double backward raises rather than returning wrong numbers.
+of giving a wrong gradient. ``backward`` is once differentiable: rules run on
+NumPy, so a double backward (``create_graph=True`` then a backward through the
+gradient) raises ``SecondOrderError`` naming activerules rather than returning
+wrong numbers.
 
 Devices: rules run on NumPy, i.e. on the host. CPU tensors are passed to the
 rule without copying (``tensor.numpy()`` shares memory). Tensors on another
-device are copied to the host and results copied back to the input's device;
+device are copied to the host and results copied back to the input's device
+(two copies per call and per backward; see ``docs/scaling-with-jax.md``);
 in-place functions accept CPU tensors only. dtypes are kept (a float32 tensor
-reaches the rule as a float32 array).
+reaches the rule as a float32 array), except half precision: float16 and
+bfloat16 tensors reach the rule as float32 and float32 results come back in
+the half dtype; every gradient has its input's dtype (a rule's float64
+cotangent for a float32 input is cast).
 """
 
 from __future__ import annotations
@@ -45,7 +51,10 @@ def to_torch(fn: Callable[..., Any], *, mutates: Sequence[int] = (), registry: A
 
     ``fn`` takes NumPy arrays and scalars (tensors arrive as arrays, 0-d tensors as
     NumPy scalars, other arguments as they are) and returns an array or scalar (or a
-    tuple of them), which the wrapper returns as a tensor (a tuple of tensors). ``mutates``: positions of the tensor arguments
+    tuple of them), which the wrapper returns as a tensor (a tuple of tensors).
+    Arguments and results may be tuples, lists, dicts and namedtuples of them
+    (nested): ``fn`` and its rule see the same structures with arrays in place of
+    tensors, and a dict or list argument is ``Duplicated`` with shadows of its shape. ``mutates``: positions of the tensor arguments
     ``fn`` modifies in place (``fn`` then returns ``None``, the wrapper returns the
     mutated tensor, or a tuple of them). Keyword arguments pass through to ``fn`` and
     are never differentiated. ``registry``: where rules are looked up (default
@@ -65,30 +74,95 @@ def to_torch(fn: Callable[..., Any], *, mutates: Sequence[int] = (), registry: A
             if not (isinstance(args[i], torch.Tensor) and args[i].device.type == "cpu"):
                 raise TypeError(f"{getattr(fn, '__name__', fn)}: argument {i} is modified in place, "
                                 "so it must be a CPU tensor")
+        leaves, tree = _flatten(list(args))        # arguments may be pytrees of tensors
+        if mutated and len(leaves) != len(args):
+            raise TypeError(f"{getattr(fn, '__name__', fn)}: with mutates=, every argument must be a "
+                            "tensor or a non-tensor value, not a tuple, list or dict")
         if not mutated and not (torch.is_grad_enabled() and any(
-                isinstance(a, torch.Tensor) and a.requires_grad for a in args)):
+                isinstance(a, torch.Tensor) and a.requires_grad for a in leaves)):
             # Nothing to differentiate: run the function, record nothing.
-            return _to_tensors(fn(*[_host(a) for a in args], **kwargs), _device(args))
-        return function.apply(_Options(kwargs), *args)
+            y = fn(*_unflatten(tree, iter([_host(a) for a in leaves])), **kwargs)
+            y_leaves, y_tree = _flatten(y)
+            return _unflatten(y_tree, iter([_to_tensor(v, _device(leaves), half=_half(leaves)) for v in y_leaves]))
+        options = _Options(kwargs, tree)
+        out = function.apply(options, *leaves)
+        if mutated or options.out_tree is None:
+            return out
+        return _unflatten(options.out_tree, iter(out if isinstance(out, tuple) else (out,)))
 
     return wrapped
 
 
 class _Options:
-    """Non-tensor payload of one ``apply``: the keyword arguments."""
+    """Non-tensor payload of one ``apply``: the keyword arguments, the structure of the
+    arguments (their leaves are what ``apply`` gets) and, set by ``forward``, of the output."""
 
-    __slots__ = ("kwargs",)
+    __slots__ = ("kwargs", "tree", "out_tree")
 
-    def __init__(self, kwargs: dict[str, Any]) -> None:
+    def __init__(self, kwargs: dict[str, Any], tree: Any = None) -> None:
         self.kwargs = kwargs
+        self.tree = tree
+        self.out_tree: Any = None
+
+
+def _flatten(value: Any) -> tuple[list[Any], Any]:
+    """The leaves of a tuple, list, dict or namedtuple tree (anything else is a leaf) and
+    its structure (``None`` for a leaf).
+
+    >>> _flatten({"a": [1, 2], "b": 3})
+    ([1, 2, 3], (<class 'dict'>, ['a', 'b'], [(<class 'list'>, None, [None, None]), None]))
+    """
+    if isinstance(value, dict):
+        keys = list(value)
+        subs = [_flatten(value[k]) for k in keys]
+    elif isinstance(value, (list, tuple)):
+        keys = None
+        subs = [_flatten(v) for v in value]
+    else:
+        return [value], None
+    return [leaf for sub in subs for leaf in sub[0]], (type(value), keys, [sub[1] for sub in subs])
+
+
+def _unflatten(tree: Any, leaves: Any) -> Any:
+    """The tree of structure ``tree`` whose leaves come from the iterator ``leaves``."""
+    if tree is None:
+        return next(leaves)
+    kind, keys, children = tree
+    items = [_unflatten(c, leaves) for c in children]
+    if keys is not None:
+        return kind(zip(keys, items))
+    return kind(*items) if hasattr(kind, "_fields") else kind(items)
+
+
+def _leaves_up_to(tree: Any, value: Any) -> list[Any]:
+    """The leaves of ``value`` (a cotangent) along the structure ``tree`` (``None``:
+    no cotangent, ``None`` for every leaf)."""
+    if tree is None:
+        return [value]
+    kind, keys, children = tree
+    if value is None:
+        return [None for c in children for _ in _leaves_up_to(c, None)]
+    items = [value[k] for k in keys] if keys is not None else list(value)
+    return [leaf for c, v in zip(children, items) for leaf in _leaves_up_to(c, v)]
 
 
 def _host(value: Any) -> Any:
     import torch
 
     if isinstance(value, torch.Tensor):
-        return _bridge.host_value(value.detach().cpu().numpy())
+        value = value.detach().cpu()
+        if value.dtype in (torch.float16, torch.bfloat16):    # no NumPy bfloat16: the rule sees float32
+            value = value.float()
+        return _bridge.host_value(value.numpy())
     return value
+
+
+def _half(args: Sequence[Any]) -> Any:
+    """The half-precision dtype of the tensor arguments (the first), or ``None``."""
+    import torch
+
+    return next((a.dtype for a in args if isinstance(a, torch.Tensor)
+                 and a.dtype in (torch.float16, torch.bfloat16)), None)
 
 
 def _device(args: Sequence[Any]) -> Any:
@@ -97,7 +171,9 @@ def _device(args: Sequence[Any]) -> Any:
     return next((a.device for a in args if isinstance(a, torch.Tensor)), torch.device("cpu"))
 
 
-def _to_tensor(value: Any, device: Any, like: Any = None) -> Any:
+def _to_tensor(value: Any, device: Any, like: Any = None, half: Any = None) -> Any:
+    """A result as a tensor on ``device``: a cotangent in the dtype of its argument
+    ``like``; a float32 output in ``half`` (the arguments' half-precision dtype)."""
     import torch
 
     if like is not None and not isinstance(value, np.ndarray):
@@ -105,56 +181,81 @@ def _to_tensor(value: Any, device: Any, like: Any = None) -> Any:
     arr = np.asarray(value)
     if not arr.flags.writeable or not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr).copy()
-    return torch.from_numpy(arr).to(device)
+    dtype = like.dtype if like is not None else half if half is not None and arr.dtype == np.float32 else None
+    return torch.from_numpy(arr).to(device=device, dtype=dtype)
 
 
-def _to_tensors(value: Any, device: Any) -> Any:
-    if isinstance(value, tuple):
-        return tuple(_to_tensor(v, device) for v in value)
-    return _to_tensor(value, device)
+@functools.cache
+def _refusing_class() -> Any:
+    import torch
+
+    class Refusing(torch.autograd.Function):
+        """Identity on a gradient computed on NumPy whose backward raises ``SecondOrderError``;
+        tied to the inputs that require a gradient so that the second backward reaches it."""
+
+        @staticmethod
+        def forward(ctx: Any, fn: Any, value: Any, *anchors: Any) -> Any:
+            ctx.fn = fn
+            return value.clone()
+
+        @staticmethod
+        def backward(ctx: Any, *grads: Any) -> Any:
+            raise _bridge.second_order_error("to_torch", ctx.fn)
+
+    return Refusing
+
+
+def _refusing(fn: Any) -> Callable[..., Any]:
+    return lambda value, *anchors: _refusing_class().apply(fn, value, *anchors)
 
 
 def _make_function(fn: Callable[..., Any], registry: Any, mutates: tuple[int, ...]) -> Any:
     import torch
-    from torch.autograd.function import once_differentiable
 
     name = getattr(fn, "__name__", "fn")
 
     def forward(ctx: Any, options: _Options, *args: Any) -> Any:
-        vals = [_host(a) for a in args]
+        # args: the leaves of the arguments; vals: the arguments (pytrees) on the host
+        vals = _unflatten(options.tree, iter([_host(a) for a in args])) if options.tree else [_host(a) for a in args]
         if any(isinstance(a, torch.Tensor) for a in args):
             # Inputs the rule reads later, saved so torch checks their versions in backward.
             ctx.save_for_backward(*[a if isinstance(a, torch.Tensor) and i not in mutates else None
                                     for i, a in enumerate(args)])
-        wanted = [bool(w) for w in ctx.needs_input_grad[1:]]
+        ctx.arg_trees = options.tree[2] if options.tree else [None] * len(args)
+        ends = np.cumsum([len(_leaves_up_to(t, None)) for t in ctx.arg_trees])
+        leaf_wanted = [bool(w) for w in ctx.needs_input_grad[1:]]
+        wanted = [any(leaf_wanted[end - len(_leaves_up_to(t, None)):end]) for t, end in zip(ctx.arg_trees, ends)]
         kinds = _bridge.kinds_of(vals)
         if any(wanted):
             acts = _bridge.activities(kinds, wanted, mutates)
         else:
             acts = _bridge.activities(kinds, wanted, ())  # all Const: the function itself runs
         y, pending = _bridge.forward(fn, registry, acts, kinds, vals, options.kwargs)
-        ctx.pending, ctx.wanted, ctx.device = pending, wanted, _device(args)
-        ctx.several = isinstance(y, tuple)
+        ctx.pending, ctx.wanted, ctx.device = pending, leaf_wanted, _device(args)
         ctx.like = [a if isinstance(a, torch.Tensor) else None for a in args]
         if mutates:
             outs = tuple(args[i] for i in mutates)
             ctx.mark_dirty(*outs)
             return outs[0] if len(outs) == 1 else outs
-        return _to_tensors(y, ctx.device)
+        y_leaves, ctx.out_tree = _flatten(y)
+        options.out_tree = ctx.out_tree
+        outs = tuple(_to_tensor(v, ctx.device, half=_half(args)) for v in y_leaves)
+        return outs[0] if ctx.out_tree is None else outs
 
-    @once_differentiable
     def backward(ctx: Any, *grads: Any) -> Any:
-        ctx.saved_tensors  # noqa: B018 - raises if a saved input was modified in place
-        host = [None if g is None else np.array(g.detach().cpu().numpy(), copy=True) for g in grads]
+        saved = ctx.saved_tensors  # raises if a saved input was modified in place
+        host = [None if g is None else np.array(_host(g), copy=True) for g in grads]
         if mutates:
             cots = ctx.pending.reverse(None, {i: g for i, g in zip(mutates, host)})
-        elif ctx.several:
-            cots = ctx.pending.reverse(tuple(_bridge.host_value(h) for h in host))
         else:
-            cots = ctx.pending.reverse(_bridge.host_value(host[0]))
+            cots = ctx.pending.reverse(_unflatten(ctx.out_tree, iter([_bridge.host_value(h) for h in host])))
+        leaf_cots = [c for t, cot in zip(ctx.arg_trees, cots) for c in _leaves_up_to(t, cot)]
         out: list[Any] = [None]
-        for c, want, like in zip(cots, ctx.wanted, ctx.like):
+        for c, want, like in zip(leaf_cots, ctx.wanted, ctx.like):
             out.append(_to_tensor(c, ctx.device, like) if want and c is not None else None)
+        if torch.is_grad_enabled():      # create_graph: the gradients refuse a second backward
+            anchors = [t for t in saved if t is not None and t.requires_grad]
+            out = [o if o is None else _refusing(fn)(o, *anchors) for o in out]
         return tuple(out)
 
     return type(f"{name}_ActiveRule", (torch.autograd.Function,), {

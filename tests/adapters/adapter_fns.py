@@ -11,7 +11,7 @@ Each comes with a NumPy reference and central finite differences.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, namedtuple
 from typing import Any, Callable
 
 import numpy as np
@@ -201,3 +201,26 @@ def reference(case: str, args: list[Any]) -> tuple[Any, ...]:
         np.testing.assert_allclose(g, fd_grad(loss, list(args), i), rtol=1e-6, atol=1e-8)
     CALLS.clear()
     return tuple(grads)
+
+
+# tree_model(p, xs): a dict and a list in, a namedtuple out (pytree adapters); records what the rule saw
+Pair = namedtuple("Pair", "lin sq")
+TREES_SEEN = []
+
+
+@primitive
+def tree_model(p, xs):
+    lin = p["w"] * xs[0] + p["b"]
+    return Pair(lin, lin * xs[1])
+
+
+@ar.rrule(tree_model)
+def _tree_model_rrule(p, xs):
+    TREES_SEEN.append((type(p).__name__, type(xs).__name__))
+    lin = p["w"] * xs[0] + p["b"]
+
+    def pullback(g):
+        glin = g.lin + g.sq * xs[1]
+        return {"w": glin * xs[0], "b": glin}, [glin * p["w"], g.sq * lin]
+
+    return Pair(lin, lin * xs[1]), pullback

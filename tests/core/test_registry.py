@@ -486,18 +486,29 @@ def test_rrule_serving_a_request_is_its_own_kind_never_exact():
         assert (res.kind, res.cost) == ("rrule", 10)
 
 
-def test_float64_cotangent_for_float32_argument_is_a_rule_error():
+def test_float64_cotangent_for_float32_argument_is_cast_and_complex_for_real_refused():
+    # the adapters' dtype policy (as ar.gradient): a wider cotangent of the same kind is cast
     reg = ar.RuleRegistry()
 
     def dbl(x):
         return 2 * x
 
-    reg.rrule(dbl)(lambda x: (2 * x, lambda g: (2 * g.astype(np.float64),)))
+    reg.rrule(dbl)(lambda x: (2 * x, lambda g: (2 * g.astype(np.float64) / 3,)))
     res = reg.resolve(dbl, (ar.Duplicated,))
     x = np.ones(2, np.float32)
     dx = np.zeros(2, np.float32)
     _, reverse = res(ar.RevConfig(res.activities), ar.Duplicated(x, dx), )
-    with pytest.raises(ar.RuleError, match="cotangent has dtype float64, the argument has dtype float32; cast it"):
+    reverse(np.ones(2, np.float32))
+    assert dx.dtype == np.float32
+    np.testing.assert_array_equal(dx, np.float32(2 / 3))
+
+    def cdbl(x):
+        return 2 * x
+
+    reg.rrule(cdbl)(lambda x: (2 * x, lambda g: (2j * g,)))
+    res = reg.resolve(cdbl, (ar.Duplicated,))
+    _, reverse = res(ar.RevConfig(res.activities), ar.Duplicated(x, np.zeros(2, np.float32)), )
+    with pytest.raises(ar.RuleError, match="cotangent has dtype complex64, the argument has dtype float32"):
         reverse(np.ones(2, np.float32))
 
 
