@@ -22,7 +22,16 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig, annotate, base_state
+from ..activity import (
+    Active,
+    ActiveRulesError,
+    BatchDuplicated,
+    Const,
+    Duplicated,
+    RevConfig,
+    annotate,
+    base_state,
+)
 from ..dispatch import ARRAY, SCALAR, check_call, kind_of
 
 __all__ = ["host_value", "half_of", "narrow", "HALF", "zeros_like", "kinds_of", "activities", "forward", "Pending", "vjp", "SecondOrderError",
