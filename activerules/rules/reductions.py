@@ -67,6 +67,8 @@ def _ties(a: Any, y: Any, axis: Any) -> Any:
 
 def _others(a: Any, axis: Any) -> Any:
     """Product of the *other* elements of each reduced group (exact with zeros)."""
+    if a.size == 0:  # no elements, no weights (the reshapes below cannot infer an axis of an empty array)
+        return np.zeros_like(a)
     axes = _axes(axis, a.ndim)
     k = len(axes)
     moved = np.moveaxis(a, axes, tuple(range(a.ndim - k, a.ndim)))
