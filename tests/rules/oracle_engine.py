@@ -74,6 +74,7 @@ class Call:
     kwargs: dict[str, Any] = field(default_factory=dict)
     wrap: Callable[[Any, Any], Callable[..., Any]] | None = None
     label: str = ""
+    oracle: str | None = None  # overrides the row's oracle for this call
 
 
 class Draw:
@@ -276,11 +277,11 @@ def by_differences(fn: Any, call: Call, gs: list[Any], h: float = 1e-6) -> tuple
         grad = np.zeros(arr.shape, arr.dtype)
         for unit in ([1.0, 1j] if arr.dtype.kind == "c" else [1.0]):
             for idx in np.ndindex(arr.shape):
-                step = arr.copy()
-                step[idx] += h * unit
-                up = _with(d, k, step if isinstance(a, np.ndarray) else step[()])
-                step[idx] -= 2 * h * unit
-                down = _with(d, k, step if isinstance(a, np.ndarray) else step[()])
+                up_x, down_x = arr.copy(), arr.copy()
+                up_x[idx] += h * unit
+                down_x[idx] -= h * unit
+                up = _with(d, k, up_x if isinstance(a, np.ndarray) else up_x[()])
+                down = _with(d, k, down_x if isinstance(a, np.ndarray) else down_x[()])
                 grad[idx] += unit * (loss(*up) - loss(*down)) / (2 * h)
         grads.append(grad)
     return [np.asarray(v) for v in leaves(f(*d))], grads

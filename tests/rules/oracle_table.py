@@ -235,3 +235,248 @@ for _n, (_g, _dt) in REDUCE.items():
     elif _n.endswith(".reduce"):
         _ref = _ufunc_reduce_ref(_n.split(".")[0])
     TABLE[_n] = Spec(_g, dtypes=_dt, ref=_ref, keywords=("axis", "keepdims", "ddof", "where"))
+
+
+def complex_by(oracle: str, gen: Callable[[Draw], Call]) -> Callable[[Draw], Call]:
+    """``gen`` whose complex calls go to another oracle (JAX's derivative differs there)."""
+    def g(d: Draw) -> Call:
+        call = gen(d)
+        if d.dtype.kind == "c":
+            call.oracle = oracle
+        return call
+    return g
+
+
+# JAX differentiates complex sign as a constant (zero); z/|z| is not
+TABLE["sign"] = Spec(complex_by("fd", unary("R0")), dtypes=ALL, keywords=("out", "where"))
+
+
+# -------------------------------------------------------- other elementwise functions
+def one(dom: str = "R", shapes: Any = None, min_size: int = 0,
+        kw: Callable[[Draw], dict[str, Any]] | None = None) -> Callable[[Draw], Call]:
+    """``f(x, **kw(d))`` on a drawn shape."""
+    def gen(d: Draw) -> Call:
+        return Call((d.arr(d.shape(min_size, shapes), dom),), kw(d) if kw else {})
+    return gen
+
+
+def with_ints(dom: str = "R", lo: int = -3, hi: int = 4) -> Callable[[Draw], Call]:
+    """``f(x, n)`` with an integer array ``n`` broadcasting against ``x``."""
+    def gen(d: Draw) -> Call:
+        sa, sb = d.pick(PAIRS)
+        return Call((d.arr(sa, dom), ints(d, sb, lo, hi)))
+    return gen
+
+
+def heavi(d: Draw) -> Call:
+    sa, sb = d.pick(PAIRS)
+    x = d.arr(sa, "R0")
+    if x.size:  # the step itself: x == 0 selects the second argument
+        x.reshape(-1)[0] = 0.0
+    return Call((x, d.arr(sb, "R")))
+
+
+def heavi_outer(d: Draw) -> Call:
+    x = d.arr(d.shape(), "R0")
+    if x.size:
+        x.reshape(-1)[0] = 0.0
+    return Call((x, d.arr(d.shape(), "R")))
+
+
+def ints_outer(d: Draw) -> Call:
+    return Call((d.arr(d.shape(), "R"), ints(d, d.shape(), -3, 4)))
+
+
+TABLE.update({
+    "fix": Spec(one("W"), oracle="autograd"),  # jax.numpy has no fix
+    "round": Spec(one("W", kw=lambda d: d.pick([{}, {"decimals": 1}, {"decimals": -1}]))),
+    "around": Spec(one("W", kw=lambda d: d.pick([{}, {"decimals": 2}])), ref="round"),
+    "floor_divide": Spec(binary("W", "R0", where=False)),
+    "angle": Spec(one("R0", kw=lambda d: d.pick([{}, {"deg": True}])), dtypes=ALL),
+    "real": Spec(one(), dtypes=ALL),
+    "imag": Spec(one(), dtypes=ALL),
+    "nan_to_num": Spec(one(), dtypes=ALL),
+    "heaviside": Spec(heavi),
+    "heaviside.outer": Spec(heavi_outer, ref=outer_ref("heaviside")),
+    "ldexp": Spec(with_ints()),
+    "ldexp.outer": Spec(ints_outer, ref=outer_ref("ldexp")),
+})
+
+
+def clip_gen(d: Draw) -> Call:
+    """``clip(x, lo, hi)`` with array, scalar or missing bounds (lo < hi, x off the bounds)."""
+    sa, sb = d.pick(PAIRS)
+    x = d.arr(sa, "W")
+    lo: Any = -d.arr(sb, "P")
+    hi: Any = d.arr(sb, "P")
+    form = d.pick(["both", "lo", "hi", "keywords"])
+    if form == "lo":
+        return Call((x, lo, None))
+    if form == "hi":
+        return Call((x, None, hi))
+    if form == "keywords":
+        return Call((x,), {"a_min": -0.5, "a_max": 1.0})
+    return Call((x, lo, hi))
+
+
+def clip_ref(x: Any, lo: Any = None, hi: Any = None, a_min: Any = None, a_max: Any = None) -> Any:
+    from oracle_engine import jax_modules
+    jnp = jax_modules()[1]
+    return jnp.clip(x, a_min if lo is None else lo, a_max if hi is None else hi)
+
+
+def where_gen(d: Draw) -> Call:
+    sa, sb = d.pick(PAIRS)
+    shape = np.broadcast_shapes(sa, sb)
+    return Call((d.mask(d.pick([shape, sb])), d.arr(sa), d.arr(sb)))
+
+
+def interp_gen(d: Draw) -> Call:
+    n = d.int(2, 5)
+    xp = np.cumsum(d.rng.uniform(0.3, 1.0, n)) - 1.0
+    left = d.pick([{}, {"left": -1.5, "right": 2.5}])
+    x = d.rng.uniform(xp[0] - 0.8, xp[-1] + 0.8, d.shape(shapes=((4,), (), (2, 3), (0,))))
+    return Call((x.astype(d.dtype), xp.astype(d.dtype), d.arr((n,))), left)
+
+
+def polyval_gen(d: Draw) -> Call:
+    return Call((d.arr((d.int(1, 4),), "R", F64 if d.dtype == F32 else d.dtype), d.arr(d.shape())))
+
+
+def at_gen(dom: str) -> Callable[[Draw], Call]:
+    """``ufunc.at(a, idx, b)`` on a copy of ``a``, with repeated indices."""
+    def gen(d: Draw) -> Call:
+        n = d.int(1, 4)
+        idx = d.rng.integers(0, n, d.int(0, 5))
+        b = d.arr(d.pick([idx.shape, ()]), dom)
+        return Call((d.arr((n,), dom), idx, b))
+    return gen
+
+
+def at_wrap(name: str, method: str, negate: bool = False) -> Callable[[Any, Any], Callable[..., Any]]:
+    def wrap(f: Any, xp: Any) -> Callable[..., Any]:
+        if xp is np:
+            def run(a: Any, idx: Any, b: Any) -> Any:
+                out = a.copy()
+                getattr(np, name).at(out, idx, b)
+                return out
+            return run
+        return lambda a, idx, b: getattr(a.at[idx], method)(-b if negate else b)
+    return wrap
+
+
+def at_spec(name: str, method: str, dom: str, negate: bool = False, oracle: str = "jax") -> Spec:
+    g = at_gen(dom)
+
+    def gen(d: Draw) -> Call:
+        call = g(d)
+        call.wrap = at_wrap(name, method, negate)
+        return call
+    return Spec(gen, keywords=("repeated indices",), oracle=oracle)
+
+
+TABLE.update({
+    "clip": Spec(clip_gen, keywords=("a_min", "a_max", "None bounds"), ref=clip_ref),
+    "where": Spec(where_gen),
+    "modf": Spec(one("W")),
+    "divmod": Spec(binary("W", "R0", where=False)),
+    "interp": Spec(interp_gen, keywords=("left", "right")),
+    "polyval": Spec(polyval_gen, dtypes=ALL),
+    "add.at": at_spec("add", "add", "R"),
+    "subtract.at": at_spec("subtract", "add", "R", negate=True),
+    # JAX differentiates scatter-multiply only with unique indices
+    "multiply.at": at_spec("multiply", "multiply", "R0", oracle="fd"),
+    "maximum.at": at_spec("maximum", "max", "R"),
+    "minimum.at": at_spec("minimum", "min", "R"),
+})
+
+
+# ------------------------------------------------------------------------- scans
+SCAN_SHAPES = ((2, 3), (4,), (1,), (0,), (2, 1, 3), (0, 3))
+
+
+def scan(dom: str = "R", nans: bool = False, include_initial: bool = False, axis_needed: bool = False,
+         shapes: Any = SCAN_SHAPES) -> Callable[[Draw], Call]:
+    """``f(x[, axis])`` (and ``include_initial``); ``nans`` puts a NaN in the array."""
+    def gen(d: Draw) -> Call:
+        shape = d.shape(shapes=shapes)
+        x = d.arr(shape, dom)
+        kw: dict[str, Any] = {}
+        if len(shape) > 1 or axis_needed or d.flag():
+            kw["axis"] = d.pick(list(range(-len(shape), len(shape))))
+        if include_initial and d.flag():
+            kw["include_initial"] = True
+        if nans and x.size > 1:
+            x.reshape(-1)[d.int(0, x.size - 1)] = np.nan
+        return Call((x,), kw)
+    return gen
+
+
+def fold_ref(op: str) -> Callable[..., Any]:
+    """NumPy's left fold ``ufunc.reduce`` written with ``jax.numpy``."""
+    def ref(x: Any, axis: Any = 0, keepdims: bool = False, initial: Any = None) -> Any:
+        from oracle_engine import jax_modules
+        jnp = jax_modules()[1]
+        f = getattr(jnp, op)
+        moved = jnp.moveaxis(x, axis, 0)
+        acc = moved[0] if initial is None else f(initial, moved[0])
+        for k in range(1, moved.shape[0]):
+            acc = f(acc, moved[k])
+        return jnp.expand_dims(acc, axis) if keepdims else acc
+    return ref
+
+
+def fold_gen(dom: str, max_len: int) -> Callable[[Draw], Call]:
+    def gen(d: Draw) -> Call:
+        n = d.int(1, max_len)
+        shape = d.pick([(n,), (2, n), (n, 2)])
+        axis = d.pick([k for k in range(len(shape)) if shape[k] == n])
+        kw: dict[str, Any] = {"axis": axis}
+        if d.flag():
+            kw["keepdims"] = True
+        if n < max_len and d.flag():  # (power's real folds are right for two operands only)
+            kw["initial"] = 1.5
+        return Call((d.arr(shape, dom),), kw)
+    return gen
+
+
+def reduceat_gen(dom: str) -> Callable[[Draw], Call]:
+    """``ufunc.reduceat(x, indices, axis)``: increasing and decreasing (single-element) segments."""
+    def gen(d: Draw) -> Call:
+        n = d.int(1, 5)
+        shape = d.pick([(n,), (2, n)])
+        idx = np.sort(d.rng.integers(0, n, d.int(1, 4)))
+        if d.flag():
+            idx = idx[::-1].copy()
+        return Call((d.arr(shape, dom), idx), {"axis": len(shape) - 1})
+    return gen
+
+
+def _running_ref(op: str) -> Callable[..., Any]:
+    def ref(x: Any, axis: int = 0) -> Any:
+        from oracle_engine import jax_modules
+        return getattr(jax_modules()[1], op).accumulate(x, axis=axis)
+    return ref
+
+
+TABLE.update({
+    "cumsum": Spec(scan(), dtypes=ALL, keywords=("axis",)),
+    "cumprod": Spec(scan("R0"), dtypes=ALL, keywords=("axis",)),
+    "add.accumulate": Spec(scan(axis_needed=True), dtypes=ALL, keywords=("axis",)),
+    "multiply.accumulate": Spec(scan("R0", axis_needed=True), dtypes=ALL, keywords=("axis",)),
+    "nancumsum": Spec(scan(nans=True), keywords=("axis",)),
+    "nancumprod": Spec(scan("R0", nans=True), keywords=("axis",)),
+    "cumulative_sum": Spec(scan(include_initial=True), dtypes=ALL, keywords=("axis", "include_initial")),
+    "cumulative_prod": Spec(scan("R0", include_initial=True), dtypes=ALL, keywords=("axis", "include_initial")),
+    "maximum.accumulate": Spec(scan(axis_needed=True), keywords=("axis",)),
+    "minimum.accumulate": Spec(scan(axis_needed=True), keywords=("axis",)),
+    "fmax.accumulate": Spec(scan(axis_needed=True), ref=_running_ref("maximum"), keywords=("axis",)),
+    "fmin.accumulate": Spec(scan(axis_needed=True), ref=_running_ref("minimum"), keywords=("axis",)),
+    "subtract.reduce": Spec(fold_gen("R", 4), dtypes=ALL, ref=fold_ref("subtract"), keywords=("axis", "keepdims", "initial")),
+    "divide.reduce": Spec(fold_gen("R0", 4), dtypes=ALL, ref=fold_ref("divide"), keywords=("axis", "keepdims", "initial")),
+    "power.reduce": Spec(fold_gen("P", 2), dtypes=REAL, ref=fold_ref("power"), keywords=("axis", "keepdims", "initial")),
+    "add.reduceat": Spec(reduceat_gen("R"), dtypes=ALL, keywords=("axis",)),
+    "multiply.reduceat": Spec(reduceat_gen("R0"), dtypes=ALL, keywords=("axis",)),
+    "maximum.reduceat": Spec(reduceat_gen("R"), keywords=("axis",)),
+    "minimum.reduceat": Spec(reduceat_gen("R"), keywords=("axis",)),
+})
