@@ -518,7 +518,8 @@ def _diff(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any,
     a = np.asarray(a)
     ax = normalize_axis_tuple(p["axis"], a.ndim)[0]
     pre = p["prepend"]
-    start = 0 if pre is None else (np.shape(pre)[ax] if np.ndim(pre) == a.ndim else 1)
+    # (with n=0 NumPy returns ``a`` itself, without prepend/append)
+    start = 0 if pre is None or p["n"] == 0 else (np.shape(pre)[ax] if np.ndim(pre) == a.ndim else 1)
     widths = [(0, 0)] * a.ndim
     ta = like(a)
     del a

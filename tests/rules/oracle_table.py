@@ -480,3 +480,181 @@ TABLE.update({
     "maximum.reduceat": Spec(reduceat_gen("R"), keywords=("axis",)),
     "minimum.reduceat": Spec(reduceat_gen("R"), keywords=("axis",)),
 })
+
+
+# ---------------------------------------------------------------- other reductions
+def quantile_gen(kind: str) -> Callable[[Draw], Call]:
+    """``median``/``quantile``/``percentile`` (method linear), ``q`` a scalar or an array."""
+    def gen(d: Draw) -> Call:
+        shape = d.shape(1, ((5,), (2, 4), (1,), (2, 3, 3)))
+        x = d.arr(shape, "R")
+        kw: dict[str, Any] = {}
+        ax = axis_of(d, len(shape), tuples=False)
+        if ax is not None:
+            kw["axis"] = ax
+        if d.flag():
+            kw["keepdims"] = True
+        if kind == "median":
+            return Call((x,), kw)
+        q: Any = d.rng.uniform(0.05, 0.95, d.pick([(), (3,)]))
+        q = q * 100 if kind == "percentile" else q
+        if d.flag():  # q by keyword: a constant
+            return Call((x,), {**kw, "q": q})
+        return Call((x, q), kw)
+    return gen
+
+
+def average_gen(d: Draw) -> Call:
+    shape = d.shape(1, ((2, 3), (4,), (2, 1, 3)))
+    x = d.arr(shape)
+    form = d.pick(["plain", "axis", "weights", "weights-keyword"])
+    if form == "plain":
+        return Call((x,))
+    ax = d.pick(list(range(len(shape))))
+    if form == "axis":
+        return Call((x, ax), {"keepdims": d.flag()})
+    w = d.arr((shape[ax],), "P")
+    if form == "weights":
+        return Call((x, ax, w))
+    return Call((x,), {"axis": ax, "weights": d.arr(shape, "P").astype(np.float64)})
+
+
+def diff_gen(d: Draw) -> Call:
+    shape = d.shape(1, ((5,), (2, 4), (3, 1, 4), (2,)))
+    x = d.arr(shape)
+    ax = d.pick(list(range(-len(shape), len(shape))))
+    kw: dict[str, Any] = {"n": d.int(0, 2), "axis": ax}
+    if d.flag():
+        pshape = list(shape)
+        pshape[ax] = 1
+        kw["prepend"] = d.pick([0.5, d.arr(pshape, dtype=F64)])
+        kw["append"] = d.arr(pshape, dtype=F64)
+    return Call((x,), kw)
+
+
+def gradient_gen(d: Draw) -> Call:
+    """``gradient`` with scalar spacings; jax.numpy lacks ``edge_order``: those go to differences."""
+    shape = d.pick([(4,), (3, 4), (2, 3, 3), (2,)])
+    x = d.arr(shape)
+    kw: dict[str, Any] = {}
+    if min(shape) >= 3 and d.flag():
+        kw["edge_order"] = 2
+    if len(shape) > 1 and d.flag():
+        kw["axis"] = d.pick(list(range(-len(shape), len(shape))))
+        call = Call((x, d.scalar("P")), kw)
+    else:
+        call = Call((x, *([d.scalar("P") for _ in shape] if d.flag() else [])), kw)
+    call.oracle = "fd" if "edge_order" in kw else None
+    return call
+
+
+def trace_gen(d: Draw) -> Call:
+    shape = d.pick([(3, 3), (2, 3), (2, 3, 4), (0, 2)])
+    kw: dict[str, Any] = {}
+    if d.flag():
+        kw["offset"] = d.int(-1, 1)
+    if len(shape) == 3 and d.flag():
+        kw["axis1"], kw["axis2"] = d.pick([(0, 2), (2, 1)])
+    return Call((d.arr(shape),), kw)
+
+
+def linalg_trace_gen(d: Draw) -> Call:
+    kw = {"offset": d.int(-1, 1)} if d.flag() else {}
+    return Call((d.arr(d.pick([(3, 3), (2, 3), (2, 3, 4)])),), kw)
+
+
+def norm_gen(d: Draw) -> Call:
+    """``linalg.norm``: vector and matrix ``ord``s, ``axis``, ``keepdims``."""
+    if d.flag():  # vectors
+        shape = d.pick([(4,), (2, 3)])
+        kw: dict[str, Any] = {"ord": d.pick([None, 1, 2, 3, np.inf, -np.inf, 0.5])}
+        if len(shape) == 2:
+            kw["axis"] = d.pick([0, 1, -1])
+    else:
+        shape = d.pick([(3, 3), (2, 3), (2, 3, 3)])
+        kw = {"ord": d.pick([None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf])}
+        if len(shape) == 3:
+            kw["axis"] = d.pick([(1, 2), (2, 1)])
+        elif kw["ord"] is None:
+            kw.pop("ord")
+    if d.flag():
+        kw["keepdims"] = True
+    return Call((d.arr(shape, "R0"),), kw)
+
+
+def vector_norm_gen(d: Draw) -> Call:
+    shape = d.pick([(4,), (2, 3), (2, 3, 2)])
+    kw: dict[str, Any] = {"ord": d.pick([2, 1, 3, np.inf, -np.inf, 0.5])}
+    kw["axis"] = axis_of(d, len(shape))
+    if kw["axis"] == ():
+        kw["axis"] = None
+    if d.flag():
+        kw["keepdims"] = True
+    return Call((d.arr(shape, "R0"),), kw)
+
+
+def matrix_norm_gen(d: Draw) -> Call:
+    shape = d.pick([(3, 3), (2, 3), (2, 3, 3)])
+    kw: dict[str, Any] = {"ord": d.pick(["fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf])}
+    if d.flag():
+        kw["keepdims"] = True
+    return Call((d.arr(shape, "R0"),), kw)
+
+
+def cov_gen(d: Draw) -> Call:
+    shape = d.pick([(2, 4), (3, 5), (4,)])
+    kw: dict[str, Any] = {}
+    form = d.pick(["plain", "rowvar", "ddof", "bias", "y"])
+    if form == "rowvar":
+        kw["rowvar"] = False
+    elif form == "ddof":
+        kw["ddof"] = d.int(0, 2)
+    elif form == "bias":
+        kw["bias"] = True
+    if form == "y":
+        return Call((d.arr(shape), d.arr(shape)))
+    return Call((d.arr(shape),), kw)
+
+
+def corrcoef_gen(d: Draw) -> Call:
+    shape = d.pick([(2, 4), (3, 5)])
+    if d.flag():
+        return Call((d.arr(shape), d.arr(shape)))
+    return Call((d.arr(shape),), {"rowvar": False} if d.flag() else {})
+
+
+def trapezoid_gen(d: Draw) -> Call:
+    shape = d.pick([(2, 3), (4,), (2, 3, 4)])
+    y = d.arr(shape)
+    ax = d.pick(list(range(-len(shape), len(shape))))
+    form = d.pick(["dx", "x", "x-full"])
+    if form == "dx":
+        return Call((y,), {"dx": d.scalar("P"), "axis": ax})
+    if form == "x":
+        return Call((y, np.cumsum(d.arr((shape[ax],), "P"))), {"axis": ax})
+    return Call((y, np.cumsum(d.arr(shape, "P"), axis=ax)), {"axis": ax})
+
+
+def _quantile_ref(kind: str) -> Callable[..., Any]:
+    def ref(x: Any, *q: Any, **kw: Any) -> Any:
+        from oracle_engine import jax_modules
+        return getattr(jax_modules()[1], kind)(x, *q, **kw)
+    return ref
+
+
+TABLE.update({
+    "median": Spec(quantile_gen("median"), keywords=("axis", "keepdims")),
+    "quantile": Spec(quantile_gen("quantile"), keywords=("axis", "keepdims"), tol=1e-8),
+    "percentile": Spec(quantile_gen("percentile"), keywords=("axis", "keepdims"), tol=1e-8),
+    "average": Spec(average_gen, keywords=("axis", "weights", "keepdims")),
+    "diff": Spec(diff_gen, dtypes=ALL, keywords=("n", "axis", "prepend", "append")),
+    "gradient": Spec(gradient_gen, dtypes=ALL, keywords=("spacing", "axis", "edge_order")),
+    "trace": Spec(trace_gen, dtypes=ALL, keywords=("offset", "axis1", "axis2")),
+    "linalg.trace": Spec(linalg_trace_gen, dtypes=ALL, keywords=("offset",)),
+    "linalg.norm": Spec(norm_gen, dtypes=ALL, keywords=("ord", "axis", "keepdims"), tol=1e-7),
+    "linalg.vector_norm": Spec(vector_norm_gen, dtypes=ALL, keywords=("ord", "axis", "keepdims"), tol=1e-7),
+    "linalg.matrix_norm": Spec(matrix_norm_gen, dtypes=ALL, keywords=("ord", "keepdims"), tol=1e-7),
+    "cov": Spec(cov_gen, dtypes=ALL, keywords=("rowvar", "ddof", "bias", "y")),
+    "corrcoef": Spec(corrcoef_gen, keywords=("rowvar", "y")),
+    "trapezoid": Spec(trapezoid_gen, keywords=("x", "dx", "axis")),
+})

@@ -128,3 +128,13 @@ def test_prod_of_an_empty_array(shape: tuple[int, ...], axis: Any) -> None:
     _, pull = jax.vjp(lambda x: jnp.prod(x, axis=axis), x)
     g = np.ones(np.shape(y))
     np.testing.assert_array_equal(pullback(g)[0], np.asarray(pull(g)[0]))
+
+
+def test_diff_of_order_zero_ignores_prepend() -> None:
+    """diff(n=0) returns its input (NumPy ignores prepend/append); the reverse indexed past the end."""
+    x = np.array([0.3, -1.2, 0.5, 2.0])
+    g = np.array([1.0, -2.0, 0.5, 3.0])
+    jax, jnp = jax_modules()
+    _, pull = jax.vjp(lambda x: jnp.diff(x, n=0, prepend=0.5, append=np.array([1.0])), x)
+    y, pullback = ar.vjp(lambda x: np.diff(x, n=0, prepend=0.5, append=np.array([1.0])), x)
+    np.testing.assert_array_equal(pullback(g)[0], np.asarray(pull(g)[0]))
