@@ -34,7 +34,7 @@ from oracle_engine import (  # noqa: E402
     jax_modules,
     ours,
 )
-from oracle_table import INACTIVE, KNOWN_BROKEN, TABLE  # noqa: E402
+from oracle_table import INACTIVE, KNOWN_BROKEN, TABLE, WHOLLY_BROKEN  # noqa: E402
 
 LONG = bool(os.environ.get("ACTIVERULES_LONG"))
 EXAMPLES = 60 if LONG else 4
@@ -100,7 +100,11 @@ def check(name: str, spec: Spec, d: Draw) -> None:
             single)
 
 
-@pytest.mark.parametrize("name", sorted(TABLE))
+CASES = [pytest.param(name, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BROKEN[name])]
+                      if name in WHOLLY_BROKEN else []) for name in sorted(TABLE)]
+
+
+@pytest.mark.parametrize("name", CASES)
 @SETTINGS
 @given(data=st.data())
 def test_vjp_matches_oracle(name: str, data: Any) -> None:
@@ -114,6 +118,7 @@ def test_every_rule_has_an_oracle_row() -> None:
     assert not missing, f"NumPy rules without an oracle test (add them to tests/rules/oracle_table.py): {missing}"
     stale = sorted((set(TABLE) | INACTIVE) - set(REGISTERED))
     assert not stale, f"oracle rows for functions without a rule: {stale}"
+    assert set(KNOWN_BROKEN) <= set(TABLE) and WHOLLY_BROKEN <= set(KNOWN_BROKEN)
     inactive = {n for n, fn in REGISTERED.items() if ar.registry.is_inactive(fn)}
     assert inactive == INACTIVE, f"INACTIVE differs from the registry's inactive functions: {inactive ^ INACTIVE}"
 
@@ -138,3 +143,20 @@ def test_diff_of_order_zero_ignores_prepend() -> None:
     _, pull = jax.vjp(lambda x: jnp.diff(x, n=0, prepend=0.5, append=np.array([1.0])), x)
     y, pullback = ar.vjp(lambda x: np.diff(x, n=0, prepend=0.5, append=np.array([1.0])), x)
     np.testing.assert_array_equal(pullback(g)[0], np.asarray(pull(g)[0]))
+
+
+@pytest.mark.xfail(strict=True, reason="engine: _seed_vjp resets the shared cell's shadow for each output "
+                                       "view, so only the last piece's cotangent arrives (lead)")
+@pytest.mark.parametrize("split", [lambda x: np.split(x, 2), lambda x: np.unstack(x.reshape(2, 3))])
+def test_vjp_seeds_every_output_view(split: Any) -> None:
+    x = np.arange(6.0)
+    _, pullback = ar.vjp(split, x)
+    np.testing.assert_array_equal(pullback((np.ones(3), 2 * np.ones(3)))[0], [1.0, 1.0, 1.0, 2.0, 2.0, 2.0])
+
+
+@pytest.mark.xfail(strict=True, reason="engine: np.ascontiguousarray does not dispatch to tracked arrays "
+                                       "(UntrackedWriteError), its rule is never reached (lead)")
+def test_ascontiguousarray_through_the_engine() -> None:
+    x = np.arange(6.0).reshape(2, 3)
+    _, pullback = ar.vjp(lambda x: np.ascontiguousarray(x.T), x)
+    np.testing.assert_array_equal(pullback(np.ones((3, 2)))[0], np.ones((2, 3)))
