@@ -887,3 +887,82 @@ TABLE.update({
     # jax.numpy orders the elements within each side of the partition differently
     "partition": Spec(arr_with(((5,), (2, 4)), lambda d, s: ((d.int(0, s[-1] - 1),), {})), oracle="fd"),
 })
+
+
+# ------------------------------------------------------------------------ products
+def two(shapes: Any, kw: Callable[[Draw], dict[str, Any]] | None = None,
+        db: str = "R") -> Callable[[Draw], Call]:
+    """``f(a, b, **kw(d))`` on a drawn pair of shapes."""
+    def gen(d: Draw) -> Call:
+        sa, sb = d.pick(shapes)
+        return Call((d.arr(sa), d.arr(sb, db)), kw(d) if kw else {})
+    return gen
+
+
+MATMUL = (((2, 3), (3, 4)), ((3,), (3, 2)), ((2, 3), (3,)), ((3,), (3,)), ((2, 2, 3), (3, 2)), ((0, 3), (3, 2)),
+          ((2, 0), (0, 3)), ((1, 2, 3), (4, 3, 2)))
+DOT = (((2, 3), (3, 4)), ((3,), (3,)), ((), (2, 3)), ((2, 3), (3,)), ((2, 2, 3), (3, 2)), ((2, 0), (0, 3)))
+INNER = (((2, 3), (4, 3)), ((3,), (3,)), ((), (2, 3)), ((2, 1, 3), (3,)))
+OUTER = (((3,), (2,)), ((2, 2), (3,)), ((), (2,)), ((0,), (2,)))
+VECDOT = (((2, 3), (3,)), ((3,), (3,)), ((2, 3), (2, 3)), ((1, 3), (2, 3)))
+CROSS = (((3,), (3,)), ((2, 3), (3,)), ((2, 3), (2, 3)), ((4, 3), (1, 3)))
+TENSORDOT = (((2, 3), (3, 4)), ((2, 3, 4), (3, 4, 2)), ((2, 3), (2, 3)))
+
+
+def tensordot_gen(d: Draw) -> Call:
+    sa, sb = d.pick(TENSORDOT)
+    a, b = d.arr(sa), d.arr(sb)
+    if sa == (2, 3, 4):
+        return Call((a, b), {"axes": d.pick([2, ([1, 2], [0, 1])])})
+    if sa == sb:
+        return Call((a, b), {"axes": d.pick([2, ([0, 1], [0, 1]), 0])})
+    return Call((a, b), {"axes": d.pick([1, ([1], [0])])})
+
+
+def kron_gen(d: Draw) -> Call:
+    return two((((2, 3), (2, 2)), ((3,), (2,)), ((2, 1), (3,)), ((), (2,))))(d)
+
+
+def conv_gen(d: Draw) -> Call:
+    a, b = d.arr((d.int(1, 5),)), d.arr((d.int(1, 4),))
+    return Call((a, b), {"mode": d.pick(["full", "valid", "same"])})
+
+
+def einsum_gen(d: Draw) -> Call:
+    spec, shapes = d.pick([("ij,jk->ik", [(2, 3), (3, 4)]), ("ij,jk", [(2, 3), (3, 2)]), ("ii->i", [(3, 3)]),
+                           ("ii", [(3, 3)]), ("ij->", [(2, 3)]), ("ij,ij->i", [(2, 3), (2, 3)]),
+                           ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)]), ("...ij,...jk->...ik", [(2, 2, 3), (3, 2)]),
+                           ("i,j,k->ijk", [(2,), (3,), (2,)]), ("ij,kl->ijkl", [(2, 2), (3, 2)]),
+                           ("ijk->kj", [(2, 3, 2)]), ("i,i", [(3,), (3,)]), ("ij,j->i", [(0, 3), (3,)])])
+    arrs = tuple(d.arr(s) for s in shapes)
+    return Call(arrs, wrap=lambda f, xp: lambda *a: f(spec, *a))
+
+
+def multi_dot_gen(d: Draw) -> Call:
+    shapes = d.pick([[(2, 3), (3, 4), (4, 2)], [(3,), (3, 2), (2,)], [(2, 3), (3, 2)], [(3,), (3, 3), (3, 2), (2,)]])
+    return Call(tuple(d.arr(s) for s in shapes), wrap=lambda f, xp: lambda *a: f(list(a)))
+
+
+TABLE.update({
+    "matmul": Spec(two(MATMUL), dtypes=ALL, tol=1e-8),
+    "linalg.matmul": Spec(two(MATMUL[:3]), dtypes=ALL, tol=1e-8),
+    "dot": Spec(two(DOT), dtypes=ALL, tol=1e-8),
+    "inner": Spec(two(INNER), dtypes=ALL, tol=1e-8),
+    "outer": Spec(two(OUTER), dtypes=ALL),
+    "linalg.outer": Spec(two(OUTER[:1]), dtypes=ALL),
+    "vdot": Spec(two((((3,), (3,)), ((2, 3), (3, 2)), ((2, 2), (4,)))), dtypes=ALL, tol=1e-8),
+    "vecdot": Spec(two(VECDOT, lambda d: d.pick([{}, {"axis": -1}])), dtypes=ALL, tol=1e-8, keywords=("axis",)),
+    "linalg.vecdot": Spec(two(VECDOT), dtypes=ALL, tol=1e-8),
+    "matvec": Spec(two((((2, 3), (3,)), ((2, 2, 3), (3,)), ((2, 3), (4, 3)))), dtypes=ALL, tol=1e-8),
+    "vecmat": Spec(two((((2,), (2, 3)), ((2,), (4, 2, 3)), ((4, 2), (2, 3)))), dtypes=ALL, tol=1e-8),
+    "tensordot": Spec(tensordot_gen, dtypes=ALL, tol=1e-8, keywords=("axes",)),
+    "linalg.tensordot": Spec(tensordot_gen, dtypes=ALL, tol=1e-8, keywords=("axes",)),
+    "kron": Spec(kron_gen, dtypes=ALL),
+    # (np.cross's axisa/axisb/axisc/axis keywords are another helper's fix: default axes only)
+    "cross": Spec(two(CROSS), dtypes=ALL),
+    "linalg.cross": Spec(two(CROSS[:4]), dtypes=ALL),
+    "convolve": Spec(conv_gen, dtypes=ALL, keywords=("mode",)),
+    "correlate": Spec(conv_gen, dtypes=ALL, keywords=("mode",)),
+    "einsum": Spec(einsum_gen, dtypes=ALL, tol=1e-8),
+    "linalg.multi_dot": Spec(multi_dot_gen, dtypes=ALL, tol=1e-8),
+})
