@@ -966,3 +966,157 @@ TABLE.update({
     "einsum": Spec(einsum_gen, dtypes=ALL, tol=1e-8),
     "linalg.multi_dot": Spec(multi_dot_gen, dtypes=ALL, tol=1e-8),
 })
+
+
+# ------------------------------------------------------------------ linear algebra
+def well_conditioned(d: Draw, shape: tuple[int, ...]) -> np.ndarray:
+    """A square (batch of) matrix away from singular: random plus 3 on the diagonal."""
+    a = d.arr(shape)
+    return np.asarray(a + 3 * np.eye(shape[-1], dtype=a.dtype), dtype=a.dtype)
+
+
+def spd(d: Draw, shape: tuple[int, ...]) -> np.ndarray:
+    """Symmetric (Hermitian) positive definite with distinct eigenvalues."""
+    a = d.arr(shape)
+    n = shape[-1]
+    h = a @ np.conj(np.swapaxes(a, -1, -2)) + np.diag(np.arange(1.0, n + 1) * 1.5)
+    return np.asarray(h, dtype=a.dtype)
+
+
+SQUARE = ((3, 3), (2, 2), (1, 1), (2, 3, 3))
+
+
+def square(make: Callable[[Draw, tuple[int, ...]], np.ndarray], shapes: Any = SQUARE,
+           kw: Callable[[Draw], dict[str, Any]] | None = None) -> Callable[[Draw], Call]:
+    def gen(d: Draw) -> Call:
+        return Call((make(d, d.pick(shapes)),), kw(d) if kw else {})
+    return gen
+
+
+def solve_gen(d: Draw) -> Call:
+    n = d.int(1, 3)
+    a = well_conditioned(d, d.pick([(n, n), (2, n, n)]))
+    b = d.arr(d.pick([(n,), (n, 2), a.shape[:-1] + (2,)]) if a.ndim == 3 else d.pick([(n,), (n, 2)]))
+    return Call((a, b))
+
+
+def matrix_power_gen(d: Draw) -> Call:
+    k = d.int(-2, 3)
+    return Call((well_conditioned(d, d.pick(SQUARE)) / 3, k))
+
+
+def full_rank(d: Draw) -> np.ndarray:
+    shape = d.pick([(3, 2), (2, 3), (3, 3), (2, 3, 2)])
+    a = d.arr(shape)
+    m, n = shape[-2:]
+    k = min(m, n)
+    return np.asarray(a + 2 * np.eye(m, n, dtype=a.dtype), dtype=a.dtype) if k else a
+
+
+def lstsq_gen(d: Draw) -> Call:
+    """``lstsq``: the solution, the residuals (tall ``a`` only: NumPy returns none for a
+    square one, JAX a zero) and the singular values."""
+    a = d.arr(d.pick([(4, 2), (3, 3), (5, 3)]))
+    a = np.asarray(a + 2 * np.eye(*a.shape, dtype=a.dtype), dtype=a.dtype)
+    b = d.arr(d.pick([(a.shape[0],), (a.shape[0], 2)]))
+    tall = a.shape[0] > a.shape[1]
+
+    def wrap(f: Any, xp: Any) -> Callable[..., Any]:
+        def run(a: Any, b: Any, **kw: Any) -> Any:
+            x, res, _, sv = f(a, b, **kw)
+            return (x, res, sv) if tall else (x, sv)
+        return run
+    return Call((a, b), {"rcond": None}, wrap=wrap)
+
+
+def svd_wrap(compute_uv: bool) -> Callable[[Any, Any], Callable[..., Any]]:
+    """``svd`` with each singular pair's sign fixed by ``u[0, k]`` (a constant of the primal)."""
+    def wrap(f: Any, xp: Any) -> Callable[..., Any]:
+        def run(a: Any) -> Any:
+            if not compute_uv:
+                return f(a, compute_uv=False)
+            u, s, vh = f(a, full_matrices=False)
+            sign = _constant(xp, xp.sign(xp.real(u[..., :1, :])))
+            return u * sign, s, vh * xp.swapaxes(sign, -1, -2)
+        return run
+    return wrap
+
+
+def qr_wrap(mode: str) -> Callable[[Any, Any], Callable[..., Any]]:
+    """``qr`` with the signs fixed by ``diag(R)`` (a constant of the primal)."""
+    def wrap(f: Any, xp: Any) -> Callable[..., Any]:
+        def run(a: Any) -> Any:
+            q, r = f(a)
+            sign = _constant(xp, xp.sign(xp.real(xp.diagonal(r, axis1=-2, axis2=-1))))
+            if mode == "r":
+                return r * sign[..., :, None]
+            return q * sign[..., None, :], r * sign[..., :, None]
+        return run
+    return wrap
+
+
+def eigh_wrap(f: Any, xp: Any) -> Callable[..., Any]:
+    """``eigh`` with each eigenvector's sign fixed by its first component."""
+    def run(a: Any, **kw: Any) -> Any:
+        w, v = f(a, **kw)
+        return w, v * _constant(xp, xp.sign(v[..., :1, :]))
+    return run
+
+
+def _constant(xp: Any, v: Any) -> Any:
+    """``v`` with no derivative: JAX's stop_gradient, NumPy's sign is already piecewise constant."""
+    if xp is np:
+        return v
+    from oracle_engine import jax_modules
+    return jax_modules()[0].lax.stop_gradient(v)
+
+
+def svd_gen(d: Draw) -> Call:
+    a = full_rank(d)
+    uv = d.flag()
+    return Call((a,), wrap=svd_wrap(uv), label=f"compute_uv={uv}")
+
+
+def qr_gen(d: Draw) -> Call:
+    a = d.arr(d.pick([(3, 2), (3, 3), (2, 3, 2)]))
+    a = np.asarray(a + 2 * np.eye(*a.shape[-2:], dtype=a.dtype), dtype=a.dtype)
+    mode = d.pick(["reduced", "r"])
+    return Call((a,), wrap=qr_wrap(mode), label=mode)
+
+
+def eig_real(d: Draw, shape: tuple[int, ...]) -> np.ndarray:
+    """Real eigenvalues well apart: a similarity transform of a diagonal."""
+    n = shape[-1]
+    p = well_conditioned(d, shape)
+    lam = np.arange(1.0, n + 1) * 1.3 - 2.0
+    return np.asarray(p @ (lam[:, None] * np.linalg.inv(p)), dtype=p.dtype)
+
+
+def uplo(key: str) -> Callable[[Draw], dict[str, Any]]:
+    return lambda d: d.pick([{}, {key: "U" if key == "UPLO" else True}])
+
+
+def eigh_gen(d: Draw) -> Call:
+    return Call((spd(d, d.pick(SQUARE)),), uplo("UPLO")(d), wrap=eigh_wrap)
+
+
+TABLE.update({
+    "linalg.solve": Spec(solve_gen, dtypes=ALL, tol=1e-8),
+    "linalg.inv": Spec(square(well_conditioned), dtypes=ALL, tol=1e-8),
+    "linalg.det": Spec(square(well_conditioned), dtypes=ALL, tol=1e-8),
+    "linalg.slogdet": Spec(square(well_conditioned), dtypes=ALL, tol=1e-8),
+    "linalg.pinv": Spec(lambda d: Call((full_rank(d),)), dtypes=ALL, tol=1e-7),
+    # JAX symmetrises the cotangent of cholesky/eigh/eigvalsh; NumPy reads one triangle,
+    # so its derivative lives on that triangle (as finite differences see it)
+    "linalg.cholesky": Spec(square(spd, kw=uplo("upper")), oracle="fd", dtypes=ALL, keywords=("upper",)),
+    "linalg.eigh": Spec(eigh_gen, oracle="fd", keywords=("UPLO",)),
+    "linalg.eigvalsh": Spec(square(spd, kw=uplo("UPLO")), oracle="fd", dtypes=ALL, keywords=("UPLO",)),
+    # JAX has no eigenvector derivative for a general matrix
+    "linalg.eig": Spec(square(eig_real, ((3, 3), (2, 2), (2, 3, 3))), oracle="fd", dtypes=ONLY64),
+    "linalg.eigvals": Spec(square(eig_real, ((3, 3), (2, 2), (2, 3, 3))), dtypes=REAL, tol=1e-7),
+    "linalg.svd": Spec(svd_gen, dtypes=REAL, tol=1e-7, keywords=("compute_uv", "full_matrices=False")),
+    "linalg.qr": Spec(qr_gen, dtypes=ALL, tol=1e-7, keywords=("mode",)),
+    "linalg.lstsq": Spec(lstsq_gen, tol=1e-7),
+    "linalg.svdvals": Spec(lambda d: Call((full_rank(d),)), dtypes=ALL, tol=1e-7),
+    "linalg.matrix_power": Spec(matrix_power_gen, dtypes=ALL, tol=1e-8),
+})
