@@ -9,6 +9,7 @@ tested separately in ``test_oracle.py`` against the engine whose convention we f
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -1119,4 +1120,116 @@ TABLE.update({
     "linalg.lstsq": Spec(lstsq_gen, tol=1e-7),
     "linalg.svdvals": Spec(lambda d: Call((full_rank(d),)), dtypes=ALL, tol=1e-7),
     "linalg.matrix_power": Spec(matrix_power_gen, dtypes=ALL, tol=1e-8),
+})
+
+
+# ------------------------------------------------------------------------------ fft
+def fft_gen(ndim: int, real_input: bool, axes_kw: str, hermitian_out: bool = False) -> Callable[[Draw], Call]:
+    """``fft``-family calls: ``n``/``s`` crop or pad, ``axis``/``axes``, ``norm``."""
+    def gen(d: Draw) -> Call:
+        shape = d.pick([(5,), (4,), (2, 5), (3, 4), (2, 3, 4)] if ndim == 1 else [(3, 4), (2, 5), (2, 3, 4)])
+        dt = F64 if real_input else C128
+        if d.dtype == F32:
+            dt = F32 if real_input else np.dtype(np.complex64)
+        x = d.arr(shape, dtype=dt)
+        kw: dict[str, Any] = {}
+        if d.flag():
+            kw["norm"] = d.pick(["ortho", "forward", "backward"])
+        if ndim == 1:
+            if d.flag():
+                kw["axis"] = d.pick(list(range(-len(shape), len(shape))))
+            if d.flag():
+                kw["n"] = d.int(2, 7)
+        elif d.flag():
+            axes = d.pick([(0, 1), (-1, 0)] + ([(0, 2), (0, 1, 2)] if len(shape) == 3 and ndim > 2 else []))
+            axes = axes if ndim > 2 else axes[:2]
+            kw["axes"] = axes
+            if d.flag():
+                kw["s"] = tuple(d.int(2, 6) for _ in axes)
+        return Call((x,), kw)
+    return gen
+
+
+def shift_gen(d: Draw) -> Call:
+    shape = d.pick([(5,), (4,), (2, 3)])
+    return Call((d.arr(shape),), {"axes": d.pick([None, 0, -1])} if d.flag() else {})
+
+
+FFT = {"fft": (1, False), "ifft": (1, False), "fft2": (2, False), "ifft2": (2, False), "fftn": (3, False),
+       "ifftn": (3, False), "rfft": (1, True), "rfft2": (2, True), "rfftn": (3, True), "irfft": (1, False),
+       "irfft2": (2, False), "irfftn": (3, False), "hfft": (1, False), "ihfft": (1, True)}
+for _n, (_nd, _real) in FFT.items():
+    TABLE[f"fft.{_n}"] = Spec(fft_gen(_nd, _real, "axis" if _nd == 1 else "axes"), dtypes=REAL, tol=1e-8,
+                              keywords=("n", "s", "axis", "axes", "norm"))
+TABLE["fft.fftshift"] = Spec(shift_gen, dtypes=ALL, keywords=("axes",))
+TABLE["fft.ifftshift"] = Spec(shift_gen, dtypes=ALL, keywords=("axes",))
+
+
+# ------------------------------------------------------------------------- indexing
+def index_of(d: Draw, shape: tuple[int, ...], repeats: bool) -> Any:
+    """An index of a (3, 4) array: integers, slices, fancy (with repeats), masks, None, Ellipsis."""
+    options: list[Any] = [
+        (1, slice(None)), (slice(None, None, -1), 2), (0, 1), (Ellipsis, 1), (None, 1),
+        (np.array([2, 0, 1]),), (np.array([0, 2]), np.array([3, 1])), (slice(1, 3), np.array([0, 3])),
+        d.rng.random(shape) < 0.5, (d.rng.random(shape[0]) < 0.5, slice(None)),
+    ]
+    if repeats:
+        options += [(np.array([1, 1, 0, 1]),), (np.array([0, 2, 0]), np.array([3, 3, 3]))]
+    return d.pick(options)
+
+
+def _has_repeats(index: Any) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    arrays = [p for p in parts if isinstance(p, np.ndarray) and p.dtype.kind == "i"]
+    if not arrays:
+        return False
+    flat = np.ravel_multi_index(np.broadcast_arrays(*arrays), [5] * len(arrays)) if len(arrays) > 1 else arrays[0]
+    return len(np.unique(flat)) < np.size(flat)
+
+
+def getitem_gen(d: Draw) -> Call:
+    index = index_of(d, (3, 4), repeats=True)
+    return Call((d.arr((3, 4)),), wrap=lambda f, xp: lambda x: x[index])
+
+
+def setitem_gen(d: Draw) -> Call:
+    """``y = x.copy(); y[index] = v``; with repeated indices NumPy keeps the last write, JAX
+    promises none: those calls go to finite differences."""
+    x = d.arr((3, 4))
+    index = index_of(d, (3, 4), repeats=True)
+    target = np.shape(x[index])
+    v: Any = d.arr(d.pick([target, target[-1:] if target else (), ()]))
+
+    def wrap(f: Any, xp: Any) -> Callable[..., Any]:
+        if xp is np:
+            def run(x: Any, v: Any) -> Any:
+                y = x.copy()
+                y[index] = v
+                return y
+            return run
+        return lambda x, v: x.at[index].set(v)
+    return Call((x, v), wrap=wrap, oracle="fd" if _has_repeats(index) else None)
+
+
+def copyto_gen(d: Draw) -> Call:
+    dst = d.arr((2, 3))
+    src = d.arr(d.pick([(2, 3), (3,), ()]))
+    mask = d.mask((2, 3)) if d.flag() else True
+
+    def wrap(f: Any, xp: Any) -> Callable[..., Any]:
+        if xp is np:
+            def run(dst: Any, src: Any) -> Any:
+                y = dst.copy()
+                np.copyto(y, src, where=mask)
+                return y
+            return run
+        return lambda dst, src: xp.where(mask, src, dst)
+    return Call((dst, src), wrap=wrap)
+
+
+TABLE.update({
+    # (the programs index with x[...] and x.at[...] themselves: ref is unused)
+    "getitem": Spec(getitem_gen, ref=operator.getitem, dtypes=ALL, keywords=("int", "slice", "fancy", "mask", "None", "Ellipsis")),
+    "setitem": Spec(setitem_gen, ref=operator.setitem, dtypes=ALL, keywords=("int", "slice", "fancy (repeated)", "mask")),
+    "copyto": Spec(copyto_gen, ref=np.copyto, dtypes=ALL, keywords=("where",)),
 })
