@@ -160,3 +160,16 @@ def test_ascontiguousarray_through_the_engine() -> None:
     x = np.arange(6.0).reshape(2, 3)
     _, pullback = ar.vjp(lambda x: np.ascontiguousarray(x.T), x)
     np.testing.assert_array_equal(pullback(np.ones((3, 2)))[0], np.ones((2, 3)))
+
+
+@pytest.mark.xfail(strict=True, reason="rules-edge (0/0 audit): nanvar/nanstd of a slice with ddof >= its count "
+                                       "of numbers gets NaN cotangents, JAX 0 (var/std agree with JAX)")
+@pytest.mark.parametrize("fn", ["nanvar", "nanstd"])
+def test_nanvar_without_degrees_of_freedom(fn: str) -> None:
+    x = np.array([[0.5, np.nan, 2.0], [1.5, 0.3, -0.7]])
+    jax, jnp = jax_modules()
+    _, pull = jax.vjp(lambda x: getattr(jnp, fn)(x, axis=0, ddof=1), x)
+    with np.errstate(all="ignore"):
+        y, pullback = ar.vjp(lambda x: getattr(np, fn)(x, axis=0, ddof=1), x)
+        g = np.ones(np.shape(y))
+        np.testing.assert_array_equal(pullback(g)[0], np.asarray(pull(g)[0]))
