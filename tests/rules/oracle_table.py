@@ -9,6 +9,7 @@ tested separately in ``test_oracle.py`` against the engine whose convention we f
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -100,7 +101,7 @@ UNARY: dict[str, tuple[str, Any]] = {
     "arcsin": ("U", ALL), "arccos": ("U", ALL), "arctan": ("R", ALL), "sinh": ("R", ALL),
     "cosh": ("R", ALL), "tanh": ("R", ALL), "arcsinh": ("R", ALL), "arccosh": ("G", ALL),
     "arctanh": ("U", ALL), "deg2rad": ("R", REAL), "radians": ("R", REAL), "rad2deg": ("R", REAL),
-    "degrees": ("R", REAL), "fabs": ("R0", REAL), "sinc": ("R0", ALL),
+    "degrees": ("R", REAL), "fabs": ("R0", REAL),
     "floor": ("W", REAL), "ceil": ("W", REAL), "rint": ("W", REAL), "trunc": ("W", REAL),
     "absolute": ("R0", ALL), "sign": ("R0", ALL), "conjugate": ("R", ALL),
 }
@@ -262,6 +263,7 @@ def complex_by(oracle: str, gen: Callable[[Draw], Call]) -> Callable[[Draw], Cal
 
 
 # JAX differentiates complex sign as a constant (zero); z/|z| is not
+TABLE["sinc"] = Spec(lambda d: Call((d.arr(d.shape(), "R0"),)), dtypes=ALL)  # not a ufunc: no out/where
 TABLE["sign"] = Spec(complex_by("fd", unary("R0")), dtypes=ALL, keywords=("out", "where"))
 
 
@@ -1238,3 +1240,14 @@ TABLE.update({
     "setitem": Spec(setitem_gen, ref=operator.setitem, dtypes=ALL, keywords=("int", "slice", "fancy (repeated)", "mask")),
     "copyto": Spec(copyto_gen, ref=np.copyto, dtypes=ALL, keywords=("where",)),
 })
+
+
+# Rows smooth at ties and zeros also draw inputs with repeated values and with zeros.
+SMOOTH_AT_TIES_AND_ZEROS = """
+negative positive square exp sin cos tanh add subtract multiply add.outer subtract.outer multiply.outer
+sum mean add.reduce cumsum add.accumulate cumulative_sum nancumsum diff trace matmul dot inner outer vdot
+tensordot einsum kron reshape ravel transpose flip roll tile repeat take pad concatenate stack getitem setitem
+copyto where fft.fft fft.rfft fft.fftshift
+""".split()
+for _n in SMOOTH_AT_TIES_AND_ZEROS:
+    TABLE[_n] = dataclasses.replace(TABLE[_n], styles=("rand", "ties", "zeros"))
