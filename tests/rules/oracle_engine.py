@@ -143,7 +143,7 @@ class Spec:
     ``autograd.numpy``; unused by ``"fd"``, which differentiates the NumPy function);
     ``dtypes`` the input dtypes drawn; ``styles`` the value styles (``rand``, ``ties``,
     ``zeros``); ``keywords`` the keywords ``gen`` varies (for the reader); ``tol`` the
-    relative tolerance in float64 (float32 inputs get ``max(tol, 2e-4)``)."""
+    relative tolerance in float64, ``tol32`` with float32 inputs."""
 
     gen: Callable[[Draw], Call]
     oracle: str = "jax"
@@ -152,6 +152,7 @@ class Spec:
     styles: tuple[str, ...] = ("rand",)
     keywords: tuple[str, ...] = ()
     tol: float = 1e-9
+    tol32: float = 2e-4
 
 
 # ------------------------------------------------------------------ running a call
@@ -294,9 +295,9 @@ def _with(d: list[Any], k: int, v: Any) -> list[Any]:
 
 
 def compare(name: str, y: Any, expected_y: list[Any], got: list[Any], expected: list[Any],
-            tol: float, single: bool) -> None:
+            tol: float, single: bool, tol32: float = 2e-4) -> None:
     """Assert the primal outputs and the cotangents agree (``None`` counts as zero)."""
-    rtol = max(tol, 2e-4) if single else tol
+    rtol = max(tol, tol32) if single else tol
     ys = leaves(y)
     assert len(ys) == len(expected_y), f"{name}: {len(ys)} outputs, oracle {len(expected_y)}"
     for k, (a, b) in enumerate(zip(ys, expected_y)):
