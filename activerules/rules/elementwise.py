@@ -19,7 +19,8 @@ Conventions
 * Piecewise-constant functions with float output (``floor``, ``ceil``,
   ``rint``, ``trunc``, ``round``, ``fix``, ``floor_divide``, real ``sign``)
   have zero derivative but stay on the tape, so their outputs remain tracked
-  arrays that may be mutated; ``abs``/``sign`` at 0 take derivative 0.
+  arrays that may be mutated; ``abs``/``sign`` at 0 take derivative 0
+  (PyTorch's convention; JAX takes slope 1 for ``abs``).
 * Non-differentiable points where the engines disagree take 0, as PyTorch:
   ``hypot(0, 0)`` (the vector-norm convention), ``arctan2(0, 0)`` (JAX: NaN)
   and ``d/dx power(x, 0)`` at ``x = 0`` (``x**0 = 1`` is constant; also
@@ -30,6 +31,8 @@ Conventions
   ``log``, ``power(x, 0.5)`` at 0, as JAX).  ``sinc``'s slope near 0 is its
   series (the quotient cancels: JAX and PyTorch are 36% off at ``x = 1e-8``).
 * ``multiply.at`` is exact with zero factors (products of the other factors).
+* ``clip`` at a bound (``a == lo`` or ``a == hi``) passes the cotangent to ``a``,
+  as ``torch.clamp`` does (JAX splits it between ``a`` and the bound).
 * ``where=``: the cotangent is selected by the mask after the formula
   (:func:`._util.masked`), so an invalid derivative where the output was not
   written (``sqrt`` of a negative, ``1/0``) contributes 0, not NaN.
@@ -460,7 +463,7 @@ if np.lib.NumpyVersion(np.__version__) >= "2.1.0":  # the min=/max= spelling
 
 @rrule(np.clip, samples=_CLIP_SAMPLES, params="a_min a_max min max", differentiates="a_min a_max")
 def _clip(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
-    """``clip``: the cotangent goes to whichever of ``a``, the lower and the upper bound was selected.
+    """``clip``: the cotangent goes to whichever of ``a``, the lower and the upper bound was selected (``a`` at a bound).
 
     The bounds may be spelled ``a_min``/``a_max`` or ``min``/``max``; positional ones get a cotangent.
     """

@@ -78,6 +78,8 @@ def _ties(a: Any, y: Any, axis: Any) -> Any:
 
 def _others(a: Any, axis: Any) -> Any:
     """Product of the *other* elements of each reduced group (exact with zeros)."""
+    if a.size == 0:  # no elements, no weights (the reshapes below cannot infer an axis of an empty array)
+        return np.zeros_like(a)
     axes = _axes(axis, a.ndim)
     k = len(axes)
     moved = np.moveaxis(a, axes, tuple(range(a.ndim - k, a.ndim)))
@@ -186,11 +188,12 @@ def _reduction(fn: Callable[..., Any], weight: Callable[..., Any], like_fn: Call
 # others (dtype=, initial= of a product or an extremum, mean=, ...) are refused by name.
 _AK = "axis keepdims"
 _REDUCE_PARAMS: dict[Any, str] = {
-    np.sum: "axis keepdims where initial dtype", np.mean: "axis keepdims where dtype", np.nansum: "axis dtype",
-    np.nanmean: "axis dtype", np.nanmax: "axis", np.nanmin: "axis", np.prod: "axis keepdims dtype",
+    np.sum: "axis keepdims where initial dtype", np.mean: "axis keepdims where dtype",
+    np.nansum: "axis keepdims dtype", np.nanmean: "axis keepdims dtype", np.nanmax: "axis keepdims",
+    np.nanmin: "axis keepdims", np.prod: "axis keepdims dtype",
     np.var: "axis keepdims ddof correction where dtype", np.std: "axis keepdims ddof correction where dtype",
-    np.nanvar: "axis ddof", np.nanstd: "axis",
-    np.logaddexp.reduce: "axis", np.logaddexp2.reduce: "axis", np.add.reduce: "axis keepdims where",
+    np.nanvar: "axis keepdims ddof", np.nanstd: "axis keepdims",
+    np.logaddexp.reduce: "axis keepdims", np.logaddexp2.reduce: "axis keepdims", np.add.reduce: "axis keepdims where",
 }
 for _fn, (_w, _s) in _REDUCE.items():
     rrule(_fn, samples=_s, params=_REDUCE_PARAMS.get(_fn, _AK))(_reduction(_fn, _w, _fn))
@@ -200,6 +203,10 @@ add_samples(np.add.reduce, S(_X23, axis=1, where=_MASK))
 add_samples(np.mean, S(_X23, axis=1, where=_MASK))
 for _fn in (np.var, np.std):
     add_samples(_fn, S(_X23, axis=1, where=_MASK), S(_X23, axis=0, correction=1))
+for _fn in (np.nansum, np.nanmean, np.nanmax, np.nanmin, np.nanvar, np.nanstd):
+    add_samples(_fn, S(_NAN, axis=1, keepdims=True))
+for _fn in (np.logaddexp.reduce, np.logaddexp2.reduce):
+    add_samples(_fn, S(_X23, axis=0, keepdims=True))
 for _fn in (np.sum, np.mean, np.nansum, np.nanmean, np.prod, np.var, np.std):  # dtype=: computed in that type
     add_samples(_fn, S(_X23.astype(np.float32), axis=1, dtype=np.float64))
 for _fn, _like in _UFUNC_REDUCE.items():
@@ -589,7 +596,8 @@ def _diff(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any,
     a = np.asarray(a)
     ax = normalize_axis_tuple(p["axis"], a.ndim)[0]
     pre, app = p["prepend"], p["append"]
-    start = 0 if pre is None else (np.shape(pre)[ax] if np.ndim(pre) == a.ndim else 1)
+    # (with n=0 NumPy returns ``a`` itself, without prepend/append)
+    start = 0 if pre is None or p["n"] == 0 else (np.shape(pre)[ax] if np.ndim(pre) == a.ndim else 1)
     widths = [(0, 0)] * a.ndim
     ta, tpre, tapp = like(a), like(pre), like(app)
     del a
