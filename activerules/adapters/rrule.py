@@ -146,13 +146,18 @@ def returned_pair_message(label: str, out: Any, second: str) -> str:
             "cotangents")
 
 
-def cotangent_tuple_message(label: str, cots: Any, n: int, who: str) -> str:
-    """The error for a reverse/pullback that did not return one cotangent per argument."""
+def cotangent_tuple_message(label: str, cots: Any, n: int | None, who: str) -> str:
+    """The error for a reverse/pullback that did not return one cotangent per argument
+    (``n``: the number of arguments, ``None`` where the caller does not know it)."""
+    tuple_of = "a tuple of cotangents" if n is None else f"a tuple of {n} cotangents"
     if isinstance(cots, (tuple, list)):
-        return (f"{label}: {who} must return a tuple of {n} cotangents (one per argument, None "
+        return (f"{label}: {who} must return {tuple_of} (one per argument, None "
                 f"for a zero one), got {len(cots)}")
-    fix = "`return (dx,)`" if n == 1 else "`return (dx, None, ...)`, one entry per argument"
-    return (f"{label}: {who} must return a tuple of {n} cotangents (one per argument, None for a "
+    if n is None:
+        fix = "`return (dx,)` for one argument, `return (dx, None, ...)` with one entry per argument"
+    else:
+        fix = "`return (dx,)`" if n == 1 else "`return (dx, None, ...)`, one entry per argument"
+    return (f"{label}: {who} must return {tuple_of} (one per argument, None for a "
             f"zero one), got a bare {type(cots).__name__}; wrap it: {fix}")
 
 

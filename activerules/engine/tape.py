@@ -26,7 +26,7 @@ from typing import Any, Callable, NoReturn
 import numpy as np
 
 from ..activity import DONATE_MIN, ActiveRulesError, RuleError, ShadowRebindError, donating
-from ..adapters.rrule import Thunk, check_active, check_duplicated
+from ..adapters.rrule import Thunk, check_active, check_duplicated, cotangent_tuple_message, returned_pair_message
 from ..dispatch.resolution import _check_returned
 
 __all__ = ["Cell", "Entry", "Tape", "MutationError", "UntrackedWriteError", "lanes_map"]
@@ -423,7 +423,7 @@ def _reverse_entry(entry: Entry, width: int) -> None:
         cots = reverse(dret)
     except Exception as e:
         _undo(fresh, saved, width)
-        _raise_failure(label, e)
+        _raise_failure(label, e, reverse)
     for real, tmp in scratch:
         if width:
             for r, t in zip(real, tmp):
@@ -505,7 +505,7 @@ def _reverse_rule(entry: Entry) -> None:
             if "fresh" in vars(ann):
                 del ann.fresh
         _undo(fresh, saved, 0)
-        _raise_failure(label, e)
+        _raise_failure(label, e, reverse)
     for real, tmp in scratch:
         real += tmp
     if cots is not None:
@@ -525,8 +525,11 @@ def _call(reverse: Any, dret: Any, released: bool) -> Any:
     return reverse(dret)
 
 
-def _raise_failure(label: str, e: Exception) -> NoReturn:
-    """Raise the RuleError for a rule whose reverse raised ``e`` (``e`` itself if it is one)."""
+def _raise_failure(label: str, e: Exception, reverse: Any = None, lifted: bool = False) -> NoReturn:
+    """Raise the RuleError for a rule whose reverse raised ``e`` (``e`` itself if it is one);
+    ``reverse`` not a function: the rule returned ``(y, something else)``."""
+    if reverse is not None and not callable(reverse):
+        raise RuleError(returned_pair_message(label, (None, reverse), "pullback" if lifted else "reverse")) from e
     if isinstance(e, RuleError):
         if type(e) is ShadowRebindError:  # raised by the annotation, which knows no rule
             raise RuleError(f"{label}: {e}") from e
@@ -597,7 +600,7 @@ def _reverse_lanes(reverse: Any, binds: list[Any], dret: Any, label: str, width:
         try:
             per_lane.append(reverse(dret[k]))
         except Exception as e:
-            _raise_failure(label, e)
+            _raise_failure(label, e, reverse)
     for i, _kind, cell, _ in binds:
         lanes = [None if c is None else c[i] for c in per_lane]
         if all(c is None for c in lanes):
@@ -616,13 +619,12 @@ def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out:
     try:
         cots = _call(pullback, dret, spare is not None)
     except Exception as e:
-        _raise_failure(label, e)
+        _raise_failure(label, e, pullback, True)
     n_args = len(cots) if isinstance(cots, (tuple, list)) else -1
     ready: list[Any] = []
     for i, kind, cell, view in binds:
         if i >= n_args:
-            raise RuleError(f"{label}: the pullback must return a tuple with one cotangent per "
-                            f"argument, got {type(cots).__name__} of {max(n_args, 0)}")
+            raise RuleError(cotangent_tuple_message(label, cots, None, "the pullback"))
         c = cots[i]
         if c is None:
             continue

@@ -36,7 +36,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig
+from ..activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig, RuleError
+from ..adapters.rrule import returned_pair_message
 from ..dispatch import ARRAY as ARRAY_KIND
 from ..dispatch import (
     KEYWORD_ALIASES,
@@ -1034,11 +1035,15 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         before.append(_rc(e[1]))
         before.append(_rc(e[3]))
     if lifted:
-        y, reverse = entry.impl(*vals, **kwargs)
+        pair = entry.impl(*vals, **kwargs)
     elif mode >= DIRECT:  # DIRECT or TRUSTED: the engine calls the rule itself
-        y, reverse = entry.impl(cfg, *anns, **kwargs)
+        pair = entry.impl(cfg, *anns, **kwargs)
     else:
-        y, reverse = res.call(cfg, *anns, **kwargs)
+        pair = res.call(cfg, *anns, **kwargs)
+    if type(pair) is not tuple or len(pair) != 2:  # a rule that returned only its output
+        raise RuleError(returned_pair_message(res.label, pair, "pullback" if lifted else "reverse"))
+    y, reverse = pair
+    del pair  # the reference counts below must not see it
     if arrays:
         k = 0
         for e in arrays:
