@@ -17,6 +17,7 @@ from ..activity import Active, ActiveRulesError, ActivityError, BatchDuplicated,
 from .tape import Cell, Tape, layout_of
 from .tape import _acquire as _lock_array
 from .tape import _release as _unlock_array
+from ..dispatch import MUTATES_MARK
 from .tracked import (
     PRIMITIVE_MARK,
     Tracked,
@@ -1005,6 +1006,7 @@ def primitive(fn: F | None = None, *, mutates: Sequence[int] = ()) -> Any:
                         return record(wrapper, args, kwargs, mut)
             return fn(*args, **kwargs)
         setattr(wrapper, PRIMITIVE_MARK, True)
+        setattr(wrapper, MUTATES_MARK, mut)  # the registry refuses an rrule for a mutating one
         return wrapper  # type: ignore[return-value]
 
     return decorate(fn) if fn is not None else decorate
