@@ -72,7 +72,7 @@ def to_autograd(fn: Callable[..., Any], *, mutates: Sequence[int] = (),
             y = fn(*vals, **kwargs)
         else:
             _, kinds, acts = setup(vals, request)
-            y, pending = _bridge.forward(fn, registry, acts, kinds, vals, kwargs)
+            y, pending = _bridge.forward(fn, registry, acts, kinds, vals, kwargs, mutates=mutated)
         half = _bridge.half_of([a.dtype for a in args if isinstance(a, np.ndarray | np.generic)])
         y = tuple(_bridge.narrow(v, half) for v in y) if isinstance(y, tuple) else _bridge.narrow(y, half)
         out = y if not mutated else tuple(vals[i] for i in mutated)

@@ -230,7 +230,7 @@ def _make_function(fn: Callable[..., Any], registry: Any, mutates: tuple[int, ..
             acts = _bridge.activities(kinds, wanted, mutates)
         else:
             acts = _bridge.activities(kinds, wanted, ())  # all Const: the function itself runs
-        y, pending = _bridge.forward(fn, registry, acts, kinds, vals, options.kwargs)
+        y, pending = _bridge.forward(fn, registry, acts, kinds, vals, options.kwargs, mutates=mutates)
         ctx.pending, ctx.wanted, ctx.device = pending, leaf_wanted, _device(args)
         ctx.like = [a if isinstance(a, torch.Tensor) else None for a in args]
         if mutates:

@@ -184,3 +184,50 @@ def test_engine_active_reverse_returning_a_bare_number(entry):
     }
     with pytest.raises(RuleError, match=r"scale_by\(Const, Active\).*tuple of 2.*bare float.*one entry per argument"):
         calls[entry]()
+
+
+def _in_place_rrule_registry():
+    reg = ar.RuleRegistry()   # a private registry accepts a plain function, unmarked
+
+    def scale_(x, s):
+        x *= s
+
+    @reg.rrule(scale_)
+    def _scale(x, s):
+        x *= s
+        return None, lambda g: (g * s, 0.0)
+
+    return reg, scale_
+
+
+def test_adapter_mutates_refuses_an_all_active_rrule_torch():
+    torch = pytest.importorskip("torch")
+    from activerules.adapters.torch import to_torch
+
+    reg, scale_ = _in_place_rrule_registry()
+    f = to_torch(scale_, mutates=(0,), registry=reg)
+    x = torch.arange(1.0, 5.0, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(RuleError, match=r"scale_.*writes into argument\(s\) 0.*@ar\.rule\("):
+        f(x * 1.0, 2.0).sum().backward()
+
+
+def test_adapter_mutates_refuses_an_all_active_rrule_autograd():
+    autograd = pytest.importorskip("autograd")
+    from activerules.adapters.autograd import to_autograd
+
+    reg, scale_ = _in_place_rrule_registry()
+    g = to_autograd(scale_, mutates=(0,), registry=reg)
+    with pytest.raises(RuleError, match=r"scale_.*writes into argument\(s\) 0.*@ar\.rule\("):
+        autograd.grad(lambda x: g(x, 2.0).sum())(np.arange(1.0, 5.0))
+
+
+def test_adapter_mutates_refuses_an_all_active_rrule_jax():
+    jax = pytest.importorskip("jax")
+    from activerules.adapters.jax import to_jax
+
+    jax.config.update("jax_enable_x64", True)
+    reg, scale_ = _in_place_rrule_registry()
+    h = to_jax(scale_, mutates=(0,), registry=reg)
+    # raised in the host callback: JAX re-raises it as a JaxRuntimeError carrying the message
+    with pytest.raises((RuleError, jax.errors.JaxRuntimeError), match=r"scale_.*writes into argument\(s\) 0.*@ar\.rule\("):
+        jax.grad(lambda x: h(x, 2.0).sum())(jax.numpy.arange(1.0, 5.0))
