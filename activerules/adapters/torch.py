@@ -59,6 +59,14 @@ def to_torch(fn: Callable[..., Any], *, mutates: Sequence[int] = (), registry: A
     mutated tensor, or a tuple of them). Keyword arguments pass through to ``fn`` and
     are never differentiated. ``registry``: where rules are looked up (default
     ``ar.registry``).
+
+    >>> import numpy as np, torch
+    >>> from activerules.adapters import to_torch
+    >>> sin = to_torch(np.sin)                     # np.sin's rule becomes its backward
+    >>> x = torch.tensor([0.0, 1.0], dtype=torch.float64, requires_grad=True)
+    >>> sin(x).sum().backward()
+    >>> bool(torch.allclose(x.grad, torch.cos(x.detach())))
+    True
     """
     import torch
 

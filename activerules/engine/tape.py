@@ -34,11 +34,36 @@ __all__ = ["Cell", "Entry", "Tape", "MutationError", "UntrackedWriteError", "lan
 
 class MutationError(ActiveRulesError, RuntimeError):
     """A value the reverse sweep needs was modified behind the engine's back
-    (through an untracked alias such as the caller's own array)."""
+    (through an untracked alias such as the caller's own array).
+
+    >>> import numpy as np, activerules as ar
+    >>> x = np.array([1.0, 2.0])
+    >>> alias = x[:]                          # a view of the caller's array, made beforehand
+    >>> def f(a):
+    ...     alias[0] = 100.0                  # a write the engine cannot see
+    ...     return (a * a).sum()
+    >>> try:
+    ...     ar.autodiff(f, ar.Duplicated(x, np.zeros(2)))
+    ... except ar.MutationError as e:
+    ...     print("copy()" in str(e))
+    True
+    """
 
 
 class UntrackedWriteError(ActiveRulesError, TypeError):
-    """An active value was converted to, or written into, a plain NumPy array."""
+    """An active value was converted to, or written into, a plain NumPy array.
+
+    >>> import numpy as np, activerules as ar
+    >>> def f(x):
+    ...     out = np.zeros(2)                 # a plain array: use np.zeros_like(x)
+    ...     out[:] = x
+    ...     return out.sum()
+    >>> try:
+    ...     ar.gradient(f, np.ones(2))
+    ... except ar.UntrackedWriteError as e:
+    ...     print("np.zeros_like(x)" in str(e))
+    True
+    """
 
 
 # Arrays made read-only by live tapes: id -> [array, count, was writeable]. Tapes of

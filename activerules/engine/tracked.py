@@ -200,7 +200,17 @@ class _Ops:
 
 
 class TrackedScalar(_Ops):
-    """An active number (the result of a reduction or of indexing one element)."""
+    """An active number (the result of a reduction or of indexing one element).
+
+    >>> import numpy as np, activerules as ar
+    >>> def f(x):
+    ...     s = x.sum()
+    ...     print(type(s).__name__)
+    ...     return s * s
+    >>> ar.gradient(f, np.array([1.0, 2.0]))
+    TrackedScalar
+    array([6., 6.])
+    """
 
     __slots__ = ("_v", "_cell", "_tape")
 
@@ -255,6 +265,14 @@ class Tracked(_Ops):
     assignment, views, NumPy functions and the read-only attributes; its
     values cannot be taken out as a plain ndarray (that would lose the
     derivative), which is also what makes untracked writes impossible.
+
+    >>> import numpy as np, activerules as ar
+    >>> def f(x):
+    ...     print(type(x).__name__, x.shape)
+    ...     return (x ** 2).sum()
+    >>> ar.gradient(f, np.array([1.0, 2.0]))
+    Tracked (2,)
+    array([2., 4.])
     """
 
     __slots__ = ("_a", "_cell", "_tape", "_root", "_view", "_views", "_pinned", "__weakref__")
