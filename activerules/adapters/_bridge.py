@@ -22,8 +22,17 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..activity import (Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig, RuleError, annotate,
-                        base_state)
+from ..activity import (
+    Active,
+    ActiveRulesError,
+    BatchDuplicated,
+    Const,
+    Duplicated,
+    RevConfig,
+    RuleError,
+    annotate,
+    base_state,
+)
 from ..dispatch import ARRAY, SCALAR, check_call, kind_of
 from ..dispatch.rule_registry import mutating_rrule_message
 

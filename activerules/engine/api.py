@@ -14,10 +14,10 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from ..activity import Active, ActiveRulesError, ActivityError, BatchDuplicated, Const, Duplicated
+from ..dispatch import MUTATES_MARK
 from .tape import Cell, Tape, layout_of
 from .tape import _acquire as _lock_array
 from .tape import _release as _unlock_array
-from ..dispatch import MUTATES_MARK
 from .tracked import (
     PRIMITIVE_MARK,
     Tracked,

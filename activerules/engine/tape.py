@@ -26,7 +26,13 @@ from typing import Any, Callable, NoReturn
 import numpy as np
 
 from ..activity import DONATE_MIN, ActiveRulesError, RuleError, ShadowRebindError, donating
-from ..adapters.rrule import Thunk, check_active, check_duplicated, cotangent_tuple_message, returned_pair_message
+from ..adapters.rrule import (
+    Thunk,
+    check_active,
+    check_duplicated,
+    cotangent_tuple_message,
+    returned_pair_message,
+)
 from ..dispatch.resolution import _check_returned
 
 __all__ = ["Cell", "Entry", "Tape", "MutationError", "UntrackedWriteError", "lanes_map"]
