@@ -981,7 +981,8 @@ def _argnums(argnums: Any, n: int) -> tuple[int, ...]:
 def primitive(fn: F | None = None, *, mutates: Sequence[int] = ()) -> Any:
     """Mark ``fn`` so the engine calls its registered rule (``ar.rule`` /
     ``ar.rrule`` keyed by the decorated function) instead of tracing its body.
-    ``mutates`` lists the positional arguments the function writes into.
+    ``mutates`` lists the positional arguments the function writes into (its rule
+    must then be an ``ar.rule``: ``ar.rrule`` raises ``RegistrationError``).
     Outside a differentiation a call costs one check.
 
     >>> import numpy as np, activerules as ar
