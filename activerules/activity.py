@@ -35,17 +35,44 @@ __all__ = [
 
 
 class ActiveRulesError(Exception):
-    """Base class of every error activerules raises on purpose."""
+    """Base class of every error activerules raises on purpose.
+
+    >>> import activerules as ar
+    >>> issubclass(ar.RuleError, ar.ActiveRulesError), issubclass(ar.NoRuleError, ar.ActiveRulesError)
+    (True, True)
+    """
 
 
 class ActivityError(ActiveRulesError, TypeError):
-    """An annotation that does not fit its primal (e.g. ``Active`` of an array)."""
+    """An annotation that does not fit its primal (e.g. ``Active`` of an array).
+
+    >>> import numpy as np, activerules as ar
+    >>> try:
+    ...     ar.Duplicated(2.0, 0.0)
+    ... except ar.ActivityError as e:
+    ...     print(e)
+    Duplicated(float, ...): numbers are immutable: use Active(x) (its derivative is returned) or Const(x)
+    """
 
 
 class RuleError(ActiveRulesError):
     """A rule broke the calling convention: wrong number, shape or dtype of cotangents,
     or it raised during the reverse sweep. The message names the rule, the function
-    and the activity tuple."""
+    and the activity tuple.
+
+    >>> import numpy as np, activerules as ar
+    >>> @ar.primitive
+    ... def halve(x):
+    ...     return x / 2
+    >>> @ar.rrule(halve)
+    ... def _halve(x):
+    ...     return x / 2, lambda g: g / 2          # a bare array, not a tuple
+    >>> try:
+    ...     ar.gradient(lambda x: halve(x).sum(), np.ones(2))
+    ... except ar.RuleError as e:
+    ...     print("wrap it: `return (dx,)`" in str(e))
+    True
+    """
 
 
 def _primal_type(val: Any) -> type:
@@ -116,7 +143,12 @@ def _check_shadow(name: str, val: Any, dval: Any) -> None:
 
 class Annotation:
     """Common base of the activity states; as a rule pattern it matches Const,
-    Active, Duplicated and DuplicatedNoNeed (not the batch states)."""
+    Active, Duplicated and DuplicatedNoNeed (not the batch states).
+
+    >>> import numpy as np, activerules as ar
+    >>> isinstance(ar.Const(1.0), ar.Annotation), isinstance(ar.Duplicated(np.ones(2), np.zeros(2)), ar.Annotation)
+    (True, True)
+    """
 
     __faithful__ = True  # the parametric __instancecheck__ only looks at type(x)
     val: Any
@@ -188,7 +220,14 @@ def set_shadow(ann: Any, value: Any) -> None:
 
 @parametric
 class Const(Annotation):
-    """A value no derivative is wanted for: ``Const(t)``."""
+    """A value no derivative is wanted for: ``Const(t)``.
+
+    >>> import numpy as np, activerules as ar
+    >>> ar.autodiff(lambda x, y: (x * y).sum(), ar.Duplicated(np.ones(2), np.zeros(2)), ar.Const(np.arange(2.0)))
+    (None, None)
+    >>> ar.Const(3.0).val
+    3.0
+    """
 
     def __init__(self, val: Any) -> None:
         self.val = val
@@ -201,7 +240,13 @@ class Const(Annotation):
 @parametric
 class Active(Annotation):
     """An immutable value (float, complex, NumPy scalar, tuple of those) whose
-    cotangent the rule *returns* from ``reverse``: ``Active(2.0)``."""
+    cotangent the rule *returns* from ``reverse``: ``Active(2.0)``.
+
+    >>> import numpy as np, activerules as ar
+    >>> ds, dx = ar.autodiff(lambda s, x: (s * x).sum(), ar.Active(2.0), ar.Const(np.array([1.0, 3.0])))
+    >>> float(ds), dx                        # the derivative is returned, not accumulated
+    (4.0, None)
+    """
 
     def __init__(self, val: Any) -> None:
         if isinstance(val, np.ndarray) or _is_mutable_array(val):
@@ -222,7 +267,15 @@ class Active(Annotation):
 class Duplicated(Annotation):
     """A mutable array with a shadow of the same shape and dtype; the rule
     accumulates (``+=``) the cotangent into ``dval`` in place:
-    ``Duplicated(x, np.zeros_like(x))``."""
+    ``Duplicated(x, np.zeros_like(x))``.
+
+    >>> import numpy as np, activerules as ar
+    >>> x, dx = np.array([1.0, 3.0]), np.zeros(2)
+    >>> ar.autodiff(lambda x: (x ** 2).sum(), ar.Duplicated(x, dx))
+    (None,)
+    >>> dx                                   # the derivative, accumulated into the shadow
+    array([2., 6.])
+    """
 
     def __init__(self, val: Any, dval: Any) -> None:
         name = type(self).__name__.split("[")[0]
@@ -248,13 +301,27 @@ class Duplicated(Annotation):
 @parametric
 class DuplicatedNoNeed(Duplicated):
     """As :class:`Duplicated`, but the argument's own value after the call is not
-    needed (Enzyme: reads of it become undefined)."""
+    needed (Enzyme: reads of it become undefined).
+
+    >>> import numpy as np, activerules as ar
+    >>> dx = np.zeros(2)
+    >>> ar.autodiff(lambda x: (x ** 2).sum(), ar.DuplicatedNoNeed(np.array([1.0, 3.0]), dx))
+    (None,)
+    >>> dx
+    array([2., 6.])
+    """
 
 
 @parametric
 class BatchDuplicated(Annotation):
     """A mutable array with ``width`` shadows: ``width`` VJPs in one sweep:
-    ``BatchDuplicated(x, (dx1, dx2, dx3))``."""
+    ``BatchDuplicated(x, (dx1, dx2, dx3))``.
+
+    >>> import numpy as np, activerules as ar
+    >>> lanes = (np.zeros(2), np.zeros(2))
+    >>> ar.BatchDuplicated(np.ones(2), lanes).width
+    2
+    """
 
     def __init__(self, val: Any, dvals: Any) -> None:
         name = type(self).__name__.split("[")[0]
@@ -289,7 +356,13 @@ class BatchDuplicated(Annotation):
 
 @parametric
 class BatchDuplicatedNoNeed(BatchDuplicated):
-    """Both :class:`BatchDuplicated` and NoNeed."""
+    """Both :class:`BatchDuplicated` and NoNeed.
+
+    >>> import numpy as np, activerules as ar
+    >>> ann = ar.BatchDuplicatedNoNeed(np.ones(2), (np.zeros(2), np.zeros(2), np.zeros(2)))
+    >>> ann.width, isinstance(ann, ar.BatchDuplicated)
+    (3, True)
+    """
 
 
 BATCH_STATES = (BatchDuplicated, BatchDuplicatedNoNeed)
@@ -335,6 +408,11 @@ class RevConfig:
     ``needs_primal``: whether the primal output must be returned (else ``None`` is fine);
     ``width``: number of batch lanes; ``overwritten``: per argument, whether it may be
     modified between forward and reverse (informational: the engine preserves values).
+
+    >>> import activerules as ar
+    >>> cfg = ar.RevConfig((ar.Duplicated, ar.Const), needs_primal=False)
+    >>> cfg.activities[0] is ar.Duplicated, cfg.needs_primal, cfg.width
+    (True, False, 1)
     """
 
     activities: tuple[type, ...]

@@ -29,10 +29,12 @@ from ..activity import (
     Const,
     Duplicated,
     RevConfig,
+    RuleError,
     annotate,
     base_state,
 )
 from ..dispatch import ARRAY, SCALAR, check_call, kind_of
+from ..dispatch.rule_registry import mutating_rrule_message
 
 __all__ = ["host_value", "half_of", "narrow", "HALF", "zeros_like", "kinds_of", "activities", "forward", "Pending", "vjp", "SecondOrderError",
            "second_order_error"]
@@ -201,13 +203,17 @@ def _shadow(val: np.ndarray, seed: Any, buffer: np.ndarray | None) -> np.ndarray
 
 def forward(fn: Any, registry: Any, acts: tuple[type, ...], kinds: tuple[str, ...], vals: Sequence[Any],
             kwargs: dict[str, Any], *, needs_primal: bool = True,
-            width: int | None = None) -> tuple[Any, Pending]:
+            width: int | None = None, mutates: Sequence[int] = ()) -> tuple[Any, Pending]:
     """Run the rule that ``registry`` resolves for ``fn`` at ``acts`` forward on the host
-    values ``vals`` (mutating those the rule mutates). With every argument Const the
-    function itself runs and nothing is resolved. Returns ``(primal_out, pending)``."""
+    values ``vals`` (mutating those the rule mutates: ``mutates``, where an all-active
+    rrule is refused, as the registry refuses one for a mutating primitive). With every
+    argument Const the function itself runs and nothing is resolved. Returns
+    ``(primal_out, pending)``."""
     if all(a is Const for a in acts):
         return fn(*vals, **kwargs), Pending(acts, [], None, width)
     res = registry.resolve(fn, acts, kinds)
+    if mutates and res.entry.form == "rrule":
+        raise RuleError(mutating_rrule_message(f"{res.label} (mutates={tuple(mutates)})", fn, tuple(mutates)))
     if res.entry.params is not None:  # parameters the rule does not implement are refused by name
         check_call(res.entry, fn, tuple(vals), kwargs, tuple(base_state(a) is not Const for a in acts))
     w = 1 if width is None else width
@@ -226,5 +232,6 @@ def vjp(fn: Any, registry: Any, acts: tuple[type, ...], kinds: tuple[str, ...], 
     the forward at backward time (JAX, autograd). ``vals`` are not modified: the
     arguments in ``seeds`` (the mutated ones) are copied before the call."""
     vals = [np.array(v, copy=True) if seeds and i in seeds else v for i, v in enumerate(vals)]
-    _, pending = forward(fn, registry, acts, kinds, vals, kwargs, needs_primal=False, width=width)
+    _, pending = forward(fn, registry, acts, kinds, vals, kwargs, needs_primal=False, width=width,
+                         mutates=tuple(seeds or ()))
     return pending.reverse(dret, seeds)

@@ -145,7 +145,8 @@ class Call:
         vals = [np.array(v, copy=True) if i in self.mutates else v for i, v in enumerate(vals)]
         args = self.full(vals)
         kinds, acts = self.activities(args, wanted, None)
-        y, pending = _bridge.forward(self.fn, self.registry, acts, kinds, args, self.kwargs)
+        y, pending = _bridge.forward(self.fn, self.registry, acts, kinds, args, self.kwargs,
+                                     mutates=self.mutates)
         out = self._mutated(vals) if self.mutates else y
         return out, PENDING.put(pending)
 

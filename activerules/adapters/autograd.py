@@ -50,6 +50,13 @@ def to_autograd(fn: Callable[..., Any], *, mutates: Sequence[int] = (),
     ``None``); the primitive returns their new values instead (a tuple if several) and
     leaves its inputs alone. Keyword arguments pass through and are never
     differentiated. ``registry``: where rules are looked up (default ``ar.registry``).
+
+    >>> import autograd, numpy as np
+    >>> from activerules.adapters import to_autograd
+    >>> sin = to_autograd(np.sin)                  # np.sin's rule becomes its VJP
+    >>> g = autograd.grad(lambda x: sin(x).sum())(np.array([0.0, 1.0]))
+    >>> bool(np.allclose(g, np.cos([0.0, 1.0])))
+    True
     """
     from autograd.extend import defvjp_argnums, primitive
 
@@ -72,7 +79,7 @@ def to_autograd(fn: Callable[..., Any], *, mutates: Sequence[int] = (),
             y = fn(*vals, **kwargs)
         else:
             _, kinds, acts = setup(vals, request)
-            y, pending = _bridge.forward(fn, registry, acts, kinds, vals, kwargs)
+            y, pending = _bridge.forward(fn, registry, acts, kinds, vals, kwargs, mutates=mutated)
         half = _bridge.half_of([a.dtype for a in args if isinstance(a, np.ndarray | np.generic)])
         y = tuple(_bridge.narrow(v, half) for v in y) if isinstance(y, tuple) else _bridge.narrow(y, half)
         out = y if not mutated else tuple(vals[i] for i in mutated)

@@ -91,6 +91,13 @@ def to_jax(fn: Callable[..., Any], *, out_shape: Any = None, mutates: Sequence[i
     on the whole, all-gathered arrays and the outputs are replicated. Inside a
     ``shard_map`` the rule always runs on the local blocks.
     ``registry``: where rules are looked up (default ``ar.registry``).
+
+    >>> import jax, jax.numpy as jnp, numpy as np
+    >>> from activerules.adapters import to_jax
+    >>> sin = to_jax(np.sin)                       # np.sin's rule becomes its VJP
+    >>> g = jax.grad(lambda x: sin(x).sum())(jnp.array([0.0, 1.0]))
+    >>> bool(np.allclose(g, np.cos([0.0, 1.0])))
+    True
     """
     if not (partition is None or partition == "elementwise" or callable(partition)
             or isinstance(partition, _jax_shard.Batched)):

@@ -15,7 +15,12 @@ __all__ = ["unbatched_activities", "lanes"]
 
 
 def unbatched_activities(activities: tuple[type, ...]) -> tuple[type, ...]:
-    """The width-1 request each lane makes: BatchDuplicated → Duplicated."""
+    """The width-1 request each lane makes: BatchDuplicated → Duplicated.
+
+    >>> from activerules.activity import BatchDuplicated, Const
+    >>> [a.__name__ for a in unbatched_activities((BatchDuplicated, Const))]
+    ['Duplicated', 'Const']
+    """
     return tuple(
         (DuplicatedNoNeed if issubclass(a, BatchDuplicatedNoNeed) else Duplicated) if is_batch(a) else a
         for a in activities)
@@ -23,7 +28,19 @@ def unbatched_activities(activities: tuple[type, ...]) -> tuple[type, ...]:
 
 def lanes(rule: Callable[..., Any], activities: tuple[type, ...]) -> Callable[..., Any]:
     """Wrap a width-1 ``rule`` (written for ``unbatched_activities(activities)``)
-    so it serves the batch request ``activities``."""
+    so it serves the batch request ``activities``.
+
+    >>> import numpy as np
+    >>> from activerules.activity import BatchDuplicated, RevConfig
+    >>> def double(cfg, x):
+    ...     def reverse(g):
+    ...         x.dval += 2 * g
+    ...     return 2 * x.val, reverse
+    >>> x = BatchDuplicated(np.ones(2), (np.zeros(2), np.zeros(2)))
+    >>> y, reverse = lanes(double, (BatchDuplicated,))(RevConfig((BatchDuplicated,), width=2), x)
+    >>> reverse((np.ones(2), np.full(2, 3.0))); x.dvals
+    (array([2., 2.]), array([6., 6.]))
+    """
     inner_acts = unbatched_activities(activities)
     batch_pos = tuple(i for i, a in enumerate(activities) if is_batch(a))
 

@@ -65,7 +65,11 @@ def _is_differentiable_dtype(dtype: np.dtype) -> bool:
 
 
 def zero_cotangent(val: Any) -> Any:
-    """The zero cotangent of an immutable primal (0.0, 0j, a NumPy scalar, a tuple)."""
+    """The zero cotangent of an immutable primal (0.0, 0j, a NumPy scalar, a tuple).
+
+    >>> zero_cotangent((2.0, 1j))
+    (0.0, 0j)
+    """
     if isinstance(val, tuple):
         return tuple(zero_cotangent(v) for v in val)
     if isinstance(val, np.generic):
@@ -74,7 +78,15 @@ def zero_cotangent(val: Any) -> Any:
 
 
 def check_active(label: str, index: int, cot: Any, val: Any) -> Any:
-    """Check the cotangent returned for an Active argument; return it."""
+    """Check the cotangent returned for an Active argument; return it.
+
+    >>> check_active("rule", 0, 1.5, 2.0)
+    1.5
+    >>> check_active("rule", 0, np.ones(2), 2.0)
+    Traceback (most recent call last):
+    ...
+    activerules.activity.RuleError: rule: argument 0 is an Active scalar; its cotangent must be a scalar, got shape (2,)
+    """
     t = type(cot)
     if (t is float or t is np.float64) and type(val) is not tuple:  # a real scalar: valid for any scalar
         return cot
@@ -93,7 +105,15 @@ def check_active(label: str, index: int, cot: Any, val: Any) -> Any:
 
 def check_duplicated(label: str, index: int, cot: Any, shadow: Any) -> Any:
     """Check a cotangent against the shadow it will be added to; return it as an
-    array (or ``None`` when the primal is integer or boolean: no cotangent)."""
+    array (or ``None`` when the primal is integer or boolean: no cotangent).
+
+    >>> check_duplicated("rule", 0, [1.0, 2.0], np.zeros(2))
+    array([1., 2.])
+    >>> check_duplicated("rule", 0, np.ones(3), np.zeros(2))
+    Traceback (most recent call last):
+    ...
+    activerules.activity.RuleError: rule: argument 0: cotangent has shape (3,), the argument has shape (2,); ...
+    """
     if isinstance(shadow, list | tuple):
         if not isinstance(cot, (list, tuple)) or len(cot) != len(shadow):
             raise RuleError(f"{label}: argument {index} is a sequence of {len(shadow)} arrays; its "
@@ -121,7 +141,12 @@ def check_duplicated(label: str, index: int, cot: Any, shadow: Any) -> Any:
 
 
 def accumulate(shadow: Any, cot: Any) -> None:
-    """``shadow += cot`` in place (elementwise for a sequence of shadows)."""
+    """``shadow += cot`` in place (elementwise for a sequence of shadows).
+
+    >>> shadow = np.zeros(2)
+    >>> accumulate(shadow, np.ones(2)); accumulate(shadow, None); shadow
+    array([1., 1.])
+    """
     if cot is None:
         return
     if isinstance(shadow, list | tuple):
@@ -136,7 +161,11 @@ def accumulate(shadow: Any, cot: Any) -> None:
 
 def returned_pair_message(label: str, out: Any, second: str) -> str:
     """The error for a rule (``second="reverse"``) or rrule (``"pullback"``) that did not
-    return ``(output, reverse)``."""
+    return ``(output, reverse)``.
+
+    >>> returned_pair_message("rrule `_sin`", np.ones(2), "pullback")[:64]
+    'rrule `_sin`: a rule must return a pair (output, pullback), got '
+    """
     if type(out) is tuple and len(out) == 2:
         got = f"a pair whose second item is a {type(out[1]).__name__}, not a function"
     else:
@@ -146,13 +175,22 @@ def returned_pair_message(label: str, out: Any, second: str) -> str:
             "cotangents")
 
 
-def cotangent_tuple_message(label: str, cots: Any, n: int, who: str) -> str:
-    """The error for a reverse/pullback that did not return one cotangent per argument."""
+def cotangent_tuple_message(label: str, cots: Any, n: int | None, who: str) -> str:
+    """The error for a reverse/pullback that did not return one cotangent per argument
+    (``n``: the number of arguments, ``None`` where the caller does not know it).
+
+    >>> cotangent_tuple_message("rrule `_sin`", np.ones(2), 1, "the pullback")[-43:]
+    'got a bare ndarray; wrap it: `return (dx,)`'
+    """
+    tuple_of = "a tuple of cotangents" if n is None else f"a tuple of {n} cotangents"
     if isinstance(cots, (tuple, list)):
-        return (f"{label}: {who} must return a tuple of {n} cotangents (one per argument, None "
+        return (f"{label}: {who} must return {tuple_of} (one per argument, None "
                 f"for a zero one), got {len(cots)}")
-    fix = "`return (dx,)`" if n == 1 else "`return (dx, None, ...)`, one entry per argument"
-    return (f"{label}: {who} must return a tuple of {n} cotangents (one per argument, None for a "
+    if n is None:
+        fix = "`return (dx,)` for one argument, `return (dx, None, ...)` with one entry per argument"
+    else:
+        fix = "`return (dx,)`" if n == 1 else "`return (dx, None, ...)`, one entry per argument"
+    return (f"{label}: {who} must return {tuple_of} (one per argument, None for a "
             f"zero one), got a bare {type(cots).__name__}; wrap it: {fix}")
 
 
@@ -171,6 +209,13 @@ def lift_rrule(rrule: Callable[..., Any], activities: tuple[type, ...], label: s
     """Turn ``rrule`` into an activity rule for the request ``activities``.
 
     ``label`` names the rule, the function and the activity tuple in errors.
+
+    >>> from activerules.activity import Duplicated, RevConfig
+    >>> rule = lift_rrule(lambda x: (np.sin(x), lambda g: (g * np.cos(x),)), (Duplicated,), "sin")
+    >>> x = Duplicated(np.zeros(2), np.zeros(2))
+    >>> y, reverse = rule(RevConfig((Duplicated,)), x)
+    >>> reverse(np.ones(2)); x.dval                  # accumulated into the shadow
+    array([1., 1.])
     """
     codes = tuple(_code(a) for a in activities)
     batch = _BATCH in codes

@@ -59,6 +59,14 @@ def to_torch(fn: Callable[..., Any], *, mutates: Sequence[int] = (), registry: A
     mutated tensor, or a tuple of them). Keyword arguments pass through to ``fn`` and
     are never differentiated. ``registry``: where rules are looked up (default
     ``ar.registry``).
+
+    >>> import numpy as np, torch
+    >>> from activerules.adapters import to_torch
+    >>> sin = to_torch(np.sin)                     # np.sin's rule becomes its backward
+    >>> x = torch.tensor([0.0, 1.0], dtype=torch.float64, requires_grad=True)
+    >>> sin(x).sum().backward()
+    >>> bool(torch.allclose(x.grad, torch.cos(x.detach())))
+    True
     """
     import torch
 
@@ -230,7 +238,7 @@ def _make_function(fn: Callable[..., Any], registry: Any, mutates: tuple[int, ..
             acts = _bridge.activities(kinds, wanted, mutates)
         else:
             acts = _bridge.activities(kinds, wanted, ())  # all Const: the function itself runs
-        y, pending = _bridge.forward(fn, registry, acts, kinds, vals, options.kwargs)
+        y, pending = _bridge.forward(fn, registry, acts, kinds, vals, options.kwargs, mutates=mutates)
         ctx.pending, ctx.wanted, ctx.device = pending, leaf_wanted, _device(args)
         ctx.like = [a if isinstance(a, torch.Tensor) else None for a in args]
         if mutates:

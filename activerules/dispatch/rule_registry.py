@@ -30,7 +30,7 @@ from .params import parse_params
 from .plumbing import Ambiguous, PatternTable
 from .resolution import Resolution, RuleEntry, format_activities, function_name
 
-__all__ = ["RuleRegistry", "Sample", "PRIMITIVE_MARK", "MUTATES_MARK", "is_primitive"]
+__all__ = ["RuleRegistry", "Sample", "PRIMITIVE_MARK", "MUTATES_MARK", "is_primitive", "mutating_rrule_message"]
 
 _PLUGIN_GROUP = "activerules.rules"  # plugins.ENTRY_POINT_GROUP (plugins imports the dispatch layer)
 
@@ -91,6 +91,21 @@ class _Miss:
         self.error = error
         self.message = message
         self.candidates = candidates
+
+
+def mutating_rrule_message(where: str, fn: Any, mutated: tuple[int, ...]) -> str:
+    """Why an all-active rrule cannot serve ``fn``, which writes into ``mutated``, and the fix.
+
+    >>> mutating_rrule_message("@ar.rrule(scale_)", print, (0,))[:60]
+    '@ar.rrule(scale_): the function writes into argument(s) 0, a'
+    """
+    return (f"{where}: the function writes into argument(s) {', '.join(map(str, mutated))}, and an "
+            "all-active rrule cannot express that: its pullback's cotangents are added (+=) into "
+            "the shadows, while a mutated argument's shadow must end as the cotangent of its value "
+            f"before the call. Write an activity rule, @ar.rule({function_name(fn)}, ar.Annotation, "
+            "...), whose reverse reads the mutated argument's shadow (the cotangent of its value "
+            "after the call) and replaces it (see 'A rule that mutates an argument' in "
+            "docs/writing-rules.md)")
 
 
 class RuleRegistry:
@@ -194,14 +209,7 @@ class RuleRegistry:
         self._check_primitive(fn, f"@ar.rrule({function_name(fn)})")
         mutated = tuple(getattr(fn, MUTATES_MARK, ()) or ())
         if mutated:
-            raise RegistrationError(
-                f"@ar.rrule({function_name(fn)}): the function writes into argument(s) "
-                f"{', '.join(map(str, mutated))}, and an all-active rrule cannot express that: its "
-                "pullback's cotangents are added (+=) into the shadows, while a mutated argument's "
-                "shadow must end as the cotangent of its value before the call. Write an activity "
-                f"rule, @ar.rule({function_name(fn)}, ar.Annotation, ...), whose reverse reads the "
-                "mutated argument's shadow (the cotangent of its value after the call) and replaces "
-                "it (see 'A rule that mutates an argument' in docs/writing-rules.md)")
+            raise RegistrationError(mutating_rrule_message(f"@ar.rrule({function_name(fn)})", fn, mutated))
 
         def register(impl: F) -> F:
             with self._lock:

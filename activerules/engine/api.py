@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from ..activity import Active, ActiveRulesError, ActivityError, BatchDuplicated, Const, Duplicated
+from ..dispatch import MUTATES_MARK
 from .tape import Cell, Tape, layout_of
 from .tape import _acquire as _lock_array
 from .tape import _release as _unlock_array
@@ -980,7 +981,8 @@ def _argnums(argnums: Any, n: int) -> tuple[int, ...]:
 def primitive(fn: F | None = None, *, mutates: Sequence[int] = ()) -> Any:
     """Mark ``fn`` so the engine calls its registered rule (``ar.rule`` /
     ``ar.rrule`` keyed by the decorated function) instead of tracing its body.
-    ``mutates`` lists the positional arguments the function writes into.
+    ``mutates`` lists the positional arguments the function writes into (its rule
+    must then be an ``ar.rule``: ``ar.rrule`` raises ``RegistrationError``).
     Outside a differentiation a call costs one check.
 
     >>> import numpy as np, activerules as ar
@@ -1005,6 +1007,7 @@ def primitive(fn: F | None = None, *, mutates: Sequence[int] = ()) -> Any:
                         return record(wrapper, args, kwargs, mut)
             return fn(*args, **kwargs)
         setattr(wrapper, PRIMITIVE_MARK, True)
+        setattr(wrapper, MUTATES_MARK, mut)  # the registry refuses an rrule for a mutating one
         return wrapper  # type: ignore[return-value]
 
     return decorate(fn) if fn is not None else decorate

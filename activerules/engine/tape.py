@@ -26,7 +26,13 @@ from typing import Any, Callable, NoReturn
 import numpy as np
 
 from ..activity import DONATE_MIN, ActiveRulesError, RuleError, ShadowRebindError, donating
-from ..adapters.rrule import Thunk, check_active, check_duplicated
+from ..adapters.rrule import (
+    Thunk,
+    check_active,
+    check_duplicated,
+    cotangent_tuple_message,
+    returned_pair_message,
+)
 from ..dispatch.resolution import _check_returned
 
 __all__ = ["Cell", "Entry", "Tape", "MutationError", "UntrackedWriteError", "lanes_map"]
@@ -34,11 +40,36 @@ __all__ = ["Cell", "Entry", "Tape", "MutationError", "UntrackedWriteError", "lan
 
 class MutationError(ActiveRulesError, RuntimeError):
     """A value the reverse sweep needs was modified behind the engine's back
-    (through an untracked alias such as the caller's own array)."""
+    (through an untracked alias such as the caller's own array).
+
+    >>> import numpy as np, activerules as ar
+    >>> x = np.array([1.0, 2.0])
+    >>> alias = x[:]                          # a view of the caller's array, made beforehand
+    >>> def f(a):
+    ...     alias[0] = 100.0                  # a write the engine cannot see
+    ...     return (a * a).sum()
+    >>> try:
+    ...     ar.autodiff(f, ar.Duplicated(x, np.zeros(2)))
+    ... except ar.MutationError as e:
+    ...     print("copy()" in str(e))
+    True
+    """
 
 
 class UntrackedWriteError(ActiveRulesError, TypeError):
-    """An active value was converted to, or written into, a plain NumPy array."""
+    """An active value was converted to, or written into, a plain NumPy array.
+
+    >>> import numpy as np, activerules as ar
+    >>> def f(x):
+    ...     out = np.zeros(2)                 # a plain array: use np.zeros_like(x)
+    ...     out[:] = x
+    ...     return out.sum()
+    >>> try:
+    ...     ar.gradient(f, np.ones(2))
+    ... except ar.UntrackedWriteError as e:
+    ...     print("np.zeros_like(x)" in str(e))
+    True
+    """
 
 
 # Arrays made read-only by live tapes: id -> [array, count, was writeable]. Tapes of
@@ -423,7 +454,7 @@ def _reverse_entry(entry: Entry, width: int) -> None:
         cots = reverse(dret)
     except Exception as e:
         _undo(fresh, saved, width)
-        _raise_failure(label, e)
+        _raise_failure(label, e, reverse)
     for real, tmp in scratch:
         if width:
             for r, t in zip(real, tmp):
@@ -505,7 +536,7 @@ def _reverse_rule(entry: Entry) -> None:
             if "fresh" in vars(ann):
                 del ann.fresh
         _undo(fresh, saved, 0)
-        _raise_failure(label, e)
+        _raise_failure(label, e, reverse)
     for real, tmp in scratch:
         real += tmp
     if cots is not None:
@@ -525,8 +556,11 @@ def _call(reverse: Any, dret: Any, released: bool) -> Any:
     return reverse(dret)
 
 
-def _raise_failure(label: str, e: Exception) -> NoReturn:
-    """Raise the RuleError for a rule whose reverse raised ``e`` (``e`` itself if it is one)."""
+def _raise_failure(label: str, e: Exception, reverse: Any = None, lifted: bool = False) -> NoReturn:
+    """Raise the RuleError for a rule whose reverse raised ``e`` (``e`` itself if it is one);
+    ``reverse`` not a function: the rule returned ``(y, something else)``."""
+    if reverse is not None and not callable(reverse):
+        raise RuleError(returned_pair_message(label, (None, reverse), "pullback" if lifted else "reverse")) from e
     if isinstance(e, RuleError):
         if type(e) is ShadowRebindError:  # raised by the annotation, which knows no rule
             raise RuleError(f"{label}: {e}") from e
@@ -597,7 +631,7 @@ def _reverse_lanes(reverse: Any, binds: list[Any], dret: Any, label: str, width:
         try:
             per_lane.append(reverse(dret[k]))
         except Exception as e:
-            _raise_failure(label, e)
+            _raise_failure(label, e, reverse)
     for i, _kind, cell, _ in binds:
         lanes = [None if c is None else c[i] for c in per_lane]
         if all(c is None for c in lanes):
@@ -616,13 +650,12 @@ def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out:
     try:
         cots = _call(pullback, dret, spare is not None)
     except Exception as e:
-        _raise_failure(label, e)
+        _raise_failure(label, e, pullback, True)
     n_args = len(cots) if isinstance(cots, (tuple, list)) else -1
     ready: list[Any] = []
     for i, kind, cell, view in binds:
         if i >= n_args:
-            raise RuleError(f"{label}: the pullback must return a tuple with one cotangent per "
-                            f"argument, got {type(cots).__name__} of {max(n_args, 0)}")
+            raise RuleError(cotangent_tuple_message(label, cots, None, "the pullback"))
         c = cots[i]
         if c is None:
             continue

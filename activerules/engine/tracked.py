@@ -36,7 +36,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig
+from ..activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig, RuleError
+from ..adapters.rrule import returned_pair_message
 from ..dispatch import ARRAY as ARRAY_KIND
 from ..dispatch import (
     KEYWORD_ALIASES,
@@ -199,7 +200,17 @@ class _Ops:
 
 
 class TrackedScalar(_Ops):
-    """An active number (the result of a reduction or of indexing one element)."""
+    """An active number (the result of a reduction or of indexing one element).
+
+    >>> import numpy as np, activerules as ar
+    >>> def f(x):
+    ...     s = x.sum()
+    ...     print(type(s).__name__)
+    ...     return s * s
+    >>> ar.gradient(f, np.array([1.0, 2.0]))
+    TrackedScalar
+    array([6., 6.])
+    """
 
     __slots__ = ("_v", "_cell", "_tape")
 
@@ -254,6 +265,14 @@ class Tracked(_Ops):
     assignment, views, NumPy functions and the read-only attributes; its
     values cannot be taken out as a plain ndarray (that would lose the
     derivative), which is also what makes untracked writes impossible.
+
+    >>> import numpy as np, activerules as ar
+    >>> def f(x):
+    ...     print(type(x).__name__, x.shape)
+    ...     return (x ** 2).sum()
+    >>> ar.gradient(f, np.array([1.0, 2.0]))
+    Tracked (2,)
+    array([2., 4.])
     """
 
     __slots__ = ("_a", "_cell", "_tape", "_root", "_view", "_views", "_pinned", "__weakref__")
@@ -1034,11 +1053,15 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         before.append(_rc(e[1]))
         before.append(_rc(e[3]))
     if lifted:
-        y, reverse = entry.impl(*vals, **kwargs)
+        pair = entry.impl(*vals, **kwargs)
     elif mode >= DIRECT:  # DIRECT or TRUSTED: the engine calls the rule itself
-        y, reverse = entry.impl(cfg, *anns, **kwargs)
+        pair = entry.impl(cfg, *anns, **kwargs)
     else:
-        y, reverse = res.call(cfg, *anns, **kwargs)
+        pair = res.call(cfg, *anns, **kwargs)
+    if type(pair) is not tuple or len(pair) != 2:  # a rule that returned only its output
+        raise RuleError(returned_pair_message(res.label, pair, "pullback" if lifted else "reverse"))
+    y, reverse = pair
+    del pair  # the reference counts below must not see it
     if arrays:
         k = 0
         for e in arrays:

@@ -64,3 +64,18 @@ def test_an_rrule_for_an_in_place_function_is_refused():
     with pytest.raises(RegistrationError, match=r"writes into argument\(s\) 0.*@ar\.rule\("):
         reg.rrule(scale_)(lambda x, s: (None, lambda g: (g * s, 0.0)))
     reg.rule(scale_, ar.Annotation, ar.Annotation)(lambda cfg, x, s: (None, lambda g: None))  # fine
+
+
+def test_an_rrule_on_an_in_place_primitive_is_refused():
+    # ar.primitive(mutates=...) marks the function, so the registry refuses an rrule
+    # (which would give a wrong gradient: [1, 1, 1, 1] instead of [2, 2, 2, 2] here)
+    @ar.primitive(mutates=(0,))
+    def scale_inplace(x, s):
+        x *= s
+
+    with pytest.raises(RegistrationError, match=r"scale_inplace.*writes into argument\(s\) 0.*@ar\.rule\("):
+        @ar.rrule(scale_inplace)
+        def _scale(x, s):
+            x *= s
+            return None, lambda g: (g * s, 0.0)
+    assert not ar.registry.has_rules(scale_inplace)
