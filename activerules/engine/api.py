@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from ..activity import Active, ActiveRulesError, ActivityError, BatchDuplicated, Const, Duplicated
-from .tape import Cell, Tape, layout_of
+from .tape import Cell, Tape, UntrackedWriteError, layout_of
 from .tape import _acquire as _lock_array
 from .tape import _release as _unlock_array
 from .tracked import (
@@ -164,14 +164,21 @@ def sequence_constructors() -> Iterator[None]:
 class _Run:
     """One forward pass: the tape, the stand-ins and where derivatives will land."""
 
-    def __init__(self, width: int) -> None:
-        self.tape = Tape(width)
+    def __init__(self, width: int, retry: bool = False) -> None:
+        # retry: the second run of :func:`_forward` (the first one wrote into an array the
+        # engine held read-only, or an active value into a caller's constant array)
+        self.retry = retry
+        self.tape = Tape(width, copy_consts=retry)
         self.call_args: list[Any] = []
         self.cells: list[Any] = []  # per argument: its cell(s) if differentiated, else None
         self.copy_back: list[tuple[Tracked, np.ndarray, np.ndarray]] = []
         self.shadow_back: list[tuple[np.ndarray, np.ndarray]] = []  # (inner, the caller's shadow)
-        # the caller's undifferentiated arrays, read-only while f runs (gradient, vjp)
+        # the caller's undifferentiated arrays, read-only while f runs
         self.held: list[np.ndarray] = []
+        # what the failed forward had: the caller's constant arrays held, arrays locked
+        self.had = (False, False)
+        # (the caller's constant array, what f was given for it) on a retry of autodiff
+        self.const_back: list[tuple[np.ndarray, Any]] = []
         self.shadows: list[Any] = []  # the caller's shadows (autodiff), restored on failure
 
     def add_array(self, arr: Any, shadow: Any, where: str = "argument", batch: bool = False) -> None:
@@ -261,6 +268,7 @@ class _Run:
         try:
             result = f(*self.call_args)
         except BaseException:
+            self.had = (bool(self.held), bool(self.held or self.tape.locked))
             _forward_end(resume=True)
             self.release()
             self.finish(failed=True)
@@ -269,12 +277,27 @@ class _Run:
         self.release()
         return result
 
-    def hold(self, arr: np.ndarray) -> np.ndarray:
-        """Make the caller's constant array ``arr`` read-only until ``f`` returns: functional
-        entry points never change it (a copy per call would cost a pass over the data)."""
-        _lock_array(arr)
-        self.held.append(arr)
-        return arr
+    def hold(self, arr: np.ndarray, write_back: bool = False) -> Any:
+        """What ``f`` gets for the caller's constant array ``arr``. On a first run: ``arr``
+        itself, read-only until ``f`` returns (a copy per call would cost a pass over the
+        data), so that no run that fails, nor any of :func:`gradient` and :func:`vjp`
+        (functional), changes it. On a retry (:func:`_forward`): a private copy, a stand-in
+        with a scratch shadow if it is a float array (an active value may be written into
+        it: runtime activity), whose final values go back into ``arr`` if ``write_back``
+        (:func:`autodiff`) and the call succeeds."""
+        if not arr.flags.writeable:  # the caller's own read-only array: nothing to guard
+            return arr
+        if not self.retry:
+            _lock_array(arr)
+            self.held.append(arr)
+            return arr
+        own = arr.copy(order="K")
+        value: Any = own
+        if type(arr) is np.ndarray and arr.dtype.kind in "fc":
+            value = new_root(own, self.tape)
+        if write_back:
+            self.const_back.append((arr, value))
+        return value
 
     def release(self) -> None:
         for a in reversed(self.held):
@@ -286,9 +309,12 @@ class _Run:
         if the differentiation ``failed``: they keep their values)."""
         self.tape.unlock()
         if not failed:
+            for arr, v in self.const_back:
+                arr[...] = v._a if type(v) is Tracked else v
             for t, arr, own in self.copy_back:
                 if t._a is not own:  # the storage moved (copy-on-write): write the final values
                     arr[...] = t._a
+        self.const_back = []
         for t, _arr, own in self.copy_back:
             # Held by more than this run (the stand-in or a view of it escaped the function:
             # a global, a closure, the result): detached, its writes must not reach ``arr``.
@@ -469,25 +495,9 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     >>> dp
     {'w': array([2., 4.])}
     """
-    run = _Run(_width(args))
-    try:
-        for k, a in enumerate(args):
-            where = f"argument {k}"
-            _refuse_tracked(a, where)
-            if isinstance(a, BatchDuplicated):
-                _add_duplicated(run, k, a.val, tuple(a.dvals), where, batch=True)
-            elif isinstance(a, Duplicated):
-                _add_duplicated(run, k, a.val, a.dval, where)
-            elif isinstance(a, Active):
-                run.add_active(a.val, where)
-            else:
-                run.add_const(a.val if isinstance(a, Const) else a)
-        if run.copy_back:
-            _refuse_constant_aliases(run)
-    except BaseException:
-        run.tape.unlock()  # the arrays of the arguments before the bad one
-        raise
-    result = run.forward(f, sweep_follows=True)  # one pause of the collector for both
+    width = _width(args)
+    # one pause of the collector for the forward and the sweep
+    run, result = _forward(lambda retry: _autodiff_run(args, width, retry), f, sweep_follows=True)
     try:
         failed = True
         try:
@@ -501,6 +511,56 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
         _gc_resume()  # the tape is freed first
     derivs = tuple(_derivative(a, c, run.tape.width) for a, c in zip(args, run.cells))
     return (derivs, primal_of(result)) if with_primal else derivs
+
+
+def _autodiff_run(args: Sequence[Any], width: int, retry: bool) -> _Run:
+    """The run of :func:`autodiff` before its forward pass: its constant arrays are
+    held (:meth:`_Run.hold`), their final values written back on a retry."""
+    run = _Run(width, retry)
+    try:
+        for k, a in enumerate(args):
+            where = f"argument {k}"
+            _refuse_tracked(a, where)
+            if isinstance(a, BatchDuplicated):
+                _add_duplicated(run, k, a.val, tuple(a.dvals), where, batch=True)
+            elif isinstance(a, Duplicated):
+                _add_duplicated(run, k, a.val, a.dval, where)
+            elif isinstance(a, Active):
+                run.add_active(a.val, where)
+            else:
+                v = a.val if isinstance(a, Const) else a
+                run.add_const(run.hold(v, write_back=True) if isinstance(v, np.ndarray) else v)
+        if run.copy_back:
+            _refuse_constant_aliases(run)
+    except BaseException:
+        run.release()  # the arrays of the arguments before the bad one
+        run.tape.unlock()
+        raise
+    return run
+
+
+def _forward(make_run: Callable[[bool], _Run], f: Callable[..., Any],
+             sweep_follows: bool = False) -> tuple[_Run, Any]:
+    """The run ``make_run(False)`` and ``f``'s result on it. If ``f`` wrote into an array
+    the engine held read-only (the caller's constant array, a constant a rule's reverse
+    reads) or an active value into a caller's constant array, ``f`` runs again on
+    ``make_run(True)``: the caller's constant arrays given as private copies (float ones
+    as stand-ins with a scratch shadow, Enzyme's runtime activity), every rule given
+    copies of its untracked array arguments. NumPy cannot tell the engine of a write
+    into a plain array, so copy-on-write is not possible for them; copying them on every
+    call would cost a pass over the data. The first run changed no caller array: ``f``
+    runs twice only when it writes into a constant (its other side effects happen twice)."""
+    run = make_run(False)
+    try:
+        return run, run.forward(f, sweep_follows)
+    except (ValueError, UntrackedWriteError) as e:
+        # an active value into a held constant array (promoted on the retry), or a write
+        # into any array the engine locked
+        if not (run.had[0] if isinstance(e, UntrackedWriteError) else
+                run.had[1] and "read-only" in str(e)):
+            raise
+    run = make_run(True)
+    return run, run.forward(f, sweep_follows)
 
 
 def _add_duplicated(run: _Run, k: int, arr: Any, shadow: Any, where: str, batch: bool = False) -> None:
@@ -653,8 +713,7 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
     >>> pullback({"s": np.array([1.0, 2.0])})
     ({'w': array([3., 6.]), 'b': np.float64(3.0)},)
     """
-    run = _vjp_run(args, None)
-    result = run.forward(f)
+    run, result = _forward(lambda retry: _vjp_run(args, None, retry), f)
     try:
         if result is None:
             raise ActivityError("vjp: f returned None, so there is no output to pull back; return "
@@ -710,11 +769,11 @@ class _Pullback:
         self._run.tape.unlock()
 
 
-def _vjp_run(args: Sequence[Any], diff: Any) -> _Run:
+def _vjp_run(args: Sequence[Any], diff: Any, retry: bool = False) -> _Run:
     """The run of :func:`vjp` before its forward pass (``diff``: the positions to
     differentiate, every other argument constant, a leaf of them that cannot be
     differentiated an error; ``None``: decided per leaf as ``vjp`` says)."""
-    run = _Run(0)
+    run = _Run(0, retry)
     try:
         for k, a in enumerate(args):
             t = type(a)
@@ -932,8 +991,8 @@ def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] =
     if holomorphic:
         for k in nums:
             _refuse_real(args[k], f"argument {k}")
-    run = _vjp_run(args, nums)
-    result = run.forward(f, sweep_follows=True)  # one pause of the collector for both
+    # one pause of the collector for the forward and the sweep
+    run, result = _forward(lambda retry: _vjp_run(args, nums, retry), f, sweep_follows=True)
     try:
         try:
             _check_scalar_result(result, run.tape, "gradient", holomorphic)

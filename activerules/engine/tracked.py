@@ -992,6 +992,8 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         else:
             sig.append(t)
             if t is np.ndarray:
+                if tape.copy_consts and a.flags.writeable:  # the rule keeps a copy: never locked
+                    a = a.copy(order="K")
                 arrays.append((i, a, None, a.base))
             vals.append(a)
         i += 1
