@@ -164,19 +164,20 @@ def sequence_constructors() -> Iterator[None]:
 class _Run:
     """One forward pass: the tape, the stand-ins and where derivatives will land."""
 
-    def __init__(self, width: int, retry: bool = False) -> None:
-        # retry: the second run of :func:`_forward` (the first one wrote into an array the
-        # engine held read-only, or an active value into a caller's constant array)
+    def __init__(self, width: int, retry: int = 0) -> None:
+        # retry: a later run of :func:`_forward` (an earlier one wrote into an array the
+        # engine held read-only: COPIES, or an active value into a caller's constant
+        # array: PROMOTE)
         self.retry = retry
-        self.tape = Tape(width, copy_consts=retry)
+        self.tape = Tape(width, copy_consts=retry > 0)
         self.call_args: list[Any] = []
         self.cells: list[Any] = []  # per argument: its cell(s) if differentiated, else None
         self.copy_back: list[tuple[Tracked, np.ndarray, np.ndarray]] = []
         self.shadow_back: list[tuple[np.ndarray, np.ndarray]] = []  # (inner, the caller's shadow)
         # the caller's undifferentiated arrays, read-only while f runs
         self.held: list[np.ndarray] = []
-        # what the failed forward had: the caller's constant arrays held, arrays locked
-        self.had = (False, False)
+        self.consts = False  # the caller gave writable constant arrays (see hold)
+        self.locked = False  # the failed forward had locked arrays
         # (the caller's constant array, what f was given for it) on a retry of autodiff
         self.const_back: list[tuple[np.ndarray, Any]] = []
         self.shadows: list[Any] = []  # the caller's shadows (autodiff), restored on failure
@@ -268,7 +269,7 @@ class _Run:
         try:
             result = f(*self.call_args)
         except BaseException:
-            self.had = (bool(self.held), bool(self.held or self.tape.locked))
+            self.locked = bool(self.tape.locked)  # before finish unlocks
             _forward_end(resume=True)
             self.release()
             self.finish(failed=True)
@@ -281,19 +282,21 @@ class _Run:
         """What ``f`` gets for the caller's constant array ``arr``. On a first run: ``arr``
         itself, read-only until ``f`` returns (a copy per call would cost a pass over the
         data), so that no run that fails, nor any of :func:`gradient` and :func:`vjp`
-        (functional), changes it. On a retry (:func:`_forward`): a private copy, a stand-in
-        with a scratch shadow if it is a float array (an active value may be written into
-        it: runtime activity), whose final values go back into ``arr`` if ``write_back``
-        (:func:`autodiff`) and the call succeeds."""
+        (functional), changes it. On a retry (:func:`_forward`): a private copy (with
+        ``PROMOTE``, a stand-in with a scratch shadow if it is a float array: an active
+        value is written into it, Enzyme's runtime activity), whose final values go back
+        into ``arr`` if ``write_back`` (:func:`autodiff`) and the call succeeds.
+        """
         if not arr.flags.writeable:  # the caller's own read-only array: nothing to guard
             return arr
+        self.consts = True
         if not self.retry:
             _lock_array(arr)
             self.held.append(arr)
             return arr
         own = arr.copy(order="K")
         value: Any = own
-        if type(arr) is np.ndarray and arr.dtype.kind in "fc":
+        if self.retry == PROMOTE and type(arr) is np.ndarray and arr.dtype.kind in "fc":
             value = new_root(own, self.tape)
         if write_back:
             self.const_back.append((arr, value))
@@ -513,7 +516,7 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     return (derivs, primal_of(result)) if with_primal else derivs
 
 
-def _autodiff_run(args: Sequence[Any], width: int, retry: bool) -> _Run:
+def _autodiff_run(args: Sequence[Any], width: int, retry: int) -> _Run:
     """The run of :func:`autodiff` before its forward pass: its constant arrays are
     held (:meth:`_Run.hold`), their final values written back on a retry."""
     run = _Run(width, retry)
@@ -539,28 +542,37 @@ def _autodiff_run(args: Sequence[Any], width: int, retry: bool) -> _Run:
     return run
 
 
-def _forward(make_run: Callable[[bool], _Run], f: Callable[..., Any],
+#: Levels of :func:`_forward`'s runs after the first: every constant array copied;
+#: the caller's constant float arrays stand-ins too.
+COPIES, PROMOTE = 1, 2
+
+
+def _forward(make_run: Callable[[int], _Run], f: Callable[..., Any],
              sweep_follows: bool = False) -> tuple[_Run, Any]:
-    """The run ``make_run(False)`` and ``f``'s result on it. If ``f`` wrote into an array
-    the engine held read-only (the caller's constant array, a constant a rule's reverse
-    reads) or an active value into a caller's constant array, ``f`` runs again on
-    ``make_run(True)``: the caller's constant arrays given as private copies (float ones
-    as stand-ins with a scratch shadow, Enzyme's runtime activity), every rule given
-    copies of its untracked array arguments. NumPy cannot tell the engine of a write
-    into a plain array, so copy-on-write is not possible for them; copying them on every
-    call would cost a pass over the data. The first run changed no caller array: ``f``
-    runs twice only when it writes into a constant (its other side effects happen twice)."""
-    run = make_run(False)
-    try:
-        return run, run.forward(f, sweep_follows)
-    except (ValueError, UntrackedWriteError) as e:
-        # an active value into a held constant array (promoted on the retry), or a write
-        # into any array the engine locked
-        if not (run.had[0] if isinstance(e, UntrackedWriteError) else
-                run.had[1] and "read-only" in str(e)):
-            raise
-    run = make_run(True)
-    return run, run.forward(f, sweep_follows)
+    """The run ``make_run(0)`` and ``f``'s result on it. If ``f`` wrote into an array the
+    engine held read-only (the caller's constant array, a constant a rule's reverse
+    reads), ``f`` runs again on ``make_run(COPIES)``: the caller's constant arrays given
+    as private copies and every rule given copies of its untracked array arguments,
+    so nothing is locked. If ``f`` wrote an active value into a caller's constant array,
+    it runs again on ``make_run(PROMOTE)``, where the caller's float constants are
+    stand-ins with a scratch shadow (Enzyme's runtime activity). NumPy cannot tell the
+    engine of a write into a plain array, so copy-on-write is not possible for them,
+    and copying them on every call would cost a pass over the data. A failed run changes
+    no caller array: ``f`` runs again only when it writes into a constant (its other
+    side effects, such as drawing from a global random generator, happen again)."""
+    level = 0
+    while True:
+        run = make_run(level)
+        try:
+            return run, run.forward(f, sweep_follows)
+        except (ValueError, UntrackedWriteError) as e:
+            if isinstance(e, UntrackedWriteError):
+                nxt = PROMOTE if run.consts else 0
+            else:
+                nxt = COPIES if (run.consts or run.locked) and "read-only" in str(e) else 0
+            if nxt <= level:
+                raise
+            level = nxt
 
 
 def _add_duplicated(run: _Run, k: int, arr: Any, shadow: Any, where: str, batch: bool = False) -> None:
@@ -769,7 +781,7 @@ class _Pullback:
         self._run.tape.unlock()
 
 
-def _vjp_run(args: Sequence[Any], diff: Any, retry: bool = False) -> _Run:
+def _vjp_run(args: Sequence[Any], diff: Any, retry: int = 0) -> _Run:
     """The run of :func:`vjp` before its forward pass (``diff``: the positions to
     differentiate, every other argument constant, a leaf of them that cannot be
     differentiated an error; ``None``: decided per leaf as ``vjp`` says)."""
