@@ -465,7 +465,10 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     otherwise. A Duplicated shadow holds on entry the cotangent of the
     argument's final value and on exit that of its initial value; every caller
     array (Const and Duplicated alike) ends as ``f`` left it, as plain NumPy
-    would leave it. ``returns``: ``ar.Active`` (seed 1.0), ``ar.Active(seed)``
+    would leave it, if the call succeeds (none changes if it raises). A write
+    into a Const array makes ``f`` run again on a copy of it (docs/engine.md,
+    "Writes into constants"); an active value written into one is differentiated
+    through it (runtime activity). ``returns``: ``ar.Active`` (seed 1.0), ``ar.Active(seed)``
     or ``ar.Const``; by default Active for a scalar result and Const for
     ``None``. An Active return needs one real scalar result (a 0-d array
     included; a complex one only with a complex seed); anything else (a tuple,
@@ -709,9 +712,8 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
     differentiated array go to a copy (made on the first write only); the
     caller's undifferentiated arrays (integer ones, ``ar.Const(...)`` ones and,
     for :func:`gradient`, those outside ``argnums``; inside containers too) are
-    read-only while ``f`` runs, so writing into one raises NumPy's
-    ``assignment destination is read-only`` (write into a copy, ``c = c.copy()``;
-    a copy on every call would cost a pass over the data). Containers are
+    read-only while ``f`` runs: if ``f`` writes into one, it runs again on
+    private copies (docs/engine.md, "Writes into constants"). Containers are
     rebuilt, so ``f`` may change a list it is given. The differentiated arrays
     (and the constant arrays a rule's reverse reads) stay read-only while
     ``pullback`` is alive, so nothing the sweep reads can change under it;
