@@ -39,7 +39,8 @@ import activerules as ar
 KNOWN_BROKEN: dict[str, str] = {
     "ufunc_at_into_undifferentiated_input": "NumPy's ufunc.at ignores the read-only flag: a ufunc.at "
                                             "with no active argument writes into the caller's "
-                                            "undifferentiated array under gradient/vjp",
+                                            "undifferentiated array under gradient/vjp, and under "
+                                            "autodiff too when a later write makes f run again",
     "outputs_share_storage": "vjp seeds only one of several outputs that share storage",
     "ufunc_at_alias": "ufunc.at whose values alias its target: wrong derivatives",
     "exact_zeros": "cumprod zeros, multiply.at zeros: nan derivatives where an input of theirs is "
