@@ -180,6 +180,7 @@ class _Run:
         self.locked = False  # the failed forward had locked arrays
         # (the caller's constant array, what f was given for it) on a retry of autodiff
         self.const_back: list[tuple[np.ndarray, Any]] = []
+        self.copies: dict[int, Any] = {}  # id of a caller's constant array -> its copy (retry)
         self.shadows: list[Any] = []  # the caller's shadows (autodiff), restored on failure
 
     def add_array(self, arr: Any, shadow: Any, where: str = "argument", batch: bool = False) -> None:
@@ -294,10 +295,13 @@ class _Run:
             _lock_array(arr)
             self.held.append(arr)
             return arr
+        value: Any = self.copies.get(id(arr))
+        if value is not None:  # the same array given twice: one copy, as NumPy has one array
+            return value
         own = arr.copy(order="K")
-        value: Any = own
+        value = self.copies[id(arr)] = own
         if self.retry == PROMOTE and type(arr) is np.ndarray and arr.dtype.kind in "fc":
-            value = new_root(own, self.tape)
+            value = self.copies[id(arr)] = new_root(own, self.tape)
         if write_back:
             self.const_back.append((arr, value))
         return value

@@ -117,3 +117,25 @@ def test_an_active_value_into_a_constant_made_inside_f_names_the_fix() -> None:
 
     with pytest.raises(ar.UntrackedWriteError, match="zeros_like"):
         ar.gradient(f, X.copy())
+
+
+@pytest.mark.parametrize("entry", ["gradient", "autodiff"])
+def test_one_constant_array_given_twice_is_one_copy_on_a_run_again(entry: str) -> None:
+    def f(x: Any, a: Any, b: Any) -> Any:
+        a[0] = 4.0  # b is the same array: it sees the write, as in NumPy
+        return (x * b).sum()
+
+    c = np.array([1.0, 2.0, 3.0])
+    def once(x: Any) -> Any:
+        d = np.array([1.0, 2.0, 3.0])
+        return f(x, d, d)
+
+    want = fd_grad(once, X)
+    if entry == "gradient":
+        got = ar.gradient(f, X.copy(), c, c)
+        np.testing.assert_array_equal(c, [1.0, 2.0, 3.0])
+    else:
+        got = np.zeros(3)
+        ar.autodiff(f, ar.Duplicated(X.copy(), got), c, c)
+        np.testing.assert_array_equal(c, [4.0, 2.0, 3.0])
+    np.testing.assert_allclose(got, want, rtol=1e-7)
