@@ -568,6 +568,7 @@ def _forward(make_run: Callable[[int], _Run], f: Callable[..., Any],
     no caller array: ``f`` runs again only when it writes into a constant (its other
     side effects, such as drawing from a global random generator, happen again)."""
     level = 0
+    first: UntrackedWriteError | None = None
     while True:
         run = make_run(level)
         try:
@@ -578,7 +579,13 @@ def _forward(make_run: Callable[[int], _Run], f: Callable[..., Any],
             else:
                 nxt = COPIES if (run.consts or run.locked) and "read-only" in str(e) else 0
             if nxt <= level:
+                if first is not None and isinstance(e, UntrackedWriteError):
+                    # promotion did not help: the error of the write it was for, not one of
+                    # a promoted constant's (float(c[0]) of a stand-in)
+                    raise first from None
                 raise
+            if isinstance(e, UntrackedWriteError):
+                first = e
             level = nxt
 
 

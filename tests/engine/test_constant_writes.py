@@ -139,3 +139,14 @@ def test_one_constant_array_given_twice_is_one_copy_on_a_run_again(entry: str) -
         ar.autodiff(f, ar.Duplicated(X.copy(), got), c, c)
         np.testing.assert_array_equal(c, [4.0, 2.0, 3.0])
     np.testing.assert_allclose(got, want, rtol=1e-7)
+
+
+def test_when_promotion_does_not_help_the_first_error_is_raised() -> None:
+    def f(x: Any, c: Any) -> Any:
+        k = float(c[0])  # fine on the caller's plain array
+        buf = np.zeros(3)
+        np.sin(x, out=buf)  # an active value into a constant made inside f: not promoted
+        return (buf * x).sum() * k
+
+    with pytest.raises(ar.UntrackedWriteError, match=r"untracked array \(out=\)"):
+        ar.gradient(f, X.copy(), np.ones(3))
