@@ -15,7 +15,7 @@ import numpy as np
 
 from ..activity import Active, ActiveRulesError, ActivityError, BatchDuplicated, Const, Duplicated
 from ..dispatch import MUTATES_MARK
-from .tape import Cell, Tape, layout_of
+from .tape import Cell, Tape, UntrackedWriteError, layout_of
 from .tape import _acquire as _lock_array
 from .tape import _release as _unlock_array
 from .tracked import (
@@ -165,14 +165,23 @@ def sequence_constructors() -> Iterator[None]:
 class _Run:
     """One forward pass: the tape, the stand-ins and where derivatives will land."""
 
-    def __init__(self, width: int) -> None:
-        self.tape = Tape(width)
+    def __init__(self, width: int, retry: int = 0) -> None:
+        # retry: a later run of :func:`_forward` (an earlier one wrote into an array the
+        # engine held read-only: COPIES, or an active value into a caller's constant
+        # array: PROMOTE)
+        self.retry = retry
+        self.tape = Tape(width, copy_consts=retry > 0)
         self.call_args: list[Any] = []
         self.cells: list[Any] = []  # per argument: its cell(s) if differentiated, else None
         self.copy_back: list[tuple[Tracked, np.ndarray, np.ndarray]] = []
         self.shadow_back: list[tuple[np.ndarray, np.ndarray]] = []  # (inner, the caller's shadow)
-        # the caller's undifferentiated arrays, read-only while f runs (gradient, vjp)
+        # the caller's undifferentiated arrays, read-only while f runs
         self.held: list[np.ndarray] = []
+        self.consts = False  # the caller gave writable constant arrays (see hold)
+        self.locked = False  # the failed forward had locked arrays
+        # (the caller's constant array, what f was given for it) on a retry of autodiff
+        self.const_back: list[tuple[np.ndarray, Any]] = []
+        self.copies: dict[int, Any] = {}  # id of a caller's constant array -> its copy (retry)
         self.shadows: list[Any] = []  # the caller's shadows (autodiff), restored on failure
 
     def add_array(self, arr: Any, shadow: Any, where: str = "argument", batch: bool = False) -> None:
@@ -262,6 +271,7 @@ class _Run:
         try:
             result = f(*self.call_args)
         except BaseException:
+            self.locked = bool(self.tape.locked)  # before finish unlocks
             _forward_end(resume=True)
             self.release()
             self.finish(failed=True)
@@ -270,12 +280,32 @@ class _Run:
         self.release()
         return result
 
-    def hold(self, arr: np.ndarray) -> np.ndarray:
-        """Make the caller's constant array ``arr`` read-only until ``f`` returns: functional
-        entry points never change it (a copy per call would cost a pass over the data)."""
-        _lock_array(arr)
-        self.held.append(arr)
-        return arr
+    def hold(self, arr: np.ndarray, write_back: bool = False) -> Any:
+        """What ``f`` gets for the caller's constant array ``arr``. On a first run: ``arr``
+        itself, read-only until ``f`` returns (a copy per call would cost a pass over the
+        data), so that no run that fails, nor any of :func:`gradient` and :func:`vjp`
+        (functional), changes it. On a retry (:func:`_forward`): a private copy (with
+        ``PROMOTE``, a stand-in with a scratch shadow if it is a float array: an active
+        value is written into it, Enzyme's runtime activity), whose final values go back
+        into ``arr`` if ``write_back`` (:func:`autodiff`) and the call succeeds.
+        """
+        if not arr.flags.writeable:  # the caller's own read-only array: nothing to guard
+            return arr
+        self.consts = True
+        if not self.retry:
+            _lock_array(arr)
+            self.held.append(arr)
+            return arr
+        value: Any = self.copies.get(id(arr))
+        if value is not None:  # the same array given twice: one copy, as NumPy has one array
+            return value
+        own = arr.copy(order="K")
+        value = self.copies[id(arr)] = own
+        if self.retry == PROMOTE and type(arr) is np.ndarray and arr.dtype.kind in "fc":
+            value = self.copies[id(arr)] = new_root(own, self.tape)
+        if write_back:
+            self.const_back.append((arr, value))
+        return value
 
     def release(self) -> None:
         for a in reversed(self.held):
@@ -287,9 +317,12 @@ class _Run:
         if the differentiation ``failed``: they keep their values)."""
         self.tape.unlock()
         if not failed:
+            for arr, v in self.const_back:
+                arr[...] = v._a if type(v) is Tracked else v
             for t, arr, own in self.copy_back:
                 if t._a is not own:  # the storage moved (copy-on-write): write the final values
                     arr[...] = t._a
+        self.const_back = []
         for t, _arr, own in self.copy_back:
             # Held by more than this run (the stand-in or a view of it escaped the function:
             # a global, a closure, the result): detached, its writes must not reach ``arr``.
@@ -437,7 +470,10 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     otherwise. A Duplicated shadow holds on entry the cotangent of the
     argument's final value and on exit that of its initial value; every caller
     array (Const and Duplicated alike) ends as ``f`` left it, as plain NumPy
-    would leave it. ``returns``: ``ar.Active`` (seed 1.0), ``ar.Active(seed)``
+    would leave it, if the call succeeds (none changes if it raises). A write
+    into a Const array makes ``f`` run again on a copy of it (docs/engine.md,
+    "Writes into constants"); an active value written into one is differentiated
+    through it (runtime activity). ``returns``: ``ar.Active`` (seed 1.0), ``ar.Active(seed)``
     or ``ar.Const``; by default Active for a scalar result and Const for
     ``None``. An Active return needs one real scalar result (a 0-d array
     included; a complex one only with a complex seed); anything else (a tuple,
@@ -470,25 +506,9 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     >>> dp
     {'w': array([2., 4.])}
     """
-    run = _Run(_width(args))
-    try:
-        for k, a in enumerate(args):
-            where = f"argument {k}"
-            _refuse_tracked(a, where)
-            if isinstance(a, BatchDuplicated):
-                _add_duplicated(run, k, a.val, tuple(a.dvals), where, batch=True)
-            elif isinstance(a, Duplicated):
-                _add_duplicated(run, k, a.val, a.dval, where)
-            elif isinstance(a, Active):
-                run.add_active(a.val, where)
-            else:
-                run.add_const(a.val if isinstance(a, Const) else a)
-        if run.copy_back:
-            _refuse_constant_aliases(run)
-    except BaseException:
-        run.tape.unlock()  # the arrays of the arguments before the bad one
-        raise
-    result = run.forward(f, sweep_follows=True)  # one pause of the collector for both
+    width = _width(args)
+    # one pause of the collector for the forward and the sweep
+    run, result = _forward(lambda retry: _autodiff_run(args, width, retry), f, sweep_follows=True)
     try:
         failed = True
         try:
@@ -502,6 +522,72 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
         _gc_resume()  # the tape is freed first
     derivs = tuple(_derivative(a, c, run.tape.width) for a, c in zip(args, run.cells))
     return (derivs, primal_of(result)) if with_primal else derivs
+
+
+def _autodiff_run(args: Sequence[Any], width: int, retry: int) -> _Run:
+    """The run of :func:`autodiff` before its forward pass: its constant arrays are
+    held (:meth:`_Run.hold`), their final values written back on a retry."""
+    run = _Run(width, retry)
+    try:
+        for k, a in enumerate(args):
+            where = f"argument {k}"
+            _refuse_tracked(a, where)
+            if isinstance(a, BatchDuplicated):
+                _add_duplicated(run, k, a.val, tuple(a.dvals), where, batch=True)
+            elif isinstance(a, Duplicated):
+                _add_duplicated(run, k, a.val, a.dval, where)
+            elif isinstance(a, Active):
+                run.add_active(a.val, where)
+            else:
+                v = a.val if isinstance(a, Const) else a
+                run.add_const(run.hold(v, write_back=True) if isinstance(v, np.ndarray) else v)
+        if run.copy_back:
+            _refuse_constant_aliases(run)
+    except BaseException:
+        run.release()  # the arrays of the arguments before the bad one
+        run.tape.unlock()
+        raise
+    return run
+
+
+#: Levels of :func:`_forward`'s runs after the first: every constant array copied;
+#: the caller's constant float arrays stand-ins too.
+COPIES, PROMOTE = 1, 2
+
+
+def _forward(make_run: Callable[[int], _Run], f: Callable[..., Any],
+             sweep_follows: bool = False) -> tuple[_Run, Any]:
+    """The run ``make_run(0)`` and ``f``'s result on it. If ``f`` wrote into an array the
+    engine held read-only (the caller's constant array, a constant a rule's reverse
+    reads), ``f`` runs again on ``make_run(COPIES)``: the caller's constant arrays given
+    as private copies and every rule given copies of its untracked array arguments,
+    so nothing is locked. If ``f`` wrote an active value into a caller's constant array,
+    it runs again on ``make_run(PROMOTE)``, where the caller's float constants are
+    stand-ins with a scratch shadow (Enzyme's runtime activity). NumPy cannot tell the
+    engine of a write into a plain array, so copy-on-write is not possible for them,
+    and copying them on every call would cost a pass over the data. A failed run changes
+    no caller array: ``f`` runs again only when it writes into a constant (its other
+    side effects, such as drawing from a global random generator, happen again)."""
+    level = 0
+    first: UntrackedWriteError | None = None
+    while True:
+        run = make_run(level)
+        try:
+            return run, run.forward(f, sweep_follows)
+        except (ValueError, UntrackedWriteError) as e:
+            if isinstance(e, UntrackedWriteError):
+                nxt = PROMOTE if run.consts else 0
+            else:
+                nxt = COPIES if (run.consts or run.locked) and "read-only" in str(e) else 0
+            if nxt <= level:
+                if first is not None and isinstance(e, UntrackedWriteError):
+                    # promotion did not help: the error of the write it was for, not one of
+                    # a promoted constant's (float(c[0]) of a stand-in)
+                    raise first from None
+                raise
+            if isinstance(e, UntrackedWriteError):
+                first = e
+            level = nxt
 
 
 def _add_duplicated(run: _Run, k: int, arr: Any, shadow: Any, where: str, batch: bool = False) -> None:
@@ -638,9 +724,8 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
     differentiated array go to a copy (made on the first write only); the
     caller's undifferentiated arrays (integer ones, ``ar.Const(...)`` ones and,
     for :func:`gradient`, those outside ``argnums``; inside containers too) are
-    read-only while ``f`` runs, so writing into one raises NumPy's
-    ``assignment destination is read-only`` (write into a copy, ``c = c.copy()``;
-    a copy on every call would cost a pass over the data). Containers are
+    read-only while ``f`` runs: if ``f`` writes into one, it runs again on
+    private copies (docs/engine.md, "Writes into constants"). Containers are
     rebuilt, so ``f`` may change a list it is given. The differentiated arrays
     (and the constant arrays a rule's reverse reads) stay read-only while
     ``pullback`` is alive, so nothing the sweep reads can change under it;
@@ -654,8 +739,7 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
     >>> pullback({"s": np.array([1.0, 2.0])})
     ({'w': array([3., 6.]), 'b': np.float64(3.0)},)
     """
-    run = _vjp_run(args, None)
-    result = run.forward(f)
+    run, result = _forward(lambda retry: _vjp_run(args, None, retry), f)
     try:
         if result is None:
             raise ActivityError("vjp: f returned None, so there is no output to pull back; return "
@@ -711,11 +795,11 @@ class _Pullback:
         self._run.tape.unlock()
 
 
-def _vjp_run(args: Sequence[Any], diff: Any) -> _Run:
+def _vjp_run(args: Sequence[Any], diff: Any, retry: int = 0) -> _Run:
     """The run of :func:`vjp` before its forward pass (``diff``: the positions to
     differentiate, every other argument constant, a leaf of them that cannot be
     differentiated an error; ``None``: decided per leaf as ``vjp`` says)."""
-    run = _Run(0)
+    run = _Run(0, retry)
     try:
         for k, a in enumerate(args):
             t = type(a)
@@ -933,8 +1017,8 @@ def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] =
     if holomorphic:
         for k in nums:
             _refuse_real(args[k], f"argument {k}")
-    run = _vjp_run(args, nums)
-    result = run.forward(f, sweep_follows=True)  # one pause of the collector for both
+    # one pause of the collector for the forward and the sweep
+    run, result = _forward(lambda retry: _vjp_run(args, nums, retry), f, sweep_follows=True)
     try:
         try:
             _check_scalar_result(result, run.tape, "gradient", holomorphic)

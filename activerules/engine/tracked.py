@@ -927,6 +927,8 @@ def _seq_arg(a: Any, tape: Tape) -> tuple[list[Any], list[Any], list[Cell], list
                 e = _ASARRAY(e)
                 if e.dtype.kind not in "fc":  # an integer constant among active arrays
                     e = e.astype(np.float64)
+            elif tape.copy_consts and e.flags.writeable:  # the rule keeps a copy (see record)
+                e = e.copy(order="K")
             vals.append(e)
             cells.append(Cell(e.shape, e.dtype))  # a scratch shadow, discarded
             views.append(None)
@@ -1011,6 +1013,8 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         else:
             sig.append(t)
             if t is np.ndarray:
+                if tape.copy_consts and a.flags.writeable:  # the rule keeps a copy: never locked
+                    a = a.copy(order="K")
                 arrays.append((i, a, None, a.base))
             vals.append(a)
         i += 1

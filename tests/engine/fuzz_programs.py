@@ -37,13 +37,11 @@ import activerules as ar
 # (keys of ``fuzz_ops.OPS``) and program features (``FEATURES``), each -> the bug. The lead
 # empties this as the fixes merge (``scripts/fuzz.py --all-ops`` generates everything).
 KNOWN_BROKEN: dict[str, str] = {
-    "write_undifferentiated_input": "gradient/vjp write into the caller's undifferentiated arrays; "
-                                    "autodiff raises UntrackedWriteError for a Const array written "
-                                    "with active values and leaves caller arrays changed after it",
+    "ufunc_at_into_undifferentiated_input": "NumPy's ufunc.at ignores the read-only flag: a ufunc.at "
+                                            "with no active argument writes into the caller's "
+                                            "undifferentiated array under gradient/vjp, and under "
+                                            "autodiff too when a later write makes f run again",
     "outputs_share_storage": "vjp seeds only one of several outputs that share storage",
-    "active_write_into_constant": "writing an active value into an array computed from constants "
-                                  "only raises UntrackedWriteError (runtime activity), and autodiff "
-                                  "leaves the caller's arrays changed after it",
     "ufunc_at_alias": "ufunc.at whose values alias its target: wrong derivatives",
     "exact_zeros": "cumprod zeros, multiply.at zeros: nan derivatives where an input of theirs is "
                    "exactly zero (after x - x, say)",
@@ -52,13 +50,14 @@ KNOWN_BROKEN: dict[str, str] = {
     "split_whole_piece": "np.split with a piece that is the whole array raises ActiveRulesError when "
                          "written (a view in NumPy), and autodiff leaves the caller's arrays changed after it",
 }
-# Program features KNOWN_BROKEN may name: a statement that changes an undifferentiated input;
+# Program features KNOWN_BROKEN may name: a statement that changes an undifferentiated input
+# (a ufunc.at with no active argument doing so);
 # results that are views of one storage; a statement that writes a value depending on the
 # differentiated inputs into an array that did not (so the engine holds it as a constant);
 # a ufunc.at whose values are a view of its target; np.split giving the whole array as a piece;
 # a variable with an exact zero; a reshape that is a view into a storage not in C order.
-FEATURES = ("write_undifferentiated_input", "outputs_share_storage", "active_write_into_constant",
-            "ufunc_at_alias", "split_whole_piece", "exact_zeros", "reshape_view_of_f_ordered")
+FEATURES = ("write_undifferentiated_input", "ufunc_at_into_undifferentiated_input", "outputs_share_storage",
+            "active_write_into_constant", "ufunc_at_alias", "split_whole_piece", "exact_zeros", "reshape_view_of_f_ordered")
 
 KINDS = ("agree", "named_error", "disagree", "crash", "caller_changed")
 FAILURES = ("disagree", "crash", "caller_changed")
@@ -157,6 +156,8 @@ def _feature_violations(prog: Program, stmts: list[Stmt]) -> set[str]:
         target = _write_target(st.np_src)
         if target in before and id(_root(env[target])) in const:  # NumPy's ufunc.at ignores read-only
             found.add("write_undifferentiated_input")
+            if st.op.endswith(".at") and not act:  # nothing the engine sees: the write reaches the caller
+                found.add("ufunc_at_into_undifferentiated_input")
         try:
             exec(st.np_src, env)
         except ValueError:  # assignment destination is read-only
