@@ -41,12 +41,6 @@ KNOWN_BROKEN: dict[str, str] = {
                                             "with no active argument writes into the caller's "
                                             "undifferentiated array under gradient/vjp, and under "
                                             "autodiff too when a later write makes f run again",
-    "outputs_share_storage": "vjp seeds only one of several outputs that share storage",
-    "ufunc_at_alias": "ufunc.at whose values alias its target: wrong derivatives",
-    "exact_zeros": "cumprod zeros, multiply.at zeros: nan derivatives where an input of theirs is "
-                   "exactly zero (after x - x, say)",
-    "reshape_view_of_f_ordered": "layout: a reshape or ravel that NumPy makes a view of an F-ordered "
-                                 "result ((x.T * x.T).T.reshape(6)) gets zero derivatives",
     "split_whole_piece": "np.split with a piece that is the whole array raises ActiveRulesError when "
                          "written (a view in NumPy), and autodiff leaves the caller's arrays changed after it",
 }
