@@ -204,6 +204,7 @@ class _Run:
         if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fc":
             raise ActivityError(f"autodiff: {where} is {_kind(arr)}: only float or complex ndarrays "
                                 "can be Duplicated; pass it as Const(x) (or plain)")
+        _refuse_half(arr, "autodiff", where)
         own = _alias(arr)  # writable even after the caller's array is locked below
         cell = Cell(arr.shape, arr.dtype, shadow, layout_of(own))
         lanes = shadow if isinstance(shadow, tuple) else (shadow,)
@@ -350,6 +351,18 @@ def _refuse_integer(s: TrackedScalar, where: str) -> None:
     if s._cell.dtype.kind not in "fc":
         raise ActivityError(f"autodiff: {where} is Active({s._v!r}), {_kind(s._v)}, which has "
                             "no derivative: pass it as Const(x) (or plain), or as a float")
+    _refuse_half(s._v, "autodiff", where)
+
+
+def _refuse_half(v: Any, entry: str, where: str) -> None:
+    """The dtype policy for half precision: the engine differentiates float32, float64 and
+    complex values only (NumPy would compute float16 in half precision, with derivatives
+    too coarse to trust); the adapters compute it in float32 and cast back."""
+    if np.asarray(v).dtype == np.float16:
+        raise ActivityError(
+            f"{entry}: {where} is float16: the engine differentiates float32, float64 and complex "
+            "values; pass x.astype(np.float32) (and cast the derivative back if you need float16; "
+            "the JAX, PyTorch and autograd adapters do this for you), or ar.Const(x) to keep it constant")
 
 
 #: References to a caller's stand-in in :meth:`_Run.finish` when nothing else holds it:
@@ -805,7 +818,7 @@ def _vjp_run(args: Sequence[Any], diff: Any, retry: int = 0) -> _Run:
             t = type(a)
             if diff is not None and k not in diff:
                 run.add_const(_const_arg(run, a, f"argument {k}"))
-            elif t is np.ndarray and a.dtype.kind in "fc":  # the common cases first
+            elif t is np.ndarray and a.dtype.kind in "fc" and a.dtype.itemsize > 2:  # the common cases first
                 run.add_borrowed(a)
             elif t is float or t is complex:
                 run.add_scalar(a)
@@ -833,9 +846,11 @@ def _input(run: _Run, v: Any, where: str, strict: bool) -> tuple[Any, Any]:
     if isinstance(v, Const):
         return _const_arg(run, v.val, where), None
     if isinstance(v, np.ndarray) and v.dtype.kind in "fc":
+        _refuse_half(v, "gradient" if strict else "vjp", where)
         s = run.borrowed(v)
         return s, s._cell
     if isinstance(v, (float, complex, np.inexact)):
+        _refuse_half(v, "gradient" if strict else "vjp", where)
         sc = new_scalar(v, run.tape)
         return sc, sc._cell
     if strict:
