@@ -1,8 +1,9 @@
 """Minimal programs the program fuzzer (``fuzz_programs``, docs/fuzzing.md) found failing,
 shrunk by its shrinker and checked against central finite differences and the contract on
-the caller's arrays by ``check_request``. Each is marked ``xfail(strict=True)`` with the
-bug class in its reason, for the lead to remove as the fixes merge (the one exception to
-the no-xfail rule: these are engine bugs found by the fuzzer, fixed on other branches).
+the caller's arrays by ``check_request``; each failed on the engine it was found on.
+The two still marked ``xfail(strict=True)`` pin the one known hole (NumPy's ``ufunc.at``
+ignores the read-only flag, docs/engine.md "Writes into constants"): they turn red when
+it is fixed, and their marks go then.
 A program's unused names are kept: the calls that define them are recorded on the tape."""
 
 # ruff: noqa: F841
