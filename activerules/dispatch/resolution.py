@@ -285,7 +285,8 @@ def _guard(rule: Callable[..., Any], label: str, request: tuple[type, ...], chec
                     raise RuleError(_wrote_primal_message(label, locked)) from e
                 raise RuleError(f"{label}: reverse raised {type(e).__name__}: {e}") from e
             finally:
-                for _, a in locked:
+                # bases first: a view is made writeable again only once its base is
+                for _, a in sorted(locked, key=lambda e: _depth(e[1])):
                     a.setflags(write=True)
             if not check:
                 return cots
@@ -308,6 +309,14 @@ def _lock_primals(args: tuple[Any, ...]) -> list[tuple[int, np.ndarray]]:
                 val.setflags(write=False)
                 locked.append((i, val))
     return locked
+
+
+def _depth(val: np.ndarray) -> int:
+    """How many views ``val`` is away from the array owning its memory."""
+    n = 0
+    while type(val.base) is np.ndarray:
+        val, n = val.base, n + 1
+    return n
 
 
 def _owned(val: np.ndarray) -> bool:
