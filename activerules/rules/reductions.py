@@ -132,9 +132,8 @@ _REDUCE: dict[Callable[..., Any], tuple[Callable[..., Any], list[Any]]] = {
     np.std: (lambda a, y, m, n, d: _safe_div(a - m, (n - d) * y), [*_AXES, S(_X23, axis=1, ddof=1), S(_C23)]),
     np.ptp: (lambda a, axis: _ties(a, np.max(a, axis, keepdims=True), axis) - _ties(a, np.min(a, axis, keepdims=True), axis),
              [S(_X23), S(_X23, axis=1), S(_X234, 0, keepdims=True)]),
-    np.nanvar: (lambda a, m, n, d: 2.0 * _per_dof(a - m, n, d), [S(_NAN, axis=1), S(_NAN, ddof=1), S(_NAN, 0, ddof=1)]),
-    np.nanstd: (lambda a, y, m, n, d: _per_dof(_safe_div(a - m, y), n, d),
-                [S(_NAN, axis=1), S(_NAN, ddof=1), S(_NAN, 0, ddof=1)]),
+    np.nanvar: (lambda a, m, n, d: 2.0 * _per_dof(a - m, n, d), [S(_NAN, axis=1), S(_NAN, ddof=1)]),
+    np.nanstd: (lambda a, y, m, n, d: _per_dof(_safe_div(a - m, y), n, d), [S(_NAN, axis=1), S(_NAN, ddof=1)]),
     np.logaddexp.reduce: (lambda a, y, axis: _softmax(np.exp, a, y, axis), [S(_X23), S(_X23, axis=1), S(_X234 * 300, None)]),
     np.logaddexp2.reduce: (lambda a, y, axis: _softmax(np.exp2, a, y, axis), [S(_X23), S(_X234, axis=(0, 2)), S(_X23 * 900, 1)]),
 }

@@ -128,7 +128,7 @@ greater greater_equal less less_equal equal not_equal logical_and logical_or log
 isfinite isinf isnan isnat signbit isposinf isneginf isclose allclose array_equal array_equiv iscomplex
 isreal iscomplexobj isrealobj isin any all bitwise_and bitwise_or bitwise_xor invert left_shift right_shift
 gcd lcm argmax argmin nanargmax nanargmin argsort argpartition lexsort nonzero flatnonzero argwhere
-searchsorted digitize count_nonzero bincount unravel_index ravel_multi_index tril_indices_from
+searchsorted digitize count_nonzero unravel_index ravel_multi_index tril_indices_from
 triu_indices_from diag_indices_from shape ndim size may_share_memory shares_memory result_type
 min_scalar_type zeros_like ones_like empty_like
 """.split())
@@ -1315,6 +1315,13 @@ def histogramdd_gen(d: Draw, two: bool = False) -> Call:
     return Call((*cols, *(bins if edges else ()), w), wrap=wrap)
 
 
+def bincount_gen(d: Draw) -> Call:
+    """``bincount(x, weights, minlength=)``: the weights active (repeated and missing bins)."""
+    x = d.rng.integers(0, 4, d.pick([6, 1]))  # (no samples: NumPy returns int64 even with weights)
+    kw = {"minlength": d.pick([0, 6])}
+    return Call((d.arr(x.shape),), wrap=lambda f, xp: lambda w: f(x, w, **kw))
+
+
 def histogram_bin_edges_gen(d: Draw) -> Call:
     """``histogram_bin_edges(a, bins, range=)``: edges from the data's min/max, or ``range``."""
     a = _hist_data(d)
@@ -1324,6 +1331,7 @@ def histogram_bin_edges_gen(d: Draw) -> Call:
 
 
 TABLE.update({
+    "bincount": Spec(bincount_gen, keywords=("weights", "minlength")),
     "full": Spec(full_gen, dtypes=ALL),
     "full_like": Spec(full_like_gen, dtypes=ALL),
     "linspace": Spec(spaced("R", retstep=True), keywords=("num", "endpoint", "axis", "retstep")),
