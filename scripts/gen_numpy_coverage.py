@@ -134,7 +134,8 @@ def render() -> str:
         "(one element, all equal) and `power(x, 0)` at `x = 0` (in `x`) get 0 (as PyTorch); the matrix "
         "2-norm averages over tied singular values (as PyTorch); `logaddexp`/`logaddexp2` and their "
         "`reduce` where the result is infinite take the limit from finite values (the cotangent split "
-        "evenly among the operands equal to the result). Elsewhere an infinite slope stays infinite "
+        "evenly among the operands equal to the result); `nanvar`/`nanstd` of a slice with no degrees of "
+        "freedom left (its count of numbers `<= ddof`, NumPy: NaN) get 0 (as JAX). Elsewhere an infinite slope stays infinite "
         "(`sqrt`/`cbrt`/`log` at 0, as JAX). `tests/rules/test_edge_values.py` checks each against "
         "JAX, PyTorch or finite differences.",
         "",

@@ -1378,6 +1378,9 @@ def construct(orig: Callable[..., Any], obj: Any, args: tuple[Any, ...], kwargs:
         return y
     if y is plain:  # NumPy made no copy (np.asarray(x)): x itself, writes through it reach x
         return obj
+    if len(found) == 1 and found[0][1] is obj and np.shares_memory(y, plain):
+        # a view NumPy made of x (np.ascontiguousarray of a 0-d x is 1-d): the same view of x
+        return obj.reshape(y.shape)
     buf = new_root(y, found[0][1]._tape)
     lead = (0,) * (y.ndim - np.ndim(plain)) if kwargs.get("ndmin") else ()
     for path, leaf in found:

@@ -22,6 +22,8 @@ Conventions
   singular values, as PyTorch (``I/n`` at the zero matrix).
 * ``std``/``nanstd`` at zero spread (one element, all values equal) have
   cotangent 0, as PyTorch (JAX: NaN); ``var`` is differentiable there (0).
+* ``nanvar``/``nanstd`` of a slice with no degrees of freedom left (its count
+  of numbers ``<= ddof``; NumPy: NaN) have cotangent 0 there, as JAX.
 * ``logaddexp.reduce``/``logaddexp2.reduce`` where the result is infinite
   (all ``-inf``, or some ``+inf``) split the cotangent evenly among the
   elements equal to it: the limit from finite values (JAX, PyTorch: NaN).
@@ -101,6 +103,17 @@ def _softmax(exp: Callable[..., Any], a: Any, y: Any, axis: Any) -> Any:
     return np.where(inf, _ties(a, y, axis), w) if np.any(inf) else w
 
 
+def _per_dof(num: Any, n: Any, d: Any) -> Any:
+    """``num / (n - d)``, 0 where no degrees of freedom are left (``n - d <= 0``: NumPy's
+    nanvar/nanstd give NaN there, JAX's cotangent is 0)."""
+    dof = n - d
+    ok = dof > 0
+    if np.all(ok):
+        return num / dof
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ok, num / np.where(ok, dof, 1), 0)
+
+
 # weight formulas, by what they read: a, y (broadcast), m (mean), n (count), d (ddof), axis
 _REDUCE: dict[Callable[..., Any], tuple[Callable[..., Any], list[Any]]] = {
     np.sum: (lambda: 1.0, [*_AXES, S(_C23, axis=0)]),
@@ -119,8 +132,8 @@ _REDUCE: dict[Callable[..., Any], tuple[Callable[..., Any], list[Any]]] = {
     np.std: (lambda a, y, m, n, d: _safe_div(a - m, (n - d) * y), [*_AXES, S(_X23, axis=1, ddof=1), S(_C23)]),
     np.ptp: (lambda a, axis: _ties(a, np.max(a, axis, keepdims=True), axis) - _ties(a, np.min(a, axis, keepdims=True), axis),
              [S(_X23), S(_X23, axis=1), S(_X234, 0, keepdims=True)]),
-    np.nanvar: (lambda a, m, n, d: 2.0 * (a - m) / (n - d), [S(_NAN, axis=1), S(_NAN, ddof=1)]),
-    np.nanstd: (lambda a, y, m, n, d: _safe_div(a - m, (n - d) * y), [S(_NAN, axis=1)]),
+    np.nanvar: (lambda a, m, n, d: 2.0 * _per_dof(a - m, n, d), [S(_NAN, axis=1), S(_NAN, ddof=1)]),
+    np.nanstd: (lambda a, y, m, n, d: _per_dof(_safe_div(a - m, y), n, d), [S(_NAN, axis=1), S(_NAN, ddof=1)]),
     np.logaddexp.reduce: (lambda a, y, axis: _softmax(np.exp, a, y, axis), [S(_X23), S(_X23, axis=1), S(_X234 * 300, None)]),
     np.logaddexp2.reduce: (lambda a, y, axis: _softmax(np.exp2, a, y, axis), [S(_X23), S(_X234, axis=(0, 2)), S(_X23 * 900, 1)]),
 }
@@ -192,7 +205,7 @@ _REDUCE_PARAMS: dict[Any, str] = {
     np.nansum: "axis keepdims dtype", np.nanmean: "axis keepdims dtype", np.nanmax: "axis keepdims",
     np.nanmin: "axis keepdims", np.prod: "axis keepdims dtype",
     np.var: "axis keepdims ddof correction where dtype", np.std: "axis keepdims ddof correction where dtype",
-    np.nanvar: "axis keepdims ddof", np.nanstd: "axis keepdims",
+    np.nanvar: "axis keepdims ddof", np.nanstd: "axis keepdims ddof",
     np.logaddexp.reduce: "axis keepdims", np.logaddexp2.reduce: "axis keepdims", np.add.reduce: "axis keepdims where",
 }
 for _fn, (_w, _s) in _REDUCE.items():

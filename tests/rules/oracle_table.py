@@ -128,25 +128,22 @@ greater greater_equal less less_equal equal not_equal logical_and logical_or log
 isfinite isinf isnan isnat signbit isposinf isneginf isclose allclose array_equal array_equiv iscomplex
 isreal iscomplexobj isrealobj isin any all bitwise_and bitwise_or bitwise_xor invert left_shift right_shift
 gcd lcm argmax argmin nanargmax nanargmin argsort argpartition lexsort nonzero flatnonzero argwhere
-searchsorted digitize count_nonzero bincount unravel_index ravel_multi_index tril_indices_from
+searchsorted digitize count_nonzero unravel_index ravel_multi_index tril_indices_from
 triu_indices_from diag_indices_from shape ndim size may_share_memory shares_memory result_type
 min_scalar_type zeros_like ones_like empty_like
 """.split())
 
 # Known wrong derivatives fixed by another helper: name -> what the main table keeps
-# away from (each has a strict-xfail regression test in test_oracle.py).
-KNOWN_BROKEN: dict[str, str] = {
-    **{n: "engine: ar.vjp seeds only the last of several outputs that are views of one array "
-          "(test_vjp_seeds_every_output_view); the rows copy each piece"
-       for n in ("split", "array_split", "hsplit", "vsplit", "dsplit", "unstack")},
-    **{n: "rules-edge: a slice with no degrees of freedom left (ddof >= its count of numbers) gets NaN "
-          "cotangents where JAX gives 0 (test_nanvar_without_degrees_of_freedom); the rows keep a dof"
-       for n in ("nanvar", "nanstd")},
-    "ascontiguousarray": "engine: np.ascontiguousarray does not dispatch to the tracked stand-ins, the rule is "
-                         "never reached (UntrackedWriteError; test_ascontiguousarray_through_the_engine)",
-}
+# away from (each has a strict-xfail regression test in test_oracle.py). Empty: every
+# row tests the whole function.
+KNOWN_BROKEN: dict[str, str] = {}
 # rows with nothing left to test until the fix: their main test is a strict xfail
-WHOLLY_BROKEN = {"ascontiguousarray"}
+WHOLLY_BROKEN: set[str] = set()
+
+
+def _jnp() -> Any:
+    from oracle_engine import jax_modules
+    return jax_modules()[1]
 
 
 # ------------------------------------------------------------------- reductions
@@ -183,8 +180,6 @@ def reduce_(dom: str = "R", min_size: int = 0, ddof: bool = False, where: bool =
             kw["where"] = m
         if nans and x.size > 1:
             x.reshape(-1)[d.int(1, x.size - 1)] = np.nan
-            if ddof and kw.get(axis_kw) in (0, -2) and shape == (2, 4):  # KNOWN_BROKEN: no degrees of freedom
-                kw[axis_kw] = -1
         return Call((x,), kw)
     return gen
 
@@ -806,16 +801,6 @@ def _roll(d: Draw, shape: tuple[int, ...]) -> Any:
     return ((d.int(-2, 2), 1), (0, -1)), {} if len(shape) > 1 else ((d.int(-2, 2),), {"axis": 0})
 
 
-def pieces_copied(gen: Callable[[Draw], Call]) -> Callable[[Draw], Call]:
-    """``gen`` with each output piece copied (see KNOWN_BROKEN: ar.vjp seeds only the last of
-    several outputs that are views of one array)."""
-    def g(d: Draw) -> Call:
-        call = gen(d)
-        call.wrap = lambda f, xp: lambda *a, **k: [xp.asarray(p) * 1.0 for p in f(*a, **k)]
-        return call
-    return g
-
-
 def _astype(d: Draw, shape: tuple[int, ...]) -> Any:
     return (d.pick([np.float64, np.complex128, np.float32]),), {}
 
@@ -841,7 +826,8 @@ TABLE.update({
     "tril": Spec(arr_with(S2, lambda d, s: ((d.int(-1, 1),), {})), keywords=("k",)),
     "triu": Spec(arr_with(S2, lambda d, s: ((d.int(-1, 1),), {})), keywords=("k",)),
     "copy": Spec(arr_with(S23, nothing), dtypes=ALL),
-    "ascontiguousarray": Spec(arr_with(S23, nothing), dtypes=ALL),
+    # jax.numpy has no ascontiguousarray: NumPy's is at least 1-d
+    "ascontiguousarray": Spec(arr_with(S23, nothing), dtypes=ALL, ref=lambda x: _jnp().atleast_1d(x)),
     "real_if_close": Spec(arr_with(S23, nothing), oracle="fd"),  # jax.numpy has no real_if_close
     "unwrap": Spec(arr_with(((5,), (2, 4)), lambda d, s: ((), d.pick([{}, {"period": 4.0, "axis": 0}])), "W"),
                    keywords=("period", "axis")),
@@ -872,12 +858,12 @@ TABLE.update({
     "vstack": Spec(seq(1, lambda d, n: [(d.int(1, 2), 3) for _ in range(n)])),
     "dstack": Spec(seq(1, lambda d, n: [(2, 3)] * n)),
     "column_stack": Spec(seq(1, lambda d, n: [(3,)] * n)),
-    "split": Spec(pieces_copied(arr_with(((6,), (2, 6), (3, 2)), _split)), keywords=("axis",)),
-    "array_split": Spec(pieces_copied(arr_with(((5,), (2, 5)), lambda d, s: ((d.int(1, 3),), {"axis": len(s) - 1}))),
+    "split": Spec(arr_with(((6,), (2, 6), (3, 2)), _split), keywords=("axis",)),
+    "array_split": Spec(arr_with(((5,), (2, 5)), lambda d, s: ((d.int(1, 3),), {"axis": len(s) - 1})),
                         keywords=("axis",)),
-    "hsplit": Spec(pieces_copied(arr_with(((2, 4),), lambda d, s: ((d.pick([2, [1, 3]]),), {})))),
-    "vsplit": Spec(pieces_copied(arr_with(((4, 2),), lambda d, s: ((d.pick([2, [1, 3]]),), {})))),
-    "dsplit": Spec(pieces_copied(arr_with(((2, 2, 4),), lambda d, s: ((d.pick([2, [1]]),), {})))),
+    "hsplit": Spec(arr_with(((2, 4),), lambda d, s: ((d.pick([2, [1, 3]]),), {}))),
+    "vsplit": Spec(arr_with(((4, 2),), lambda d, s: ((d.pick([2, [1, 3]]),), {}))),
+    "dsplit": Spec(arr_with(((2, 2, 4),), lambda d, s: ((d.pick([2, [1]]),), {}))),
     "broadcast_arrays": Spec(lambda d: Call((d.arr((3,)), d.arr(d.pick([(2, 1), (2, 3), ()]))))),
     "meshgrid": Spec(lambda d: Call((d.arr((3,)), d.arr((2,))), d.pick([{}, {"indexing": "ij"}])),
                      keywords=("indexing",)),
@@ -887,7 +873,7 @@ TABLE.update({
     "choose": Spec(_choose),
     "extract": Spec(lambda d: (lambda x, m: Call((x,), wrap=lambda f, xp: lambda a: f(m, a)))(
         *(lambda x: (x, d.mask(x.shape)))(d.arr(d.pick([(2, 3), (4,)]))))),
-    "unstack": Spec(pieces_copied(arr_with(((2, 3), (2, 3, 2)), lambda d, s: ((), {"axis": d.int(0, len(s) - 1)}))),
+    "unstack": Spec(arr_with(((2, 3), (2, 3, 2)), lambda d, s: ((), {"axis": d.int(0, len(s) - 1)})),
                     keywords=("axis",)),
     "sort": Spec(arr_with(S23, lambda d, s: ((), {"axis": d.pick([-1, None] + list(range(len(s))))})),
                  keywords=("axis",)),
@@ -1238,6 +1224,123 @@ TABLE.update({
     "getitem": Spec(getitem_gen, ref=operator.getitem, dtypes=ALL, keywords=("int", "slice", "fancy", "mask", "None", "Ellipsis")),
     "setitem": Spec(setitem_gen, ref=operator.setitem, dtypes=ALL, keywords=("int", "slice", "fancy (repeated)", "mask")),
     "copyto": Spec(copyto_gen, ref=np.copyto, dtypes=ALL, keywords=("where",)),
+})
+
+
+# ------------------------------------------------- constructors with active values, histograms
+def _end(d: Draw, shape: tuple[int, ...], dom: str = "R") -> Any:
+    """An endpoint: a Python float (shape ``()``) or an array."""
+    return d.scalar(dom) if shape == () else d.arr(shape, dom)
+
+
+def full_gen(d: Draw) -> Call:
+    """``full(shape, v)`` / ``full_like(proto, v)``: a scalar or a broadcast row as the fill value."""
+    v = _end(d, d.pick([(), (3,)]))
+    return Call((v,), wrap=lambda f, xp: lambda v: f((2, 3), v))  # f looked up late: see test_oracle.check
+
+
+def full_like_gen(d: Draw) -> Call:
+    proto = d.arr((2, 3))
+    return Call((proto, _end(d, d.pick([(), (3,)]))))
+
+
+def spaced(dom: str, base: bool = False, retstep: bool = False) -> Callable[[Draw], Call]:
+    """``linspace``/``geomspace``/``logspace(start, stop, num, endpoint=, axis=, [retstep=])``,
+    endpoints numbers or arrays, ``num=1`` too; ``base`` draws logspace's base (active)."""
+    def gen(d: Draw) -> Call:
+        shape = d.pick([(), (2,)])
+        neg = dom == "P" and d.flag()  # geomspace: both ends negative
+        ends = [(-1.0 if neg else 1.0) * _end(d, shape, dom) for _ in range(2)]
+        kw: dict[str, Any] = {"num": d.pick([4, 1, 5]), "endpoint": d.flag()}
+        if shape:
+            kw["axis"] = d.pick([0, -1])
+        if retstep and d.flag():
+            kw["retstep"] = True
+        # an array base only along axis 0: jnp.logspace broadcasts it against the samples as laid
+        # out (NumPy puts it on the sample axis), so the two agree only there
+        b = d.arr(shape, "G") if shape and kw["axis"] == 0 else d.scalar("G")
+        args = tuple(ends) + ((b,) if base else ())
+        if base:
+            return Call(args, wrap=lambda f, xp: lambda s, e, b: f(s, e, base=b, **kw))
+        return Call(args, kw)
+    return gen
+
+
+def _hist_data(d: Draw, n: int = 7, dims: int = 1) -> np.ndarray:
+    """Samples with distinct values, away from each other (a tie at the min/max splits)."""
+    return d.arr((n, dims) if dims > 1 else (n,), "U", dtype=F64)
+
+
+def _bins(d: Draw, dims: int) -> tuple[Any, bool]:
+    """``bins``: a count, or sorted edge arrays (active) spanning the samples."""
+    if d.flag():
+        return d.int(1, 4), False
+    # equal lengths per dimension: the engine converts a list of active edge arrays of different
+    # lengths with np.asarray (ValueError, reported), NumPy takes it as a sequence
+    k = d.int(0, 2)
+    edges = [np.sort(np.concatenate([[-0.9, 0.9], d.rng.uniform(-0.7, 0.7, k)])) for _ in range(dims)]
+    return (edges[0] if dims == 1 else edges), True
+
+
+def histogram_gen(d: Draw) -> Call:
+    """``histogram(a, bins, range=, weights=, density=)``: data active (edges from its min/max),
+    weights active, edge arrays active; ``range`` constant (JAX takes it as a static)."""
+    a = _hist_data(d)
+    bins, edges = _bins(d, 1)
+    kw: dict[str, Any] = {"density": d.flag()}
+    if not edges and d.flag():
+        kw["range"] = (-1.0, 1.0)
+    w = d.arr(a.shape, "P" if kw["density"] else "R", dtype=F64) if d.flag() else None
+    if edges:
+        return Call((a, bins, w), wrap=lambda f, xp: lambda a, b, w: f(a, b, weights=w, **kw))
+    return Call((a, w), wrap=lambda f, xp: lambda a, w: f(a, bins, weights=w, **kw))
+
+
+def histogramdd_gen(d: Draw, two: bool = False) -> Call:
+    """``histogramdd(sample, bins, weights=, density=)`` (``two``: ``histogram2d(x, y, ...)``)."""
+    sample = _hist_data(d, dims=2)
+    bins, edges = _bins(d, 2)
+    if not edges and d.flag():
+        bins = [d.int(1, 3), d.int(1, 3)]
+    kw: dict[str, Any] = {"density": d.flag()}
+    w = d.arr((7,), "P" if kw["density"] else "R", dtype=F64) if d.flag() else None
+    cols = (sample[:, 0].copy(), sample[:, 1].copy()) if two else (sample,)
+
+    def wrap(f: Any, xp: Any) -> Callable[..., Any]:
+        def run(*args: Any) -> Any:
+            data, rest = args[:len(cols)], args[len(cols):]
+            b = list(rest[:2]) if edges else bins
+            return f(*data, b, weights=rest[-1], **kw)
+        return run
+    return Call((*cols, *(bins if edges else ()), w), wrap=wrap)
+
+
+def bincount_gen(d: Draw) -> Call:
+    """``bincount(x, weights, minlength=)``: the weights active (repeated and missing bins)."""
+    x = d.rng.integers(0, 4, d.pick([6, 1]))  # (no samples: NumPy returns int64 even with weights)
+    kw = {"minlength": d.pick([0, 6])}
+    return Call((d.arr(x.shape),), wrap=lambda f, xp: lambda w: f(x, w, **kw))
+
+
+def histogram_bin_edges_gen(d: Draw) -> Call:
+    """``histogram_bin_edges(a, bins, range=)``: edges from the data's min/max, or ``range``."""
+    a = _hist_data(d)
+    n = d.int(1, 4)
+    kw = {"range": (-1.0, 1.0)} if d.flag() else {}
+    return Call((a,), wrap=lambda f, xp: lambda a: f(a, n, **kw))
+
+
+TABLE.update({
+    "bincount": Spec(bincount_gen, keywords=("weights", "minlength")),
+    "full": Spec(full_gen, dtypes=ALL),
+    "full_like": Spec(full_like_gen, dtypes=ALL),
+    "linspace": Spec(spaced("R", retstep=True), keywords=("num", "endpoint", "axis", "retstep")),
+    "geomspace": Spec(spaced("P"), keywords=("num", "endpoint", "axis")),
+    "logspace": Spec(spaced("U", base=True), keywords=("num", "endpoint", "axis", "base")),
+    "histogram": Spec(histogram_gen, dtypes=ONLY64, keywords=("bins", "range", "weights", "density")),
+    "histogram2d": Spec(lambda d: histogramdd_gen(d, two=True), dtypes=ONLY64, keywords=("bins", "weights", "density")),
+    "histogramdd": Spec(histogramdd_gen, dtypes=ONLY64, keywords=("bins", "weights", "density")),
+    "histogram_bin_edges": Spec(histogram_bin_edges_gen, dtypes=ONLY64, keywords=("bins", "range")),
 })
 
 

@@ -84,9 +84,22 @@ def reference(name: str, spec: Spec) -> Any:
     return None
 
 
+def late(name: str) -> Any:
+    """``np.<name>`` looked up at each call, as user code does: the engine swaps some NumPy
+    functions for the forward pass (``np.full``, ``np.ascontiguousarray``, ...), so the object
+    the registry holds is not what a program calls then."""
+    fn = REGISTERED[name]
+    try:
+        if resolve(np, name) is not fn:
+            return fn
+    except AttributeError:  # getitem, setitem
+        return fn
+    return lambda *a, **k: resolve(np, name)(*a, **k)
+
+
 def check(name: str, spec: Spec, d: Draw) -> None:
     """One generated call of ``name``: the library's vjp against the oracle's."""
-    fn = REGISTERED[name]
+    fn = late(name)
     call = spec.gen(d)
     y, gs, got = ours(fn, call, d.rng)
     oracle = call.oracle or spec.oracle
@@ -146,34 +159,42 @@ def test_diff_of_order_zero_ignores_prepend() -> None:
     np.testing.assert_array_equal(pullback(g)[0], np.asarray(pull(g)[0]))
 
 
-@pytest.mark.xfail(strict=True, reason="engine: _seed_vjp resets the shared cell's shadow for each output "
-                                       "view, so only the last piece's cotangent arrives (lead)")
 @pytest.mark.parametrize("split", [lambda x: np.split(x, 2), lambda x: np.unstack(x.reshape(2, 3))])
 def test_vjp_seeds_every_output_view(split: Any) -> None:
+    """ar.vjp seeded only the last of several outputs that are views of one array."""
     x = np.arange(6.0)
     _, pullback = ar.vjp(split, x)
     np.testing.assert_array_equal(pullback((np.ones(3), 2 * np.ones(3)))[0], [1.0, 1.0, 1.0, 2.0, 2.0, 2.0])
 
 
-@pytest.mark.xfail(strict=True, reason="engine: np.ascontiguousarray does not dispatch to tracked arrays "
-                                       "(UntrackedWriteError), its rule is never reached (lead)")
 def test_ascontiguousarray_through_the_engine() -> None:
+    """np.ascontiguousarray did not dispatch to the tracked stand-ins (UntrackedWriteError)."""
     x = np.arange(6.0).reshape(2, 3)
     _, pullback = ar.vjp(lambda x: np.ascontiguousarray(x.T), x)
     np.testing.assert_array_equal(pullback(np.ones((3, 2)))[0], np.ones((2, 3)))
 
 
-@pytest.mark.xfail(strict=True, reason="rules-edge (0/0 audit): nanvar/nanstd of a slice with ddof >= its count "
-                                       "of numbers gets NaN cotangents, JAX 0 (var/std agree with JAX)")
+def test_ascontiguousarray_of_a_0d_array() -> None:
+    """np.ascontiguousarray of a 0-d array is a 1-d view: the engine wrapped that read-only view
+    of the input as a new array and wrote into it (ValueError: assignment destination is read-only)."""
+    x = np.array(1.5)
+    jax, jnp = jax_modules()
+    ey, pull = jax.vjp(lambda x: 3.0 * jnp.atleast_1d(x), x)
+    y, pullback = ar.vjp(lambda x: 3.0 * np.ascontiguousarray(x), x)
+    np.testing.assert_array_equal(y, np.asarray(ey))
+    np.testing.assert_array_equal(pullback(np.array([2.0]))[0], np.asarray(pull(np.array([2.0]))[0]))
+
+
 @pytest.mark.parametrize("fn", ["nanvar", "nanstd"])
 def test_nanvar_without_degrees_of_freedom(fn: str) -> None:
+    """A slice with ddof >= its count of numbers (the middle column) got NaN cotangents; JAX gives 0."""
     x = np.array([[0.5, np.nan, 2.0], [1.5, 0.3, -0.7]])
     jax, jnp = jax_modules()
     _, pull = jax.vjp(lambda x: getattr(jnp, fn)(x, axis=0, ddof=1), x)
-    with np.errstate(all="ignore"):
+    with pytest.warns(RuntimeWarning, match="Degrees of freedom <= 0"):  # NumPy's own, from the primal
         y, pullback = ar.vjp(lambda x: getattr(np, fn)(x, axis=0, ddof=1), x)
-        g = np.ones(np.shape(y))
-        np.testing.assert_array_equal(pullback(g)[0], np.asarray(pull(g)[0]))
+    g = np.ones(np.shape(y))
+    np.testing.assert_array_equal(pullback(g)[0], np.asarray(pull(g)[0]))
 
 
 # ------------------------------------ conventions at the points where a function has no derivative
