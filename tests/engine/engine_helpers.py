@@ -9,12 +9,13 @@ import numpy as np
 
 def fd_grad(f: Callable[[np.ndarray], Any], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """Central finite-difference gradient of a scalar function of one array;
-    ``f`` gets a fresh copy each time, so it may mutate its argument."""
+    ``f`` gets a fresh copy each time, laid out as ``x`` (F stays F), so it may
+    mutate its argument."""
     g = np.zeros_like(x)
     for i in range(x.size):
         e = np.zeros_like(x)
         e.flat[i] = eps
-        g.flat[i] = (f((x + e).copy()) - f((x - e).copy())) / (2 * eps)
+        g.flat[i] = (f((x + e).copy(order="K")) - f((x - e).copy(order="K"))) / (2 * eps)
     return g
 
 

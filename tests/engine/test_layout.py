@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
+from engine_helpers import fd_grad
 
 from activerules import Const, Duplicated
 from activerules.engine import autodiff, gradient, vjp
@@ -46,16 +47,6 @@ MAKERS: dict[str, Callable[[Any], Any]] = {
     "copy of zeros_like(x.T)": lambda x: _fill_like(np.zeros_like, x),
     "copy of empty_like(x.T)": lambda x: _fill_like(np.empty_like, x),
 }
-
-
-def fd_grad(f: Callable[[np.ndarray], Any], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central finite differences that keep the layout of ``x`` (F stays F)."""
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[i] = eps
-        g[i] = (f((x + e).copy(order="K")) - f((x - e).copy(order="K"))) / (2 * eps)
-    return g
 
 
 def _fill_like(like: Callable[..., Any], x: Any) -> Any:
