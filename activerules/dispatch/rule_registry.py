@@ -35,8 +35,8 @@ __all__ = ["RuleRegistry", "Sample", "PRIMITIVE_MARK", "MUTATES_MARK", "is_primi
 _PLUGIN_GROUP = "activerules.rules"  # plugins.ENTRY_POINT_GROUP (plugins imports the dispatch layer)
 
 #: The attribute ``ar.primitive`` sets on its wrapper: the engine calls the registered
-#: rule of a function carrying it instead of tracing its body. Defined here too (the
-#: dispatch layer imports nothing of the engine); a test keeps both spellings equal.
+#: rule of a function carrying it instead of tracing its body (defined here, where
+#: registration reads it; the engine imports it).
 PRIMITIVE_MARK = "__activerules_primitive__"
 
 

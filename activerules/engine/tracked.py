@@ -41,6 +41,7 @@ from ..adapters.rrule import returned_pair_message
 from ..dispatch import ARRAY as ARRAY_KIND
 from ..dispatch import (
     KEYWORD_ALIASES,
+    PRIMITIVE_MARK,
     ParameterError,
     check_call,
     check_positional,
@@ -883,8 +884,6 @@ def _mixed() -> ActiveRulesError:
 _SEQUENCE_FUNCTIONS: frozenset[Any] = frozenset((
     np.concatenate, np.stack, np.hstack, np.vstack, np.dstack, np.column_stack,
     np.linalg.multi_dot, np.select, np.choose, np.histogramdd))
-#: the attribute that marks an ``@ar.primitive`` wrapper (whose rules take sequences as such)
-PRIMITIVE_MARK = "__activerules_primitive__"
 
 
 def takes_sequences(fn: Any) -> bool:

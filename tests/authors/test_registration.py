@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import activerules as ar
-from activerules.dispatch import PRIMITIVE_MARK, NoRuleError, RegistrationError
+from activerules.dispatch import NoRuleError, RegistrationError
 
 
 def _plain(x):
@@ -36,11 +36,6 @@ def test_private_registry_accepts_plain_functions():
     reg = ar.RuleRegistry()
     reg.rrule(_plain)(lambda x: (np.sin(x), lambda g: (g * np.cos(x),)))
     assert reg.has_rules(_plain)
-
-
-def test_dispatch_mark_is_the_engines():
-    from activerules.engine.tracked import PRIMITIVE_MARK as engine_mark
-    assert PRIMITIVE_MARK == engine_mark
 
 
 def test_nothing_registered_error_mentions_load_plugins_and_entry_point():
