@@ -8,8 +8,9 @@ memory model (views, copy-on-write) and :mod:`.tape` for the sweep.
 """
 
 from .api import autodiff, gradient, primitive, vjp
+from .derivatives import hessian, jacobian
 from .tape import MutationError, UntrackedWriteError
 from .tracked import Tracked, TrackedScalar, UnsupportedAttributeError
 
-__all__ = ["autodiff", "gradient", "vjp", "primitive", "MutationError", "UntrackedWriteError",
+__all__ = ["autodiff", "gradient", "vjp", "jacobian", "hessian", "primitive", "MutationError", "UntrackedWriteError",
            "Tracked", "TrackedScalar", "UnsupportedAttributeError"]

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..activity import Active, ActiveRulesError, ActivityError, BatchDuplicated, Const, Duplicated
 from ..dispatch import MUTATES_MARK
+from . import levels
 from .tape import Cell, Tape, UntrackedWriteError, layout_of
 from .tape import _acquire as _lock_array
 from .tape import _release as _unlock_array
@@ -247,7 +248,8 @@ class _Run:
     def add_active(self, v: Any, where: str) -> None:
         """An Active argument of :func:`autodiff` (a number or a tuple of numbers)."""
         if isinstance(v, tuple):
-            items = [new_scalar(e, self.tape) for e in v]
+            items = [new_scalar(e, self.tape) if type(e) is not TrackedScalar else
+                     _enclosing(e, self.tape, where) for e in v]
             self.call_args.append(tuple(items))
             self.cells.append(tuple(e._cell for e in items))
             for k, e in enumerate(items):
@@ -257,7 +259,7 @@ class _Run:
         _refuse_integer(self.call_args[-1], where)
 
     def add_scalar(self, v: Any) -> None:
-        s = new_scalar(v, self.tape)
+        s = new_scalar(v, self.tape) if type(v) is not TrackedScalar else _enclosing(v, self.tape, "argument")
         self.call_args.append(s)
         self.cells.append(s._cell)
 
@@ -269,14 +271,17 @@ class _Run:
         """Run ``f`` on the stand-ins, recording. ``sweep_follows``: on return the
         collector stays paused for the sweep (the caller resumes it, :func:`_gc_resume`)."""
         _forward_begin()
+        levels.enter(self.tape)  # this differentiation's level is open while f runs
         try:
             result = f(*self.call_args)
         except BaseException:
+            levels.leave(self.tape)
             self.locked = bool(self.tape.locked)  # before finish unlocks
             _forward_end(resume=True)
             self.release()
             self.finish(failed=True)
             raise
+        levels.leave(self.tape)
         _forward_end(resume=not sweep_follows)
         self.release()
         return result
@@ -406,19 +411,21 @@ def _width(args: Sequence[Any]) -> int:
     return widths.pop() if widths else 0
 
 
-def primal_of(v: Any) -> Any:
+def primal_of(v: Any, tape: Any = None) -> Any:
     """The primal value of a result: tracked stand-ins unwrapped (copied if a reverse may
-    still read their buffer)."""
+    still read their buffer); ``tape``: only its own (an enclosing level's stay as they are)."""
     t = type(v)
+    if tape is not None and (t is Tracked or t is TrackedScalar) and v._tape is not tape:
+        return v
     if t is Tracked:
         root = v._root if v._root is not None else v
         return v._a.copy() if root._pinned else v._a
     if t is TrackedScalar:
         return v._v
     if isinstance(v, (tuple, list)):  # named tuples (an eigh or slogdet result) too
-        return rebuild(v, [primal_of(e) for e in v])
+        return rebuild(v, [primal_of(e, tape) for e in v])
     if is_node(v):  # a dict
-        return rebuild_node(v, [primal_of(e) for _, e in items_of(v)])
+        return rebuild_node(v, [primal_of(e, tape) for _, e in items_of(v)])
     return v
 
 
@@ -449,12 +456,17 @@ def _dtype_kind(v: Any) -> str:
 
 
 def _nested(where: str) -> ActiveRulesError:
-    """The error for a stand-in of another differentiation reaching this one."""
-    return ActiveRulesError(
-        f"{where} is a value of an enclosing differentiation: values from two different "
-        "differentiations meet in one call, and nested differentiation of the same values "
-        "(higher order) is not supported. A rule may run its own differentiation on the plain "
-        "arrays it receives, inside its forward or reverse (examples/implicit_solve.py)")
+    """The error for a stand-in of a finished differentiation reaching this one."""
+    return ActiveRulesError(f"{where}: {levels.escaped().args[0]}")
+
+
+def _enclosing(v: Any, tape: Tape, where: str) -> Any:
+    """The stand-in of ``tape`` for ``v``, a value of an enclosing differentiation given
+    as a differentiated argument (higher order: an active input, not a constant)."""
+    if not levels.is_open(v._tape):
+        raise _nested(where)
+    from .nested import input_of
+    return input_of(v, tape)
 
 
 def _refuse_tracked(v: Any, where: str) -> None:
@@ -464,7 +476,14 @@ def _refuse_tracked(v: Any, where: str) -> None:
     if t is np.ndarray or t is float:
         return
     if t is Tracked or t is TrackedScalar:
-        raise _nested(where)
+        if not levels.is_open(v._tape) or "shadow" in where:
+            raise _nested(where)
+        return
+    if isinstance(v, (Duplicated, BatchDuplicated)) and type(v.val) is Tracked:
+        raise ActiveRulesError(
+            f"autodiff: {where} is an array of an enclosing differentiation given as Duplicated "
+            "(higher order): its shadow would receive values of that differentiation in place. "
+            "Use ar.gradient or ar.vjp for the inner differentiation, or pass it as Const(x)")
     if isinstance(v, (Const, Active, Duplicated, BatchDuplicated)):
         for name, e in vars(v).items():
             _refuse_tracked(e, where if name == "val" else f"the shadow of {where}")
@@ -553,7 +572,8 @@ def _autodiff_run(args: Sequence[Any], width: int, retry: int) -> _Run:
                 run.add_active(a.val, where)
             else:
                 v = a.val if isinstance(a, Const) else a
-                run.add_const(run.hold(v, write_back=True) if isinstance(v, np.ndarray) else v)
+                run.add_const(run.hold(v, write_back=True) if type(v) is not Tracked
+                              and isinstance(v, np.ndarray) else v)
         if run.copy_back:
             _refuse_constant_aliases(run)
     except BaseException:
@@ -657,6 +677,8 @@ def _seed(result: Any, returns: Any, tape: Tape) -> None:
     if returns is Active or isinstance(returns, Active):
         seed = 1.0 if returns is Active else returns.val
         _refuse_tracked(seed, "the seed of returns=ar.Active(seed)")
+        if type(seed) is TrackedScalar or type(seed) is Tracked:
+            tape.nested = True  # the sweep is recorded by the seed's level
         if type(result) is Tracked and not _zero_d(result, width):
             raise ActivityError("an array result cannot be Active (arrays are mutable): pass "
                                 "returns=ar.Const or use ar.vjp")
@@ -683,8 +705,8 @@ def _check_scalar_result(y: Any, tape: Tape, who: str, complex_ok: bool = False)
     if t is float:
         return
     if t is TrackedScalar or t is Tracked:
-        if y._tape is not tape:
-            raise _nested(f"{who}: f's result")
+        if y._tape is not tape and not levels.is_open(y._tape):
+            raise _nested(f"{who}: f's result")  # an enclosing level's is a constant of this one
         shape, dtype = ((), y._cell.dtype) if t is TrackedScalar else (y.shape, y.dtype)
     elif isinstance(y, (np.ndarray, np.number, int, float, complex)) and not isinstance(y, bool):
         shape, dtype = np.shape(y), np.result_type(y)
@@ -765,7 +787,7 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
     except BaseException:
         run.tape.unlock()
         raise
-    return primal_of(result), _Pullback(run, result)
+    return primal_of(result, run.tape), _Pullback(run, result)
 
 
 class _Pullback:
@@ -842,7 +864,8 @@ def _input(run: _Run, v: Any, where: str, strict: bool) -> tuple[Any, Any]:
         return rebuild_node(v, [p[0] for p in pairs]), rebuild_node(v, [p[1] for p in pairs])
     t = type(v)
     if t is Tracked or t is TrackedScalar:
-        raise _nested(where)
+        s = _enclosing(v, run.tape, where)
+        return s, s._cell
     if isinstance(v, Const):
         return _const_arg(run, v.val, where), None
     if isinstance(v, np.ndarray) and v.dtype.kind in "fc":
@@ -871,7 +894,9 @@ def _const_arg(run: _Run, v: Any, where: str) -> Any:
     if t is float or t is int or v is None:
         return v
     if t is Tracked or t is TrackedScalar:
-        raise _nested(where)
+        if not levels.is_open(v._tape):
+            raise _nested(where)
+        return v  # an enclosing level's value: a constant of this differentiation
     if isinstance(v, Const):
         return _const_arg(run, v.val, where)
     if is_node(v):
@@ -888,7 +913,7 @@ def _check_output(r: Any, tape: Tape, where: str) -> None:
         return
     t = type(r)
     if t is Tracked or t is TrackedScalar:
-        if r._tape is not tape:
+        if r._tape is not tape and not levels.is_open(r._tape):
             raise _nested(f"vjp: {where}")
     elif not (r is None or isinstance(r, (np.ndarray, np.generic, int, float, complex, str))):
         raise ActivityError(f"vjp: {where} is {_kind(r)}, which has no cotangent: return arrays, "
@@ -900,7 +925,7 @@ def _check_cotangent(r: Any, y: Any, where: str) -> None:
     (``None`` for a zero part), each leaf of its output's shape, no complex for a real one."""
     if y is None:
         return
-    if type(y) is Tracked or type(y) is TrackedScalar:
+    if (type(y) is Tracked or type(y) is TrackedScalar) and not levels.is_open(y._tape):
         raise _nested(f"the cotangent for {where}")
     if is_node(r) or is_node(y):
         if (not is_node(r) or not is_node(y) or isinstance(r, dict) != isinstance(y, dict)
@@ -960,10 +985,22 @@ def _sweep(run: _Run, result: Any, ybar: Any, consume: bool = False) -> tuple[An
             for leaf in leaves(c):
                 if leaf is not None:
                     leaf.shadow = None
+    result = _own_outputs(result, run.tape)
     _clear_outputs(result)
     _seed_vjp(result, ybar)
     run.tape.sweep(consume)
     return tuple(_cotangent(c, 0) for c in run.cells)
+
+
+def _own_outputs(result: Any, tape: Tape) -> Any:
+    """``result`` with the stand-ins of other (enclosing) levels, constants of this
+    differentiation, replaced by ``None``: nothing seeds them."""
+    t = type(result)
+    if t is Tracked or t is TrackedScalar:
+        return result if result._tape is tape else None
+    if is_node(result):
+        return rebuild_node(result, [_own_outputs(e, tape) for _, e in items_of(result)])
+    return result
 
 
 def _clear_outputs(result: Any) -> None:
@@ -981,6 +1018,9 @@ def _seed_vjp(result: Any, ybar: Any) -> None:
     """Add ``ybar`` to the shadows of the outputs: outputs may share a storage
     (``(x[:2], x[2:])``, ``np.split(x, 3)``, ``(y, y)``), so their seeds add up."""
     t = type(result)
+    if (t is Tracked or t is TrackedScalar) and (type(ybar) is Tracked or type(ybar) is TrackedScalar):
+        from .nested import seed  # higher order: a cotangent of an enclosing level
+        return seed(result, ybar, result._tape)
     if t is Tracked:
         cell = result._cell
         if (cell.shadow is None and result._view is None and type(ybar) is np.ndarray

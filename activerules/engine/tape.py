@@ -202,7 +202,7 @@ class Tape:
     """A per-differentiation list of entries plus the arrays locked read-only
     while the tape lives (values a reverse reads that the engine cannot guard)."""
 
-    __slots__ = ("entries", "width", "locked", "detached", "copy_consts", "__weakref__")
+    __slots__ = ("entries", "width", "locked", "detached", "copy_consts", "nested", "__weakref__")
 
     def __init__(self, width: int = 0, copy_consts: bool = False) -> None:
         self.entries: list[Any] = []
@@ -215,6 +215,9 @@ class Tape:
         # id(root) -> (weakref to the root, weakrefs to outputs that hold a copy of what
         # NumPy returns as a view of it): see tracked.prepare_write
         self.detached: dict[int, tuple[Any, list[Any]]] = {}
+        # values of an enclosing differentiation entered this one (higher order): the sweep
+        # is recorded by the enclosing level (engine/nested.py)
+        self.nested = False
 
     # -- locking untracked arrays -------------------------------------------------------
 
@@ -261,6 +264,9 @@ class Tape:
         """Run every entry's reverse, last first. ``consume``: drop each entry once it ran
         (a single sweep), so the values its reverse read are freed as the sweep goes and
         the sweep's own arrays reuse their memory."""
+        if self.nested:  # higher order: a sweep the enclosing level records
+            from .nested import sweep_nested
+            return sweep_nested(self, consume)
         self.check_locks()
         width = self.width
         entries = _consumed(self.entries) if consume else reversed(self.entries)

@@ -450,7 +450,7 @@ class Tracked(_Ops):
         idx = _raw_index(idx)
         if _is_basic(idx):
             v = self._a[idx]
-            if type(v) is np.ndarray:
+            if type(v) is np.ndarray or (type(v) is Tracked and v._root is not None):
                 return view_of(self, v, operator.itemgetter(idx))
         return record(operator.getitem, (self, idx))
 
@@ -871,10 +871,10 @@ def reverse_reads_val(impl: Any) -> bool:
     return r
 
 
-def _mixed() -> ActiveRulesError:
-    return ActiveRulesError(
-        "values from two different differentiations meet in one call; nested "
-        "differentiation of the same values (higher order) is not supported")
+def _nested() -> Any:
+    """The module recording nested differentiations (imported when first needed)."""
+    from . import nested
+    return nested
 
 
 #: NumPy functions with a parameter that is a sequence of arrays (``np.stack([x, y])``):
@@ -904,7 +904,11 @@ def _seq_tape(a: Any) -> Tape | None:
     return None
 
 
-def _seq_arg(a: Any, tape: Tape) -> tuple[list[Any], list[Any], list[Cell], list[Any]]:
+class _OtherLevel(Exception):
+    """A sequence holds a stand-in of another differentiation: record at the deepest level."""
+
+
+def _seq_arg(a: Any, tape: Tape, nested: bool = False) -> tuple[list[Any], list[Any], list[Cell], list[Any]]:
     """A list/tuple argument holding tracked values, as a sequence of arrays:
     (elements, raw values, cells, views). A tracked number, or a list holding
     tracked values, becomes a tracked array (np.asarray, recorded), a constant a
@@ -915,9 +919,13 @@ def _seq_arg(a: Any, tape: Tape) -> tuple[list[Any], list[Any], list[Cell], list
         if t is TrackedScalar or ((t is list or t is tuple) and _seq_tape(e) is not None):
             e = construct(_ASARRAY, e, (), _EMPTY)  # np.asarray(e): recorded through setitem
             t = type(e)
-        if t is Tracked:
+        if t is Tracked and e._tape is not tape and nested:  # an enclosing level's: a constant
+            vals.append(e)
+            cells.append(Cell(e.shape, e.dtype))
+            views.append(None)
+        elif t is Tracked:
             if e._tape is not tape:
-                raise _mixed()
+                raise _OtherLevel
             vals.append(e._a)
             cells.append(e._cell)
             views.append(e._view)
@@ -936,14 +944,16 @@ def _seq_arg(a: Any, tape: Tape) -> tuple[list[Any], list[Any], list[Cell], list
 
 
 def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
-           mutates: tuple[int, ...] = ()) -> Any:
+           mutates: tuple[int, ...] = (), at: Tape | None = None) -> Any:
     """Call ``fn(*args, **kwargs)``; if an argument is tracked, through its resolved
     rule, recording the call on the tape and returning tracked outputs.
-    ``mutates`` lists the positions the call writes into."""
+    ``mutates`` lists the positions the call writes into. ``at``: the level (tape) a
+    call mixing stand-ins of nested differentiations is recorded at (engine/nested.py);
+    the other levels' stand-ins are constants there, passed as they are."""
     if kwargs:
         args, kwargs = _bind_keywords(fn, args, kwargs)
-    tape = None
-    for a in args:
+    tape = at
+    for a in args if at is None else ():
         t = type(a)
         if t is Tracked or t is TrackedScalar:
             tape = a._tape
@@ -971,8 +981,13 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     for a in args:
         t = type(a)
         if t is Tracked:
-            if a._tape is not tape:
-                raise _mixed()
+            if a._tape is not tape:  # another differentiation's value (higher order)
+                if at is None:
+                    return record(fn, args, kwargs, mutates, _nested().call_level(args, mutates))
+                sig.append(np.ndarray)  # an enclosing level's: a constant here, kept as it is
+                vals.append(a)
+                i += 1
+                continue
             v = a._a
             sig.append(Tracked)
             binds.append((i, ARRAY, a._cell, a._view))
@@ -980,15 +995,25 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
             vals.append(v)
         elif t is TrackedScalar:
             if a._tape is not tape:
-                raise _mixed()
+                if at is None:
+                    return record(fn, args, kwargs, mutates, _nested().call_level(args, mutates))
+                sig.append(_nested().const_key(a))
+                vals.append(a)
+                i += 1
+                continue
             v = a._v
             key = _ACTIVE_KEYS.get(type(v))
-            sig.append(key if key is not None else _active_key(type(v)))
+            sig.append(key if key is not None else _active_key(
+                type(v) if type(v) is not TrackedScalar else _nested().const_key(v)))
             binds.append((i, SCALAR, a._cell, None))
             vals.append(v)
         elif (t is list or t is tuple) and _seq_tape(a) is not None:
             if not takes_sequences(fn):  # an array_like argument: np.asarray(a), recorded
                 a = construct(_ASARRAY, a, (), _EMPTY)
+                if type(a) is Tracked and a._tape is not tape:  # levels differ (higher order)
+                    if at is None:
+                        return record(fn, args, kwargs, mutates, _nested().call_level(args, mutates))
+                    a = _ASARRAY(a)  # an enclosing level's: a constant here
                 if type(a) is not Tracked:  # a cast to a non-float array: a constant
                     sig.append(type(a))
                     if type(a) is np.ndarray:
@@ -1003,7 +1028,10 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
                 vals.append(v)
                 i += 1
                 continue
-            items, seq_vals, cells, views = _seq_arg(a, tape)
+            try:
+                items, seq_vals, cells, views = _seq_arg(a, tape, at is not None)
+            except _OtherLevel:
+                return record(fn, args, kwargs, mutates, _nested().call_level(args, mutates))
             sig.append(_SEQ_KEY)
             binds.append((i, SEQ, cells, views))
             for e in items:  # conservatively, the rule may keep any element: pin (or lock) them all
@@ -1017,6 +1045,8 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
                 arrays.append((i, a, None, a.base))
             vals.append(a)
         i += 1
+    if mutates and tape.nested:  # a plain buffer receiving an enclosing level's value
+        _nested().promote(args, vals, mutates, tape)
     # the resolution and what follows from it, cached per (fn, width, mutates, signature)
     # for as long as the registry's own cache (a registration replaces it)
     plans = _PLANS
@@ -1310,6 +1340,8 @@ def _wrap(y: Any, tape: Tape, args: list[Any], refs: int = 3) -> tuple[Any, Any]
     """Tracked stand-ins for a rule's output: (cells or None, wrapped output).
     ``refs``: the references to ``y`` the engine itself holds here."""
     t = type(y)
+    if t is Tracked or t is TrackedScalar:  # an enclosing level's value (higher order)
+        return _nested().wrap(y, tape, args)  # type: ignore[no-any-return]
     if t is np.ndarray:
         if y.dtype.kind not in "fc":
             return None, y
@@ -1356,7 +1388,9 @@ def _leaves(obj: Any, path: tuple[int, ...], found: list[tuple[tuple[int, ...], 
     t = type(obj)
     if t is Tracked or t is TrackedScalar:
         found.append((path, obj))
-        return raw(obj)
+        v = raw(obj)
+        t = type(v)  # a value of an enclosing level (higher order): a placeholder, written in below
+        return v if t is not Tracked and t is not TrackedScalar else np.zeros(v.shape, v.dtype)
     if t is list or t is tuple:
         return [_leaves(e, (*path, i), found) for i, e in enumerate(obj)]
     return obj
@@ -1380,7 +1414,10 @@ def construct(orig: Callable[..., Any], obj: Any, args: tuple[Any, ...], kwargs:
     if len(found) == 1 and found[0][1] is obj and np.shares_memory(y, plain):
         # a view NumPy made of x (np.ascontiguousarray of a 0-d x is 1-d): the same view of x
         return obj.reshape(y.shape)
-    buf = new_root(y, found[0][1]._tape)
+    tape = found[0][1]._tape
+    if any(leaf._tape is not tape for _, leaf in found):  # levels differ: the deepest (higher order)
+        tape = _nested().call_level(tuple(leaf for _, leaf in found), ())
+    buf = new_root(y, tape)
     lead = (0,) * (y.ndim - np.ndim(plain)) if kwargs.get("ndmin") else ()
     for path, leaf in found:
         record(operator.setitem, (buf, (*lead, *path), leaf), mutates=(0,))
@@ -1501,6 +1538,9 @@ def _numpy_copies(a: Tracked, func: Any, args: tuple[Any, ...], kwargs: dict[str
 
 def _plain_view(v: Any, base: np.ndarray) -> bool:
     """Whether ``v`` is a view of ``base`` whose elements do not alias one another."""
+    if type(v) is Tracked:  # an enclosing level's view (higher order)
+        return (v._root is not None and v._root is (base._root if base._root is not None else base)
+                and not any(st == 0 and n > 1 for st, n in zip(v.strides, v.shape)))
     return (type(v) is np.ndarray and v.base is not None and np.shares_memory(v, base)
             and not any(st == 0 and n > 1 for st, n in zip(v.strides, v.shape)))
 

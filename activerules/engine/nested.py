@@ -1,0 +1,327 @@
+"""Nested differentiations (higher order): recording at the deepest level, and the
+sweep that the enclosing level records.
+
+How levels nest (see :mod:`.levels`): a stand-in of an inner differentiation
+stands for a value that may itself be a stand-in of an enclosing one (its
+``_a`` or ``_v``). A call is recorded at the deepest open level among its
+arguments; the rule computes on the unwrapped values, which are the enclosing
+levels' stand-ins, so those levels record the rule's forward. The inner sweep
+runs after the inner forward closed its level, while the enclosing one is
+still open: the reverses are NumPy code on values that are enclosing stand-ins,
+so the enclosing level records them too, and the inner derivative comes back as
+an enclosing stand-in. A tape that values of an enclosing level entered is
+marked ``nested`` and swept by :func:`sweep_nested`: cotangents are accumulated
+out of place (a cotangent someone else holds is never mutated, as autograd's
+``add_outgrads``), and a shadow a rule writes into in place is a stand-in of the
+enclosing level owned by this sweep, so the writes are recorded.
+
+>>> import numpy as np, activerules as ar
+>>> ar.gradient(lambda x: x * ar.gradient(lambda y: x * y, 1.0), 4.0)  # d/dx x*x = 2x
+np.float64(8.0)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..activity import ActiveRulesError, RuleError
+from ..adapters.rrule import Thunk, cotangent_tuple_message
+from . import levels
+from .tape import (
+    ARRAY,
+    LIFTED,
+    SCALAR,
+    SEQ,
+    Cell,
+    Tape,
+    UntrackedWriteError,
+    _consumed,
+    _mutated_shadows_live,
+    _out_cotangent,
+    _release_out,
+    _zero_out,
+)
+from .tracked import DETACHED, Tracked, TrackedScalar, layout_of, new_root, new_scalar
+
+__all__ = ["call_level", "wrap", "promote", "input_of", "sweep_nested", "seed"]
+
+_STANDINS = (Tracked, TrackedScalar)
+
+
+def _tapes(v: Any, found: list[Any]) -> list[Any]:
+    """The tapes of the stand-ins in ``v`` (lists and tuples walked)."""
+    t = type(v)
+    if t is Tracked or t is TrackedScalar:
+        if not any(f is v._tape for f in found):
+            found.append(v._tape)
+    elif t is list or t is tuple:
+        for e in v:
+            _tapes(e, found)
+    return found
+
+
+def call_level(args: tuple[Any, ...], mutates: tuple[int, ...]) -> Tape:
+    """The level a call mixing stand-ins of several differentiations is recorded at: the
+    deepest open one (raises if a stand-in's level is not open). Writing a value of that
+    level into an array of an enclosing level raises: the enclosing level would record
+    only the primal of the write, and this level's derivative through it would be lost."""
+    tapes: list[Any] = []
+    for a in args:
+        _tapes(a, tapes)
+    tape = levels.deepest(tapes)
+    for i in mutates:
+        m = args[i]
+        if type(m) is Tracked and m._tape is not tape:
+            raise ActiveRulesError(
+                "activerules: a value of an inner differentiation was written into an array of an "
+                "enclosing one (higher order): the inner derivative through that array would be "
+                "lost. Allocate the array inside the inner function (np.zeros_like(y)), or return "
+                "the value from it")
+    tape.nested = True
+    return tape
+
+
+def _value_type(s: TrackedScalar) -> type:
+    v = s._v
+    while type(v) is TrackedScalar:
+        v = v._v
+    return type(v)
+
+
+def const_key(a: Any) -> type:
+    """The type an enclosing level's stand-in resolves as, a constant at this level."""
+    return np.ndarray if type(a) is Tracked else _value_type(a)
+
+
+def _scalar_cell(s: Any) -> Cell:
+    return Cell(None, np.dtype(_value_type(s)) if type(s) is TrackedScalar else np.result_type(s))
+
+
+def _root_of(t: Tracked) -> Tracked:
+    return t._root if t._root is not None else t
+
+
+def _aliases(y: Tracked, vals: Any) -> bool:
+    """Whether the rule's output ``y`` (an enclosing level's array) is one of its
+    argument values, or a view of one's storage."""
+    ry = _root_of(y)
+    for v in vals:
+        if type(v) is Tracked and _root_of(v) is ry:
+            return True
+        if type(v) is list and _aliases(y, v):
+            return True
+    return False
+
+
+def wrap(y: Any, tape: Tape, vals: Any) -> tuple[Any, Any]:
+    """A stand-in of ``tape`` for a rule's output ``y`` that is a stand-in of an enclosing
+    level: (its cell, the stand-in). The root is pinned, so a write into it first moves
+    it to a copy and never changes ``y``, which the rule's reverse may hold."""
+    if type(y) is TrackedScalar:
+        s = new_scalar(y, tape, _scalar_cell(y))
+        return s._cell, s
+    pinned: int = True
+    if _aliases(y, vals):  # its argument itself, or a view of it: its own storage, as record does
+        y = np.copy(y, order="K")
+        pinned = DETACHED
+    w = new_root(y, tape, Cell(y.shape, y.dtype, layout=layout_of(y)), pinned=pinned)
+    return w._cell, w
+
+
+def input_of(v: Any, tape: Tape) -> Any:
+    """The stand-in of ``tape`` for an enclosing level's stand-in ``v`` given to a
+    differentiation as an argument: an active input of it, not a constant."""
+    tape.nested = True
+    if type(v) is TrackedScalar:
+        return new_scalar(v, tape, _scalar_cell(v))
+    return new_root(v, tape, Cell(v.shape, v.dtype, layout=layout_of(v)), pinned=True)
+
+
+def _level_of(v: Any) -> Any:
+    """The tape of the value ``v`` stands for, if that value is a stand-in."""
+    inner = v._a if type(v) is Tracked else v._v
+    t = type(inner)
+    return inner._tape if t is Tracked or t is TrackedScalar else None
+
+
+def promote(args: tuple[Any, ...], vals: list[Any], mutates: tuple[int, ...], tape: Tape) -> None:
+    """Before a call of ``tape`` writes into its arguments ``mutates``: a target whose
+    buffer is a plain array (a constant at the enclosing levels) receiving a value of an
+    enclosing level becomes a stand-in of that level (runtime activity, at the level of
+    the written value), so the enclosing level records the write."""
+    tapes: list[Any] = []
+    for j, a in enumerate(args):
+        if j in mutates:
+            continue
+        t = type(a)
+        if (t is Tracked or t is TrackedScalar) and a._tape is tape:
+            low = _level_of(a)
+            if low is not None and not any(f is low for f in tapes):
+                tapes.append(low)
+        elif t is Tracked or t is TrackedScalar or t is list or t is tuple:
+            _tapes(a, tapes)
+    tapes = [t for t in tapes if t is not tape]
+    if not tapes:
+        return
+    low = levels.deepest(tapes)
+    for i in mutates:
+        m = args[i]
+        root = _root_of(m)
+        cur = _level_of(root)
+        if cur is not None and levels.depth_of(cur) >= levels.depth_of(low):
+            continue
+        root._a = new_root(root._a, low, Cell(root._a.shape, root._a.dtype, layout=layout_of(root._a)))
+        for ref in root._views or ():
+            view = ref()
+            if view is not None:
+                view._a = view._view(root._a)
+        vals[i] = m._a
+
+
+# -- the sweep --------------------------------------------------------------------------------
+
+class _Sweep:
+    """One nested sweep: the level that records it and the shadows it owns (made by it,
+    held by nobody else, so a rule may write into them in place)."""
+
+    __slots__ = ("level", "owned")
+
+    def __init__(self, level: Tape) -> None:
+        self.level = level
+        self.owned: dict[int, Any] = {}
+
+    def own(self, cell: Cell) -> Any:
+        """``cell``'s shadow as a stand-in of the recording level owned by this sweep."""
+        s = cell.shadow
+        if s is not None and id(s) in self.owned and self.owned[id(s)] is s:
+            return s
+        if s is None:
+            s = new_root(cell.zeros(0), self.level)
+        elif type(s) is Tracked:
+            copy = np.copy(s, order="K")  # recorded at s's level
+            s = copy if copy._tape is self.level else new_root(copy, self.level)
+        else:
+            s = new_root(np.array(s, dtype=cell.dtype, order="K"), self.level)
+        self.owned[id(s)] = s
+        cell.shadow = s
+        return s
+
+    def add(self, cell: Cell, view: Any, c: Any) -> None:
+        """Add the cotangent ``c`` to ``cell``'s shadow (through ``view``), out of place
+        where it can, in place only into a shadow this sweep owns."""
+        if view is None:
+            s = cell.shadow
+            if s is None:
+                cell.shadow = c if _fits(c, cell) else self.own(cell) + c
+            else:
+                cell.shadow = s + c
+            return
+        v = view(self.own(cell))
+        v += c
+
+
+def _fits(c: Any, cell: Cell) -> bool:
+    """Whether ``c`` can be a shadow of ``cell`` as it is (its shape and dtype)."""
+    if cell.shape is None:
+        return True
+    return tuple(np.shape(c)) == tuple(cell.shape) and c.dtype == cell.dtype if hasattr(c, "dtype") else False
+
+
+def sweep_nested(tape: Tape, consume: bool) -> None:
+    """:meth:`Tape.sweep` for a tape that values of an enclosing level entered: every
+    reverse runs with the enclosing level open, so it records them."""
+    level = levels.innermost()
+    if level is None:
+        raise ActiveRulesError(
+            "activerules: a vjp pullback taken inside a differentiation was called after that "
+            "differentiation finished: the values it reads belong to it. Call the pullback "
+            "inside the function being differentiated")
+    if tape.width:
+        raise ActiveRulesError("activerules: batch differentiation (BatchDuplicated) of values of "
+                               "an enclosing differentiation is not supported: differentiate "
+                               "lane by lane (ar.jacobian, or a loop of ar.vjp pullbacks)")
+    tape.check_locks()
+    run = _Sweep(level)
+    entries = _consumed(tape.entries) if consume else reversed(tape.entries)
+    try:
+        for entry in entries:
+            _reverse(run, entry)
+    except BaseException:
+        tape.clear_shadows()
+        raise
+
+
+def _reverse(run: _Sweep, entry: Any) -> None:
+    reverse, anns, binds, out, mutates, mode, label = entry
+    dret, live = _out_cotangent(out, 0)
+    if not live and not _mutated_shadows_live(binds, mutates):
+        return
+    if not live:
+        dret = _zero_out(out, 0) if out is not None else None
+    if mode == LIFTED:
+        cots = _run(label, reverse, dret)
+        _deliver(run, label, binds, cots)
+    else:
+        for i, kind, cell, view in binds:
+            if kind == SEQ:
+                anns[i]._dval = [run.own(c) if v is None else v(run.own(c)) for c, v in zip(cell, view)]
+            elif kind == ARRAY:
+                anns[i]._dval = run.own(cell) if view is None else view(run.own(cell))
+        cots = _run(label, reverse, dret)
+        if cots is not None:
+            for i, kind, cell, _ in binds:
+                if kind == SCALAR and cots[i] is not None:
+                    run.add(cell, None, cots[i])
+    _release_out(out)
+
+
+def _run(label: str, reverse: Any, dret: Any) -> Any:
+    """``reverse(dret)``; a failure names the rule, and says why when its reverse left
+    NumPy (it cannot be differentiated a second time)."""
+    try:
+        return reverse(dret)
+    except UntrackedWriteError as e:
+        raise RuleError(
+            f"{label}: its reverse is not differentiable a second time (higher order): it took an "
+            f"active value out of NumPy ({e}). A reverse that computes with NumPy functions and "
+            "operators on the values it is given (no float(), .item(), np.asarray copies, math "
+            "or other libraries) can be differentiated again, as the built-in rules are; "
+            "first derivatives of this rule work") from e
+    except RuleError:
+        raise
+    except Exception as e:
+        raise RuleError(f"{label}: reverse raised {type(e).__name__} during a nested "
+                        f"(higher-order) sweep: {e}") from e
+
+
+def _deliver(run: _Sweep, label: str, binds: list[Any], cots: Any) -> None:
+    """Deliver the cotangents an rrule's pullback returned."""
+    n = len(cots) if isinstance(cots, (tuple, list)) else -1
+    for i, kind, cell, view in binds:
+        if i >= n:
+            raise RuleError(cotangent_tuple_message(label, cots, None, "the pullback"))
+        c = cots[i]
+        if type(c) is Thunk:
+            c = c.fn()
+        if c is None:
+            continue
+        if kind == SEQ:
+            for cc, v, ci in zip(cell, view, c):
+                if ci is not None:
+                    run.add(cc, v, ci)
+        else:
+            run.add(cell, view, c)
+
+
+def seed(result: Any, ybar: Any, tape: Tape) -> None:
+    """Seed the output ``result`` with a cotangent that is an enclosing level's stand-in
+    (the gradient of a pullback with respect to its cotangent): out of place."""
+    tape.nested = True
+    cell = result._cell
+    if type(result) is TrackedScalar:
+        cell.shadow = ybar if cell.shadow is None else cell.shadow + ybar
+        return
+    level = levels.innermost()
+    _Sweep(level if level is not None else ybar._tape).add(cell, result._view, ybar)
