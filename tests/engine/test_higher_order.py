@@ -139,8 +139,8 @@ SCALAR: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     "reductions": (lambda x: np.prod(x + 3) + np.mean(x ** 3) + np.max(x) * np.std(x) + np.linalg.norm(x),
                    lambda x: jnp.prod(x + 3) + jnp.mean(x ** 3) + jnp.max(x) * jnp.std(x) + jnp.linalg.norm(x)),
     "matmul": (lambda x: (np.sin(A @ x) @ (x @ A)) + x @ x, lambda x: (jnp.sin(A @ x) @ (x @ A)) + x @ x),
-    "indexing": (lambda x: x[0] * x[2] ** 2 + (x[[2, 0, 2]] * x[1:]).sum() ** 2 + np.cumsum(x)[-1] * x[1],
-                 lambda x: x[0] * x[2] ** 2 + (x[jnp.array([2, 0, 2])] * x[1:]).sum() ** 2
+    "indexing": (lambda x: x[0] * x[2] ** 2 + (x[[2, 0, 2]] * x).sum() ** 2 + (x[1:] * x[:-1]).sum() + np.cumsum(x)[-1] * x[1],
+                 lambda x: x[0] * x[2] ** 2 + (x[jnp.array([2, 0, 2])] * x).sum() ** 2 + (x[1:] * x[:-1]).sum()
                  + jnp.cumsum(x)[-1] * x[1]),
     "solve": (lambda x: np.linalg.solve(A + np.diag(x ** 2), x).sum() + np.linalg.det(A * x),
               lambda x: jnp.linalg.solve(A + jnp.diag(x ** 2), x).sum() + jnp.linalg.det(A * x)),
