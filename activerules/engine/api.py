@@ -322,6 +322,8 @@ class _Run:
         """Unlock the caller's arrays and give them the function's side effects (none
         if the differentiation ``failed``: they keep their values)."""
         self.tape.unlock()
+        if not failed and self.tape.nested:
+            _refuse_enclosing_writes(self)
         if not failed:
             for arr, v in self.const_back:
                 arr[...] = v._a if type(v) is Tracked else v
@@ -350,6 +352,18 @@ class _Run:
                 for cur, o in zip(s, old) if type(s) is tuple else ((s, old),):
                     cur[...] = o
             raise
+
+
+def _refuse_enclosing_writes(run: _Run) -> None:
+    """Raise if ``autodiff`` would write a value of an enclosing differentiation into a
+    caller's array (a plain array cannot hold it)."""
+    for v in [t for t, _, _ in run.copy_back] + [v for _, v in run.const_back]:
+        if type(v) is Tracked and type(v._a) is Tracked:
+            raise ActiveRulesError(
+                "autodiff: a value of an enclosing differentiation (higher order) was written into "
+                "an array given to autodiff (Duplicated or Const): the caller's plain array cannot "
+                "hold its derivative. Use ar.gradient or ar.vjp (functional) for the inner "
+                "differentiation, or write into an array allocated inside the function")
 
 
 def _refuse_integer(s: TrackedScalar, where: str) -> None:
@@ -683,6 +697,8 @@ def _seed(result: Any, returns: Any, tape: Tape) -> None:
             raise ActivityError("an array result cannot be Active (arrays are mutable): pass "
                                 "returns=ar.Const or use ar.vjp")
         _check_scalar_result(result, tape, "autodiff", np.iscomplexobj(seed))
+        if (type(result) is Tracked or type(result) is TrackedScalar) and result._tape is not tape:
+            return  # an enclosing level's value: a constant of this differentiation, not seeded
         if type(result) is Tracked:  # a 0-d array, seeded as vjp seeds it
             _seed_vjp(result, seed)
         elif type(result) is TrackedScalar:

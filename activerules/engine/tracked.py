@@ -258,11 +258,6 @@ class TrackedScalar(_Ops):
     def is_integer(self) -> bool:
         return bool(raw(self).is_integer())  # piecewise constant: a plain value
 
-    def __getitem__(self, idx: Any) -> Any:
-        if idx == () or idx is Ellipsis:  # s[()] is s, as for a NumPy scalar
-            return self if idx == () else _np.asarray(self)[...]
-        raise IndexError("invalid index to scalar variable.")
-
 
 class Tracked(_Ops):
     """An active array: the stand-in the user's function receives and gets back.

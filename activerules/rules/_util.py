@@ -133,7 +133,7 @@ def fit(cotangent: Any, x: Any) -> Any:
         cot = np.real(cot)
     cot = np.asarray(cot, dtype=dt)
     if not isinstance(x, np.ndarray):
-        return cot[()]
+        return cot[()] if hasattr(type(cot), "__getitem__") else cot  # a number stand-in: itself
     return cot
 
 
