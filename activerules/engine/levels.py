@@ -66,8 +66,8 @@ def innermost() -> Any:
 
 def is_open(tape: Any) -> bool:
     """Whether ``tape``'s level is open on this thread."""
-    s = getattr(_local, "open", None)
-    return bool(s) and any(t is tape for t in s)
+    s: list[Any] = getattr(_local, "open", None) or []
+    return any(t is tape for t in s)
 
 
 def _depth(tape: Any) -> int:

@@ -141,7 +141,7 @@ def input_of(v: Any, tape: Tape) -> Any:
 
 def _level_of(v: Any) -> Any:
     """The tape of the value ``v`` stands for, if that value is a stand-in."""
-    inner = v._a if type(v) is Tracked else v._v
+    inner: Any = v._a if type(v) is Tracked else v._v
     t = type(inner)
     return inner._tape if t is Tracked or t is TrackedScalar else None
 
@@ -172,7 +172,8 @@ def promote(args: tuple[Any, ...], vals: list[Any], mutates: tuple[int, ...], ta
         cur = _level_of(root)
         if cur is not None and levels.depth_of(cur) >= levels.depth_of(low):
             continue
-        root._a = new_root(root._a, low, Cell(root._a.shape, root._a.dtype, layout=layout_of(root._a)))
+        buf = root._a
+        root._a = new_root(buf, low, Cell(buf.shape, buf.dtype, layout=layout_of(buf)))  # type: ignore[assignment]
         for ref in root._views or ():
             view = ref()
             if view is not None:
@@ -200,7 +201,7 @@ class _Sweep:
         if s is None:
             s = new_root(cell.zeros(0), self.level)
         elif type(s) is Tracked:
-            copy = np.copy(s, order="K")  # recorded at s's level
+            copy: Any = np.copy(s, order="K")  # recorded at s's level
             s = copy if copy._tape is self.level else new_root(copy, self.level)
         else:
             s = new_root(np.array(s, dtype=cell.dtype, order="K"), self.level)

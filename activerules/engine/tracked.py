@@ -449,7 +449,7 @@ class Tracked(_Ops):
     def __getitem__(self, idx: Any) -> Any:
         idx = _raw_index(idx)
         if _is_basic(idx):
-            v = self._a[idx]
+            v: Any = self._a[idx]
             if type(v) is np.ndarray or (type(v) is Tracked and v._root is not None):
                 return view_of(self, v, operator.itemgetter(idx))
         return record(operator.getitem, (self, idx))
@@ -720,7 +720,7 @@ def _compose(f: Callable[[Any], Any], g: Callable[[Any], Any]) -> Callable[[Any]
     return lambda s: g(f(s))
 
 
-def view_of(parent: Tracked, v: np.ndarray, op: Callable[[Any], Any]) -> Tracked:
+def view_of(parent: Tracked, v: Any, op: Callable[[Any], Any]) -> Tracked:
     """The tracked view ``op(parent)`` whose primal is ``v`` (already computed)."""
     root = parent._root
     if root is None:
@@ -913,7 +913,10 @@ def _seq_arg(a: Any, tape: Tape, nested: bool = False) -> tuple[list[Any], list[
     (elements, raw values, cells, views). A tracked number, or a list holding
     tracked values, becomes a tracked array (np.asarray, recorded), a constant a
     constant float array with a scratch shadow."""
-    items, vals, cells, views = [], [], [], []
+    items: list[Any] = []
+    vals: list[Any] = []
+    cells: list[Cell] = []
+    views: list[Any] = []
     for e in a:
         t = type(e)
         if t is TrackedScalar or ((t is list or t is tuple) and _seq_tape(e) is not None):
@@ -1536,7 +1539,7 @@ def _numpy_copies(a: Tracked, func: Any, args: tuple[Any, ...], kwargs: dict[str
     return type(y) is np.ndarray and not np.shares_memory(y, o)
 
 
-def _plain_view(v: Any, base: np.ndarray) -> bool:
+def _plain_view(v: Any, base: Any) -> bool:
     """Whether ``v`` is a view of ``base`` whose elements do not alias one another."""
     if type(v) is Tracked:  # an enclosing level's view (higher order)
         return (v._root is not None and v._root is (base._root if base._root is not None else base)
