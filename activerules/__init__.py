@@ -36,7 +36,17 @@ from .dispatch import (
                        rule,
                        thunk,
 )
-from .engine import MutationError, UntrackedWriteError, autodiff, gradient, hessian, jacobian, primitive, vjp
+from .engine import (
+    MutationError,
+    UntrackedWriteError,
+    autodiff,
+    gradient,
+    hessian,
+    jacobian,
+    once_differentiable,
+    primitive,
+    vjp,
+)
 from .plugins import load_plugins
 
 __all__ = [
@@ -45,7 +55,7 @@ __all__ = [
     "ActiveRulesError", "ActivityError", "RuleError", "ShadowRebindError", "NoRuleError", "AmbiguousRuleError",
     "RegistrationError", "ParameterError",
     "RuleRegistry", "Resolution", "Sample", "registry", "rule", "rrule", "inactive", "thunk",
-    "autodiff", "gradient", "vjp", "jacobian", "hessian", "primitive", "MutationError", "UntrackedWriteError",
+    "autodiff", "gradient", "vjp", "jacobian", "hessian", "once_differentiable", "primitive", "MutationError", "UntrackedWriteError",
     "testing", "load_plugins",
 ]
 

@@ -9,8 +9,9 @@ memory model (views, copy-on-write) and :mod:`.tape` for the sweep.
 
 from .api import autodiff, gradient, primitive, vjp
 from .derivatives import hessian, jacobian
+from .nested import once_differentiable
 from .tape import MutationError, UntrackedWriteError
 from .tracked import Tracked, TrackedScalar, UnsupportedAttributeError
 
-__all__ = ["autodiff", "gradient", "vjp", "jacobian", "hessian", "primitive", "MutationError", "UntrackedWriteError",
+__all__ = ["autodiff", "gradient", "vjp", "jacobian", "hessian", "once_differentiable", "primitive", "MutationError", "UntrackedWriteError",
            "Tracked", "TrackedScalar", "UnsupportedAttributeError"]

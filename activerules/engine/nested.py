@@ -22,7 +22,9 @@ np.float64(8.0)
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import threading
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -45,9 +47,48 @@ from .tape import (
 )
 from .tracked import DETACHED, Tracked, TrackedScalar, layout_of, new_root, new_scalar
 
-__all__ = ["call_level", "wrap", "promote", "input_of", "sweep_nested", "seed"]
+__all__ = ["call_level", "wrap", "promote", "input_of", "sweep_nested", "seed", "once_differentiable"]
 
-_STANDINS = (Tracked, TrackedScalar)
+F = TypeVar("F", bound=Callable[..., Any])
+_sweeping = threading.local()  # .depth: nested sweeps running on this thread
+
+
+def once_differentiable(reverse: F) -> F:
+    """Mark a rule's reverse (an rrule's pullback, an activity rule's reverse) as
+    differentiable once only: first derivatives work, and a second-order request
+    (a gradient of a gradient, :func:`~activerules.hessian`) raises
+    ``ar.RuleError`` naming it instead of giving a wrong derivative. Use it for a
+    reverse that is right at first order but not differentiable again (masks,
+    branches on values, a non-NumPy library on plain copies), as PyTorch's
+    ``@once_differentiable``.
+
+    >>> import numpy as np, activerules as ar
+    >>> @ar.primitive
+    ... def relu(x):
+    ...     return np.maximum(x, 0.0)
+    >>> @ar.rrule(relu)
+    ... def _relu(x):
+    ...     return relu(x), ar.once_differentiable(lambda g: (g * (x > 0),))
+    >>> float(ar.gradient(lambda x: relu(x).sum(), np.array([1.0, -1.0]))[0])
+    1.0
+    >>> try:
+    ...     ar.hessian(lambda x: relu(x).sum(), np.array([1.0, -1.0]))
+    ... except ar.RuleError as e:
+    ...     print("once differentiable" in str(e))
+    True
+    """
+    name = getattr(reverse, "__qualname__", type(reverse).__name__)
+
+    @functools.wraps(reverse)
+    def once(*args: Any, **kwargs: Any) -> Any:
+        if getattr(_sweeping, "depth", 0):
+            raise RuleError(
+                f"{name} is marked once differentiable (ar.once_differentiable): it cannot be "
+                "differentiated a second time (higher order). First derivatives work; for a "
+                "second order, write its reverse with NumPy functions on the values it is given "
+                "and drop the mark")
+        return reverse(*args, **kwargs)
+    return once  # type: ignore[return-value]
 
 
 def _tapes(v: Any, found: list[Any]) -> list[Any]:
@@ -246,12 +287,15 @@ def sweep_nested(tape: Tape, consume: bool) -> None:
     tape.check_locks()
     run = _Sweep(level)
     entries = _consumed(tape.entries) if consume else reversed(tape.entries)
+    _sweeping.depth = getattr(_sweeping, "depth", 0) + 1
     try:
         for entry in entries:
             _reverse(run, entry)
     except BaseException:
         tape.clear_shadows()
         raise
+    finally:
+        _sweeping.depth -= 1
 
 
 def _reverse(run: _Sweep, entry: Any) -> None:

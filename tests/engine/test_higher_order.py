@@ -316,3 +316,59 @@ def test_a_user_rrule_written_in_numpy_is_twice_differentiable() -> None:
     h = ar.hessian(lambda x: (_square(x) * np.sin(x)).sum(), X)
     expected = jax.hessian(lambda x: (x * x * jnp.sin(x)).sum())(jnp.asarray(X))
     np.testing.assert_allclose(h, expected, rtol=1e-10, atol=1e-12)
+
+
+@ar.primitive
+def _relu(x: Any) -> Any:
+    return np.maximum(x, 0.0)
+
+
+@ar.rrule(_relu)
+def _relu_rrule(x: Any) -> Any:
+    return _relu(x), ar.once_differentiable(lambda g: (g * (x > 0),))
+
+
+@ar.primitive
+def _scale(x: Any) -> Any:
+    return 2.0 * x
+
+
+@ar.rule(_scale, ar.Duplicated)
+def _scale_rule(cfg: Any, x: Any) -> Any:
+    @ar.once_differentiable
+    def reverse(g: Any) -> Any:
+        x.dval += 2.0 * g
+        return (None,)
+    return 2.0 * x.val, reverse
+
+
+@pytest.mark.parametrize("fn", [_relu, _scale])
+def test_a_reverse_marked_once_differentiable_raises_naming_it_at_second_order(fn: Any) -> None:
+    g = ar.gradient(lambda x: (fn(x) * x).sum(), X)
+    np.testing.assert_allclose(g, jax.grad(lambda x: (_jax_of(fn)(x) * x).sum())(X), rtol=1e-12)
+    with pytest.raises(ar.RuleError, match="once differentiable") as e:
+        ar.hessian(lambda x: (fn(x) * x).sum(), X)
+    assert "reverse" in str(e.value) or "lambda" in str(e.value)
+
+
+def _jax_of(fn: Any) -> Any:
+    return (lambda x: jnp.maximum(x, 0.0)) if fn is _relu else (lambda x: 2.0 * x)
+
+
+@ar.primitive
+def _triple(x: Any) -> Any:
+    return 3.0 * x
+
+
+@ar.rule(_triple, ar.Duplicated)
+def _triple_rule(cfg: Any, x: Any) -> Any:
+    def reverse(g: Any) -> Any:
+        x.dval += 3.0 * g           # in place into the shadow: recorded at second order
+        return (None,)
+    return 3.0 * x.val, reverse
+
+
+def test_a_hand_written_rule_is_twice_differentiable() -> None:
+    h = ar.hessian(lambda x: (_triple(np.sin(x)) * x * _triple(x)).sum(), X)
+    expected = jax.hessian(lambda x: (3.0 * jnp.sin(x) * x * 3.0 * x).sum())(jnp.asarray(X))
+    np.testing.assert_allclose(h, expected, rtol=1e-10, atol=1e-12)
