@@ -780,10 +780,10 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
     rebuilt, so ``f`` may change a list it is given. The differentiated arrays
     (and the constant arrays a rule's reverse reads) stay read-only while
     ``pullback`` is alive, so nothing the sweep reads can change under it;
-    :func:`gradient` releases them before it returns. An array or number of an
-    enclosing differentiation reaching ``vjp`` (as an argument, inside one, as
-    a value ``f`` reads, as a cotangent) raises ``ar.ActiveRulesError``: higher
-    order is not supported.
+    :func:`gradient` releases them before it returns. Differentiations nest
+    (higher order, docs/engine.md): an array or number of an enclosing
+    differentiation reaching ``vjp`` (as an argument, inside one, as a value
+    ``f`` reads, as a cotangent) is differentiated by both.
 
     >>> import numpy as np, activerules as ar
     >>> y, pullback = ar.vjp(lambda p: {"s": p["w"] * p["b"]}, {"w": np.ones(2), "b": 3.0})
