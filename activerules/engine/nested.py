@@ -337,8 +337,9 @@ def _run(label: str, reverse: Any, dret: Any) -> Any:
     except RuleError:
         raise
     except Exception as e:
-        raise RuleError(f"{label}: reverse raised {type(e).__name__} during a nested "
-                        f"(higher-order) sweep: {e}") from e
+        raise RuleError(f"{label}: reverse raised {type(e).__name__} during a nested (higher-order) "
+                        f"sweep: {e}. Its reverse may not be differentiable a second time; first "
+                        "derivatives of this rule work") from e
 
 
 def _deliver(run: _Sweep, label: str, binds: list[Any], cots: Any) -> None:
@@ -348,8 +349,8 @@ def _deliver(run: _Sweep, label: str, binds: list[Any], cots: Any) -> None:
         if i >= n:
             raise RuleError(cotangent_tuple_message(label, cots, None, "the pullback"))
         c = cots[i]
-        if type(c) is Thunk:
-            c = c.fn()
+        if type(c) is Thunk:  # forced now, while the recording level is open
+            c = _run(label, _force, c)
         if c is None:
             continue
         if kind == SEQ:
@@ -358,6 +359,10 @@ def _deliver(run: _Sweep, label: str, binds: list[Any], cots: Any) -> None:
                     run.add(cc, v, ci)
         else:
             run.add(cell, view, c)
+
+
+def _force(c: Thunk) -> Any:
+    return c.fn()
 
 
 def seed(result: Any, ybar: Any, tape: Tape) -> None:

@@ -271,6 +271,9 @@ def _by_permutation(fn: Callable[..., Any], arg: Callable[..., Any]) -> Callable
         ta = like(a)
 
         def pullback(g: Any) -> tuple[Any, ...]:
+            if type(g) is not np.ndarray:  # a stand-in (higher order): the inverse permutation,
+                cot, _ = _permuted(g, np.argsort(perm, axis=ax), p["axis"])  # differentiable again
+                return (fit(np.reshape(cot, a.shape), ta), *nones(pos))
             cot = np.zeros(a.size if p["axis"] is None else a.shape, np.result_type(g, ta))
             np.put_along_axis(cot, perm, g, ax)
             return (fit(cot.reshape(a.shape), ta), *nones(pos))

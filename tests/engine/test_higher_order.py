@@ -149,6 +149,8 @@ SCALAR: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     "readme loss": (lambda w: np.sum(np.tanh(w) ** 2), lambda w: jnp.sum(jnp.tanh(w) ** 2)),
     "where and maximum": (lambda x: np.where(x > 0, x ** 3, np.sin(x)).sum() + np.maximum(x, 0.5) @ x,
                           lambda x: jnp.where(x > 0, x ** 3, jnp.sin(x)).sum() + jnp.maximum(x, 0.5) @ x),
+    "sort": (lambda x: (np.sort(x ** 3) * np.arange(3.0)).sum() ** 2,
+             lambda x: (jnp.sort(x ** 3) * jnp.arange(3.0)).sum() ** 2),
     "stack and concatenate": (lambda x: (np.stack([x, x ** 2]) ** 2).sum() * np.concatenate([x, x[:1]]).sum(),
                               lambda x: (jnp.stack([x, x ** 2]) ** 2).sum() * jnp.concatenate([x, x[:1]]).sum()),
 }
@@ -372,3 +374,12 @@ def test_a_hand_written_rule_is_twice_differentiable() -> None:
     h = ar.hessian(lambda x: (_triple(np.sin(x)) * x * _triple(x)).sum(), X)
     expected = jax.hessian(lambda x: (3.0 * jnp.sin(x) * x * 3.0 * x).sum())(jnp.asarray(X))
     np.testing.assert_allclose(h, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("f", [lambda x: np.quantile(x, 0.3) ** 3,
+                               lambda x: np.interp(0.5, np.array([0.0, 1.0]), x[:2]) ** 3],
+                         ids=["quantile", "interp"])
+def test_a_built_in_reverse_that_writes_into_a_plain_buffer_raises_naming_the_rule(f: Any) -> None:
+    ar.gradient(f, X)  # first order works
+    with pytest.raises(ar.RuleError, match=r"(quantile|interp).*(second time)"):
+        ar.hessian(f, X)
