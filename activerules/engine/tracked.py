@@ -1016,7 +1016,10 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
                 if type(a) is Tracked and a._tape is not tape:  # levels differ (higher order)
                     if at is None:
                         return record(fn, args, kwargs, mutates, _nested().call_level(args, mutates))
-                    a = _ASARRAY(a)  # an enclosing level's: a constant here
+                    sig.append(np.ndarray)  # an enclosing level's: a constant here
+                    vals.append(a)
+                    i += 1
+                    continue
                 if type(a) is not Tracked:  # a cast to a non-float array: a constant
                     sig.append(type(a))
                     if type(a) is np.ndarray:

@@ -383,3 +383,47 @@ def test_a_built_in_reverse_that_writes_into_a_plain_buffer_raises_naming_the_ru
     ar.gradient(f, X)  # first order works
     with pytest.raises(ar.RuleError, match=r"(quantile|interp).*(second time)"):
         ar.hessian(f, X)
+
+
+X2 = np.array([[0.3, -1.1, 2.0], [0.5, 0.7, -0.4]])
+A2 = np.array([[2.0, 0.5], [0.1, 1.5]])
+
+
+def _loop(x: Any) -> Any:
+    u = x.copy()
+    for _ in range(3):
+        u[:, 1:] += 0.5 * u[:, :-1] * u[:, 1:]   # in place through overlapping views
+    return (u ** 2).sum()
+
+
+def _jloop(x: Any) -> Any:
+    u = x
+    for _ in range(3):
+        u = u.at[:, 1:].add(0.5 * u[:, :-1] * u[:, 1:])
+    return (u ** 2).sum()
+
+
+MATRIX: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+    "reshape and T": (lambda x: (x.reshape(3, 2).T * x).sum() ** 2, lambda x: (x.reshape(3, 2).T * x).sum() ** 2),
+    "inv": (lambda x: np.linalg.inv(A2 + x[:, :2] @ x[:, :2].T).sum(),
+            lambda x: jnp.linalg.inv(A2 + x[:, :2] @ x[:, :2].T).sum()),
+    "einsum": (lambda x: np.einsum("ij,kj->", x, x ** 2), lambda x: jnp.einsum("ij,kj->", x, x ** 2)),
+    "slogdet": (lambda x: np.linalg.slogdet(A2 + x[:, 1:] * x[:, :2])[1],
+                lambda x: jnp.linalg.slogdet(A2 + x[:, 1:] * x[:, :2])[1]),
+    "split and concatenate": (
+        lambda x: (np.concatenate(np.split(x, 3, axis=1)[::-1], axis=1) * x).sum() ** 2,
+        lambda x: (jnp.concatenate(jnp.split(x, 3, axis=1)[::-1], axis=1) * x).sum() ** 2),
+    "sort along an axis": (lambda x: (np.sort(x, axis=1) * np.arange(3)).sum() ** 2,
+                           lambda x: (jnp.sort(x, axis=1) * jnp.arange(3)).sum() ** 2),
+    "var and norm": (lambda x: np.var(x, axis=1).sum() * np.linalg.norm(x, axis=1).prod(),
+                     lambda x: jnp.var(x, axis=1).sum() * jnp.linalg.norm(x, axis=1).prod()),
+    "in-place loop": (_loop, _jloop),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_hessian_of_a_matrix_argument_against_jax(name: str) -> None:
+    f, jf = MATRIX[name]
+    h = ar.hessian(f, X2.copy())
+    assert h.shape == X2.shape + X2.shape
+    np.testing.assert_allclose(h, jax.hessian(jf)(jnp.asarray(X2)), rtol=1e-9, atol=1e-11)
