@@ -1003,8 +1003,12 @@ def _sweep(run: _Run, result: Any, ybar: Any, consume: bool = False) -> tuple[An
                     leaf.shadow = None
     result = _own_outputs(result, run.tape)
     _clear_outputs(result)
-    _seed_vjp(result, ybar)
-    run.tape.sweep(consume)
+    nested = run.tape.nested
+    try:
+        _seed_vjp(result, ybar)  # a seed of an enclosing level makes this sweep a nested one
+        run.tape.sweep(consume)
+    finally:
+        run.tape.nested = nested
     return tuple(_cotangent(c, 0) for c in run.cells)
 
 

@@ -42,6 +42,10 @@ def jacobian(f: Callable[..., Any], *args: Any, argnums: int = 0) -> Any:
     """
     k = _position(argnums, len(args))
     x = args[k]
+    if isinstance(x, (tuple, list, dict)) or np.result_type(x).kind != "f":
+        raise ActivityError(f"jacobian: argument {k} is {type(x).__name__} of dtype "
+                            f"{np.result_type(x)}: only a real float array or number has a "
+                            "derivative (use ar.vjp for containers and complex values)")
 
     def g(v: Any) -> Any:
         return f(*args[:k], v, *args[k + 1:])

@@ -427,3 +427,16 @@ def test_hessian_of_a_matrix_argument_against_jax(name: str) -> None:
     h = ar.hessian(f, X2.copy())
     assert h.shape == X2.shape + X2.shape
     np.testing.assert_allclose(h, jax.hessian(jf)(jnp.asarray(X2)), rtol=1e-9, atol=1e-11)
+
+
+def test_a_pullback_differentiated_once_still_works_at_first_order() -> None:
+    _, pullback = ar.vjp(lambda z: np.tanh(A @ z) * z, X)
+    g = ar.gradient(lambda w: (pullback(w)[0] ** 2).sum(), V)     # its sweep recorded by gradient
+    _, jpull = jax.vjp(lambda z: jnp.tanh(A @ z) * z, X)
+    np.testing.assert_allclose(g, jax.grad(lambda w: (jpull(w)[0] ** 2).sum())(V), rtol=1e-10)
+    np.testing.assert_allclose(pullback(V)[0], jpull(V)[0], rtol=1e-12)  # then a plain call
+
+
+def test_jacobian_of_an_integer_argument_raises() -> None:
+    with pytest.raises(ar.ActivityError, match="jacobian"):
+        ar.jacobian(lambda n: n * 2.0, np.arange(3))
