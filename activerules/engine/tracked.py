@@ -1507,7 +1507,7 @@ def _view_fn(func: Any) -> Callable[..., Any]:
         if _numpy_copies(a, func, args, kwargs):  # a copy in NumPy: a writable array of its own
             return _np.copy(record(func, (a, *args), kwargs))
         if _plain_view(v, a._a):
-            if v.flags.writeable:
+            if (v if type(v) is not Tracked else _innermost_raw(v)).flags.writeable:
                 return view_of(a, v, lambda s: func(s, *args, **kwargs))
             return view_of(a, v, lambda s: _writable(func(s, *args, **kwargs)))
         if isinstance(v, (list, tuple)) and v and all(_plain_view(e, a._a) for e in v):  # np.split
@@ -1556,10 +1556,19 @@ def _piece(func: Any, k: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     return lambda s: func(s, *args, **kwargs)[k]
 
 
-def _writable(v: np.ndarray) -> np.ndarray:
+def _innermost_raw(v: Any) -> np.ndarray:
+    """The ndarray under a stand-in of nested levels (higher order)."""
+    while type(v) is Tracked:
+        v = v._a
+    return v  # type: ignore[no-any-return]
+
+
+def _writable(v: Any) -> Any:
     """A shadow's view that NumPy hands out read-only (``np.diagonal``) made writable,
     so cotangents can accumulate through it."""
-    if not v.flags.writeable:
+    if type(v) is Tracked:  # a shadow that is an enclosing level's stand-in (higher order)
+        _writable(v._a)
+    elif not v.flags.writeable:
         v.flags.writeable = True
     return v
 

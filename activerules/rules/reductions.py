@@ -373,7 +373,10 @@ def _cumprod_cotangent(g: Any, x: Any, y: Any, axis: int) -> Any:
     Before a lane's first zero ``xbar_k = revcumsum(g y)_k / x_k`` (``y`` vanishes from
     the first zero on); at the first zero ``z``, ``xbar_z = prod(x_{<z}) sum_{j >= z} g_j
     prod_{z < i <= j} x_i``; after it, 0 (every product holds ``x_z``). The extra scans run
-    only when there is a zero."""
+    only when there is a zero. At higher order (``g`` or ``x`` a stand-in of an enclosing
+    differentiation) the masks are not differentiable again: :func:`_cumprod_cotangent_loop`."""
+    if type(g) is not np.ndarray or type(x) is not np.ndarray:
+        return _cumprod_cotangent_loop(g, x, axis)
     zero = x == 0
     with np.errstate(divide="ignore", invalid="ignore"):
         cot = _rev_cumsum(g * y, axis) / x
@@ -385,6 +388,25 @@ def _cumprod_cotangent(g: Any, x: Any, y: Any, axis: int) -> Any:
     tail = np.cumprod(np.where(seen & ~first, x, 1), axis)  # prod_{z < i <= j} x_i
     at_first = head * np.sum(np.where(seen, g * tail, 0), axis=axis, keepdims=True)
     return np.where(seen, np.where(first, at_first, 0), cot)
+
+
+def _cumprod_cotangent_loop(g: Any, x: Any, axis: int) -> Any:
+    """:func:`_cumprod_cotangent` without division or masks, so it is differentiable again
+    (exact with zeros): ``xbar_k = P_{k-1} S_k`` with ``P`` the exclusive prefix product and
+    ``S_k = g_k + x_{k+1} S_{k+1}`` (a loop along the axis: used at higher order only)."""
+    gm, xm = np.moveaxis(g, axis, 0), np.moveaxis(x, axis, 0)
+    n = xm.shape[0]
+    if n == 0:
+        return g * 0.0
+    tails = [gm[n - 1]]
+    for k in range(n - 2, -1, -1):
+        tails.append(gm[k] + xm[k + 1] * tails[-1])
+    tails.reverse()
+    out, head = [tails[0]], xm[0]
+    for k in range(1, n):
+        out.append(head * tails[k])
+        head = head * xm[k]
+    return np.moveaxis(np.stack(out), 0, axis)
 
 
 def _scan(fn: Any, cumprod: bool, nan: bool = False) -> Callable[..., Any]:

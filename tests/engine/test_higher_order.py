@@ -440,3 +440,16 @@ def test_a_pullback_differentiated_once_still_works_at_first_order() -> None:
 def test_jacobian_of_an_integer_argument_raises() -> None:
     with pytest.raises(ar.ActivityError, match="jacobian"):
         ar.jacobian(lambda n: n * 2.0, np.arange(3))
+
+
+@pytest.mark.parametrize("x", [np.array([0.5, 0.0, 2.0, -1.5]), np.array([0.0, 3.0, 0.0, 2.0]),
+                               np.array([0.7, -1.2, 2.0, 0.4])], ids=["one zero", "two zeros", "no zero"])
+def test_cumprod_and_prod_are_exact_at_second_order_with_zeros(x: np.ndarray) -> None:
+    # the first-order cotangent divides by x before a zero and masks after it: not
+    # differentiable again (PyTorch's cumprod_backward lesson); JAX's scan is exact
+    for f, jf in [(lambda z: (np.cumprod(z) * np.arange(1.0, 5.0)).sum(),
+                   lambda z: (jnp.cumprod(z) * jnp.arange(1.0, 5.0)).sum()),
+                  (lambda z: np.prod(z) * z[1] + np.cumprod(z[::-1])[-2] ** 2,
+                   lambda z: jnp.prod(z) * z[1] + jnp.cumprod(z[::-1])[-2] ** 2)]:
+        np.testing.assert_allclose(ar.hessian(f, x.copy()), jax.hessian(jf)(jnp.asarray(x)),
+                                   rtol=1e-10, atol=1e-12)
