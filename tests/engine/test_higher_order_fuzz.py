@@ -33,7 +33,7 @@ def _hvp_case(seed: int) -> tuple[Any, np.ndarray, np.ndarray] | None:
     return loss, np.array(prog.values[k], dtype=float), rng.uniform(-1, 1, np.shape(prog.values[k]))
 
 
-@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("seed", range(100))
 def test_hessian_vector_products_of_random_programs(seed: int) -> None:
     case = _hvp_case(seed)
     if case is None:
