@@ -41,8 +41,12 @@ def test_hessian_vector_products_of_random_programs(seed: int) -> None:
     loss, x, v = case
     try:
         hvp = ar.gradient(lambda z: (ar.gradient(loss, z) * v).sum(), x.copy())
-    except ar.ActiveRulesError as e:  # a named refusal is within the contract
-        assert "activerules" in str(e) or "rule" in str(e)
+    except ar.ActiveRulesError as e:  # a named refusal is within the contract:
+        try:  # one first order gives too (a write into a plain array made inside loss), or
+            ar.gradient(loss, x.copy())
+        except ar.ActiveRulesError:
+            return
+        assert isinstance(e, ar.RuleError) and "second time" in str(e), e  # a rule named as once differentiable
         return
     eps = 1e-6
     want = (ar.gradient(loss, x + eps * v) - ar.gradient(loss, x - eps * v)) / (2 * eps)
