@@ -344,6 +344,8 @@ class _Run:
     def sweep_or_restore(self) -> None:
         """The sweep of :func:`autodiff`; if it fails, the caller's shadows get their
         values from before it back (rules that ran accumulated into them)."""
+        if self.tape.nested and self.shadows:
+            raise _plain_shadows()
         saved = [tuple(d.copy() for d in s) if type(s) is tuple else s.copy() for s in self.shadows]
         try:
             self.tape.sweep(consume=True)
@@ -364,6 +366,14 @@ def _refuse_enclosing_writes(run: _Run) -> None:
                 "an array given to autodiff (Duplicated or Const): the caller's plain array cannot "
                 "hold its derivative. Use ar.gradient or ar.vjp (functional) for the inner "
                 "differentiation, or write into an array allocated inside the function")
+
+
+def _plain_shadows(where: str = "a Duplicated argument's shadow") -> ActiveRulesError:
+    return ActiveRulesError(
+        f"autodiff: {where} would receive a derivative that depends on an enclosing "
+        "differentiation (higher order), which a caller's array cannot hold. Use ar.gradient "
+        "or ar.vjp for the inner differentiation (they return the derivative), or "
+        "ar.autodiff with Active and Const arguments only")
 
 
 def _refuse_integer(s: TrackedScalar, where: str) -> None:
@@ -490,8 +500,10 @@ def _refuse_tracked(v: Any, where: str) -> None:
     if t is np.ndarray or t is float:
         return
     if t is Tracked or t is TrackedScalar:
-        if not levels.is_open(v._tape) or "shadow" in where:
+        if not levels.is_open(v._tape):
             raise _nested(where)
+        if "shadow" in where:
+            raise _plain_shadows(where)
         return
     if isinstance(v, (Duplicated, BatchDuplicated)) and type(v.val) is Tracked:
         raise ActiveRulesError(

@@ -453,3 +453,27 @@ def test_cumprod_and_prod_are_exact_at_second_order_with_zeros(x: np.ndarray) ->
                    lambda z: jnp.prod(z) * z[1] + jnp.cumprod(z[::-1])[-2] ** 2)]:
         np.testing.assert_allclose(ar.hessian(f, x.copy()), jax.hessian(jf)(jnp.asarray(x)),
                                    rtol=1e-10, atol=1e-12)
+
+
+def test_autodiff_inside_a_differentiation() -> None:
+    # Active and Const arguments nest; Duplicated shadows (the caller's plain arrays) cannot
+    # hold a derivative that depends on the outer differentiation: a named error, no change
+    def outer(x: Any) -> Any:
+        (d,) = ar.autodiff(lambda a: a * a * x, ar.Active(x))       # d/da (a^2 x) at a = x: 2x^2
+        return d * x                                                 # 2x^3: derivative 6x^2
+    assert ar.gradient(outer, 1.5) == pytest.approx(6 * 1.5 ** 2)
+
+    da = np.zeros(3)
+
+    def dup(x: Any) -> Any:
+        ar.autodiff(lambda a: (a * x).sum(), ar.Duplicated(np.ones(3), da))
+        return x.sum()
+
+    def dup_standin_shadow(x: Any) -> Any:
+        ar.autodiff(lambda a: (a * x).sum(), ar.Duplicated(np.ones(3), np.zeros_like(x)))
+        return x.sum()
+
+    for f in (dup, dup_standin_shadow):
+        with pytest.raises(ar.ActiveRulesError, match="autodiff.*enclosing differentiation.*ar.gradient"):
+            ar.gradient(f, X)
+    np.testing.assert_array_equal(da, np.zeros(3))
