@@ -477,3 +477,37 @@ def test_autodiff_inside_a_differentiation() -> None:
         with pytest.raises(ar.ActiveRulesError, match="autodiff.*enclosing differentiation.*ar.gradient"):
             ar.gradient(f, X)
     np.testing.assert_array_equal(da, np.zeros(3))
+
+
+def test_a_pullback_taken_inside_a_differentiation_and_called_after_it_raises() -> None:
+    kept: list[Any] = []
+
+    def f(x: Any) -> Any:
+        y, pullback = ar.vjp(lambda z: z * x, 2.0)   # closes over the outer stand-in x
+        kept.append(pullback)
+        return y
+
+    assert ar.gradient(f, 3.0) == pytest.approx(2.0)
+    with pytest.raises(ar.ActiveRulesError, match="after that differentiation finished"):
+        kept[0](1.0)
+
+
+def test_a_stand_in_of_another_thread_does_not_join_this_thread_s_differentiation() -> None:
+    ready, done = threading.Event(), threading.Event()
+    box: list[Any] = []
+
+    def other(x: Any) -> Any:
+        box.append(x * 2.0)
+        ready.set()
+        done.wait(10)
+        return x * 1.0
+
+    t = threading.Thread(target=lambda: ar.gradient(other, 1.0))
+    t.start()
+    ready.wait(10)
+    try:
+        with pytest.raises(ar.ActiveRulesError, match="another thread"):
+            ar.gradient(lambda y: y * box[0], 2.0)
+    finally:
+        done.set()
+        t.join()
