@@ -1,20 +1,17 @@
 """The stand-ins: what the user's function receives in place of active values.
 
 A :class:`Tracked` stands for an active array during a differentiation, a
-:class:`TrackedScalar` for an active number. NumPy reaches them through
-``__array_ufunc__`` / ``__array_function__`` and the operators; every call
-with at least one tracked argument is recorded by :func:`.recording.record`
-through the rule the registry resolves for the activities the engine sees
-(untracked → Const, tracked scalar → Active, tracked array → Duplicated).
-A root owns a buffer and a :class:`~.tape.Cell`; views share both (see
-:mod:`.views` for views and copy-on-write).
+:class:`TrackedScalar` for an active number. NumPy reaches them through the protocol
+hooks (:mod:`.protocol`) and the operators; every call with at least one tracked
+argument is recorded by :func:`.recording.record` through the rule the registry
+resolves for the activities the engine sees (untracked → Const, tracked scalar →
+Active, tracked array → Duplicated). Views share their root's buffer and cell (:mod:`.views`).
 
-Stand-ins behave as the values they stand for: they have NumPy's memory layout
-(so a later reshape views or copies as in NumPy; each shadow has its storage's
-layout, ``Cell.layout``), answer ``isinstance`` and the shape/type predicates
-as their values (a ``__class__`` property), and every public ndarray attribute
-either works or raises :class:`~.ndarray_api.UnsupportedAttributeError` naming it
-(see :mod:`.ndarray_api`).
+Stand-ins behave as the values they stand for: they have NumPy's memory layout (each
+shadow has its storage's layout, ``Cell.layout``), answer ``isinstance`` and the
+shape/type predicates as their values (a ``__class__`` property), and every public
+ndarray attribute either works or raises ``UnsupportedAttributeError`` naming it
+(:mod:`.ndarray_api`).
 """
 
 from __future__ import annotations
