@@ -26,6 +26,8 @@ __all__ = ["call", "constructor", "filler", "assign"]
 
 
 def _array_ufunc(self: Any, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    """``__array_ufunc__`` of the stand-ins: the ufunc (or its method) recorded, ``out=``
+    written by :func:`assign`."""
     out = kwargs.pop("out", None)
     fn = ufunc if method == "__call__" else getattr(ufunc, method)
     if method == "at":
@@ -43,11 +45,14 @@ def _array_ufunc(self: Any, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs
         assign(o, v, where)
     return out
 
+
 def _array_function(self: Any, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+    """``__array_function__`` of the stand-ins: :func:`call`, or a tracked buffer for an
+    allocation given ``like=`` a stand-in."""
     if func in _ALLOC and not _any_tracked(args, kwargs):  # np.zeros(n, like=x): a tracked buffer
         y = func(*args, **kwargs)
         if isinstance(y, np.ndarray) and y.dtype.kind in "fc":
-            return new_root(y, self._tape)  # type: ignore[attr-defined]
+            return new_root(y, self._tape)
         return y
     return call(func, args, kwargs)
 

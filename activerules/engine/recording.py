@@ -22,7 +22,7 @@ from ..dispatch import check_call, check_positional, check_values, registry
 from . import standins
 from .arguments import _bind_keywords, _mixed, _seq_tape, takes_sequences
 from .outputs import _held_by, _new_output, _wrap_output
-from .standins import Tracked, TrackedScalar, _new, _untracked_error, new_root, new_scalar, raw
+from .standins import _EMPTY, Tracked, TrackedScalar, _new, _untracked_error, new_root, new_scalar, raw
 from .tape import (
     ARRAY,
     CAREFUL,
@@ -41,7 +41,6 @@ from .views import _pin, prepare_write
 __all__ = ["record", "construct"]
 
 _rc = sys.getrefcount
-_EMPTY: dict[str, Any] = {}
 
 _CFG: dict[Any, RevConfig] = {}
 _READS_VAL: dict[Any, bool] = {}
