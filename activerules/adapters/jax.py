@@ -406,7 +406,7 @@ class _VJPFunction:
 def _host_primal(call: _jax_host.Call, out_tree: Any, specs: list[Any],
                  wanted: tuple[bool, ...] | None) -> Callable[[list[Any]], list[np.ndarray]]:
     """The primal callback's host function on one element of a batch: ``fn``'s output
-    leaves, or with ``wanted`` the rule's forward's and the token of its pending reverse."""
+    leaves; with ``wanted``, the rule forward's and the token of its pending reverse."""
     if wanted is None:
         return lambda vals: _jax_host.as_outputs(call.primal(vals), specs, out_tree.flatten_up_to)
 
