@@ -16,14 +16,9 @@ PACKAGE = ROOT / "activerules"
 # module (or package prefix) -> the layers of ours it may import
 LAYERS = [
     ("activerules.activity", set()),
-    ("activerules.adapters.rrule", {"activerules.activity"}),
-    ("activerules.adapters.lanes", {"activerules.activity"}),
-    ("activerules.dispatch", {"activerules.activity", "activerules.adapters.rrule",
-                              "activerules.adapters.lanes", "activerules.dispatch"}),
-    ("activerules.rules", {"activerules.activity", "activerules.adapters.rrule", "activerules.dispatch",
-                           "activerules.rules"}),
-    ("activerules.engine", {"activerules.activity", "activerules.adapters.rrule", "activerules.adapters.lanes",
-                            "activerules.dispatch", "activerules.engine"}),
+    ("activerules.dispatch", {"activerules.activity", "activerules.dispatch"}),
+    ("activerules.rules", {"activerules.activity", "activerules.dispatch", "activerules.rules"}),
+    ("activerules.engine", {"activerules.activity", "activerules.dispatch", "activerules.engine"}),
 ]
 
 

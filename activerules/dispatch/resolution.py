@@ -27,15 +27,15 @@ from ..activity import (
     base_state,
     is_batch,
 )
-from ..adapters.lanes import lanes, unbatched_activities
-from ..adapters.rrule import (
+from .lanes import lanes, unbatched_activities
+from .lattice import Step
+from .lifting import (
     check_active,
     cotangent_tuple_message,
     lift_rrule,
     returned_pair_message,
     zero_cotangent,
 )
-from .lattice import Step
 
 __all__ = ["RuleEntry", "Resolution", "function_name", "format_activities"]
 

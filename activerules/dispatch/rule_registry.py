@@ -22,9 +22,9 @@ from typing import Any, Callable, Iterable, TypeVar
 import numpy as np
 
 from ..activity import Const, base_state
-from ..adapters.lanes import unbatched_activities
 from .errors import AmbiguousRuleError, NoRuleError, RegistrationError
 from .kinds import kind_of_type, normalise_type
+from .lanes import unbatched_activities
 from .lattice import RRULE_COST, Candidate, Step, check_admissible, concrete, noneed_steps, plan_patterns
 from .params import parse_params
 from .plumbing import Ambiguous, PatternTable

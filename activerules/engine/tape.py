@@ -26,7 +26,7 @@ from typing import Any, Callable, NoReturn
 import numpy as np
 
 from ..activity import DONATE_MIN, ActiveRulesError, RuleError, ShadowRebindError, donating
-from ..adapters.rrule import (
+from ..dispatch.lifting import (
     Thunk,
     check_active,
     check_duplicated,

@@ -37,7 +37,6 @@ from typing import Any, Callable
 import numpy as np
 
 from ..activity import Active, ActiveRulesError, BatchDuplicated, Const, Duplicated, RevConfig, RuleError
-from ..adapters.rrule import returned_pair_message
 from ..dispatch import ARRAY as ARRAY_KIND
 from ..dispatch import (
     KEYWORD_ALIASES,
@@ -50,6 +49,7 @@ from ..dispatch import (
     registry,
     signature_of,
 )
+from ..dispatch.lifting import returned_pair_message
 from .tape import (
     ARRAY,
     CAREFUL,
