@@ -29,8 +29,9 @@ from ..activity import DONATE_MIN, ActiveRulesError, RuleError, ShadowRebindErro
 from ..dispatch.lifting import (
     Thunk,
     check_active,
+    check_array,
+    check_count,
     check_duplicated,
-    cotangent_tuple_message,
     returned_pair_message,
 )
 from ..dispatch.resolution import _check_returned
@@ -192,7 +193,7 @@ TRUSTED = 5
 
 #: One recorded call: ``(reverse, anns, binds, out, mutates, mode, label)``: the
 #: rule's reverse (the rrule's pullback in mode LIFTED), the annotations it was
-#: given, the bindings of its non-Const arguments ``(index, kind, cell, view)``
+#: given (in mode LIFTED: the argument count), the bindings of its non-Const arguments ``(index, kind, cell, view)``
 #: (``view`` maps the root shadow to the argument's shadow; for ``SEQ`` both are
 #: lists), the output cell(s), the positions it mutates, the mode and its name.
 Entry = tuple
@@ -274,7 +275,7 @@ class Tape:
                 if entry[5] == LIFTED and type(out) is Cell:  # the hot path: one array or scalar output
                     dret = out.shadow
                     if dret is not None:
-                        _reverse_lifted(entry[0], entry[2], dret, entry[6], out)
+                        _reverse_lifted(entry[0], entry[2], dret, entry[6], out, entry[1])
                         out.shadow = None
                 elif entry[5] == LANES or entry[5] == LIFTED:
                     _reverse_entry(entry, 0)
@@ -401,7 +402,7 @@ def _reverse_entry(entry: Entry, width: int) -> None:
     if mode == LIFTED and type(out) is Cell:  # the hot path: one array or scalar output
         dret = out.shadow
         if dret is not None:
-            _reverse_lifted(reverse, binds, dret, label, out)
+            _reverse_lifted(reverse, binds, dret, label, out, anns)
             out.shadow = None
         return
     dret, live = _out_cotangent(out, width)
@@ -412,7 +413,7 @@ def _reverse_entry(entry: Entry, width: int) -> None:
         return
     if mode == LIFTED:
         if live:
-            _reverse_lifted(reverse, binds, dret, label, out)
+            _reverse_lifted(reverse, binds, dret, label, out, anns)
             _release_out(out)
         return
     careful = mode == CAREFUL
@@ -643,22 +644,21 @@ def _reverse_lanes(reverse: Any, binds: list[Any], dret: Any, label: str, width:
         cell.shadow = tuple(a if c is None else a + c for a, c in zip(s, lanes))
 
 
-def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out: Any) -> None:
-    """Run an rrule's pullback and deliver its cotangents (the engine's lift: same
-    checks as the registry's, but a cotangent for a shadow nobody wrote yet
-    becomes that shadow without a copy, including the output's own shadow, which
-    is released right after). Every cotangent is checked before any is delivered,
-    so a failing rule leaves no partial accumulation."""
+def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out: Any, n: int) -> None:
+    """Run an rrule's pullback and deliver its cotangents, checked by dispatch's one
+    checker (``check_count``, ``check_array``: as the registry's lifting and check_rule);
+    ``n``: the call's argument count (the entry's ``anns`` slot in mode LIFTED). A
+    cotangent for a shadow nobody wrote yet becomes that shadow without a copy, including
+    the output's own shadow, which is released right after. Every cotangent is checked
+    before any is delivered, so a failing rule leaves no partial accumulation."""
     spare = dret if type(out) is Cell else None  # the output shadow, free after this entry
     try:
         cots = _call(pullback, dret, spare is not None)
     except Exception as e:
         _raise_failure(label, e, pullback, True)
-    n_args = len(cots) if isinstance(cots, (tuple, list)) else -1
+    check_count(label, cots, n)
     ready: list[Any] = []
     for i, kind, cell, view in binds:
-        if i >= n_args:
-            raise RuleError(cotangent_tuple_message(label, cots, None, "the pullback"))
         c = cots[i]
         if c is None:
             continue
@@ -671,7 +671,7 @@ def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out:
         elif kind == ARRAY:
             shape = cell.shape if view is None else view(cell.ensure(0)).shape
             if type(c) is not np.ndarray or c.shape != shape or c.dtype != cell.dtype:
-                c = _check_array(label, i, c, shape, cell.dtype)
+                c = check_array(label, i, c, shape, cell.dtype)
             ready.append((kind, cell, view, c))
         else:
             shadows = [x.ensure(0) if v is None else v(x.ensure(0)) for x, v in zip(cell, view)]
@@ -702,18 +702,6 @@ def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out:
                 if ci is not None:
                     s = cc.ensure(0)
                     (s if v is None else v(s))[...] += ci
-
-
-def _check_array(label: str, i: int, c: Any, shape: tuple[int, ...], dtype: Any) -> Any:
-    if type(c) is not np.ndarray or c.shape != shape:
-        c = np.asarray(c)
-        if c.shape != shape:
-            raise RuleError(f"{label}: argument {i}: cotangent has shape {c.shape}, the argument "
-                            f"has shape {shape}")
-    if c.dtype != dtype and not np.can_cast(c.dtype, dtype, "same_kind"):
-        raise RuleError(f"{label}: argument {i}: cotangent has dtype {c.dtype}, the argument has "
-                        f"dtype {dtype}")
-    return c
 
 
 def _set_dval(ann: Any, dval: Any, width: int) -> None:
