@@ -78,3 +78,11 @@ def test_ruff_clean() -> None:
 def test_mypy_clean() -> None:
     proc = subprocess.run([sys.executable, "-m", "mypy", "activerules"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_no_bytecode_inspection() -> None:
+    """Rules declare what the engine needs (``keeps=``, ``atomic=``): nothing reads their bytecode."""
+    banned = ("co_names", "co_consts", "co_code", "import dis", "from dis ")
+    found = [f"{p.relative_to(ROOT)}: {b}" for p in sorted(PACKAGE.rglob("*.py"))
+             for b in banned if b in p.read_text()]
+    assert not found, found

@@ -103,6 +103,17 @@ class RuleEntry:
     params: frozenset[str] | None = None
     #: those of them that may be active (get a cotangent): ``differentiates=`` at registration
     differentiates: frozenset[str] = frozenset()
+    #: the argument positions whose ``.val`` the reverse reads (``keeps=`` at registration);
+    #: None: all of them (the safe default). Engines clear the others after the forward.
+    keeps: tuple[int, ...] | None = None
+
+    def keeps_value(self, i: int) -> bool:
+        """Whether the reverse may read argument ``i``'s value (``keeps=`` at registration).
+
+        >>> RuleEntry(len, "rule", len, keeps=(1,)).keeps_value(0)
+        False
+        """
+        return self.keeps is None or i in self.keeps
 
     @property
     def source(self) -> str:

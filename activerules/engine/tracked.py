@@ -836,7 +836,6 @@ def assign(dst: Any, value: Any, where: Any = True) -> None:
 
 _TRACKED = (Tracked, TrackedScalar)
 _CFG: dict[Any, RevConfig] = {}
-_READS_VAL: dict[Any, bool] = {}
 
 
 def _cfg(acts: tuple[type, ...], width: int) -> RevConfig:
@@ -845,30 +844,6 @@ def _cfg(acts: tuple[type, ...], width: int) -> RevConfig:
     if cfg is None:
         cfg = _CFG[key] = RevConfig(acts, True, width or 1)
     return cfg
-
-
-_IMMEDIATE = ("<listcomp>", "<dictcomp>", "<setcomp>")  # run in the forward, not kept
-
-
-def _code_reads_val(code: Any) -> bool:
-    if "val" in code.co_names or "val" in code.co_consts:
-        return True
-    return any(_code_reads_val(c) for c in code.co_consts if hasattr(c, "co_names"))
-
-
-def reverse_reads_val(impl: Any) -> bool:
-    """Whether an activity rule's reverse may read ``ann.val`` at reverse time:
-    true if any function nested in the rule (its reverse, helpers) reads an
-    attribute named ``val``. Rules whose reverse reads no ``.val`` get their
-    annotations' ``val`` cleared after the forward, so they pin nothing."""
-    r = _READS_VAL.get(impl)
-    if r is None:
-        code = getattr(impl, "__code__", None)
-        r = True if code is None else any(
-            _code_reads_val(c) for c in code.co_consts
-            if hasattr(c, "co_names") and c.co_name not in _IMMEDIATE)
-        _READS_VAL[impl] = r
-    return r
 
 
 def _mixed() -> ActiveRulesError:
@@ -1068,7 +1043,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     if arrays:
         k = 0
         for e in arrays:
-            if drop:  # the reverse does not read ann.val: only what the rule kept counts
+            if e[0] in drop:  # the reverse does not read ann.val: only what the rule kept counts
                 if anns is not None:  # the annotation's own reference, dropped
                     anns[e[0]].val = None
                     held = _rc(e[1]) - before[k] + 1
@@ -1157,7 +1132,7 @@ _PLANS: list[Any] = [None, {}]  # [the registry cache the plans were made under,
 
 def _plan(fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tuple[Any, ...]:
     """How ``record`` serves ``fn`` for an argument signature: (resolution, activities,
-    form, lifted, mode, whether ann.val is dropped after the call, RevConfig, the
+    form, lifted, mode, the positions whose ann.val is dropped after the call, RevConfig, the
     positions whose values keyword honesty checks at each call). Raises ParameterError."""
     dup = BatchDuplicated if width else Duplicated
     acts: list[type] = []
@@ -1180,7 +1155,7 @@ def _plan(fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tupl
     by_value = check_positional(res.entry, fn, tuple(sig), tuple(a is not Const for a in acts_t))
     form = res.entry.form
     if form == "inactive":
-        return res, acts_t, form, False, None, False, None, ()
+        return res, acts_t, form, False, None, (), None, ()
     lifted = form == "rrule" and not width and not mutates
     if lifted:
         mode = LIFTED
@@ -1193,7 +1168,9 @@ def _plan(fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tupl
         mode = TRUSTED if res.entry.atomic else DIRECT
     else:
         mode = CAREFUL
-    drop = not width and (form == "rrule" or not reverse_reads_val(res.entry.impl))
+    # the positions whose ann.val is cleared after the call (an rrule gets values, not
+    # annotations; a rule declares keeps=); none in a batch, whose lanes re-run the reverse
+    drop = () if width else tuple(i for i in range(len(sig)) if form == "rrule" or not res.entry.keeps_value(i))
     batch_request = width and dup in acts  # only array arguments make a request batch
     cfg = None if lifted else _cfg(acts_t, width if batch_request else 0)
     return res, acts_t, form, lifted, mode, drop, cfg, by_value

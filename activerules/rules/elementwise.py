@@ -439,7 +439,7 @@ for _fn, (_da, _db) in _BINARY.items():
     if _fn in _ACTIVITY_RULES:
         _rule = activity_rule(_fn, _da, _db, elementwise=True)
         _name(_rule, _fn, "rule", f"abar = {formula(_da)}; bbar = {formula(_db)}")
-        rule(_fn, Annotation, Annotation, samples=_SAMPLES_2[_fn], atomic=True, params=_UFUNC_PARAMS)(_rule)
+        rule(_fn, Annotation, Annotation, samples=_SAMPLES_2[_fn], atomic=True, params=_UFUNC_PARAMS, keeps=())(_rule)
     else:
         _rule = _binary_rrule(_fn, _da, _db)
         _name(_rule, _fn, "rrule", f"abar = {formula(_da)}; bbar = {formula(_db)}")
@@ -663,7 +663,7 @@ def _others_at(a: Any, index: Any, b: Any) -> Any:
     return np.where(zeros[index] - zb == 0, nonzero[index] / np.where(zb, 1, bb), 0)
 
 
-@rule(np.multiply.at, Annotation, Const, Annotation, differentiates="b",
+@rule(np.multiply.at, Annotation, Const, Annotation, differentiates="b", keeps=(),
       samples=[*_AT, S(_A23 * 1.5, (np.array([1, 1, 0]), np.array([2, 2, 0])), np.array([0.7, -1.3, 2.1])),
                S(np.array([1.5, 0.0, 2.0]), np.array([0, 0, 2, 1, 1]), np.array([0.0, 1.3, -0.7, 0.0, 0.4])),
                S(np.ones(5), np.array([0, 1, 1, 3, 1]), np.array([0.0, 2.0, 0.0, 0.0, 3.0]))])
@@ -725,4 +725,4 @@ _AT_RULES: list[tuple[Any, Callable[..., Any]]] = [
     (np.maximum.at, _extremum_at(np.maximum)), (np.minimum.at, _extremum_at(np.minimum)),
 ]
 for _fn, _rule in _AT_RULES:
-    rule(_fn, Annotation, Const, Annotation, samples=_AT, differentiates="b")(_rule)
+    rule(_fn, Annotation, Const, Annotation, samples=_AT, differentiates="b", keeps=())(_rule)

@@ -264,7 +264,7 @@ for _fn, (_da, _db, _s) in _PRODUCTS.items():
     _impl = activity_rule(_fn, _da, _db)
     _impl.__name__ = _impl.__qualname__ = f"_{_fn.__name__}_rule"
     _impl.__doc__ = f"abar = {formula(_da)}; bbar = {formula(_db)} (from the product table)."
-    rule(_fn, Annotation, Annotation, varargs=Const, samples=_s, atomic=True, params=_PRODUCT_PARAMS.get(_fn, ()))(_impl)
+    rule(_fn, Annotation, Annotation, varargs=Const, samples=_s, atomic=True, params=_PRODUCT_PARAMS.get(_fn, ()), keeps=())(_impl)
 
 
 # ------------------------------------------------------------------ einsum
@@ -312,7 +312,7 @@ def _einsum_cotangent(k: int, subs: list[str], out: str, g: Any, ops: list[Any],
     return full
 
 
-@rule(np.einsum, Const, varargs=Annotation, samples=[
+@rule(np.einsum, Const, varargs=Annotation, keeps=(), samples=[
     S("ij,jk->ik", _A, _B), S("ij,jk", _A, _B), S("ii->i", _SQ), S("ii", _SQ), S("ij->", _A), S("ij,ij->i", _A, _A[::-1]),
     S("bij,bjk->bik", _BATCH, _BATCH), S("...ij,...jk->...ik", _BATCH, _SQ), S("i,j,k->ijk", _V3, _V4, _V3),
     S("ij,j->i", _C34, _V4), S("ij,kl->ijkl", _SQ, _B), S("ijk->kj", _BATCH), S("ij,ij", _A, _A),
@@ -343,7 +343,7 @@ def _einsum(cfg: Any, subscripts: Any, *operands: Any, **kw: Any) -> tuple[Any, 
 
 
 # ------------------------------------------------------------------ solve
-@rule(np.linalg.solve, Annotation, Annotation, params=(), samples=[
+@rule(np.linalg.solve, Annotation, Annotation, params=(), keeps=(), samples=[
     S(_SQ, _V3), S(_SQ, _B[:3]), S(_BATCH, _V3), S(_BATCH, _R.standard_normal((2, 3, 2))), S(_CSQ, _V3 + 1j)])
 def _solve(cfg: Any, A: Any, b: Any) -> tuple[Any, Callable[[Any], Any]]:
     """``solve(A, b)``: ``bbar = solve(A^H, xbar)``, ``Abar = -bbar x^H``; ``x`` is kept only
