@@ -21,7 +21,7 @@ import numpy as np
 
 from ..activity import Active, Const, RuleError, is_batch
 
-__all__ = ["Thunk", "thunk", "unthunk", "lift_rrule", "check_active", "check_duplicated", "check_array", "check_count",
+__all__ = ["Thunk", "thunk", "unthunk", "lift_rrule", "check_active", "check_duplicated", "check_array", "check_count", "check_returned",
            "accumulate", "zero_cotangent", "returned_pair_message", "cotangent_tuple_message"]
 
 
@@ -170,6 +170,44 @@ def check_count(label: str, cots: Any, n: int, who: str = "the pullback") -> Any
     if not isinstance(cots, (tuple, list)) or len(cots) != n:
         raise RuleError(cotangent_tuple_message(label, cots, n, who))
     return cots
+
+
+def check_returned(label: str, cots: Any, args: Any, n: int, active: tuple[int, ...], batch: bool) -> Any:
+    """Check what an activity rule's reverse returned for its ``n`` arguments ``args``
+    (annotations), ``active`` the positions of the Active ones: None when there are
+    none, else one cotangent per argument, each Active one checked (per lane in a
+    batch) and a missing one made zero. Used by the registry's guard and the engine.
+
+    >>> from activerules.activity import Active, Duplicated
+    >>> check_returned("rule", (None, 2.0), (Duplicated(np.ones(1), np.zeros(1)), Active(1.0)), 2, (1,), False)
+    (None, 2.0)
+    """
+    if not active:
+        if cots is not None and not (isinstance(cots, tuple) and all(c is None for c in cots)):
+            raise RuleError(f"{label}: no argument is Active, so reverse must return None "
+                            "(or a tuple of None); cotangents of Duplicated arguments go into "
+                            "their shadows")
+        return None
+    if not isinstance(cots, tuple):
+        raise RuleError(cotangent_tuple_message(label, cots, n, "reverse"))
+    check_count(label, cots, n, "reverse")
+    out: list[Any] = [None] * n
+    for i in active:
+        val = args[i].val
+        if batch:
+            lanes_ = cots[i]
+            width = len(args[next(j for j, a in enumerate(args) if hasattr(a, "dvals"))].dvals)
+            if lanes_ is None:
+                lanes_ = (None,) * width
+            if not isinstance(lanes_, tuple) or len(lanes_) != width:
+                raise RuleError(f"{label}: argument {i} is Active in a batch of width {width}: "
+                                f"its cotangent must be a tuple of {width}")
+            out[i] = tuple(zero_cotangent(val) if c is None else check_active(label, i, c, val)
+                           for c in lanes_)
+        else:
+            c = cots[i]
+            out[i] = zero_cotangent(val) if c is None else check_active(label, i, c, val)
+    return tuple(out)
 
 
 def accumulate(shadow: Any, cot: Any) -> None:

@@ -134,6 +134,7 @@ class RuleRegistry:
         self._entries: dict[Any, list[RuleEntry]] = {}
         self._samples: dict[Any, list[Sample]] = {}
         self._cache: dict[Any, Any] = {}
+        self._generation = 0
 
     # -- registration ----------------------------------------------------------------------
 
@@ -277,6 +278,7 @@ class RuleRegistry:
         self._entries[fn] = entries + [entry]
         self._samples.setdefault(fn, []).extend(samples)
         self._cache = {}
+        self._generation += 1
 
     # -- introspection ---------------------------------------------------------------------
 
@@ -304,6 +306,19 @@ class RuleRegistry:
         """Forget every cached resolution."""
         with self._lock:
             self._cache = {}
+            self._generation += 1
+
+    @property
+    def generation(self) -> int:
+        """A counter bumped by every registration (and :meth:`clear_cache`): what an
+        engine derived from :meth:`resolve` stays valid while it is unchanged.
+
+        >>> reg = RuleRegistry()
+        >>> before = reg.generation
+        >>> _ = reg.inactive(len); reg.generation > before
+        True
+        """
+        return self._generation
 
     # -- resolution ------------------------------------------------------------------------
 

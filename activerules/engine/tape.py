@@ -32,9 +32,9 @@ from ..dispatch.lifting import (
     check_array,
     check_count,
     check_duplicated,
+    check_returned,
     returned_pair_message,
 )
-from ..dispatch.resolution import _check_returned
 
 __all__ = ["Cell", "Entry", "Tape", "MutationError", "UntrackedWriteError", "lanes_map"]
 
@@ -185,7 +185,7 @@ ARRAY, SCALAR, SEQ = 0, 1, 2
 RESOLVED, CAREFUL, LIFTED, LANES = 0, 1, 2, 3
 #: DIRECT: a hand-written rule served exactly (no widening, no lanes, not a batch), its
 #: forward called by the engine itself; the sweep runs it as CAREFUL and makes the
-#: registry's check of the returned cotangents (``resolution._check_returned``).
+#: registry's check of the returned cotangents (``dispatch.lifting.check_returned``).
 DIRECT = 4
 #: TRUSTED: as DIRECT, for a rule registered ``atomic=True`` (its reverse raises, if at all,
 #: before it writes a shadow): run on the shadows themselves, no scratch or snapshot.
@@ -203,7 +203,7 @@ class Tape:
     """A per-differentiation list of entries plus the arrays locked read-only
     while the tape lives (values a reverse reads that the engine cannot guard)."""
 
-    __slots__ = ("entries", "width", "locked", "detached", "copy_consts", "__weakref__")
+    __slots__ = ("entries", "width", "locked", "detached", "copy_consts", "registry", "__weakref__")
 
     def __init__(self, width: int = 0, copy_consts: bool = False) -> None:
         self.entries: list[Any] = []
@@ -211,6 +211,7 @@ class Tape:
         # the second run of an entry point (api._forward): a rule is given copies of its
         # untracked array arguments, so none is locked and the function may write into them
         self.copy_consts = copy_consts
+        self.registry: Any = None  # the entry point's registry= (None: the global one)
         # id -> (array, a copy of its values to compare at the sweep, or None)
         self.locked: dict[int, tuple[np.ndarray, Any]] = {}
         # id(root) -> (weakref to the root, weakrefs to outputs that hold a copy of what
@@ -527,7 +528,7 @@ def _reverse_rule(entry: Entry) -> None:
         if mode >= DIRECT:  # DIRECT or TRUSTED: the registry guard's check, made here
             active = _scalar_positions(binds)
             if cots is not None or active:  # one cotangent per argument, Active ones scalars
-                cots = _check_returned(label, cots, anns, len(anns), active, False)
+                cots = check_returned(label, cots, anns, len(anns), active, False)
         for ann, cell, zeros in adopt:
             del ann.fresh  # back to the class default, False
             d = ann.dval

@@ -993,14 +993,17 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
             vals.append(a)
         i += 1
     # the resolution and what follows from it, cached per (fn, width, mutates, signature)
-    # for as long as the registry's own cache (a registration replaces it)
+    # for as long as the registry's generation (a registration bumps it)
+    reg = tape.registry
+    if reg is None:
+        reg = registry
     plans = _PLANS
-    if plans[0] is not registry._cache:
-        plans = _plans_for(registry._cache)
+    if plans[0] is not reg or plans[1] != reg.generation:
+        plans = _plans_for(reg)
     plan_key = (fn, width, mutates, *sig)
-    plan = plans[1].get(plan_key)
+    plan = plans[2].get(plan_key)
     if plan is None:
-        plan = plans[1][plan_key] = _plan(fn, sig, width, mutates)
+        plan = plans[2][plan_key] = _plan(reg, fn, sig, width, mutates)
     res, acts_t, form, lifted, mode, drop, cfg, by_value = plan
     entry = res.entry
     if by_value:  # positional parameters the rule does not implement, given their default's type
@@ -1121,16 +1124,16 @@ def _active_key(t: type) -> _ActiveKey:
     return k
 
 
-def _plans_for(cache: Any) -> list[Any]:
+def _plans_for(reg: Any) -> list[Any]:
     global _PLANS
-    _PLANS = [cache, {}]
+    _PLANS = [reg, reg.generation, {}]
     return _PLANS
 
 
-_PLANS: list[Any] = [None, {}]  # [the registry cache the plans were made under, plans]
+_PLANS: list[Any] = [None, -1, {}]  # [the registry, its generation the plans were made under, plans]
 
 
-def _plan(fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tuple[Any, ...]:
+def _plan(reg: Any, fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tuple[Any, ...]:
     """How ``record`` serves ``fn`` for an argument signature: (resolution, activities,
     form, lifted, mode, the positions whose ann.val is dropped after the call, RevConfig, the
     positions whose values keyword honesty checks at each call). Raises ParameterError."""
@@ -1151,7 +1154,7 @@ def _plan(fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tupl
             acts.append(Const)
             types.append(k)
     acts_t = tuple(acts)
-    res = registry.resolve(fn, acts_t, tuple(types))  # raises NoRuleError (not cached here)
+    res = reg.resolve(fn, acts_t, tuple(types))  # raises NoRuleError (not cached here)
     by_value = check_positional(res.entry, fn, tuple(sig), tuple(a is not Const for a in acts_t))
     form = res.entry.form
     if form == "inactive":
