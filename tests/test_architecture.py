@@ -17,7 +17,9 @@ PACKAGE = ROOT / "activerules"
 LAYERS = [
     ("activerules.activity", set()),
     ("activerules.dispatch", {"activerules.activity", "activerules.dispatch"}),
-    ("activerules.rules", {"activerules.activity", "activerules.dispatch", "activerules.rules"}),
+    # rules import one engine module: the donation protocol between the sweep and them
+    ("activerules.rules", {"activerules.activity", "activerules.dispatch", "activerules.rules",
+                           "activerules.engine.donation"}),
     ("activerules.engine", {"activerules.activity", "activerules.dispatch", "activerules.engine"}),
 ]
 

@@ -25,7 +25,7 @@ from typing import Any, Callable, NoReturn
 
 import numpy as np
 
-from ..activity import DONATE_MIN, ActiveRulesError, RuleError, ShadowRebindError, donating
+from ..activity import ActiveRulesError, RuleError, ShadowRebindError
 from ..dispatch.lifting import (
     Thunk,
     check_active,
@@ -35,6 +35,7 @@ from ..dispatch.lifting import (
     check_returned,
     returned_pair_message,
 )
+from .donation import DONATE_MIN, donating
 
 __all__ = ["Cell", "Entry", "Tape", "MutationError", "UntrackedWriteError", "lanes_map"]
 
@@ -554,7 +555,7 @@ def _reverse_rule(entry: Entry) -> None:
 
 def _call(reverse: Any, dret: Any, released: bool) -> Any:
     """``reverse(dret)``; ``released``: the sweep frees ``dret`` after this entry, so a
-    large one is donated (the rule may compute its cotangent in it, activity.donated)."""
+    large one is donated (the rule may compute its cotangent in it, donation.donated)."""
     if released and type(dret) is np.ndarray and dret.size >= DONATE_MIN:
         with donating(dret):
             return reverse(dret)

@@ -46,8 +46,9 @@ from typing import Any
 
 import numpy as np
 
-from ..activity import Active, Annotation, Const, donated
+from ..activity import Active, Annotation, Const
 from ..dispatch import Sample, rrule, rule, thunk
+from ..engine.donation import donated
 from ._util import (
     accumulate,
     activity_rule,
