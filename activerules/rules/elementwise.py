@@ -280,16 +280,19 @@ def _imag(x: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
 
 
 @rrule(np.angle, samples=[S(_C), S(_C, deg=True)], params="deg")
-def _angle(x: Any, deg: bool = False) -> tuple[Any, Callable[[Any], tuple[Any]]]:
-    """``angle``: ``zbar = ybar * i z / |z|^2`` (scaled for ``deg``); zero for real ``x``."""
+def _angle(x: Any, *given: Any, deg: bool = False) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``angle``: ``zbar = ybar * i z / |z|^2`` (scaled for ``deg``); zero for real ``x``.
+    ``given``: ``deg`` by position (its cotangent: None, one per argument)."""
+    deg = given[0] if given else deg
+    rest = (None,) * len(given)
     y = np.angle(x, deg=deg)
     if not np.iscomplexobj(x):
-        return y, lambda g: (None,)
+        return y, lambda g: (None, *rest)
     scale = 180 / np.pi if deg else 1.0
 
-    def pullback(g: Any) -> tuple[Any]:
+    def pullback(g: Any) -> tuple[Any, ...]:
         r2 = np.abs(x) ** 2
-        return (fit(np.where(r2 == 0, 0, scale * np.real(g) * 1j * x / np.where(r2 == 0, 1, r2)), x),)
+        return (fit(np.where(r2 == 0, 0, scale * np.real(g) * 1j * x / np.where(r2 == 0, 1, r2)), x), *rest)
 
     return y, pullback
 
@@ -297,12 +300,15 @@ def _angle(x: Any, deg: bool = False) -> tuple[Any, Callable[[Any], tuple[Any]]]
 @rrule(np.nan_to_num, samples=[S(np.array([0.5, 1e-3, -2.0])), S(_C),
                             S(np.array([0.5, np.nan, np.inf, -np.inf, 2.0]), nan=1.5, posinf=4.0, neginf=-3.0)],
        params="nan posinf neginf")  # copy=False (in place) refused
-def _nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
-    """``nan_to_num``: cotangent passes where ``x`` was finite, zero where it was replaced."""
-    y = np.nan_to_num(x, copy=True, nan=nan, **kw)
+def _nan_to_num(x: Any, *rest: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``nan_to_num``: cotangent passes where ``x`` was finite, zero where it was replaced.
+    ``rest``: ``copy``, ``nan``... given by position, each with a None cotangent (one per
+    argument); copy=False is refused before (params=)."""
+    kw.pop("copy", None)
+    y = np.nan_to_num(x, True, *rest[1:], **kw)
     finite = np.isfinite(x)
     tx = like(x)
-    return y, lambda g: (fit(np.where(finite, g, 0), tx),)
+    return y, lambda g: (fit(np.where(finite, g, 0), tx), *(None,) * len(rest))
 
 
 # -------------------------------------------------------------------------- binary

@@ -475,24 +475,29 @@ def _eigh_cotangent(w: Any, V: Any, gw: Any, gV: Any) -> Any:
 
 
 @rrule(np.linalg.eigh, samples=[S(_SPD), S(_SPD, UPLO="U"), S(np.stack([_SPD, _SQ + _SQ.T]))], params="UPLO")
-def _eigh(a: Any, UPLO: Any = "L") -> tuple[Any, Callable[[Any], tuple[Any]]]:
-    """``eigh`` (distinct eigenvalues): ``V (diag(wbar) + F o (V^H Vbar)) V^H`` on the read triangle."""
+def _eigh(a: Any, *given: Any, UPLO: Any = "L") -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``eigh`` (distinct eigenvalues): ``V (diag(wbar) + F o (V^H Vbar)) V^H`` on the read triangle.
+    ``given``: ``UPLO`` by position (its cotangent: None, one per argument)."""
+    UPLO = given[0] if given else UPLO
+    rest = (None,) * len(given)
     y = np.linalg.eigh(a, UPLO)
     ta = like(a)
 
-    def pullback(g: Any) -> tuple[Any]:
+    def pullback(g: Any) -> tuple[Any, ...]:
         gw, gV = _seq(g, 2)
-        return (fit(_triangle(_eigh_cotangent(y[0], y[1], gw, gV), UPLO == "U"), ta),)
+        return (fit(_triangle(_eigh_cotangent(y[0], y[1], gw, gV), UPLO == "U"), ta), *rest)
 
     return y, pullback
 
 
 @rrule(np.linalg.eigvalsh, samples=[S(_SPD), S(_SPD, UPLO="U"), S(_HPD)], params="UPLO")
-def _eigvalsh(a: Any, UPLO: Any = "L") -> tuple[Any, Callable[[Any], tuple[Any]]]:
-    """``eigvalsh``: ``V diag(wbar) V^H`` on the read triangle."""
+def _eigvalsh(a: Any, *given: Any, UPLO: Any = "L") -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``eigvalsh``: ``V diag(wbar) V^H`` on the read triangle (``given``: ``UPLO`` by position)."""
+    UPLO = given[0] if given else UPLO
+    rest = (None,) * len(given)
     w, V = np.linalg.eigh(a, UPLO)
     ta = like(a)
-    return w, lambda g: (fit(_triangle(_eigh_cotangent(w, V, g, None), UPLO == "U"), ta),)
+    return w, lambda g: (fit(_triangle(_eigh_cotangent(w, V, g, None), UPLO == "U"), ta), *rest)
 
 
 _REIG = np.linalg.solve(_SQ.T, (_SQ * np.array([1.0, 2.0, 4.0])).T).T  # _SQ diag(1, 2, 4) _SQ^-1
@@ -645,8 +650,11 @@ def _svd(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, 
 
 
 @rrule(np.linalg.qr, samples=[S(_TALL), S(_SQ), S(_BATCH), S(_TALL, mode="r"), S(_CSQ), S(_C34.T)], params="mode")
-def _qr(a: Any, mode: Any = "reduced") -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
-    """``qr`` (m >= n, full rank): ``Abar = (Qbar + Q copyltu(M)) R^-H``, ``M = R Rbar^H - Qbar^H Q``."""
+def _qr(a: Any, *given: Any, mode: Any = "reduced") -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``qr`` (m >= n, full rank): ``Abar = (Qbar + Q copyltu(M)) R^-H``, ``M = R Rbar^H - Qbar^H Q``.
+    ``given``: ``mode`` by position (its cotangent: None, one per argument)."""
+    mode = given[0] if given else mode
+    rest = (None,) * len(given)
     y = np.linalg.qr(a, mode)
     Q, R = (np.linalg.qr(a) if mode == "r" else y)
     m, n = np.shape(a)[-2:]
@@ -663,7 +671,7 @@ def _qr(a: Any, mode: Any = "reduced") -> tuple[Any, Callable[[Any], tuple[Any, 
         low = np.tril(M, -1)
         copyltu = low + _H(low) + np.real(np.einsum("...ii->...i", M))[..., None] * np.eye(n)
         b = gQ + Q @ copyltu
-        return (fit(_H(np.linalg.solve(R, _H(b))), ta),)
+        return (fit(_H(np.linalg.solve(R, _H(b))), ta), *rest)
 
     return y, pullback
 
