@@ -1099,7 +1099,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         if out is None and not mutates:
             return y
         _note_detached(y, args, tape)
-    # mode LIFTED has no annotations: its entry holds the argument count (tape.check_count)
+    # mode LIFTED has no annotations: its entry holds the argument count (for check_count)
     tape.entries.append((reverse, len(vals) if anns is None else anns, binds, out, mutates, mode, res.label))
     return y
 
