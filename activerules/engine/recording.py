@@ -16,9 +16,9 @@ from typing import Any, Callable
 import numpy as np
 
 from ..activity import Active, BatchDuplicated, Const, Duplicated, RevConfig, RuleError
-from ..dispatch.lifting import returned_pair_message
 from ..dispatch import ARRAY as ARRAY_KIND
 from ..dispatch import check_call, check_positional, check_values, registry
+from ..dispatch.lifting import returned_pair_message
 from . import standins
 from .arguments import _bind_keywords, _mixed, _seq_tape, takes_sequences
 from .outputs import _held_by, _new_output, _wrap_output
