@@ -14,24 +14,17 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from ..activity import Active, ActiveRulesError, ActivityError, BatchDuplicated, Const, Duplicated
-from ..dispatch import MUTATES_MARK
+from ..dispatch import MUTATES_MARK, PRIMITIVE_MARK
 from . import levels
+from .outputs import rebuild
+from .protocol import constructor, filler
+from .recording import record
+from .standins import Tracked, TrackedScalar, new_root, new_scalar
 from .tape import Cell, Tape, UntrackedWriteError, layout_of
 from .tape import _acquire as _lock_array
 from .tape import _release as _unlock_array
-from .tracked import (
-    PRIMITIVE_MARK,
-    Tracked,
-    TrackedScalar,
-    constructor,
-    filler,
-    move_to_copy,
-    new_root,
-    new_scalar,
-    rebuild,
-    record,
-)
 from .trees import child_path, describe, is_node, items_of, leaves, map_leaves, rebuild_node
+from .views import move_to_copy
 
 __all__ = ["autodiff", "gradient", "vjp", "primitive"]
 
@@ -154,7 +147,7 @@ def no_gc() -> Iterator[None]:
 
 @contextlib.contextmanager
 def sequence_constructors() -> Iterator[None]:
-    """Let ``np.array([x[0], 2 * x[1], 3.0])`` record (see ``tracked.construct``),
+    """Let ``np.array([x[0], 2 * x[1], 3.0])`` record (see ``recording.construct``),
     as during a forward pass."""
     _forward_begin()
     try:
@@ -519,7 +512,7 @@ def _refuse_tracked(v: Any, where: str) -> None:
 
 
 def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
-             with_primal: bool = False) -> Any:
+             with_primal: bool = False, registry: Any = None) -> Any:
     """Reverse-mode derivatives of ``f(*args)`` with Enzyme's calling convention.
 
     ``args`` are annotated (``Const``, ``Active``, ``Duplicated``,
@@ -538,6 +531,8 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     a dict, an integer, a function) raises ``ar.ActivityError``: pass
     ``returns=ar.Const`` and let derivatives flow through the shadows, or use
     :func:`vjp`. ``with_primal=True`` returns ``(derivatives, primal)``.
+    ``registry``: the ``ar.RuleRegistry`` whose rules serve the calls (default:
+    ``ar.registry``), as for the adapters.
 
     Containers, as Enzyme takes structs: ``Active((a, b))`` (a tuple of numbers)
     returns a tuple of derivatives; ``Duplicated(params, dparams)``, with
@@ -566,7 +561,8 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     """
     width = _width(args)
     # one pause of the collector for the forward and the sweep
-    run, result = _forward(lambda retry: _autodiff_run(args, width, retry), f, sweep_follows=True)
+    run, result = _forward(lambda retry: _using(registry, _autodiff_run(args, width, retry)), f,
+                           sweep_follows=True)
     try:
         failed = True
         try:
@@ -612,6 +608,12 @@ def _autodiff_run(args: Sequence[Any], width: int, retry: int) -> _Run:
 #: Levels of :func:`_forward`'s runs after the first: every constant array copied;
 #: the caller's constant float arrays stand-ins too.
 COPIES, PROMOTE = 1, 2
+
+
+def _using(registry: Any, run: _Run) -> _Run:
+    """``run`` with its tape resolving rules in ``registry`` (None: the global one)."""
+    run.tape.registry = registry
+    return run
 
 
 def _forward(make_run: Callable[[int], _Run], f: Callable[..., Any],
@@ -767,7 +769,7 @@ def _derivative(arg: Any, cell: Any, width: int) -> Any:
     return _cotangent(cell, width)
 
 
-def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+def vjp(f: Callable[..., Any], *args: Any, registry: Any = None) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``y, pullback = vjp(f, *args)``: the primal result and a function mapping an
     output cotangent to a tuple with one cotangent per argument.
 
@@ -782,6 +784,7 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
     for a real output: anything else raises ``ar.ActivityError`` naming the output.
     Complex values follow the rules' convention (ChainRules):
     ``pullback(ybar) = conj(J)ᵀ ybar``, which is ``conj(jax_pullback(conj(ybar)))``.
+    ``registry``: the ``ar.RuleRegistry`` whose rules serve the calls (default: ``ar.registry``).
 
     ``vjp`` is functional: no caller array changes. ``f``'s writes into a
     differentiated array go to a copy (made on the first write only); the
@@ -802,7 +805,7 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
     >>> pullback({"s": np.array([1.0, 2.0])})
     ({'w': array([3., 6.]), 'b': np.float64(3.0)},)
     """
-    run, result = _forward(lambda retry: _vjp_run(args, None, retry), f)
+    run, result = _forward(lambda retry: _using(registry, _vjp_run(args, None, retry)), f)
     try:
         if result is None:
             raise ActivityError("vjp: f returned None, so there is no output to pull back; return "
@@ -1074,7 +1077,7 @@ def _seed_vjp(result: Any, ybar: Any) -> None:
 
 
 def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] = 0,
-             holomorphic: bool = False) -> Any:
+             holomorphic: bool = False, registry: Any = None) -> Any:
     """The gradient of the real scalar function ``f`` with respect to ``args[argnums]``
     (a tuple of gradients for a tuple ``argnums``; negative positions count from the
     end). Functional like :func:`vjp`.
@@ -1090,7 +1093,8 @@ def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] =
     ``ar.ActivityError`` naming it. ``holomorphic=True``, as in ``jax.grad``: ``f``
     is a holomorphic function of complex arguments with a complex scalar result,
     and the gradient is its complex derivative ``f'(z)`` (equal to
-    ``jax.grad(f, holomorphic=True)``).
+    ``jax.grad(f, holomorphic=True)``). ``registry``: the ``ar.RuleRegistry`` whose
+    rules serve the calls (default: ``ar.registry``).
 
     >>> import numpy as np, activerules as ar
     >>> ar.gradient(lambda x: (x ** 2).sum(), np.array([1.0, 2.0]))
@@ -1105,7 +1109,7 @@ def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] =
         for k in nums:
             _refuse_real(args[k], f"argument {k}")
     # one pause of the collector for the forward and the sweep
-    run, result = _forward(lambda retry: _vjp_run(args, nums, retry), f, sweep_follows=True)
+    run, result = _forward(lambda retry: _using(registry, _vjp_run(args, nums, retry)), f, sweep_follows=True)
     try:
         try:
             _check_scalar_result(result, run.tape, "gradient", holomorphic)

@@ -29,8 +29,9 @@ from typing import Any, Callable, TypeVar
 import numpy as np
 
 from ..activity import ActiveRulesError, RuleError
-from ..adapters.rrule import Thunk, cotangent_tuple_message
+from ..dispatch.lifting import Thunk, cotangent_tuple_message
 from . import levels
+from .standins import DETACHED, Tracked, TrackedScalar, new_root, new_scalar
 from .tape import (
     ARRAY,
     LIFTED,
@@ -44,8 +45,8 @@ from .tape import (
     _out_cotangent,
     _release_out,
     _zero_out,
+    layout_of,
 )
-from .tracked import DETACHED, Tracked, TrackedScalar, layout_of, new_root, new_scalar
 
 __all__ = ["call_level", "wrap", "promote", "input_of", "sweep_nested", "seed", "once_differentiable"]
 

@@ -25,15 +25,17 @@ from typing import Any, Callable, NoReturn
 
 import numpy as np
 
-from ..activity import DONATE_MIN, ActiveRulesError, RuleError, ShadowRebindError, donating
-from ..adapters.rrule import (
+from ..activity import ActiveRulesError, RuleError, ShadowRebindError
+from ..dispatch.lifting import (
     Thunk,
     check_active,
+    check_array,
+    check_count,
     check_duplicated,
-    cotangent_tuple_message,
+    check_returned,
     returned_pair_message,
 )
-from ..dispatch.resolution import _check_returned
+from .donation import DONATE_MIN, donating
 
 __all__ = ["Cell", "Entry", "Tape", "MutationError", "UntrackedWriteError", "lanes_map"]
 
@@ -184,7 +186,7 @@ ARRAY, SCALAR, SEQ = 0, 1, 2
 RESOLVED, CAREFUL, LIFTED, LANES = 0, 1, 2, 3
 #: DIRECT: a hand-written rule served exactly (no widening, no lanes, not a batch), its
 #: forward called by the engine itself; the sweep runs it as CAREFUL and makes the
-#: registry's check of the returned cotangents (``resolution._check_returned``).
+#: registry's check of the returned cotangents (``dispatch.lifting.check_returned``).
 DIRECT = 4
 #: TRUSTED: as DIRECT, for a rule registered ``atomic=True`` (its reverse raises, if at all,
 #: before it writes a shadow): run on the shadows themselves, no scratch or snapshot.
@@ -192,7 +194,7 @@ TRUSTED = 5
 
 #: One recorded call: ``(reverse, anns, binds, out, mutates, mode, label)``: the
 #: rule's reverse (the rrule's pullback in mode LIFTED), the annotations it was
-#: given, the bindings of its non-Const arguments ``(index, kind, cell, view)``
+#: given (in mode LIFTED: the argument count), the bindings of its non-Const arguments ``(index, kind, cell, view)``
 #: (``view`` maps the root shadow to the argument's shadow; for ``SEQ`` both are
 #: lists), the output cell(s), the positions it mutates, the mode and its name.
 Entry = tuple
@@ -202,7 +204,7 @@ class Tape:
     """A per-differentiation list of entries plus the arrays locked read-only
     while the tape lives (values a reverse reads that the engine cannot guard)."""
 
-    __slots__ = ("entries", "width", "locked", "detached", "copy_consts", "nested", "__weakref__")
+    __slots__ = ("entries", "width", "locked", "detached", "copy_consts", "registry", "nested", "__weakref__")
 
     def __init__(self, width: int = 0, copy_consts: bool = False) -> None:
         self.entries: list[Any] = []
@@ -210,10 +212,11 @@ class Tape:
         # the second run of an entry point (api._forward): a rule is given copies of its
         # untracked array arguments, so none is locked and the function may write into them
         self.copy_consts = copy_consts
+        self.registry: Any = None  # the entry point's registry= (None: the global one)
         # id -> (array, a copy of its values to compare at the sweep, or None)
         self.locked: dict[int, tuple[np.ndarray, Any]] = {}
         # id(root) -> (weakref to the root, weakrefs to outputs that hold a copy of what
-        # NumPy returns as a view of it): see tracked.prepare_write
+        # NumPy returns as a view of it): see views.prepare_write
         self.detached: dict[int, tuple[Any, list[Any]]] = {}
         # values of an enclosing differentiation entered this one (higher order): the sweep
         # is recorded by the enclosing level (engine/nested.py)
@@ -280,7 +283,7 @@ class Tape:
                 if entry[5] == LIFTED and type(out) is Cell:  # the hot path: one array or scalar output
                     dret = out.shadow
                     if dret is not None:
-                        _reverse_lifted(entry[0], entry[2], dret, entry[6], out)
+                        _reverse_lifted(entry[0], entry[2], dret, entry[6], out, entry[1])
                         out.shadow = None
                 elif entry[5] == LANES or entry[5] == LIFTED:
                     _reverse_entry(entry, 0)
@@ -407,7 +410,7 @@ def _reverse_entry(entry: Entry, width: int) -> None:
     if mode == LIFTED and type(out) is Cell:  # the hot path: one array or scalar output
         dret = out.shadow
         if dret is not None:
-            _reverse_lifted(reverse, binds, dret, label, out)
+            _reverse_lifted(reverse, binds, dret, label, out, anns)
             out.shadow = None
         return
     dret, live = _out_cotangent(out, width)
@@ -418,7 +421,7 @@ def _reverse_entry(entry: Entry, width: int) -> None:
         return
     if mode == LIFTED:
         if live:
-            _reverse_lifted(reverse, binds, dret, label, out)
+            _reverse_lifted(reverse, binds, dret, label, out, anns)
             _release_out(out)
         return
     careful = mode == CAREFUL
@@ -532,7 +535,7 @@ def _reverse_rule(entry: Entry) -> None:
         if mode >= DIRECT:  # DIRECT or TRUSTED: the registry guard's check, made here
             active = _scalar_positions(binds)
             if cots is not None or active:  # one cotangent per argument, Active ones scalars
-                cots = _check_returned(label, cots, anns, len(anns), active, False)
+                cots = check_returned(label, cots, anns, len(anns), active, False)
         for ann, cell, zeros in adopt:
             del ann.fresh  # back to the class default, False
             d = ann.dval
@@ -558,7 +561,7 @@ def _reverse_rule(entry: Entry) -> None:
 
 def _call(reverse: Any, dret: Any, released: bool) -> Any:
     """``reverse(dret)``; ``released``: the sweep frees ``dret`` after this entry, so a
-    large one is donated (the rule may compute its cotangent in it, activity.donated)."""
+    large one is donated (the rule may compute its cotangent in it, donation.donated)."""
     if released and type(dret) is np.ndarray and dret.size >= DONATE_MIN:
         with donating(dret):
             return reverse(dret)
@@ -649,22 +652,21 @@ def _reverse_lanes(reverse: Any, binds: list[Any], dret: Any, label: str, width:
         cell.shadow = tuple(a if c is None else a + c for a, c in zip(s, lanes))
 
 
-def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out: Any) -> None:
-    """Run an rrule's pullback and deliver its cotangents (the engine's lift: same
-    checks as the registry's, but a cotangent for a shadow nobody wrote yet
-    becomes that shadow without a copy, including the output's own shadow, which
-    is released right after). Every cotangent is checked before any is delivered,
-    so a failing rule leaves no partial accumulation."""
+def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out: Any, n: int) -> None:
+    """Run an rrule's pullback and deliver its cotangents, checked by dispatch's one
+    checker (``check_count``, ``check_array``: as the registry's lifting and check_rule);
+    ``n``: the call's argument count (the entry's ``anns`` slot in mode LIFTED). A
+    cotangent for a shadow nobody wrote yet becomes that shadow without a copy, including
+    the output's own shadow, which is released right after. Every cotangent is checked
+    before any is delivered, so a failing rule leaves no partial accumulation."""
     spare = dret if type(out) is Cell else None  # the output shadow, free after this entry
     try:
         cots = _call(pullback, dret, spare is not None)
     except Exception as e:
         _raise_failure(label, e, pullback, True)
-    n_args = len(cots) if isinstance(cots, (tuple, list)) else -1
+    check_count(label, cots, n)
     ready: list[Any] = []
     for i, kind, cell, view in binds:
-        if i >= n_args:
-            raise RuleError(cotangent_tuple_message(label, cots, None, "the pullback"))
         c = cots[i]
         if c is None:
             continue
@@ -677,7 +679,7 @@ def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out:
         elif kind == ARRAY:
             shape = cell.shape if view is None else view(cell.ensure(0)).shape
             if type(c) is not np.ndarray or c.shape != shape or c.dtype != cell.dtype:
-                c = _check_array(label, i, c, shape, cell.dtype)
+                c = check_array(label, i, c, shape, cell.dtype)
             ready.append((kind, cell, view, c))
         else:
             shadows = [x.ensure(0) if v is None else v(x.ensure(0)) for x, v in zip(cell, view)]
@@ -708,18 +710,6 @@ def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out:
                 if ci is not None:
                     s = cc.ensure(0)
                     (s if v is None else v(s))[...] += ci
-
-
-def _check_array(label: str, i: int, c: Any, shape: tuple[int, ...], dtype: Any) -> Any:
-    if type(c) is not np.ndarray or c.shape != shape:
-        c = np.asarray(c)
-        if c.shape != shape:
-            raise RuleError(f"{label}: argument {i}: cotangent has shape {c.shape}, the argument "
-                            f"has shape {shape}")
-    if c.dtype != dtype and not np.can_cast(c.dtype, dtype, "same_kind"):
-        raise RuleError(f"{label}: argument {i}: cotangent has dtype {c.dtype}, the argument has "
-                        f"dtype {dtype}")
-    return c
 
 
 def _set_dval(ann: Any, dval: Any, width: int) -> None:
