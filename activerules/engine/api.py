@@ -16,6 +16,7 @@ import numpy as np
 from ..activity import Active, ActiveRulesError, ActivityError, BatchDuplicated, Const, Duplicated
 from ..dispatch import MUTATES_MARK, PRIMITIVE_MARK
 from . import levels
+from .nested import _enclosing, _own_outputs, _plain_shadows, _refuse_enclosing_writes, seed
 from .outputs import rebuild
 from .protocol import constructor, filler
 from .recording import record
@@ -349,26 +350,6 @@ class _Run:
             raise
 
 
-def _refuse_enclosing_writes(run: _Run) -> None:
-    """Raise if ``autodiff`` would write a value of an enclosing differentiation into a
-    caller's array (a plain array cannot hold it)."""
-    for v in [t for t, _, _ in run.copy_back] + [v for _, v in run.const_back]:
-        if type(v) is Tracked and type(v._a) is Tracked:
-            raise ActiveRulesError(
-                "autodiff: a value of an enclosing differentiation (higher order) was written into "
-                "an array given to autodiff (Duplicated or Const): the caller's plain array cannot "
-                "hold its derivative. Use ar.gradient or ar.vjp (functional) for the inner "
-                "differentiation, or write into an array allocated inside the function")
-
-
-def _plain_shadows(where: str = "a Duplicated argument's shadow") -> ActiveRulesError:
-    return ActiveRulesError(
-        f"autodiff: {where} would receive a derivative that depends on an enclosing "
-        "differentiation (higher order), which a caller's array cannot hold. Use ar.gradient "
-        "or ar.vjp for the inner differentiation (they return the derivative), or "
-        "ar.autodiff with Active and Const arguments only")
-
-
 def _refuse_integer(s: TrackedScalar, where: str) -> None:
     if s._cell.dtype.kind not in "fc":
         raise ActivityError(f"autodiff: {where} is Active({s._v!r}), {_kind(s._v)}, which has "
@@ -475,15 +456,6 @@ def _dtype_kind(v: Any) -> str:
 def _nested(where: str) -> ActiveRulesError:
     """The error for a stand-in of a finished differentiation reaching this one."""
     return ActiveRulesError(f"{where}: {levels.escaped().args[0]}")
-
-
-def _enclosing(v: Any, tape: Tape, where: str) -> Any:
-    """The stand-in of ``tape`` for ``v``, a value of an enclosing differentiation given
-    as a differentiated argument (higher order: an active input, not a constant)."""
-    if not levels.is_open(v._tape):
-        raise _nested(where)
-    from .nested import input_of
-    return input_of(v, tape)
 
 
 def _refuse_tracked(v: Any, where: str) -> None:
@@ -1027,17 +999,6 @@ def _sweep(run: _Run, result: Any, ybar: Any, consume: bool = False) -> tuple[An
     return tuple(_cotangent(c, 0) for c in run.cells)
 
 
-def _own_outputs(result: Any, tape: Tape) -> Any:
-    """``result`` with the stand-ins of other (enclosing) levels, constants of this
-    differentiation, replaced by ``None``: nothing seeds them."""
-    t = type(result)
-    if t is Tracked or t is TrackedScalar:
-        return result if result._tape is tape else None
-    if is_node(result):
-        return rebuild_node(result, [_own_outputs(e, tape) for _, e in items_of(result)])
-    return result
-
-
 def _clear_outputs(result: Any) -> None:
     """Zero the shadows of the outputs before they are seeded (an output no entry
     writes, as ``np.zeros_like(x)``, keeps the seed of an earlier call)."""
@@ -1054,8 +1015,7 @@ def _seed_vjp(result: Any, ybar: Any) -> None:
     (``(x[:2], x[2:])``, ``np.split(x, 3)``, ``(y, y)``), so their seeds add up."""
     t = type(result)
     if (t is Tracked or t is TrackedScalar) and (type(ybar) is Tracked or type(ybar) is TrackedScalar):
-        from .nested import seed  # higher order: a cotangent of an enclosing level
-        return seed(result, ybar, result._tape)
+        return seed(result, ybar, result._tape)  # higher order: a cotangent of an enclosing level
     if t is Tracked:
         cell = result._cell
         if (cell.shadow is None and result._view is None and type(ybar) is np.ndarray

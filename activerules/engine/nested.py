@@ -47,6 +47,7 @@ from .tape import (
     _zero_out,
     layout_of,
 )
+from .trees import is_node, items_of, rebuild_node
 
 __all__ = ["call_level", "wrap", "promote", "input_of", "sweep_nested", "seed", "once_differentiable"]
 
@@ -376,3 +377,46 @@ def seed(result: Any, ybar: Any, tape: Tape) -> None:
         return
     level = levels.innermost()
     _Sweep(level if level is not None else ybar._tape).add(cell, result._view, ybar)
+
+
+# -- the entry points (api.py) ------------------------------------------------------------------
+
+def _enclosing(v: Any, tape: Tape, where: str) -> Any:
+    """The stand-in of ``tape`` for ``v``, a value of an enclosing differentiation given
+    as a differentiated argument (higher order: an active input, not a constant)."""
+    if not levels.is_open(v._tape):
+        raise ActiveRulesError(f"{where}: {levels.escaped().args[0]}")
+    return input_of(v, tape)
+
+
+def _own_outputs(result: Any, tape: Tape) -> Any:
+    """``result`` with the stand-ins of other (enclosing) levels, constants of this
+    differentiation, replaced by ``None``: nothing seeds them."""
+    t = type(result)
+    if t is Tracked or t is TrackedScalar:
+        return result if result._tape is tape else None
+    if is_node(result):
+        return rebuild_node(result, [_own_outputs(e, tape) for _, e in items_of(result)])
+    return result
+
+
+def _refuse_enclosing_writes(run: Any) -> None:
+    """Raise if ``autodiff`` would write a value of an enclosing differentiation into a
+    caller's array (a plain array cannot hold it)."""
+    for v in [t for t, _, _ in run.copy_back] + [v for _, v in run.const_back]:
+        if type(v) is Tracked and type(v._a) is Tracked:
+            raise ActiveRulesError(
+                "autodiff: a value of an enclosing differentiation (higher order) was written into "
+                "an array given to autodiff (Duplicated or Const): the caller's plain array cannot "
+                "hold its derivative. Use ar.gradient or ar.vjp (functional) for the inner "
+                "differentiation, or write into an array allocated inside the function")
+
+
+def _plain_shadows(where: str = "a Duplicated argument's shadow") -> ActiveRulesError:
+    """The error for an ``autodiff`` shadow (a caller's plain array) that would receive a
+    derivative depending on an enclosing differentiation."""
+    return ActiveRulesError(
+        f"autodiff: {where} would receive a derivative that depends on an enclosing "
+        "differentiation (higher order), which a caller's array cannot hold. Use ar.gradient "
+        "or ar.vjp for the inner differentiation (they return the derivative), or "
+        "ar.autodiff with Active and Const arguments only")
