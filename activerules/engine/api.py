@@ -15,6 +15,7 @@ import numpy as np
 
 from ..activity import Active, ActiveRulesError, ActivityError, BatchDuplicated, Const, Duplicated
 from ..dispatch import MUTATES_MARK
+from .sweep import sweep
 from .tape import Cell, Tape, UntrackedWriteError, layout_of
 from .tape import _acquire as _lock_array
 from .tape import _release as _unlock_array
@@ -339,7 +340,7 @@ class _Run:
         values from before it back (rules that ran accumulated into them)."""
         saved = [tuple(d.copy() for d in s) if type(s) is tuple else s.copy() for s in self.shadows]
         try:
-            self.tape.sweep(consume=True)
+            sweep(self.tape, consume=True)
         except BaseException:
             for s, old in zip(self.shadows, saved):
                 for cur, o in zip(s, old) if type(s) is tuple else ((s, old),):
@@ -952,7 +953,7 @@ def _broadcasts_to(given: tuple[int, ...], shape: tuple[int, ...]) -> bool:
 
 def _sweep(run: _Run, result: Any, ybar: Any, consume: bool = False) -> tuple[Any, ...]:
     """The sweep of :func:`vjp`'s pullback for the output cotangent ``ybar``
-    (``consume``: the only sweep, see :meth:`Tape.sweep`), the collector paused."""
+    (``consume``: the only sweep, see :func:`.sweep.sweep`), the collector paused."""
     for c in run.cells:
         if type(c) is Cell:
             c.shadow = None
@@ -962,7 +963,7 @@ def _sweep(run: _Run, result: Any, ybar: Any, consume: bool = False) -> tuple[An
                     leaf.shadow = None
     _clear_outputs(result)
     _seed_vjp(result, ybar)
-    run.tape.sweep(consume)
+    sweep(run.tape, consume)
     return tuple(_cotangent(c, 0) for c in run.cells)
 
 

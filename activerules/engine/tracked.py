@@ -61,6 +61,7 @@ from .tape import (
     SEQ,
     TRUSTED,
     Cell,
+    Entry,
     Tape,
     UntrackedWriteError,
     layout_of,
@@ -1034,7 +1035,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         check_call(entry, fn, (), kwargs)  # keyword honesty (the positional ones: in _plan)
     if form == "inactive":
         return fn(*vals, **kwargs)
-    if lifted:  # the engine lifts the rrule itself (see tape._reverse_lifted): no annotations
+    if lifted:  # the engine lifts the rrule itself (see lifted._reverse_lifted): no annotations
         anns: Any = None
     else:
         anns = []
@@ -1057,7 +1058,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         before.append(_rc(e[3]))
     if lifted:
         pair = entry.impl(*vals, **kwargs)
-    elif mode >= DIRECT:  # DIRECT or TRUSTED: the engine calls the rule itself
+    elif mode.direct:  # DIRECT or TRUSTED: the engine calls the rule itself
         pair = entry.impl(cfg, *anns, **kwargs)
     else:
         pair = res.call(cfg, *anns, **kwargs)
@@ -1121,7 +1122,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         if out is None and not mutates:
             return y
         _note_detached(y, args, tape)
-    tape.entries.append((reverse, anns, binds, out, mutates, mode, res.label))
+    tape.entries.append(Entry(reverse, anns, binds, out, mutates, mode, res.label))
     return y
 
 
