@@ -50,9 +50,11 @@ def sweep(tape: Tape, consume: bool = False) -> None:
     >>> import numpy as np
     >>> from activerules.engine.tape import ARRAY, Cell, Entry, Mode, Tape
     >>> x, y = Cell((2,), np.dtype(np.float64)), Cell((2,), np.dtype(np.float64))
-    >>> t = Tape()                                   # y = 3 * x, recorded as an rrule
-    >>> t.entries.append(Entry(lambda dy: (3 * dy,), None, [(0, ARRAY, x, None)], y, (),
-    ...                        Mode.LIFTED, "rrule `triple`"))
+    >>> e = Entry()                                  # y = 3 * x, recorded as an rrule
+    >>> e.reverse, e.anns, e.binds, e.out = lambda dy: (3 * dy,), None, [(0, ARRAY, x, None)], y
+    >>> e.mutates, e.mode, e.label = (), Mode.LIFTED, "rrule `triple`"
+    >>> t = Tape()
+    >>> t.entries.append(e)
     >>> y.shadow = np.ones(2)                        # the seed
     >>> sweep(t)
     >>> x.shadow, y.shadow
@@ -63,7 +65,35 @@ def sweep(tape: Tape, consume: bool = False) -> None:
     entries = _consumed(tape.entries) if consume else reversed(tape.entries)
     try:
         for entry in entries:
-            _reverse(entry, width)
+            # the output's cotangent: skip the entry if none reached it
+            out = entry.out
+            single = type(out) is Cell  # one array or scalar output: the common case
+            if single:
+                dret = out.shadow
+                live = dret is not None
+            else:
+                dret, live = _out_cotangent(out, width)
+            # the reverse, as the entry's mode says
+            mode = entry.mode
+            if mode is LIFTED:
+                if not live:
+                    continue
+                _reverse_lifted(entry.reverse, entry.binds, dret, entry.label, out)
+            elif mode is LANES:
+                if not live:
+                    continue
+                _reverse_lanes(entry.reverse, entry.binds, dret, entry.label, width)
+            else:
+                # a call that mutates an argument propagates that argument's cotangent
+                # even when its output carries none
+                if not live and not _mutated_shadows_live(entry.binds, entry.mutates):
+                    continue
+                _reverse_rule(entry, dret, live, width)
+            # the output's cotangent is used up
+            if single:
+                out.shadow = None
+            else:
+                release_out(out)
     except BaseException:
         # The entries not run yet hold cotangents of this sweep: a vjp pullback called
         # again must start from zero, not add to them.
@@ -75,33 +105,6 @@ def _consumed(entries: list[Entry]) -> Iterator[Entry]:
     """The entries last first, each removed from the list as it is handed out."""
     while entries:
         yield entries.pop()
-
-
-def _reverse(entry: Entry, width: int) -> None:
-    """One entry backwards: its output's cotangent in, its arguments' cotangents added
-    to their shadows, its output's shadow released."""
-    out = entry.out
-    if type(out) is Cell:  # one array or scalar output: the common case
-        dret = out.shadow
-        live = dret is not None
-    else:
-        dret, live = _out_cotangent(out, width)
-    mode = entry.mode
-    if mode is LIFTED:
-        if not live:
-            return
-        _reverse_lifted(entry.reverse, entry.binds, dret, entry.label, out)
-    elif mode is LANES:
-        if not live:
-            return
-        _reverse_lanes(entry.reverse, entry.binds, dret, entry.label, width)
-    else:
-        # a call that mutates an argument propagates that argument's cotangent
-        # even when its output carries none
-        if not live and not _mutated_shadows_live(entry.binds, entry.mutates):
-            return
-        _reverse_rule(entry, dret, live, width)
-    release_out(out)
 
 
 # -- output cotangents -----------------------------------------------------------------
@@ -218,36 +221,43 @@ def _hand_shadows(entry: Entry, width: int) -> tuple[list[Cell], list[Any], list
     anns, binds, mutates = entry.anns, entry.binds, entry.mutates
     guarded = entry.mode.guarded
     fresh: list[Cell] = []
-    scratch: list[tuple[Any, Any]] = []
-    saved: list[tuple[Cell, Any]] = []
+    # only a guarded rule gets scratch buffers and snapshots: no lists to make for the others
+    scratch: list[tuple[Any, Any]] = [] if guarded else _NONE
+    saved: list[tuple[Cell, Any]] = [] if guarded else _NONE
     adopt: list[tuple[Any, Cell, Any]] = []
     for i, kind, cell, view in binds:
         if kind == SCALAR:  # an Active number: its cotangent is returned, not accumulated
             continue
         if kind == SEQ:
-            _set_dval(anns[i], _seq_shadows(cell, view, width, fresh), width)
-            continue
-        s = cell.shadow
-        if s is None:
-            s = cell.shadow = cell.zeros(width)
-            fresh.append(cell)
-            if not width and view is None and i not in mutates and _bound_once(cell, binds):
-                ann = anns[i]
-                ann._dval = s
-                ann.fresh = True  # the rule may hand its cotangent over instead of adding it
-                adopt.append((ann, cell, s))
-                continue
-        elif i in mutates:
-            if guarded:
+            d = _seq_shadows(cell, view, width, fresh)
+        else:
+            s = cell.shadow
+            if s is None:
+                s = cell.shadow = cell.zeros(width)
+                fresh.append(cell)
+                if not width and view is None and i not in mutates and _bound_once(cell, binds):
+                    ann = anns[i]
+                    ann._dval = s
+                    ann.fresh = True  # the rule may hand its cotangent over instead of adding it
+                    adopt.append((ann, cell, s))
+                    continue
+            elif guarded and i in mutates:
                 saved.append((cell, lanes_map(np.copy, s, width)))
-        elif guarded and cell not in fresh:
-            real = s if view is None else lanes_map(view, s, width)
-            tmp = tuple(np.zeros_like(r) for r in real) if width else np.zeros(real.shape, real.dtype)
-            scratch.append((real, tmp))
-            _set_dval(anns[i], tmp, width)
-            continue
-        _set_dval(anns[i], s if view is None else lanes_map(view, s, width), width)
+            d = s if view is None else lanes_map(view, s, width)
+            if guarded and i not in mutates and cell not in fresh:
+                # a shadow others wrote: the rule writes into scratch, added in once it succeeded
+                real = d
+                d = tuple(np.zeros_like(r) for r in real) if width else np.zeros(real.shape, real.dtype)
+                scratch.append((real, d))
+        # the slot behind the dval property, which refuses rebinding by rules (activity.set_shadow)
+        if width:
+            anns[i]._dvals = d
+        else:
+            anns[i]._dval = d
     return fresh, scratch, saved, adopt
+
+
+_NONE: Any = ()  # an empty list that is never appended to
 
 
 def _seq_shadows(cells: list[Cell], views: list[Any], width: int, fresh: list[Cell]) -> Any:
@@ -262,15 +272,6 @@ def _seq_shadows(cells: list[Cell], views: list[Any], width: int, fresh: list[Ce
     if width:  # lanes outermost
         return tuple([d[k] for d in dvals] for k in range(width))
     return dvals
-
-
-def _set_dval(ann: Any, dval: Any, width: int) -> None:
-    """Give a rule its shadow (the slot behind the ``dval`` property, which refuses
-    rebinding by rules: activity.set_shadow)."""
-    if width:
-        ann._dvals = dval
-    else:
-        ann._dval = dval
 
 
 def _bound_once(cell: Cell, binds: list[Any]) -> bool:

@@ -251,22 +251,24 @@ class Entry:
     ``mutates``: the positions of the arguments the call writes into; ``mode``: a
     :class:`Mode`; ``label``: the rule's name for errors.
 
-    >>> e = Entry(None, None, [], None, (), Mode.LIFTED, "rrule `f`")
+    An entry is made empty and filled field by field (the recorder's hot path: a call
+    to ``__init__`` would double its cost):
+
+    >>> e = Entry()
+    >>> e.reverse, e.anns, e.binds, e.out = None, None, [], None
+    >>> e.mutates, e.mode, e.label = (), Mode.LIFTED, "rrule `f`"
     >>> e.mode.name, e.label
     ('LIFTED', 'rrule `f`')
     """
 
     __slots__ = ("reverse", "anns", "binds", "out", "mutates", "mode", "label")
-
-    def __init__(self, reverse: Any, anns: Any, binds: list[Any], out: Any,
-                 mutates: tuple[int, ...], mode: Mode, label: str) -> None:
-        self.reverse = reverse
-        self.anns = anns
-        self.binds = binds
-        self.out = out
-        self.mutates = mutates
-        self.mode = mode
-        self.label = label
+    reverse: Any
+    anns: Any
+    binds: list[Any]
+    out: Any
+    mutates: tuple[int, ...]
+    mode: Mode
+    label: str
 
 
 class Tape:

@@ -1122,7 +1122,11 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         if out is None and not mutates:
             return y
         _note_detached(y, args, tape)
-    tape.entries.append(Entry(reverse, anns, binds, out, mutates, mode, res.label))
+    step = Entry()
+    step.reverse, step.anns, step.binds = reverse, anns, binds
+    step.out, step.mutates, step.mode = out, mutates, mode
+    step.label = res.label
+    tape.entries.append(step)
     return y
 
 
