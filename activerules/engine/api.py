@@ -21,6 +21,7 @@ from .outputs import rebuild
 from .protocol import constructor, filler
 from .recording import record
 from .standins import Tracked, TrackedScalar, new_root, new_scalar
+from .sweep import sweep
 from .tape import Cell, Tape, UntrackedWriteError, layout_of
 from .tape import _acquire as _lock_array
 from .tape import _release as _unlock_array
@@ -342,7 +343,7 @@ class _Run:
             raise _plain_shadows()
         saved = [tuple(d.copy() for d in s) if type(s) is tuple else s.copy() for s in self.shadows]
         try:
-            self.tape.sweep(consume=True)
+            sweep(self.tape, consume=True)
         except BaseException:
             for s, old in zip(self.shadows, saved):
                 for cur, o in zip(s, old) if type(s) is tuple else ((s, old),):
@@ -980,7 +981,7 @@ def _broadcasts_to(given: tuple[int, ...], shape: tuple[int, ...]) -> bool:
 
 def _sweep(run: _Run, result: Any, ybar: Any, consume: bool = False) -> tuple[Any, ...]:
     """The sweep of :func:`vjp`'s pullback for the output cotangent ``ybar``
-    (``consume``: the only sweep, see :meth:`Tape.sweep`), the collector paused."""
+    (``consume``: the only sweep, see :func:`.sweep.sweep`), the collector paused."""
     for c in run.cells:
         if type(c) is Cell:
             c.shadow = None
@@ -993,7 +994,7 @@ def _sweep(run: _Run, result: Any, ybar: Any, consume: bool = False) -> tuple[An
     nested = run.tape.nested
     try:
         _seed_vjp(result, ybar)  # a seed of an enclosing level makes this sweep a nested one
-        run.tape.sweep(consume)
+        sweep(run.tape, consume)
     finally:
         run.tape.nested = nested
     return tuple(_cotangent(c, 0) for c in run.cells)

@@ -32,21 +32,8 @@ from ..activity import ActiveRulesError, RuleError
 from ..dispatch.lifting import Thunk, cotangent_tuple_message
 from . import levels
 from .standins import DETACHED, Tracked, TrackedScalar, new_root, new_scalar
-from .tape import (
-    ARRAY,
-    LIFTED,
-    SCALAR,
-    SEQ,
-    Cell,
-    Tape,
-    UntrackedWriteError,
-    _consumed,
-    _mutated_shadows_live,
-    _out_cotangent,
-    _release_out,
-    _zero_out,
-    layout_of,
-)
+from .sweep import _consumed, _mutated_shadows_live, _out_cotangent, _zero_cotangent
+from .tape import ARRAY, LIFTED, SCALAR, SEQ, Cell, Entry, Tape, UntrackedWriteError, layout_of, release_out
 from .trees import is_node, items_of, rebuild_node
 
 __all__ = ["call_level", "wrap", "promote", "input_of", "sweep_nested", "seed", "once_differentiable"]
@@ -300,14 +287,15 @@ def sweep_nested(tape: Tape, consume: bool) -> None:
         _sweeping.depth -= 1
 
 
-def _reverse(run: _Sweep, entry: Any) -> None:
-    reverse, anns, binds, out, mutates, mode, label = entry
+def _reverse(run: _Sweep, entry: Entry) -> None:
+    reverse, anns, binds, out, label = entry.reverse, entry.anns, entry.binds, entry.out, entry.label
+    mutates, mode = entry.mutates, entry.mode
     dret, live = _out_cotangent(out, 0)
     if not live and not _mutated_shadows_live(binds, mutates):
         return
     if not live:
-        dret = _zero_out(out, 0) if out is not None else None
-    if mode == LIFTED:
+        dret = _zero_cotangent(out, 0) if out is not None else None
+    if mode is LIFTED:
         cots = _run(label, reverse, dret)
         _deliver(run, label, binds, cots)
     else:
@@ -321,7 +309,7 @@ def _reverse(run: _Sweep, entry: Any) -> None:
             for i, kind, cell, _ in binds:
                 if kind == SCALAR and cots[i] is not None:
                     run.add(cell, None, cots[i])
-    _release_out(out)
+    release_out(out)
 
 
 def _run(label: str, reverse: Any, dret: Any) -> Any:

@@ -34,6 +34,7 @@ from .tape import (
     SEQ,
     TRUSTED,
     Cell,
+    Entry,
     Tape,
 )
 from .views import _pin, prepare_write
@@ -167,7 +168,11 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         if out is None and not mutates:
             return y
     # mode LIFTED has no annotations: its entry holds the argument count (for check_count)
-    tape.entries.append((reverse, len(vals) if anns is None else anns, binds, out, mutates, mode, res.label))
+    step = Entry()
+    step.reverse, step.anns, step.binds = reverse, len(vals) if anns is None else anns, binds
+    step.out, step.mutates, step.mode = out, mutates, mode
+    step.label = res.label
+    tape.entries.append(step)
     return y
 
 
@@ -283,7 +288,7 @@ def _run_forward(plan: tuple[Any, ...], vals: list[Any], kwargs: dict[str, Any],
     both times (which is why this runs in one frame with the output ``y``)."""
     res, acts_t, _, lifted, mode, drop, cfg, _ = plan
     entry = res.entry
-    if lifted:  # the engine lifts the rrule itself (see tape._reverse_lifted): no annotations
+    if lifted:  # the engine lifts the rrule itself (see lifted._reverse_lifted): no annotations
         anns: Any = None
     else:
         anns = []
@@ -302,7 +307,7 @@ def _run_forward(plan: tuple[Any, ...], vals: list[Any], kwargs: dict[str, Any],
         before.append(_rc(e[3]))
     if lifted:
         pair = entry.impl(*vals, **kwargs)
-    elif mode >= DIRECT:  # DIRECT or TRUSTED: the engine calls the rule itself
+    elif mode.direct:  # DIRECT or TRUSTED: the engine calls the rule itself
         pair = entry.impl(cfg, *anns, **kwargs)
     else:
         pair = res.call(cfg, *anns, **kwargs)
