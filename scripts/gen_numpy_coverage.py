@@ -31,7 +31,10 @@ REGISTRY: RuleRegistry = ar.registry
 OUT = Path(__file__).resolve().parent.parent / "docs" / "numpy-coverage.md"
 
 _AREAS = {
-    "elementwise": "Elementwise (ufuncs and friends)",
+    "elementwise": "Elementwise (ufuncs and friends)",  # the unary ufuncs
+    "binary": "Elementwise (ufuncs and friends)",
+    "pointwise": "Elementwise (ufuncs and friends)",
+    "ufunc_at": "Elementwise (ufuncs and friends)",
     "reductions": "Reductions and scans",
     "shapes": "Shapes, copies and rearrangements",
     "indexing": "Indexing and assignment",
@@ -72,7 +75,7 @@ def _area(fn: Any, entries: list[Any]) -> str:
     module = getattr(entries[0].impl, "__module__", "") or ""
     short = module.rsplit(".", 1)[-1]
     if short == "_util":  # the shared factory: attribute by the registering table
-        short = "elementwise" if isinstance(fn, np.ufunc) else "linalg"
+        short = "binary" if isinstance(fn, np.ufunc) else "linalg"
     return _AREAS.get(short, module)
 
 

@@ -51,7 +51,7 @@ from ._util import (
     restore_axes,
     unbroadcast,
 )
-from .elementwise import _BINARY, _safe_div
+from .binary import _BINARY, _safe_div
 
 S = Sample
 
