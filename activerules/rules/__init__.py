@@ -9,7 +9,8 @@ from importlib import import_module
 
 __all__: list[str] = []
 
-for _name in ("elementwise", "binary", "pointwise", "ufunc_at", "reductions", "shapes", "linalg", "fft", "constructors", "histograms", "inactive", "indexing"):
+for _name in ("elementwise", "binary", "pointwise", "ufunc_at", "reductions", "folds", "scans", "statistics",
+              "differences", "norms", "shapes", "linalg", "fft", "constructors", "histograms", "inactive", "indexing"):
     try:
         import_module(f"{__name__}.{_name}")
     except ModuleNotFoundError as _err:  # a module not written yet
