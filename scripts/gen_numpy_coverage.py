@@ -43,7 +43,9 @@ _AREAS = {
     "norms": "Reductions and scans",
     "shapes": "Shapes, copies and rearrangements",
     "indexing": "Indexing and assignment",
-    "linalg": "Linear algebra",
+    "products": "Linear algebra",
+    "solves": "Linear algebra",
+    "decompositions": "Linear algebra",
     "fft": "Discrete Fourier transforms (numpy.fft)",
     "constructors": "Constructors (full, linspace, geomspace, logspace)",
     "histograms": "Counts and histograms (weights, bin edges)",
@@ -80,7 +82,7 @@ def _area(fn: Any, entries: list[Any]) -> str:
     module = getattr(entries[0].impl, "__module__", "") or ""
     short = module.rsplit(".", 1)[-1]
     if short == "_util":  # the shared factory: attribute by the registering table
-        short = "binary" if isinstance(fn, np.ufunc) else "linalg"
+        short = "binary" if isinstance(fn, np.ufunc) else "products"
     return _AREAS.get(short, module)
 
 

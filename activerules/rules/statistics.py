@@ -11,14 +11,13 @@ from typing import Any
 import numpy as np
 
 from ..dispatch import Sample, rrule, thunk
+from ._linalg import _H
 from ._util import bind, conj, fit, like, nones, normalize_axis_tuple, restore_axes, unbroadcast
 from .reductions import _AK, _C23, _X23, _X234
 
 S = Sample
 
 
-def _H(x: Any) -> Any:
-    return conj(np.swapaxes(x, -1, -2))
 
 # -------------------------------------------------------------------- quantiles
 def _quantile(fn: Any, scale: float, fixed_q: float | None = None) -> Callable[..., Any]:
