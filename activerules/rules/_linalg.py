@@ -9,10 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..dispatch import Sample
 from ._util import conj
 
-S = Sample
 _R = np.random.default_rng(7)
 _A = _R.standard_normal((3, 4))
 _B = _R.standard_normal((4, 2))
@@ -24,7 +22,7 @@ _CSQ = _SQ + 1j * _R.standard_normal((3, 3))
 _HPD = _CSQ @ _CSQ.conj().T + np.eye(3)
 _TALL = _R.standard_normal((5, 3))
 _C34 = _A + 1j * _R.standard_normal((3, 4))
-# the draws of solve's and lstsq's samples, in their order of old
+# solve's and lstsq's samples: drawn last, in the order of the one module these came from
 _B232 = _R.standard_normal((2, 3, 2))
 _B5, _B52 = _R.standard_normal(5), _R.standard_normal((5, 2))
 

@@ -2,13 +2,14 @@
 ``eigvals``, ``svd``, ``svdvals`` and ``qr``; rrules whose cotangents are thunks where
 they are expensive.
 
-Conventions (complex: :mod:`.products`)
+Conventions
 -----------
+* Complex: as in :mod:`.products`.
 * ``cholesky``/``eigh``/``eigvalsh`` read one triangle of their input (the
   lower, or the upper for ``upper=True``/``UPLO="U"``); the cotangent lives
   on that triangle, the other is zero, as finite differences see it.
 * ``eigh``/``svd``/``qr`` assume distinct eigen/singular values and full
-  rank; ``lstsq``/``pinv`` assume full (column) rank.  ``svd`` with
+  rank.  ``svd`` with
   ``full_matrices=True`` of a non-square matrix and ``qr`` with
   ``mode="complete"`` of a tall matrix raise in the pullback (the extra
   columns are not determined by the input).

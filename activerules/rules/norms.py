@@ -2,7 +2,7 @@
 and ``matrix_norm``.
 
 Conventions (the others: :mod:`.reductions`)
------------
+--------------------------------------------
 * Vector norms (``linalg.norm``, ``vector_norm``, the Frobenius norm) at 0
   have cotangent 0 (the subgradient of least norm, as PyTorch), and so do
   zero entries of a ``0 < ord < 1`` norm, where the slope is infinite.  The

@@ -1,7 +1,7 @@
 """Rules for NumPy's scans: cumulative sums and products, running extrema.
 
 Conventions (the others: :mod:`.reductions`)
------------
+--------------------------------------------
 * ``cumprod`` (``multiply.accumulate``, ``nancumprod``, ``cumulative_prod``)
   handles zero entries exactly (products of the other elements, as JAX); it
   divides only before a lane's first zero.

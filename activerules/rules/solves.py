@@ -2,8 +2,9 @@
 ``Abar`` is never formed for a Const ``A``), ``inv``, ``pinv``, ``lstsq``, ``det``, ``slogdet``
 and ``matrix_power``.
 
-Conventions (complex: :mod:`.products`)
+Conventions
 -----------
+* Complex: as in :mod:`.products`.
 * ``lstsq``/``pinv`` assume full (column) rank.
 """
 
