@@ -80,9 +80,10 @@ _REALC, _POSC, _UNITC, _GT1C = (
     _samples(_R, _R2, True), _samples(_P, _P2, True), _samples(_U, None, True), _samples(_G, None, True))
 
 
-# shared with the other elementwise modules
+# samples shared with the other elementwise modules
 _A23 = np.array([[0.4, -1.2, 0.9], [1.5, 0.3, -0.7]])
 _B3 = np.array([1.1, -0.6, 0.8])
+
 
 #: the ufunc keywords the elementwise rules implement (``out=`` is the engine's): ``where=``
 #: masks the cotangent (:func:`._util.masked`), ``dtype=`` computes in that type (the
