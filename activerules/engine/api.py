@@ -16,12 +16,11 @@ import numpy as np
 from ..activity import Active, ActiveRulesError, ActivityError, BatchDuplicated, Const, Duplicated
 from ..dispatch import MUTATES_MARK, PRIMITIVE_MARK
 from . import levels
-from .nested import _enclosing, _own_outputs, _plain_shadows, _refuse_enclosing_writes, seed
+from .nested import _enclosing, _own_outputs, _plain_shadows, _refuse_enclosing_writes, seed, sweep
 from .outputs import rebuild
 from .protocol import constructor, filler
 from .recording import record
 from .standins import Tracked, TrackedScalar, new_root, new_scalar
-from .sweep import sweep
 from .tape import Cell, Tape, UntrackedWriteError, layout_of
 from .tape import _acquire as _lock_array
 from .tape import _release as _unlock_array

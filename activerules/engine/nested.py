@@ -31,12 +31,13 @@ import numpy as np
 from ..activity import ActiveRulesError, RuleError
 from ..dispatch.lifting import Thunk, cotangent_tuple_message
 from . import levels
+from . import sweep as _flat
 from .standins import DETACHED, Tracked, TrackedScalar, new_root, new_scalar
 from .sweep import _consumed, _mutated_shadows_live, _out_cotangent, _zero_cotangent
 from .tape import ARRAY, LIFTED, SCALAR, SEQ, Cell, Entry, Tape, UntrackedWriteError, layout_of, release_out
 from .trees import is_node, items_of, rebuild_node
 
-__all__ = ["call_level", "wrap", "promote", "input_of", "sweep_nested", "seed", "once_differentiable"]
+__all__ = ["call_level", "wrap", "promote", "input_of", "sweep", "sweep_nested", "seed", "once_differentiable"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _sweeping = threading.local()  # .depth: nested sweeps running on this thread
@@ -258,6 +259,15 @@ def _fits(c: Any, cell: Cell) -> bool:
     if cell.shape is None:
         return True
     return tuple(np.shape(c)) == tuple(cell.shape) and c.dtype == cell.dtype if hasattr(c, "dtype") else False
+
+
+def sweep(tape: Tape, consume: bool = False) -> None:
+    """The sweep of the entry points: :func:`.sweep.sweep`, or :func:`sweep_nested` for a
+    tape that values of an enclosing level entered (one boolean read at first order)."""
+    if tape.nested:
+        sweep_nested(tape, consume)
+    else:
+        _flat.sweep(tape, consume)
 
 
 def sweep_nested(tape: Tape, consume: bool) -> None:

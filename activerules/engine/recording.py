@@ -108,9 +108,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
            mutates: tuple[int, ...] = (), at: Tape | None = None) -> Any:
     """Call ``fn(*args, **kwargs)``; if an argument is tracked, through its resolved
     rule, recording the call on the tape and returning tracked outputs.
-    ``mutates`` lists the positions the call writes into. ``at``: the level (tape) a
-    call mixing stand-ins of nested differentiations is recorded at (:mod:`.nested`);
-    the other levels' stand-ins are constants there, passed as they are."""
+    ``mutates`` lists the positions the call writes into; ``at``: the level to record at (:mod:`.nested`)."""
     if kwargs:
         args, kwargs = _bind_keywords(fn, args, kwargs)
     tape = at
@@ -128,11 +126,9 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     if mutates:
         _prepare_writes(fn, args, mutates)
     try:
-        sig, vals, binds, arrays = _unwrap(fn, args, tape, at is not None)
+        sig, vals, binds, arrays = _unwrap(fn, args, tape, mutates, at is not None)
     except _OtherLevel:  # values of several differentiations meet: record at the deepest
         return record(fn, args, kwargs, mutates, _nested().call_level(args, mutates))
-    if mutates and tape.nested:  # a plain buffer receiving an enclosing level's value
-        _nested().promote(args, vals, mutates, tape)
     # the resolution and what follows from it, cached per (fn, width, mutates, signature)
     # for as long as the registry's generation (a registration bumps it)
     reg = tape.registry
@@ -187,7 +183,7 @@ def _prepare_writes(fn: Any, args: tuple[Any, ...], mutates: tuple[int, ...]) ->
         prepare_write(m, args)
 
 
-def _unwrap(fn: Any, args: tuple[Any, ...], tape: Tape,
+def _unwrap(fn: Any, args: tuple[Any, ...], tape: Tape, mutates: tuple[int, ...] = (),
             nested: bool = False) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
     """The arguments of a call as its rule receives them: (signature, raw values, bindings,
     arrays). Per argument, its place in the signature: Tracked, an _ActiveKey, _SEQ_KEY or
@@ -195,7 +191,8 @@ def _unwrap(fn: Any, args: tuple[Any, ...], tape: Tape,
     array, (position, raw array, stand-in or None, the array owning its memory): the arrays
     whose reference counts tell whether the rule kept them (see :func:`_run_forward`).
     A stand-in of another tape raises :class:`_OtherLevel`, unless ``nested`` (``tape`` is
-    the deepest level of the call): then it is an enclosing level's, a constant here."""
+    the deepest level of the call): then it is an enclosing level's, a constant here, and a
+    plain buffer in ``mutates`` receiving one is promoted (:func:`.nested.promote`)."""
     sig: list[Any] = []
     vals: list[Any] = []
     binds: list[Any] = []
@@ -240,6 +237,8 @@ def _unwrap(fn: Any, args: tuple[Any, ...], tape: Tape,
                 arrays.append((i, a, None, a.base))
             vals.append(a)
         i += 1
+    if mutates and tape.nested:  # a plain buffer receiving an enclosing level's value
+        _nested().promote(args, vals, mutates, tape)
     return sig, vals, binds, arrays
 
 

@@ -61,9 +61,6 @@ def sweep(tape: Tape, consume: bool = False) -> None:
     >>> x.shadow, y.shadow
     (array([3., 3.]), None)
     """
-    if tape.nested:  # higher order: a sweep the enclosing level records (engine/nested.py)
-        from .nested import sweep_nested
-        return sweep_nested(tape, consume)
     tape.check_locks()
     width = tape.width
     entries = _consumed(tape.entries) if consume else reversed(tape.entries)
