@@ -129,18 +129,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         sig, vals, binds, arrays = _unwrap(fn, args, tape, mutates, at is not None)
     except _OtherLevel:  # values of several differentiations meet: record at the deepest
         return record(fn, args, kwargs, mutates, _nested().call_level(args, mutates))
-    # the resolution and what follows from it, cached per (fn, width, mutates, signature)
-    # for as long as the registry's generation (a registration bumps it)
-    reg = tape.registry
-    if reg is None:
-        reg = registry
-    plans = _PLANS
-    if plans[0] is not reg or plans[1] != reg.generation:
-        plans = _plans_for(reg)
-    plan_key = (fn, tape.width, mutates, *sig)
-    plan = plans[2].get(plan_key)
-    if plan is None:
-        plan = plans[2][plan_key] = _plan(reg, fn, sig, tape.width, mutates)
+    plan = _plan_of(fn, sig, tape, mutates)
     res, _, form, _, mode, _, _, by_value = plan
     if by_value:  # positional parameters the rule does not implement, given their default's type
         check_values(res.entry, fn, vals, by_value)
@@ -170,6 +159,23 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     step.label = res.label
     tape.entries.append(step)
     return y
+
+
+def _plan_of(fn: Any, sig: list[Any], tape: Tape, mutates: tuple[int, ...]) -> tuple[Any, ...]:
+    """The plan of a call (see :func:`_plan`): the resolution and what follows from it,
+    cached per (fn, width, mutates, signature) for as long as the registry's generation
+    (a registration bumps it)."""
+    reg = tape.registry
+    if reg is None:
+        reg = registry
+    plans = _PLANS
+    if plans[0] is not reg or plans[1] != reg.generation:
+        plans = _plans_for(reg)
+    plan_key = (fn, tape.width, mutates, *sig)
+    plan = plans[2].get(plan_key)
+    if plan is None:
+        plan = plans[2][plan_key] = _plan(reg, fn, sig, tape.width, mutates)
+    return plan  # type: ignore[no-any-return]
 
 
 def _prepare_writes(fn: Any, args: tuple[Any, ...], mutates: tuple[int, ...]) -> None:
