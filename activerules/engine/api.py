@@ -15,16 +15,18 @@ import numpy as np
 
 from ..activity import Active, ActiveRulesError, ActivityError, BatchDuplicated, Const, Duplicated
 from ..dispatch import MUTATES_MARK
-from .tape import Cell, Tape, UntrackedWriteError, layout_of
+from .tape import Cell, Tape, layout_of
 from .tape import _acquire as _lock_array
 from .tape import _release as _unlock_array
 from .tracked import (
     PRIMITIVE_MARK,
+    Inert,
     Tracked,
     TrackedScalar,
     constructor,
     filler,
     move_to_copy,
+    new_inert,
     new_root,
     new_scalar,
     rebuild,
@@ -165,23 +167,18 @@ def sequence_constructors() -> Iterator[None]:
 class _Run:
     """One forward pass: the tape, the stand-ins and where derivatives will land."""
 
-    def __init__(self, width: int, retry: int = 0) -> None:
-        # retry: a later run of :func:`_forward` (an earlier one wrote into an array the
-        # engine held read-only: COPIES, or an active value into a caller's constant
-        # array: PROMOTE)
-        self.retry = retry
-        self.tape = Tape(width, copy_consts=retry > 0)
+    def __init__(self, width: int) -> None:
+        self.tape = Tape(width)
         self.call_args: list[Any] = []
         self.cells: list[Any] = []  # per argument: its cell(s) if differentiated, else None
         self.copy_back: list[tuple[Tracked, np.ndarray, np.ndarray]] = []
         self.shadow_back: list[tuple[np.ndarray, np.ndarray]] = []  # (inner, the caller's shadow)
-        # the caller's undifferentiated arrays, read-only while f runs
+        # the caller's undifferentiated arrays, read-only while f runs (f gets stand-ins)
         self.held: list[np.ndarray] = []
-        self.consts = False  # the caller gave writable constant arrays (see hold)
-        self.locked = False  # the failed forward had locked arrays
-        # (the caller's constant array, what f was given for it) on a retry of autodiff
-        self.const_back: list[tuple[np.ndarray, Any]] = []
-        self.copies: dict[int, Any] = {}  # id of a caller's constant array -> its copy (retry)
+        # (what f was given for a caller's undifferentiated array, that array): autodiff
+        # writes f's final values back when the call succeeds
+        self.const_back: list[tuple[Any, np.ndarray]] = []
+        self.consts: dict[int, Any] = {}  # id of a caller's constant array -> what f gets for it
         self.shadows: list[Any] = []  # the caller's shadows (autodiff), restored on failure
 
     def add_array(self, arr: Any, shadow: Any, where: str = "argument", batch: bool = False) -> None:
@@ -272,7 +269,6 @@ class _Run:
         try:
             result = f(*self.call_args)
         except BaseException:
-            self.locked = bool(self.tape.locked)  # before finish unlocks
             _forward_end(resume=True)
             self.release()
             self.finish(failed=True)
@@ -282,30 +278,29 @@ class _Run:
         return result
 
     def hold(self, arr: np.ndarray, write_back: bool = False) -> Any:
-        """What ``f`` gets for the caller's constant array ``arr``. On a first run: ``arr``
-        itself, read-only until ``f`` returns (a copy per call would cost a pass over the
-        data), so that no run that fails, nor any of :func:`gradient` and :func:`vjp`
-        (functional), changes it. On a retry (:func:`_forward`): a private copy (with
-        ``PROMOTE``, a stand-in with a scratch shadow if it is a float array: an active
-        value is written into it, Enzyme's runtime activity), whose final values go back
-        into ``arr`` if ``write_back`` (:func:`autodiff`) and the call succeeds.
-        """
-        if not arr.flags.writeable:  # the caller's own read-only array: nothing to guard
-            return arr
-        self.consts = True
-        if not self.retry:
+        """What ``f`` gets for the caller's undifferentiated array ``arr``: an inert
+        stand-in on ``arr`` itself (runtime activity, see :class:`~.tracked.Inert`),
+        promoted if an active value is written into it. Its root is pinned, so ``f``'s
+        first write moves it to a private copy: ``arr`` keeps its values (held read-only
+        meanwhile, so no plain view of it can be written either), which :func:`autodiff`
+        (``write_back``) replaces by ``f``'s final ones when the call succeeds. The same
+        array given twice is one stand-in, as NumPy has one array."""
+        if type(arr) is Inert:  # a constant of an enclosing differentiation: its values
+            arr = arr._a
+        value = self.consts.get(id(arr))
+        if value is not None:
+            return value
+        if not arr.flags.writeable:  # the caller's own read-only array: a write raises, as in NumPy
+            value = arr
+        elif type(arr) is np.ndarray and arr.dtype.kind in "biufc":
             _lock_array(arr)
             self.held.append(arr)
-            return arr
-        value: Any = self.copies.get(id(arr))
-        if value is not None:  # the same array given twice: one copy, as NumPy has one array
-            return value
-        own = arr.copy(order="K")
-        value = self.copies[id(arr)] = own
-        if self.retry == PROMOTE and type(arr) is np.ndarray and arr.dtype.kind in "fc":
-            value = self.copies[id(arr)] = new_root(own, self.tape)
-        if write_back:
-            self.const_back.append((arr, value))
+            value = new_inert(arr, self.tape, pinned=True)
+        else:  # another dtype, or an ndarray subclass (which computes as itself): a private copy
+            value = arr.copy()
+        if write_back and value is not arr:
+            self.const_back.append((value, arr))
+        self.consts[id(arr)] = value
         return value
 
     def release(self) -> None:
@@ -318,8 +313,10 @@ class _Run:
         if the differentiation ``failed``: they keep their values)."""
         self.tape.unlock()
         if not failed:
-            for arr, v in self.const_back:
-                arr[...] = v._a if type(v) is Tracked else v
+            for v, arr in self.const_back:
+                a = v._a if type(v) is Inert or type(v) is Tracked else v  # promoted: Tracked
+                if a is not arr:  # f wrote into it (copy-on-write moved it)
+                    arr[...] = a
             for t, arr, own in self.copy_back:
                 if t._a is not own:  # the storage moved (copy-on-write): write the final values
                     arr[...] = t._a
@@ -415,6 +412,9 @@ def primal_of(v: Any) -> Any:
         return v._a.copy() if root._pinned else v._a
     if t is TrackedScalar:
         return v._v
+    if t is Inert:
+        root = v._root if v._root is not None else v
+        return v._a.copy() if root._pinned else v._a
     if isinstance(v, (tuple, list)):  # named tuples (an eigh or slogdet result) too
         return rebuild(v, [primal_of(e) for e in v])
     if is_node(v):  # a dict
@@ -521,7 +521,8 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     """
     width = _width(args)
     # one pause of the collector for the forward and the sweep
-    run, result = _forward(lambda retry: _autodiff_run(args, width, retry), f, sweep_follows=True)
+    run = _autodiff_run(args, width)
+    result = run.forward(f, sweep_follows=True)
     try:
         failed = True
         try:
@@ -537,10 +538,10 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     return (derivs, primal_of(result)) if with_primal else derivs
 
 
-def _autodiff_run(args: Sequence[Any], width: int, retry: int) -> _Run:
+def _autodiff_run(args: Sequence[Any], width: int) -> _Run:
     """The run of :func:`autodiff` before its forward pass: its constant arrays are
-    held (:meth:`_Run.hold`), their final values written back on a retry."""
-    run = _Run(width, retry)
+    held (:meth:`_Run.hold`), ``f``'s final values written back into them."""
+    run = _Run(width)
     try:
         for k, a in enumerate(args):
             where = f"argument {k}"
@@ -561,46 +562,6 @@ def _autodiff_run(args: Sequence[Any], width: int, retry: int) -> _Run:
         run.tape.unlock()
         raise
     return run
-
-
-#: Levels of :func:`_forward`'s runs after the first: every constant array copied;
-#: the caller's constant float arrays stand-ins too.
-COPIES, PROMOTE = 1, 2
-
-
-def _forward(make_run: Callable[[int], _Run], f: Callable[..., Any],
-             sweep_follows: bool = False) -> tuple[_Run, Any]:
-    """The run ``make_run(0)`` and ``f``'s result on it. If ``f`` wrote into an array the
-    engine held read-only (the caller's constant array, a constant a rule's reverse
-    reads), ``f`` runs again on ``make_run(COPIES)``: the caller's constant arrays given
-    as private copies and every rule given copies of its untracked array arguments,
-    so nothing is locked. If ``f`` wrote an active value into a caller's constant array,
-    it runs again on ``make_run(PROMOTE)``, where the caller's float constants are
-    stand-ins with a scratch shadow (Enzyme's runtime activity). NumPy cannot tell the
-    engine of a write into a plain array, so copy-on-write is not possible for them,
-    and copying them on every call would cost a pass over the data. A failed run changes
-    no caller array: ``f`` runs again only when it writes into a constant (its other
-    side effects, such as drawing from a global random generator, happen again)."""
-    level = 0
-    first: UntrackedWriteError | None = None
-    while True:
-        run = make_run(level)
-        try:
-            return run, run.forward(f, sweep_follows)
-        except (ValueError, UntrackedWriteError) as e:
-            if isinstance(e, UntrackedWriteError):
-                nxt = PROMOTE if run.consts else 0
-            else:
-                nxt = COPIES if (run.consts or run.locked) and "read-only" in str(e) else 0
-            if nxt <= level:
-                if first is not None and isinstance(e, UntrackedWriteError):
-                    # promotion did not help: the error of the write it was for, not one of
-                    # a promoted constant's (float(c[0]) of a stand-in)
-                    raise first from None
-                raise
-            if isinstance(e, UntrackedWriteError):
-                first = e
-            level = nxt
 
 
 def _add_duplicated(run: _Run, k: int, arr: Any, shadow: Any, where: str, batch: bool = False) -> None:
@@ -636,7 +597,7 @@ def _refuse_constant_aliases(run: _Run) -> None:
         if type(c) is Tracked or not isinstance(c, np.ndarray):  # a stand-in passes as an ndarray
             continue
         for t, arr, _own in run.copy_back:
-            if np.shares_memory(c, arr):
+            if np.shares_memory(c._a if type(c) is Inert else c, arr):
                 raise ActivityError(
                     f"autodiff: argument {k} (constant) shares memory with argument "
                     f"{run.cells.index(t._cell)} (differentiated); pass the array once, or a copy "
@@ -752,7 +713,8 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
     >>> pullback({"s": np.array([1.0, 2.0])})
     ({'w': array([3., 6.]), 'b': np.float64(3.0)},)
     """
-    run, result = _forward(lambda retry: _vjp_run(args, None, retry), f)
+    run = _vjp_run(args, None)
+    result = run.forward(f)
     try:
         if result is None:
             raise ActivityError("vjp: f returned None, so there is no output to pull back; return "
@@ -808,11 +770,11 @@ class _Pullback:
         self._run.tape.unlock()
 
 
-def _vjp_run(args: Sequence[Any], diff: Any, retry: int = 0) -> _Run:
+def _vjp_run(args: Sequence[Any], diff: Any) -> _Run:
     """The run of :func:`vjp` before its forward pass (``diff``: the positions to
     differentiate, every other argument constant, a leaf of them that cannot be
     differentiated an error; ``None``: decided per leaf as ``vjp`` says)."""
-    run = _Run(0, retry)
+    run = _Run(0)
     try:
         for k, a in enumerate(args):
             t = type(a)
@@ -1033,7 +995,8 @@ def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] =
         for k in nums:
             _refuse_real(args[k], f"argument {k}")
     # one pause of the collector for the forward and the sweep
-    run, result = _forward(lambda retry: _vjp_run(args, nums, retry), f, sweep_follows=True)
+    run = _vjp_run(args, nums)
+    result = run.forward(f, sweep_follows=True)
     try:
         try:
             _check_scalar_result(result, run.tape, "gradient", holomorphic)

@@ -202,14 +202,11 @@ class Tape:
     """A per-differentiation list of entries plus the arrays locked read-only
     while the tape lives (values a reverse reads that the engine cannot guard)."""
 
-    __slots__ = ("entries", "width", "locked", "detached", "copy_consts", "__weakref__")
+    __slots__ = ("entries", "width", "locked", "detached", "__weakref__")
 
-    def __init__(self, width: int = 0, copy_consts: bool = False) -> None:
+    def __init__(self, width: int = 0) -> None:
         self.entries: list[Any] = []
         self.width = width  # 0: not a batch; else the number of lanes
-        # the second run of an entry point (api._forward): a rule is given copies of its
-        # untracked array arguments, so none is locked and the function may write into them
-        self.copy_consts = copy_consts
         # id -> (array, a copy of its values to compare at the sweep, or None)
         self.locked: dict[int, tuple[np.ndarray, Any]] = {}
         # id(root) -> (weakref to the root, weakrefs to outputs that hold a copy of what

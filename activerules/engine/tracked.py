@@ -69,7 +69,7 @@ from .tape import (
 __all__ = ["Tracked", "TrackedScalar", "record", "new_root", "new_scalar", "raw", "constructor", "filler", "ALLOC_HINT"]
 
 #: counters for tests and benchmarks: copies made by copy-on-write
-stats = {"cow_copies": 0}
+stats = {"cow_copies": 0, "promotions": 0}
 _np: Any = np  # NumPy functions called on stand-ins (dispatch through __array_function__)
 _rc = sys.getrefcount
 _new = object.__new__
@@ -468,6 +468,109 @@ class Tracked(_Ops):
     def __ifloordiv__(self, o: Any) -> Any: return _inplace(np.floor_divide, self, o)
 
 
+class Inert(Tracked):
+    """An array that is not differentiated (yet): runtime activity, Enzyme's
+    Const -> Duplicated step taken at run time.
+
+    Every array argument reaches the function as a stand-in; an undifferentiated one
+    is an ``Inert``, as are the arrays computed from inert ones only. A call with no
+    active argument runs as plain NumPy on the raw values (nothing is recorded), so
+    an inert array costs a dispatch and nothing else. Writes into it go through
+    copy-on-write like any stand-in's, so the caller's array is never written and
+    never handed to the function read-only. When an active value is written into it
+    (``c[0] = x[1]``, ``c *= s``, ``np.sin(x, out=c)``), its storage is *promoted*:
+    the root and its live views become :class:`Tracked` with a zero shadow (what the
+    old, constant contents contribute), and the write is recorded.
+
+    >>> import numpy as np, activerules as ar
+    >>> def f(s, c):
+    ...     print(type(c).__name__, end=" ")
+    ...     c *= s                            # an active value into the constant
+    ...     print(type(c).__name__, end=" ")
+    ...     return c.sum()
+    >>> c = np.array([1.0, 2.0])
+    >>> ar.gradient(f, 3.0, c)
+    Inert Tracked np.float64(3.0)
+    >>> c                                     # gradient is functional
+    array([1., 2.])
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Inert({self._a!r})"
+
+    # An inert value carries no derivative: converting it loses nothing.
+    def __float__(self) -> float:
+        return float(self._a)
+
+    def __complex__(self) -> complex:
+        return complex(self._a)
+
+    def __int__(self) -> int:
+        return int(self._a)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = self._a
+        return a if dtype is None or a.dtype == dtype else a.astype(dtype)
+
+    def item(self, *args: Any) -> Any:
+        return self._a.item(*args)
+
+    def tolist(self) -> Any:
+        return self._a.tolist()
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return self._a.__reduce_ex__(protocol)
+
+
+_SET_CLASS = object.__dict__["__class__"].__set__  # Tracked's __class__ is a property
+
+
+def new_inert(a: np.ndarray, tape: Tape, pinned: int = False) -> Inert:
+    """An inert root over buffer ``a`` (no cell: it has no shadow until promoted)."""
+    t = _new(Inert)
+    t._a = a
+    t._cell = None  # type: ignore[assignment]
+    t._tape = tape
+    t._root = None
+    t._view = None
+    t._views = None
+    t._pinned = pinned
+    return t
+
+
+def promote(t: Inert) -> None:
+    """An active value is about to be written into ``t``: its storage (root and live
+    views) becomes tracked, with a zero shadow for the constant values it holds."""
+    root = t._root if t._root is not None else t
+    cell = Cell(root._a.shape, root._a.dtype, layout=layout_of(root._a))
+    members = [root] + [v for v in (r() for r in root._views or ()) if v is not None]
+    for m in members:
+        _SET_CLASS(m, Tracked)
+        m._cell = cell
+    stats["promotions"] += 1
+
+
+def _inert_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mutates: tuple[int, ...],
+                tape: Tape) -> Any:
+    """``fn`` called with inert stand-ins and no active value: plain NumPy on the raw
+    values (the targets of ``mutates`` moved first if a reverse reads them); a new float
+    array result is inert, so an active value written into it later promotes it."""
+    for i in mutates:
+        if type(args[i]) is Inert:
+            prepare_write(args[i], args)
+    vals = [raw(a) if type(a) is not list else [raw(e) for e in a] for a in args]
+    y = fn(*vals, **kwargs)
+    if type(y) is np.ndarray:
+        for a, v in zip(args, vals):
+            if y is v:  # NumPy returned the argument itself (np.real of a real array)
+                return a
+        if y.base is None and y.dtype.kind in "fc":
+            return new_inert(y, tape)
+    return y
+
+
 def _transpose(s: np.ndarray) -> np.ndarray:
     return s.T
 
@@ -646,13 +749,15 @@ def raw(v: Any) -> Any:
         return v._a
     if t is TrackedScalar:
         return v._v
+    if t is Inert:
+        return v._a
     return v
 
 
 def _raw_index(idx: Any) -> Any:
     t = type(idx)
     if t is tuple:
-        return tuple(raw(i) for i in idx) if any(type(i) in _TRACKED for i in idx) else idx
+        return tuple(raw(i) for i in idx) if any(type(i) in _STANDINS for i in idx) else idx
     return raw(idx)
 
 
@@ -725,7 +830,7 @@ def view_of(parent: Tracked, v: np.ndarray, op: Callable[[Any], Any]) -> Tracked
     root = parent._root
     if root is None:
         root = parent
-    t = _new(Tracked)
+    t = _new(type(root))  # a view of an inert storage is inert
     t._a = v
     t._cell = root._cell
     t._tape = root._tape
@@ -822,7 +927,7 @@ def _refuse_if_viewed(root: Tracked, args: tuple[Any, ...]) -> None:
 
 def assign(dst: Any, value: Any, where: Any = True) -> None:
     """``dst[...] = value`` (only where ``where``) with the engine's checks (``out=``)."""
-    if type(dst) is Tracked:
+    if type(dst) is Tracked or type(dst) is Inert:
         record(np.copyto, (dst, value), _EMPTY if where is True else {"where": where}, mutates=(0,))
     elif type(value) in _TRACKED and not _writes_nothing(dst, where):
         raise _untracked_error("an active result was written into an untracked array (out=)")
@@ -835,6 +940,7 @@ def assign(dst: Any, value: Any, where: Any = True) -> None:
 # -- recording ------------------------------------------------------------------------------
 
 _TRACKED = (Tracked, TrackedScalar)
+_STANDINS = (Tracked, TrackedScalar, Inert)
 _CFG: dict[Any, RevConfig] = {}
 _READS_VAL: dict[Any, bool] = {}
 
@@ -904,6 +1010,14 @@ def _seq_tape(a: Any) -> Tape | None:
     return None
 
 
+def _seq_inert(a: Any) -> Tape | None:
+    """The tape of an inert stand-in held by the list/tuple ``a`` (not nested)."""
+    for e in a:
+        if type(e) is Inert:
+            return e._tape  # type: ignore[no-any-return]
+    return None
+
+
 def _seq_arg(a: Any, tape: Tape) -> tuple[list[Any], list[Any], list[Cell], list[Any]]:
     """A list/tuple argument holding tracked values, as a sequence of arrays:
     (elements, raw values, cells, views). A tracked number, or a list holding
@@ -922,14 +1036,15 @@ def _seq_arg(a: Any, tape: Tape) -> tuple[list[Any], list[Any], list[Cell], list
             cells.append(e._cell)
             views.append(e._view)
         else:
-            if not (isinstance(e, np.ndarray) and e.dtype.kind in "fc"):
-                e = _ASARRAY(e)
-                if e.dtype.kind not in "fc":  # an integer constant among active arrays
-                    e = e.astype(np.float64)
-            elif tape.copy_consts and e.flags.writeable:  # the rule keeps a copy (see record)
-                e = e.copy(order="K")
-            vals.append(e)
-            cells.append(Cell(e.shape, e.dtype))  # a scratch shadow, discarded
+            v = e._a if t is Inert else e  # an inert element: pinned as its stand-in (record)
+            if not (isinstance(v, np.ndarray) and v.dtype.kind in "fc"):
+                v = e = _ASARRAY(v)
+                if v.dtype.kind not in "fc":  # an integer constant among active arrays
+                    v = e = v.astype(np.float64)
+            elif t is np.ndarray and v.flags.writeable:  # a plain array: the rule's own copy (record)
+                v = e = v.copy(order="K")
+            vals.append(v)
+            cells.append(Cell(v.shape, v.dtype))  # a scratch shadow, discarded
             views.append(None)
         items.append(e)
     return items, vals, cells, views
@@ -941,8 +1056,12 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     rule, recording the call on the tape and returning tracked outputs.
     ``mutates`` lists the positions the call writes into."""
     if kwargs:
+        for v in kwargs.values():
+            if type(v) is Inert:  # an inert keyword is a constant: its raw value
+                kwargs = {k: raw(v) for k, v in kwargs.items()}
+                break
         args, kwargs = _bind_keywords(fn, args, kwargs)
-    tape = None
+    tape = inert = None
     for a in args:
         t = type(a)
         if t is Tracked or t is TrackedScalar:
@@ -952,11 +1071,21 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
             tape = _seq_tape(a)
             if tape is not None:
                 break
+            if inert is None:
+                inert = _seq_inert(a)
+        elif t is Inert:
+            inert = a._tape
     if tape is None:
+        if inert is not None:
+            return _inert_call(fn, args, kwargs, mutates, inert)
         return fn(*args, **kwargs)
     for i in mutates:
         m = args[i]
-        if type(m) is not Tracked:
+        if type(m) is Inert and m._tape is tape:
+            if m.dtype.kind not in "fc":  # an integer array: the cast's derivative is zero
+                return _inert_call(fn, args, kwargs, mutates, tape)
+            promote(m)  # runtime activity: an active value is written into it
+        elif type(m) is not Tracked:
             raise _untracked_error(f"an active value was written into an untracked array by "
                                    f"{getattr(fn, '__name__', fn)}")
         prepare_write(m, args)
@@ -1007,14 +1136,24 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
             sig.append(_SEQ_KEY)
             binds.append((i, SEQ, cells, views))
             for e in items:  # conservatively, the rule may keep any element: pin (or lock) them all
-                _pin((None, e, None, None) if type(e) is not Tracked else (None, e._a, e, None), tape)
+                _pin((None, e._a, e, None) if type(e) is Tracked or type(e) is Inert else (None, e, None, None),
+                     tape)
             vals.append(seq_vals)
+        elif t is Inert:  # a constant whose storage copy-on-write protects (no lock)
+            v = a._a
+            sig.append(np.ndarray)
+            arrays.append((i, v, a, v.base))
+            vals.append(v)
         else:
             sig.append(t)
             if t is np.ndarray:
-                if tape.copy_consts and a.flags.writeable:  # the rule keeps a copy: never locked
+                if a.flags.writeable:
+                    # A plain array (made by f, or a global): NumPy tells nobody of a write
+                    # into it, so the rule gets its own copy and f may write into it later
+                    # (never locked); inert stand-ins need no copy (copy-on-write)
                     a = a.copy(order="K")
-                arrays.append((i, a, None, a.base))
+                else:
+                    arrays.append((i, a, None, a.base))
             vals.append(a)
         i += 1
     # the resolution and what follows from it, cached per (fn, width, mutates, signature)
@@ -1257,6 +1396,10 @@ def _pin(e: tuple[Any, Any, Any, Any], tape: Tape) -> None:
         root = owner._root
         r = owner if root is None else root
         r._pinned = r._pinned or True  # DETACHED stays
+        if r._cell is None and not r._a.flags.writeable:
+            # a caller's array (held read-only): a write through a view of it made before
+            # the call is caught at the sweep (its values are kept to compare)
+            tape.lock(r._a, keep=True)
     else:
         tape.lock(e[1], keep=True)
 
@@ -1393,6 +1536,12 @@ def constructor(orig: Callable[..., Any]) -> Callable[..., Any]:
     ``__array__``/``__float__``) takes the :func:`construct` path, so plain calls pay
     one Python call and nothing more."""
     def convert(obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(obj) is Inert:  # NumPy's own answer, an inert stand-in where it is an array
+            y = orig(obj._a, *args, **kwargs)
+            if y is obj._a:
+                return obj
+            return new_inert(y, obj._tape) if type(y) is np.ndarray and y.base is None \
+                and y.dtype.kind in "fc" else y
         try:
             return orig(obj, *args, **kwargs)
         except UntrackedWriteError:
@@ -1458,7 +1607,7 @@ def _view_fn(func: Any) -> Callable[..., Any]:
     whose elements alias one another (``np.broadcast_to``: zero strides) is not one
     (its shadow could not accumulate), so the call is recorded through its rule."""
     def handler(a: Any, *args: Any, **kwargs: Any) -> Any:
-        if type(a) is not Tracked:
+        if type(a) is not Tracked and type(a) is not Inert:
             return record(func, (a, *args), kwargs)
         v = func(a._a, *args, **kwargs)
         if _numpy_copies(a, func, args, kwargs):  # a copy in NumPy: a writable array of its own
@@ -1532,6 +1681,8 @@ def _like_fn(func: Any) -> Callable[..., Any]:
         y = func(raw(proto), *args, **kwargs)
         if type(proto) is Tracked and isinstance(y, np.ndarray) and y.dtype.kind in "fc":
             return new_root(y, proto._tape)
+        if type(proto) is Inert and isinstance(y, np.ndarray) and y.dtype.kind in "fc":
+            return new_inert(y, proto._tape)  # promoted if an active value is written into it
         return y
     return handler
 
@@ -1581,7 +1732,9 @@ def _writes_nothing(dst: Any, where: Any) -> bool:
 
 
 def _copyto(dst: Any, src: Any, **kwargs: Any) -> None:
-    if type(dst) is not Tracked and type(src) in _TRACKED and _writes_nothing(dst, kwargs.get("where", True)):
+    if type(dst) is Inert:
+        record(np.copyto, (dst, src), kwargs, mutates=(0,))
+    elif type(dst) is not Tracked and type(src) in _TRACKED and _writes_nothing(dst, kwargs.get("where", True)):
         np.copyto(dst, raw(src), **kwargs)  # NumPy checks shapes and casting, writes nothing
     elif type(dst) is Tracked:
         record(np.copyto, (dst, src), kwargs, mutates=(0,))
