@@ -483,10 +483,10 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     otherwise. A Duplicated shadow holds on entry the cotangent of the
     argument's final value and on exit that of its initial value; every caller
     array (Const and Duplicated alike) ends as ``f`` left it, as plain NumPy
-    would leave it, if the call succeeds (none changes if it raises). A write
-    into a Const array makes ``f`` run again on a copy of it (docs/engine.md,
-    "Writes into constants"); an active value written into one is differentiated
-    through it (runtime activity). ``returns``: ``ar.Active`` (seed 1.0), ``ar.Active(seed)``
+    would leave it, if the call succeeds (none changes if it raises). Every array
+    reaches ``f`` as a stand-in, a Const one inert until an active value is
+    written into it, which promotes it (runtime activity: the derivative flows
+    through it; docs/engine.md, "Writes into constants"); ``f`` runs once. ``returns``: ``ar.Active`` (seed 1.0), ``ar.Active(seed)``
     or ``ar.Const``; by default Active for a scalar result and Const for
     ``None``. An Active return needs one real scalar result (a 0-d array
     included; a complex one only with a complex seed); anything else (a tuple,
@@ -694,15 +694,15 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
     Complex values follow the rules' convention (ChainRules):
     ``pullback(ybar) = conj(J)ᵀ ybar``, which is ``conj(jax_pullback(conj(ybar)))``.
 
-    ``vjp`` is functional: no caller array changes. ``f``'s writes into a
-    differentiated array go to a copy (made on the first write only); the
-    caller's undifferentiated arrays (integer ones, ``ar.Const(...)`` ones and,
-    for :func:`gradient`, those outside ``argnums``; inside containers too) are
-    read-only while ``f`` runs: if ``f`` writes into one, it runs again on
-    private copies (docs/engine.md, "Writes into constants"). Containers are
-    rebuilt, so ``f`` may change a list it is given. The differentiated arrays
-    (and the constant arrays a rule's reverse reads) stay read-only while
-    ``pullback`` is alive, so nothing the sweep reads can change under it;
+    ``vjp`` is functional: no caller array changes, differentiated or not. Every
+    array argument reaches ``f`` as a stand-in whose writes go to a copy (made on
+    the first write only); an undifferentiated one (integer, ``ar.Const(...)`` and,
+    for :func:`gradient`, outside ``argnums``; inside containers too) is inert
+    until an active value is written into it, which promotes it (docs/engine.md,
+    "Writes into constants"); ``f`` runs once. Containers are rebuilt, so ``f``
+    may change a list it is given. The caller's differentiated arrays (and the
+    caller's arrays a rule's reverse reads) stay read-only while ``pullback`` is
+    alive, so nothing the sweep reads can change under it;
     :func:`gradient` releases them before it returns. An array or number of an
     enclosing differentiation reaching ``vjp`` (as an argument, inside one, as
     a value ``f`` reads, as a cotangent) raises ``ar.ActiveRulesError``: higher
@@ -825,7 +825,7 @@ def _input(run: _Run, v: Any, where: str, strict: bool) -> tuple[Any, Any]:
 
 def _const_arg(run: _Run, v: Any, where: str) -> Any:
     """An undifferentiated argument as ``f`` receives it from :func:`gradient` and
-    :func:`vjp` (both functional): its arrays held read-only while ``f`` runs, its
+    :func:`vjp` (both functional): its arrays inert stand-ins (:meth:`_Run.hold`), its
     containers rebuilt (``f`` may change them, not the caller's)."""
     t = type(v)
     if t is np.ndarray:

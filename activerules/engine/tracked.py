@@ -933,8 +933,8 @@ def assign(dst: Any, value: Any, where: Any = True) -> None:
         raise _untracked_error("an active result was written into an untracked array (out=)")
     elif type(value) in _TRACKED:  # NumPy checks the shapes and writes no element
         np.copyto(dst, raw(value), where=where)
-    else:
-        np.copyto(dst, value, where=where)
+    else:  # an inert value is a constant: its raw values
+        np.copyto(dst, raw(value), where=where)
 
 
 # -- recording ------------------------------------------------------------------------------
