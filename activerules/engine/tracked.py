@@ -163,6 +163,8 @@ class _Ops:
         fn = ufunc if method == "__call__" else getattr(ufunc, method)
         if method == "at":
             return record(fn, inputs, kwargs, mutates=(0,))
+        if out is not None and not any(type(a) in _TRACKED for a in (*inputs, *out)):
+            return _inert_out(fn, inputs, kwargs, out)
         y = record(fn, inputs, kwargs)
         if out is None:
             return y
@@ -569,6 +571,17 @@ def _inert_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mutates:
         if y.base is None and y.dtype.kind in "fc":
             return new_inert(y, tape)
     return y
+
+
+def _inert_out(fn: Any, inputs: tuple[Any, ...], kwargs: dict[str, Any], out: tuple[Any, ...]) -> Any:
+    """A ufunc with ``out=`` and no active value (inert stand-ins among its operands):
+    NumPy's own call on the raw values, in place, after copy-on-write of the targets."""
+    for o in out:
+        if type(o) is Inert:
+            prepare_write(o, inputs)
+    kw = {k: raw(v) for k, v in kwargs.items()}
+    fn(*[raw(a) for a in inputs], out=tuple(raw(o) for o in out), **kw)
+    return out[0] if len(out) == 1 else out
 
 
 def _transpose(s: np.ndarray) -> np.ndarray:
