@@ -63,23 +63,62 @@ def to_autograd(fn: Callable[..., Any], *, mutates: Sequence[int] = (),
     if registry is None:
         from .. import registry as default_registry
         registry = default_registry
-    mutated = tuple(mutates)
-    state = threading.local()   # the request seen by `wrapped`, then the forward's pending reverse
-
-    def setup(args: Sequence[Any], argnums: Sequence[int]) -> tuple[list[Any], tuple[str, ...], tuple[type, ...]]:
-        vals = [_bridge.host_value(a) for a in args]
-        kinds = _bridge.kinds_of(vals)
-        acts = _bridge.activities(kinds, [i in argnums for i in range(len(vals))], mutated)
-        return vals, kinds, acts
+    rule = _Primitive(fn, tuple(mutates), registry)
 
     def raw(*args: Any, **kwargs: Any) -> Any:
+        return rule.raw(args, kwargs)
+
+    prim = primitive(functools.wraps(fn)(raw))
+    defvjp_argnums(prim, rule.vjp_maker)
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        return rule.call(prim, args, kwargs)
+
+    return wrapped
+
+
+class _Primitive:
+    """What the autograd primitive of ``fn`` runs. :meth:`call` notes the argument
+    numbers autograd will differentiate for :meth:`raw`, the primitive's body, which
+    then runs the rule forward and keeps its pending reverse for :meth:`vjp_maker`
+    (autograd calls it right after, in the forward pass); the hand-over is per thread."""
+
+    def __init__(self, fn: Callable[..., Any], mutated: tuple[int, ...], registry: Any) -> None:
+        self.fn = fn
+        self.mutated = mutated
+        self.registry = registry
+        self.state = threading.local()   # the request seen by `call`, then the forward's pending reverse
+
+    def call(self, prim: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """``prim(*args, **kwargs)``, telling :meth:`raw` the argument numbers of the
+        top trace's boxes (:func:`_top_argnums`)."""
+        self.state.request = _top_argnums(args)
+        try:
+            return prim(*args, **kwargs)
+        finally:
+            self.state.request = None
+
+    def setup(self, args: Sequence[Any], argnums: Sequence[int]) -> tuple[list[Any], tuple[str, ...],
+                                                                          tuple[type, ...]]:
+        """The host values, kinds and activities of ``args`` with ``argnums`` differentiated."""
+        vals = [_bridge.host_value(a) for a in args]
+        kinds = _bridge.kinds_of(vals)
+        acts = _bridge.activities(kinds, [i in argnums for i in range(len(vals))], self.mutated)
+        return vals, kinds, acts
+
+    def raw(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """The primitive's body: ``fn`` (on copies of the mutated arguments), or the
+        rule's forward when :meth:`call` saw a request, its pending reverse kept;
+        float32 results narrowed back to float16 arguments."""
+        state, mutated = self.state, self.mutated
         request, state.request = getattr(state, "request", None), None
         vals = [np.array(a, copy=True) if i in mutated else _bridge.host_value(a) for i, a in enumerate(args)]
         if request is None:
-            y = fn(*vals, **kwargs)
+            y = self.fn(*vals, **kwargs)
         else:
-            _, kinds, acts = setup(vals, request)
-            y, pending = _bridge.forward(fn, registry, acts, kinds, vals, kwargs, mutates=mutated)
+            _, kinds, acts = self.setup(vals, request)
+            y, pending = _bridge.forward(self.fn, self.registry, acts, kinds, vals, kwargs, mutates=mutated)
         half = _bridge.half_of([a.dtype for a in args if isinstance(a, np.ndarray | np.generic)])
         y = tuple(_bridge.narrow(v, half) for v in y) if isinstance(y, tuple) else _bridge.narrow(y, half)
         out = y if not mutated else tuple(vals[i] for i in mutated)
@@ -88,43 +127,47 @@ def to_autograd(fn: Callable[..., Any], *, mutates: Sequence[int] = (),
             state.pending = (out, request, pending)
         return out
 
-    prim = primitive(functools.wraps(fn)(raw))
-
-    def vjp_maker(argnums: Sequence[int], ans: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        stash, state.pending = getattr(state, "pending", None), None
-        _check_first_order(fn, args)
+    def vjp_maker(self, argnums: Sequence[int], ans: Any, args: tuple[Any, ...],
+                  kwargs: dict[str, Any]) -> Callable[[Any], tuple[Any, ...]]:
+        """autograd's VJP maker: a :class:`_Pullback` holding the forward's pending
+        reverse when it is this call's (the same output and argument numbers)."""
+        stash, self.state.pending = getattr(self.state, "pending", None), None
+        _check_first_order(self.fn, args)
         pending = stash[2] if stash is not None and stash[0] is ans and stash[1] == tuple(argnums) else None
-        vals, kinds, acts = setup(args, argnums)
+        return _Pullback(self, argnums, ans, args, kwargs, pending)
 
-        def vjp(g: Any) -> tuple[Any, ...]:
-            nonlocal pending
-            _check_first_order(fn, g if isinstance(g, tuple) else (g,))
-            if mutated:
-                seeds = dict(zip(mutated, (g,) if len(mutated) == 1 else tuple(g)))
-                dret = None
-            else:
-                seeds = {}
-                dret = tuple(_writable(gi) for gi in g) if isinstance(ans, tuple) else _writable(g)
-            if pending is not None:
-                cots = pending.reverse(dret, seeds)
-                pending = None
-            else:
-                cots = _bridge.vjp(fn, registry, acts, kinds, vals, kwargs, dret, seeds)
-            return tuple(_dtype_of(cots[i], args[i]) for i in argnums)
 
-        return vjp
+class _Pullback:
+    """The VJP of one call: the forward's pending reverse the first time, else the
+    rule run again from the saved inputs (``_bridge.vjp``); each cotangent in its
+    argument's dtype."""
 
-    defvjp_argnums(prim, vjp_maker)
+    def __init__(self, rule: _Primitive, argnums: Sequence[int], ans: Any, args: tuple[Any, ...],
+                 kwargs: dict[str, Any], pending: _bridge.Pending | None) -> None:
+        self.rule = rule
+        self.argnums = argnums
+        self.ans = ans
+        self.args = args
+        self.kwargs = kwargs
+        self.vals, self.kinds, self.acts = rule.setup(args, argnums)
+        self.pending = pending
 
-    @functools.wraps(fn)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        state.request = _top_argnums(args)
-        try:
-            return prim(*args, **kwargs)
-        finally:
-            state.request = None
-
-    return wrapped
+    def __call__(self, g: Any) -> tuple[Any, ...]:
+        """The cotangents of the differentiated arguments from the output cotangent ``g``."""
+        rule = self.rule
+        _check_first_order(rule.fn, g if isinstance(g, tuple) else (g,))
+        if rule.mutated:
+            seeds = dict(zip(rule.mutated, (g,) if len(rule.mutated) == 1 else tuple(g)))
+            dret = None
+        else:
+            seeds = {}
+            dret = tuple(_writable(gi) for gi in g) if isinstance(self.ans, tuple) else _writable(g)
+        if self.pending is not None:
+            cots = self.pending.reverse(dret, seeds)
+            self.pending = None
+        else:
+            cots = _bridge.vjp(rule.fn, rule.registry, self.acts, self.kinds, self.vals, self.kwargs, dret, seeds)
+        return tuple(_dtype_of(cots[i], self.args[i]) for i in self.argnums)
 
 
 def _dtype_of(cot: Any, arg: Any) -> Any:

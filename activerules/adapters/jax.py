@@ -99,10 +99,7 @@ def to_jax(fn: Callable[..., Any], *, out_shape: Any = None, mutates: Sequence[i
     >>> bool(np.allclose(g, np.cos([0.0, 1.0])))
     True
     """
-    if not (partition is None or partition == "elementwise" or callable(partition)
-            or isinstance(partition, _jax_shard.Batched)):
-        raise TypeError(f"to_jax({getattr(fn, '__name__', fn)!r}): partition must be None, \"elementwise\", "
-                        f"activerules.adapters.jax.batched(axis) or a callable, not {partition!r}")
+    _check_partition(fn, partition)
     if registry is None:
         from .. import registry as default_registry
         registry = default_registry
@@ -110,18 +107,17 @@ def to_jax(fn: Callable[..., Any], *, out_shape: Any = None, mutates: Sequence[i
 
     @functools.wraps(fn)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        import jax
-
-        static = tuple((i, args[i]) for i in sorted(builder.static) if i < len(args))
-        # dynamic arguments may be pytrees (tuples, lists, dicts, namedtuples of arrays)
-        leaves, tree = jax.tree_util.tree_flatten([a for i, a in enumerate(args) if i not in builder.static])
-        key = (len(args), static, tuple(sorted(kwargs.items())), tree)
-        jfn = builder.cache.get(key)
-        if jfn is None:
-            jfn = builder.cache[key] = builder.build(len(args), dict(static), kwargs, tree)
-        return jfn(*[builder.asarray(a) for a in leaves])
+        return builder(args, kwargs)
 
     return wrapped
+
+
+def _check_partition(fn: Callable[..., Any], partition: Any) -> None:
+    """Refuse a ``partition=`` that is none of the kinds :func:`to_jax` accepts."""
+    if not (partition is None or partition == "elementwise" or callable(partition)
+            or isinstance(partition, _jax_shard.Batched)):
+        raise TypeError(f"to_jax({getattr(fn, '__name__', fn)!r}): partition must be None, \"elementwise\", "
+                        f"activerules.adapters.jax.batched(axis) or a callable, not {partition!r}")
 
 
 class _Builder:
@@ -144,10 +140,23 @@ class _Builder:
 
         return value if hasattr(value, "shape") and hasattr(value, "dtype") else jnp.asarray(value)
 
-    def build(self, nargs: int, static: dict[int, Any], kwargs: dict[str, Any], tree: Any) -> Callable[..., Any]:
+    def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """``fn(*args, **kwargs)`` through the ``custom_vjp`` function of this call's
+        static arguments, keywords and argument structure (built on first use)."""
         import jax
-        from jax.custom_derivatives import SymbolicZero
 
+        static = tuple((i, args[i]) for i in sorted(self.static) if i < len(args))
+        # dynamic arguments may be pytrees (tuples, lists, dicts, namedtuples of arrays)
+        leaves, tree = jax.tree_util.tree_flatten([a for i, a in enumerate(args) if i not in self.static])
+        key = (len(args), static, tuple(sorted(kwargs.items())), tree)
+        jfn = self.cache.get(key)
+        if jfn is None:
+            jfn = self.cache[key] = self.build(len(args), dict(static), kwargs, tree)
+        return jfn(*[self.asarray(a) for a in leaves])
+
+    def build(self, nargs: int, static: dict[int, Any], kwargs: dict[str, Any], tree: Any) -> Callable[..., Any]:
+        """The ``custom_vjp`` function for ``nargs`` arguments, those in ``static`` fixed,
+        the dynamic ones' leaves structured by ``tree`` (a list of one tree per argument)."""
         dyn = tuple(i for i in range(nargs) if i not in static)
         arg_trees = tree.children()         # one treedef per dynamic argument
         counts = tuple(t.num_leaves for t in arg_trees)
@@ -161,99 +170,9 @@ class _Builder:
         call = _jax_host.Call(self.fn, self.registry, nargs, static, dyn,
                               tuple(dyn.index(i) for i in self.mutates), kwargs,
                               tree.unflatten, flatten_arg, counts)
-        mutates = call.mutates
-        out_specs: dict[Any, Any] = {}
+        return _VJPFunction(self, call).function()
 
-        def specs(xs: Sequence[Any], real: bool = False) -> Any:
-            key = tuple((x.shape, str(x.dtype)) for x in xs)
-            spec = out_specs.get(key)
-            if spec is None:
-                spec = out_specs[key] = self._out_spec(xs, call, real)
-            return spec
-
-        def primal(xs: Sequence[Any], wanted: tuple[bool, ...] | None = None) -> Any:
-            """The primal callback; with ``wanted`` (differentiating) it runs the rule
-            forward and also returns the token of its pending reverse."""
-            plan = _jax_shard.plan(self.partition, xs, mutates)
-            if plan is None and not any(isinstance(x, jax.core.Tracer) for x in xs):
-                specs(xs, real=True)      # an eager call: learn the output shape from its values
-
-            def local(*lxs: Any) -> Any:
-                out_tree, flat = specs(lxs)              # the output's structure, one spec per leaf
-                nds = [np.ndim(x) for x in lxs]
-                if wanted is None:
-                    def one(vals: list[Any]) -> list[np.ndarray]:
-                        return _jax_host.as_outputs(call.primal(vals), flat, out_tree.flatten_up_to)
-                else:
-                    flat = flat + [jax.ShapeDtypeStruct((), np.int32)]
-
-                    def one(vals: list[Any]) -> list[np.ndarray]:
-                        y, token = call.forward(vals, wanted)
-                        return _jax_host.as_outputs(y, flat[:-1], out_tree.flatten_up_to) + [np.int32(token)]
-
-                outs = _jax_shard.host_call(lambda *arrays: _jax_host.map_leading(one, arrays, nds, flat), flat,
-                                            lxs, keeps_inputs=wanted is not None)
-                varying = frozenset().union(*map(_jax_shard.vma, lxs))
-                outs = [_jax_shard.vary_like(o, varying) for o in outs]
-                ys = outs[:-1] if wanted is not None else outs
-                y = out_tree.unflatten(ys)
-                if wanted is None:
-                    return y
-                if plan is None:
-                    return y, outs[-1]
-                # one token per device, kept on its device for the bwd
-                return y, _jax_shard.vary_like(outs[-1].reshape((1,)), frozenset(plan.mesh.axis_names))
-
-            run: Callable[..., Any] = local
-            if plan is not None:
-                out_specs = plan.out_spec if wanted is None else (plan.out_spec, plan.token_spec)
-                run = jax.shard_map(local, mesh=plan.mesh, in_specs=plan.in_specs, out_specs=out_specs)
-            return run(*xs) if wanted is None else _first_order(run, self.fn)(*xs)
-
-        @jax.custom_vjp
-        def jfn(*xs: Any) -> Any:
-            return primal(xs)
-
-        def jfn_fwd(*ps: Any) -> Any:
-            xs = tuple(self.asarray(p.value) for p in ps)
-            wanted = tuple(bool(p.perturbed) for p in ps)
-            y, token = primal(xs, wanted)
-            return y, _residuals(xs, token, wanted)
-
-        def jfn_bwd(res: Any, g: Any) -> Any:
-            xs, wanted = res.xs, res.wanted
-            raw = tuple(jax.tree_util.tree_leaves(g, is_leaf=lambda v: isinstance(v, SymbolicZero)))
-            if all(isinstance(gi, SymbolicZero) for gi in raw) or not any(wanted):
-                return (None,) * len(xs)
-            gs = tuple(jax.numpy.zeros(gi.shape, gi.dtype) if isinstance(gi, SymbolicZero) else gi for gi in raw)
-            plan = _jax_shard.plan(self.partition, xs, mutates)
-
-            def local(lxs: tuple[Any, ...], lgs: tuple[Any, ...], token: Any) -> Any:
-                if plan is not None:
-                    token = token.reshape(())
-                cot_specs = [jax.ShapeDtypeStruct(np.shape(x), x.dtype) for x, w in zip(lxs, wanted) if w]
-                out_tree = specs(lxs)[0]
-                nds = [np.ndim(x) for x in lxs] + [np.ndim(gi) for gi in lgs] + [0]
-
-                def host(*arrays: Any) -> Any:
-                    return _jax_host.bwd_host(call, arrays, nds, wanted, cot_specs, out_tree.unflatten)
-
-                cots = iter(_jax_shard.host_call(host, cot_specs, [*lxs, *lgs, token], keeps_inputs=False))
-                varying = frozenset().union(*map(_jax_shard.vma, lxs + lgs))
-                return tuple(_jax_shard.fix_cotangent(next(cots), x, varying) for x, w in zip(lxs, wanted) if w)
-
-            run: Callable[..., Any] = local
-            if plan is not None:
-                g_spec = tuple(plan.out_spec) if isinstance(plan.out_spec, tuple) else plan.out_spec
-                run = jax.shard_map(local, mesh=plan.mesh, in_specs=(plan.in_specs, g_spec, plan.token_spec),
-                                    out_specs=tuple(s for s, w in zip(plan.in_specs, wanted) if w))
-            cots = iter(_first_order(run, self.fn)(tuple(xs), gs, res.token))
-            return tuple(next(cots) if w else None for w in wanted)
-
-        jfn.defvjp(jfn_fwd, jfn_bwd, symbolic_zeros=True)
-        return jfn
-
-    def _out_spec(self, xs: Sequence[Any], call: _jax_host.Call, real: bool) -> Any:
+    def out_spec(self, xs: Sequence[Any], call: _jax_host.Call, real: bool) -> Any:
         """The output ``ShapeDtypeStruct``\\ (s) of ``fn`` on arguments like ``xs``: from
         ``mutates`` or ``out_shape``, else by evaluating ``fn`` once (warnings silenced)
         on the values themselves (``real``, an eager call), on a registered sample of
@@ -354,3 +273,145 @@ def _residual_class() -> type:
 
 def _residuals(xs: tuple[Any, ...], token: Any, wanted: tuple[bool, ...]) -> Any:
     return _residual_class()(xs, token, wanted)
+
+
+class _VJPFunction:
+    """One ``custom_vjp`` function of ``fn`` (one call signature): the primal callback
+    (:meth:`primal`), JAX's forward (:meth:`fwd`) and backward (:meth:`bwd`), and the
+    bodies they run per device under a partitioning, else on the whole arrays
+    (:meth:`local_primal`, :meth:`local_bwd`)."""
+
+    def __init__(self, builder: _Builder, call: _jax_host.Call) -> None:
+        self.builder = builder
+        self.call = call
+        self.out_specs: dict[Any, Any] = {}    # (shape, dtype) per leaf -> the output's specs
+
+    def function(self) -> Callable[..., Any]:
+        """The ``custom_vjp`` function: the primal, with :meth:`fwd` and :meth:`bwd` as its VJP."""
+        import jax
+
+        @jax.custom_vjp
+        def jfn(*xs: Any) -> Any:
+            return self.primal(xs)
+
+        jfn.defvjp(self.fwd, self.bwd, symbolic_zeros=True)
+        return jfn
+
+    def specs(self, xs: Sequence[Any], real: bool = False) -> Any:
+        """The output's treedef and a ``ShapeDtypeStruct`` per leaf for arguments like
+        ``xs``, learned once per shapes and dtypes (:meth:`_Builder.out_spec`)."""
+        key = tuple((x.shape, str(x.dtype)) for x in xs)
+        spec = self.out_specs.get(key)
+        if spec is None:
+            spec = self.out_specs[key] = self.builder.out_spec(xs, self.call, real)
+        return spec
+
+    def plan(self, xs: Sequence[Any]) -> _jax_shard.Plan | None:
+        """The ``shard_map`` for arguments ``xs``, or ``None`` to run on the whole arrays."""
+        return _jax_shard.plan(self.builder.partition, xs, self.call.mutates)
+
+    def primal(self, xs: Sequence[Any], wanted: tuple[bool, ...] | None = None) -> Any:
+        """The primal callback; with ``wanted`` (differentiating) it runs the rule
+        forward and also returns the token of its pending reverse."""
+        import jax
+
+        plan = self.plan(xs)
+        if plan is None and not any(isinstance(x, jax.core.Tracer) for x in xs):
+            self.specs(xs, real=True)      # an eager call: learn the output shape from its values
+
+        def local(*lxs: Any) -> Any:
+            return self.local_primal(lxs, wanted, plan)
+
+        run: Callable[..., Any] = local
+        if plan is not None:
+            out_specs = plan.out_spec if wanted is None else (plan.out_spec, plan.token_spec)
+            run = jax.shard_map(local, mesh=plan.mesh, in_specs=plan.in_specs, out_specs=out_specs)
+        return run(*xs) if wanted is None else _first_order(run, self.builder.fn)(*xs)
+
+    def local_primal(self, lxs: Sequence[Any], wanted: tuple[bool, ...] | None,
+                     plan: _jax_shard.Plan | None) -> Any:
+        """The primal on the local arrays (a device's blocks under ``plan``): one host
+        call; with ``wanted``, also the forward's token (one per device under a plan)."""
+        import jax
+
+        out_tree, flat = self.specs(lxs)              # the output's structure, one spec per leaf
+        one = _host_primal(self.call, out_tree, flat, wanted)
+        if wanted is not None:
+            flat = flat + [jax.ShapeDtypeStruct((), np.int32)]
+        nds = [np.ndim(x) for x in lxs]
+        outs = _jax_shard.host_call(lambda *arrays: _jax_host.map_leading(one, arrays, nds, flat), flat,
+                                    lxs, keeps_inputs=wanted is not None)
+        varying = frozenset().union(*map(_jax_shard.vma, lxs))
+        outs = [_jax_shard.vary_like(o, varying) for o in outs]
+        if wanted is None:
+            return out_tree.unflatten(outs)
+        y = out_tree.unflatten(outs[:-1])
+        if plan is None:
+            return y, outs[-1]
+        # one token per device, kept on its device for the bwd
+        return y, _jax_shard.vary_like(outs[-1].reshape((1,)), frozenset(plan.mesh.axis_names))
+
+    def fwd(self, *ps: Any) -> Any:
+        """JAX's forward: the rule forward, differentiating the perturbed arguments;
+        the residuals are the inputs, the token of the pending reverse and the flags."""
+        xs = tuple(self.builder.asarray(p.value) for p in ps)
+        wanted = tuple(bool(p.perturbed) for p in ps)
+        y, token = self.primal(xs, wanted)
+        return y, _residuals(xs, token, wanted)
+
+    def bwd(self, res: Any, g: Any) -> Any:
+        """JAX's backward: the cotangents of the perturbed arguments (``None`` for the
+        others) from the output cotangent ``g``, symbolic zeros made real."""
+        import jax
+        from jax.custom_derivatives import SymbolicZero
+
+        xs, wanted = res.xs, res.wanted
+        raw = tuple(jax.tree_util.tree_leaves(g, is_leaf=lambda v: isinstance(v, SymbolicZero)))
+        if all(isinstance(gi, SymbolicZero) for gi in raw) or not any(wanted):
+            return (None,) * len(xs)
+        gs = tuple(jax.numpy.zeros(gi.shape, gi.dtype) if isinstance(gi, SymbolicZero) else gi for gi in raw)
+        plan = self.plan(xs)
+
+        def local(lxs: tuple[Any, ...], lgs: tuple[Any, ...], token: Any) -> Any:
+            return self.local_bwd(lxs, lgs, token, wanted, plan)
+
+        run: Callable[..., Any] = local
+        if plan is not None:
+            g_spec = tuple(plan.out_spec) if isinstance(plan.out_spec, tuple) else plan.out_spec
+            run = jax.shard_map(local, mesh=plan.mesh, in_specs=(plan.in_specs, g_spec, plan.token_spec),
+                                out_specs=tuple(s for s, w in zip(plan.in_specs, wanted) if w))
+        cots = iter(_first_order(run, self.builder.fn)(tuple(xs), gs, res.token))
+        return tuple(next(cots) if w else None for w in wanted)
+
+    def local_bwd(self, lxs: tuple[Any, ...], lgs: tuple[Any, ...], token: Any, wanted: tuple[bool, ...],
+                  plan: _jax_shard.Plan | None) -> tuple[Any, ...]:
+        """The VJP on the local arrays (a device's blocks under ``plan``): one host call
+        giving the cotangents of the wanted arguments."""
+        import jax
+
+        if plan is not None:
+            token = token.reshape(())
+        cot_specs = [jax.ShapeDtypeStruct(np.shape(x), x.dtype) for x, w in zip(lxs, wanted) if w]
+        out_tree = self.specs(lxs)[0]
+        nds = [np.ndim(x) for x in lxs] + [np.ndim(gi) for gi in lgs] + [0]
+
+        def host(*arrays: Any) -> Any:
+            return _jax_host.bwd_host(self.call, arrays, nds, wanted, cot_specs, out_tree.unflatten)
+
+        cots = iter(_jax_shard.host_call(host, cot_specs, [*lxs, *lgs, token], keeps_inputs=False))
+        varying = frozenset().union(*map(_jax_shard.vma, lxs + lgs))
+        return tuple(_jax_shard.fix_cotangent(next(cots), x, varying) for x, w in zip(lxs, wanted) if w)
+
+
+def _host_primal(call: _jax_host.Call, out_tree: Any, specs: list[Any],
+                 wanted: tuple[bool, ...] | None) -> Callable[[list[Any]], list[np.ndarray]]:
+    """The primal callback's host function on one element of a batch: ``fn``'s output
+    leaves; with ``wanted``, the rule forward's and the token of its pending reverse."""
+    if wanted is None:
+        return lambda vals: _jax_host.as_outputs(call.primal(vals), specs, out_tree.flatten_up_to)
+
+    def forward(vals: list[Any]) -> list[np.ndarray]:
+        y, token = call.forward(vals, wanted)
+        return _jax_host.as_outputs(y, specs, out_tree.flatten_up_to) + [np.int32(token)]
+
+    return forward

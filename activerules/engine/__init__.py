@@ -3,13 +3,16 @@
 ``autodiff`` (Enzyme's calling convention), ``gradient`` and ``vjp`` run the
 user's function on tracked stand-ins, record each NumPy call through its
 resolved rule and sweep the tape backwards; ``primitive`` marks a function
-whose rule the engine calls instead of tracing it. See :mod:`.tracked` for the
-memory model (views, copy-on-write) and :mod:`.tape` for the sweep.
+whose rule the engine calls instead of tracing it. See :mod:`.standins` for the
+stand-ins, :mod:`.views` for the memory model (views, copy-on-write),
+:mod:`.recording` for the recording of calls, :mod:`.protocol` for how NumPy reaches
+the stand-ins and :mod:`.tape` for the sweep.
 """
 
 from .api import autodiff, gradient, primitive, vjp
+from .ndarray_api import UnsupportedAttributeError
+from .standins import Tracked, TrackedScalar
 from .tape import MutationError, UntrackedWriteError
-from .tracked import Tracked, TrackedScalar, UnsupportedAttributeError
 
 __all__ = ["autodiff", "gradient", "vjp", "primitive", "MutationError", "UntrackedWriteError",
            "Tracked", "TrackedScalar", "UnsupportedAttributeError"]

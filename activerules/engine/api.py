@@ -14,25 +14,17 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from ..activity import Active, ActiveRulesError, ActivityError, BatchDuplicated, Const, Duplicated
-from ..dispatch import MUTATES_MARK
+from ..dispatch import MUTATES_MARK, PRIMITIVE_MARK
+from .inert import Inert, new_inert
+from .outputs import rebuild
+from .protocol import constructor, filler
+from .recording import record
+from .standins import Tracked, TrackedScalar, new_root, new_scalar
 from .tape import Cell, Tape, layout_of
 from .tape import _acquire as _lock_array
 from .tape import _release as _unlock_array
-from .tracked import (
-    PRIMITIVE_MARK,
-    Inert,
-    Tracked,
-    TrackedScalar,
-    constructor,
-    filler,
-    move_to_copy,
-    new_inert,
-    new_root,
-    new_scalar,
-    rebuild,
-    record,
-)
 from .trees import child_path, describe, is_node, items_of, leaves, map_leaves, rebuild_node
+from .views import move_to_copy
 
 __all__ = ["autodiff", "gradient", "vjp", "primitive"]
 
@@ -155,7 +147,7 @@ def no_gc() -> Iterator[None]:
 
 @contextlib.contextmanager
 def sequence_constructors() -> Iterator[None]:
-    """Let ``np.array([x[0], 2 * x[1], 3.0])`` record (see ``tracked.construct``),
+    """Let ``np.array([x[0], 2 * x[1], 3.0])`` record (see ``recording.construct``),
     as during a forward pass."""
     _forward_begin()
     try:

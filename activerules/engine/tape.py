@@ -210,7 +210,7 @@ class Tape:
         # id -> (array, a copy of its values to compare at the sweep, or None)
         self.locked: dict[int, tuple[np.ndarray, Any]] = {}
         # id(root) -> (weakref to the root, weakrefs to outputs that hold a copy of what
-        # NumPy returns as a view of it): see tracked.prepare_write
+        # NumPy returns as a view of it): see views.prepare_write
         self.detached: dict[int, tuple[Any, list[Any]]] = {}
 
     # -- locking untracked arrays -------------------------------------------------------

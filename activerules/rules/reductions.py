@@ -239,7 +239,8 @@ def _fold(ufunc: np.ufunc) -> Callable[..., Any]:
     """
     da, db = _BINARY[ufunc]
     fn = ufunc.reduce
-    read_a, read_b = reads(da)[1:], reads(db)[1:]  # besides the cotangent g: a (x_{k-1}), b (a_k), y (x_k)
+    # besides the cotangent g, what each partial reads: a (x_{k-1}), b (a_k), y (x_k)
+    partials = (da, db, reads(da)[1:], reads(db)[1:])
 
     def impl(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
         y = fn(a, *pos, **kw)
@@ -254,32 +255,12 @@ def _fold(ufunc: np.ufunc) -> Callable[..., Any]:
         mask = None if where is None else np.moveaxis(np.broadcast_to(where, a.shape), axes[0], -1)
         initial = p.get("initial")
         x = src[..., 0] if initial is None else np.full(src.shape[:-1], initial, np.asarray(y).dtype)
-        steps = []  # (k, x_{k-1}, x_k before the where= select)
-        with np.errstate(all="ignore"):
-            for k in range(0 if initial is not None else 1, src.shape[-1]):
-                new = ufunc(x, src[..., k])
-                steps.append((k, x, new))
-                x = new if mask is None else np.where(mask[..., k], new, x)
-        if not np.allclose(x, np.reshape(y, x.shape), rtol=1e-4, atol=0, equal_nan=True):
-            # NumPy 2.4's float power.reduce returns a[0] ** a[-1] for three or more elements
-            raise NotImplementedError(
-                f"{ufunc.__name__}.reduce: NumPy's result differs from the left fold "
-                f"{ufunc.__name__}(...{ufunc.__name__}(a[0], a[1])..., a[-1]) that this rule differentiates "
-                "(a NumPy bug); reduce step by step with the ufunc itself instead")
+        steps, x = _fold_steps(ufunc, src, mask, x, 0 if initial is not None else 1)
+        _check_fold(ufunc, x, y)
         del a
 
         def pullback(g: Any) -> tuple[Any, ...]:
-            gx = np.reshape(g, src.shape[:-1])  # the cotangent of the current x_k
-            cot = np.zeros(src.shape, np.result_type(gx, ta))
-            with np.errstate(all="ignore"):
-                for k, prev, new in reversed(steps):
-                    env = {"a": prev, "b": src[..., k], "y": new}
-                    gb = db(gx, *[env[n] for n in read_b])
-                    ga = da(gx, *[env[n] for n in read_a])
-                    if mask is None:
-                        cot[..., k], gx = gb, ga
-                    else:  # a skipped element: no cotangent, x passes through
-                        cot[..., k], gx = np.where(mask[..., k], gb, 0), np.where(mask[..., k], ga, gx)
+            cot, gx = _unfold(partials, g, src, mask, steps, ta)
             if initial is None:
                 cot[..., 0] += gx
             return (fit(np.moveaxis(cot, -1, axes[0]), ta), *nones(pos))
@@ -293,13 +274,59 @@ def _fold(ufunc: np.ufunc) -> Callable[..., Any]:
     return impl
 
 
+_Step = tuple[int, Any, Any]   # (k, x_{k-1}, x_k before the where= select)
+
+
+def _fold_steps(ufunc: np.ufunc, src: np.ndarray, mask: np.ndarray | None, x: Any,
+                start: int) -> tuple[list[_Step], Any]:
+    """NumPy's left fold of ``ufunc`` along the last axis of ``src``, replayed from ``x``
+    at element ``start`` (``mask``: the ``where=`` flags): its steps and its result."""
+    steps = []
+    with np.errstate(all="ignore"):
+        for k in range(start, src.shape[-1]):
+            new = ufunc(x, src[..., k])
+            steps.append((k, x, new))
+            x = new if mask is None else np.where(mask[..., k], new, x)
+    return steps, x
+
+
+def _check_fold(ufunc: np.ufunc, x: Any, y: Any) -> None:
+    """Refuse NumPy's result ``y`` when it is not the replayed left fold ``x``."""
+    if not np.allclose(x, np.reshape(y, x.shape), rtol=1e-4, atol=0, equal_nan=True):
+        # NumPy 2.4's float power.reduce returns a[0] ** a[-1] for three or more elements
+        raise NotImplementedError(
+            f"{ufunc.__name__}.reduce: NumPy's result differs from the left fold "
+            f"{ufunc.__name__}(...{ufunc.__name__}(a[0], a[1])..., a[-1]) that this rule differentiates "
+            "(a NumPy bug); reduce step by step with the ufunc itself instead")
+
+
+def _unfold(partials: tuple[Any, Any, tuple[str, ...], tuple[str, ...]], g: Any, src: np.ndarray,
+            mask: np.ndarray | None, steps: list[_Step], ta: Any) -> tuple[np.ndarray, Any]:
+    """The fold's ``steps`` swept backwards from the output cotangent ``g`` with the
+    ufunc's ``partials`` (``da``, ``db`` and what each reads): the cotangent of each
+    element of ``src`` (last axis), and the one left over for ``x_0``."""
+    da, db, read_a, read_b = partials
+    gx = np.reshape(g, src.shape[:-1])  # the cotangent of the current x_k
+    cot = np.zeros(src.shape, np.result_type(gx, ta))
+    with np.errstate(all="ignore"):
+        for k, prev, new in reversed(steps):
+            env = {"a": prev, "b": src[..., k], "y": new}
+            gb = db(gx, *[env[n] for n in read_b])
+            ga = da(gx, *[env[n] for n in read_a])
+            if mask is None:
+                cot[..., k], gx = gb, ga
+            else:  # a skipped element: no cotangent, x passes through
+                cot[..., k], gx = np.where(mask[..., k], gb, 0), np.where(mask[..., k], ga, gx)
+    return cot, gx
+
+
 _POS23 = np.abs(_X23) * 0.5 + 0.6  # bases and exponents where power is smooth
 _FOLDS: dict[np.ufunc, list[Any]] = {
     np.subtract: [S(_X23), S(_X23, axis=1), S(_X234, 2, keepdims=True), S(_C23, axis=1),
                   S(_X23.astype(np.float32), 1), S(_X23, 1, initial=1.5, where=np.array([True, False, True]))],
     np.divide: [S(_X23, axis=()), S(_X23, axis=1), S(_X234, 2, keepdims=True), S(_C23, axis=1),
                 S(_X23.astype(np.float32), 1), S(_X23, 1, initial=1.5, where=np.array([True, False, True]))],
-    # real: two elements per fold (see the check in _fold); complex folds longer chains right
+    # real: two elements per fold (see _check_fold); complex folds longer chains right
     np.power: [S(_POS23), S(_POS23[:, :2], axis=1), S(np.abs(_X234[..., :2]) + 0.5, 2, keepdims=True),
                S(_POS23 + 0.3j * _X23, axis=1), S(_POS23.astype(np.float32)),
                S(_POS23[:, :2], 1, initial=1.5, where=np.array([True, False]))],

@@ -12,7 +12,7 @@ from engine_helpers import fd_grad
 
 from activerules import Const, Duplicated
 from activerules.engine import autodiff, gradient, vjp
-from activerules.engine.tracked import raw
+from activerules.engine.standins import raw
 
 W = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
 

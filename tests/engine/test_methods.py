@@ -10,7 +10,7 @@ import pytest
 from engine_helpers import assert_gradient_matches_fd
 
 import activerules as ar
-from activerules.engine import UntrackedWriteError, gradient, tracked
+from activerules.engine import UntrackedWriteError, gradient, protocol
 
 X = np.array([0.3, -1.1, 2.0, 0.7, 1.5, -0.4])
 
@@ -71,6 +71,6 @@ def test_conversion_to_python_numbers_is_refused(method: str) -> None:
 
 
 def test_a_method_whose_function_has_no_rule_raises_no_rule_error() -> None:
-    ediff1d = tracked._method("ediff1d", np.ediff1d)  # a table entry for a function without a rule
+    ediff1d = protocol._method("ediff1d", np.ediff1d)  # a table entry for a function without a rule
     with pytest.raises(ar.NoRuleError, match="ediff1d"):
         gradient(lambda x: ediff1d(x).sum(), X.copy())

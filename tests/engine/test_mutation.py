@@ -8,7 +8,7 @@ import pytest
 from engine_helpers import fd_grad
 
 import activerules as ar
-from activerules.engine import MutationError, UntrackedWriteError, autodiff, gradient, tracked
+from activerules.engine import MutationError, UntrackedWriteError, autodiff, gradient, standins, views
 
 X = np.array([0.3, -1.2, 0.7, 2.0, 0.45])
 
@@ -42,18 +42,18 @@ def test_linear_in_place_updates_copy_nothing() -> None:
             x += 0.01 * dx
         return None
 
-    before = tracked.stats["cow_copies"]
+    before = views.stats["cow_copies"]
     dx, x = np.ones(5), X.copy()
     autodiff(f, ar.Duplicated(dx, np.ones(5)), ar.Duplicated(x, np.ones(5)), returns=ar.Const)
     # one copy per argument, at its first write (the caller's array receives the values
     # once the call succeeded), none for the 20 updates
-    assert tracked.stats["cow_copies"] == before + 2
+    assert views.stats["cow_copies"] == before + 2
 
 
 def test_nonlinear_read_then_write_copies_once() -> None:
-    before = tracked.stats["cow_copies"]
+    before = views.stats["cow_copies"]
     gradient(lambda x: (np.sin(x) * x.__imul__(2.0)).sum(), X.copy())
-    assert tracked.stats["cow_copies"] == before + 1
+    assert views.stats["cow_copies"] == before + 1
 
 
 def test_duplicated_caller_arrays_receive_side_effects_and_enzyme_shadows() -> None:
@@ -87,7 +87,7 @@ def test_reads_through_a_view_see_later_writes_to_its_base() -> None:
         v = x[2:]
         w = np.cos(x)        # pins x: the next write moves it to a copy
         x[3] = 10.0 * x[0]
-        seen.append(float(np.asarray(tracked.raw(v))[1]))
+        seen.append(float(np.asarray(standins.raw(v))[1]))
         return (v * w[2:]).sum()
 
     x0 = X.copy()

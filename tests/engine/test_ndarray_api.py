@@ -13,7 +13,7 @@ from engine_helpers import assert_gradient_matches_fd
 
 import activerules as ar
 from activerules.engine import gradient
-from activerules.engine.tracked import raw
+from activerules.engine.standins import raw
 
 X = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75], [0.3, 1.1, -2.2]])
 

@@ -31,7 +31,7 @@ def _forward(fn: Any, anns: list[Any], **kw: Any) -> tuple[Any, Any]:
 
 @pytest.mark.parametrize("fn", ACTIVITY_RULES, ids=lambda f: f.__name__)
 def test_reverse_never_reads_val(fn: Any) -> None:
-    from activerules.engine.tracked import reverse_reads_val
+    from activerules.engine.recording import reverse_reads_val
     impl = next(e.impl for e in REGISTRY.entries(fn) if e.form == "rule")
     assert not reverse_reads_val(impl)
 

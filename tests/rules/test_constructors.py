@@ -79,7 +79,7 @@ def test_linspace_values_and_step_are_numpys() -> None:
     """The engine's forward returns NumPy's own values (its last point is ``stop`` exactly)."""
     def f(x: Any) -> Any:
         y, step = np.linspace(x[0], x[1], 7, retstep=True)
-        assert np.array_equal(ar.engine.tracked.raw(y), np.linspace(X[0], X[1], 7))
-        assert ar.engine.tracked.raw(step) == np.linspace(X[0], X[1], 7, retstep=True)[1]
+        assert np.array_equal(ar.engine.standins.raw(y), np.linspace(X[0], X[1], 7))
+        assert ar.engine.standins.raw(step) == np.linspace(X[0], X[1], 7, retstep=True)[1]
         return np.sum(y) + step
     ar.gradient(f, X.copy())
