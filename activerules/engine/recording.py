@@ -117,10 +117,6 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     rule, recording the call on the tape and returning tracked outputs.
     ``mutates`` lists the positions the call writes into."""
     if kwargs:
-        for v in kwargs.values():
-            if type(v) is Inert:  # an inert keyword is a constant: its raw value
-                kwargs = {k: raw(v) for k, v in kwargs.items()}
-                break
         args, kwargs = _bind_keywords(fn, args, kwargs)
     tape = inert = None
     for a in args:
