@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from . import standins
-from .standins import Tracked, _new, raw
+from .outputs import rebuild
+from .standins import DETACHED, Tracked, _new, raw
 from .tape import Cell, Tape, layout_of
-from .views import prepare_write
+from .views import _note_detached, prepare_write
 
 __all__ = ["Inert", "new_inert", "promote"]
 
@@ -123,11 +124,27 @@ def inert_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mutates: 
     vals = [raw(a) if type(a) is not list else [raw(e) for e in a] for a in args]
     y = fn(*vals, **kwargs)
     if type(y) is np.ndarray:
-        for a, v in zip(args, vals):
-            if y is v:  # NumPy returned the argument itself (np.real of a real array)
-                return a
-        if y.base is None and y.dtype.kind in "fc":
-            return new_inert(y, tape)
+        return _result(y, args, vals, tape)
+    if isinstance(y, (tuple, list)) and any(type(e) is np.ndarray for e in y):
+        return rebuild(y, [_result(e, args, vals, tape) if type(e) is np.ndarray else e for e in y])
+    return y
+
+
+def _result(y: np.ndarray, args: tuple[Any, ...], vals: list[Any], tape: Tape) -> Any:
+    """An array an inert call returned: the argument itself if NumPy returned it (``np.real``
+    of a real array); a copy, held as the active path holds one (``DETACHED``: writing into
+    it, or into the argument while it is alive, raises by name), if it is a view of an inert
+    argument the engine cannot derive from its storage; else, if new and float, inert."""
+    inert = [(a, v) for a, v in zip(args, vals) if type(a) is Inert]
+    for a, v in inert:
+        if y is v:
+            return a
+    if any(np.may_share_memory(y, v) for _, v in inert):
+        w = new_inert(y.copy(order="K"), tape, pinned=DETACHED)
+        _note_detached(w, args, tape)
+        return w
+    if y.base is None and y.dtype.kind in "fc":
+        return new_inert(y, tape)
     return y
 
 

@@ -167,7 +167,7 @@ def _view_fn(func: Any) -> Callable[..., Any]:
             if v.flags.writeable:
                 return view_of(a, v, lambda s: func(s, *args, **kwargs))
             return view_of(a, v, lambda s: _writable(func(s, *args, **kwargs)))
-        if isinstance(v, (list, tuple)) and v and all(_plain_view(e, a._a) for e in v):  # np.split
+        if isinstance(v, (list, tuple)) and v and all(_plain_view(e, a._a) or _empty(e) for e in v):  # np.split
             return type(v)(view_of(a, e, _piece(func, k, args, kwargs)) for k, e in enumerate(v))
         return record(func, (a, *args), kwargs)  # the function had to copy
     return handler
@@ -192,6 +192,11 @@ def _plain_view(v: Any, base: np.ndarray) -> bool:
     """Whether ``v`` is a view of ``base`` whose elements do not alias one another."""
     return (type(v) is np.ndarray and v.base is not None and np.shares_memory(v, base)
             and not any(st == 0 and n > 1 for st, n in zip(v.strides, v.shape)))
+
+
+def _empty(v: Any) -> bool:
+    """An empty piece of a split (it shares no memory, but it is a view in NumPy too)."""
+    return type(v) is np.ndarray and v.size == 0
 
 
 def _piece(func: Any, k: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[Any], Any]:

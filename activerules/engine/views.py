@@ -96,13 +96,13 @@ def _note_detached(y: Any, args: tuple[Any, ...], tape: Tape) -> None:
     (``np.broadcast_arrays``, ``np.real`` of a real array...) would not see a later write
     into that argument, as NumPy's view would: note them with the arguments' roots, so
     that such a write raises while one of them is alive (:func:`_refuse_if_viewed`)."""
-    outs = [y] if type(y) is Tracked else [e for e in y if type(e) is Tracked] \
-        if isinstance(y, (tuple, list)) else []
+    outs = [y] if isinstance(y, Tracked) else [e for e in y if isinstance(e, Tracked)] \
+        if isinstance(y, (tuple, list)) else []  # isinstance: inert stand-ins too (.inert)
     deps = [weakref.ref(o) for o in outs if o._pinned == DETACHED]
     if not deps:
         return
     for a in args:
-        if type(a) is Tracked:
+        if isinstance(a, Tracked):
             root = a._root if a._root is not None else a
             tape.detached.setdefault(id(root), (weakref.ref(root), []))[1].extend(deps)
 
