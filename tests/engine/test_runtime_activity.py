@@ -272,3 +272,31 @@ def test_a_constant_inside_a_container_is_protected_too() -> None:
     want = fd_grad(lambda v: f(v, {"c": C.copy()}), X)
     np.testing.assert_allclose(ar.gradient(f, X.copy(), d), want, rtol=1e-7)
     np.testing.assert_array_equal(d["c"], C)
+
+
+def _split_whole_piece(x: Any, c: Any) -> Any:
+    a, b = np.split(c, [3])  # a is all of c, b empty: both views, as in NumPy
+    c[...] = x[::-1] * c  # an active value into c: a sees it
+    a[0] += x[0]
+    return (a * x).sum() + b.sum()
+
+
+@pytest.mark.parametrize("entry", ["gradient", "autodiff"])
+@pytest.mark.parametrize("which", ["inert", "active"])
+def test_a_split_with_an_empty_piece_keeps_views(entry: str, which: str) -> None:
+    # the old engine refused writing into the whole piece (KNOWN_BROKEN split_whole_piece)
+    def f(x: Any, c: Any) -> Any:
+        return _split_whole_piece(x, c if which == "inert" else x * 1.0)
+
+    c = C.copy()
+    want = fd_grad(lambda v: f(v, C.copy()), X)
+    if entry == "gradient":
+        got = ar.gradient(f, X.copy(), c)
+        np.testing.assert_array_equal(c, C)
+    else:
+        got = np.zeros(3)
+        ar.autodiff(f, ar.Duplicated(X.copy(), got), c)
+        want_c = C.copy()
+        f(X.copy(), want_c)
+        np.testing.assert_allclose(c, want_c, rtol=1e-15)
+    np.testing.assert_allclose(got, want, rtol=1e-7)
