@@ -36,10 +36,7 @@ import activerules as ar
 # What generation leaves out by default because it hits a known engine bug: op classes
 # (keys of ``fuzz_ops.OPS``) and program features (``FEATURES``), each -> the bug. The lead
 # empties this as the fixes merge (``scripts/fuzz.py --all-ops`` generates everything).
-KNOWN_BROKEN: dict[str, str] = {
-    "split_whole_piece": "np.split with a piece that is the whole array raises ActiveRulesError when "
-                         "written (a view in NumPy), and autodiff leaves the caller's arrays changed after it",
-}
+KNOWN_BROKEN: dict[str, str] = {}
 # Program features KNOWN_BROKEN may name: a statement that changes an undifferentiated input
 # (a ufunc.at with no active argument doing so);
 # results that are views of one storage; a statement that writes a value depending on the
