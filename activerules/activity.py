@@ -19,7 +19,6 @@ nothing of ours.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +29,7 @@ __all__ = [
     "ActiveRulesError", "ActivityError", "RuleError", "ShadowRebindError",
     "Annotation", "Const", "Active", "Duplicated", "DuplicatedNoNeed",
     "BatchDuplicated", "BatchDuplicatedNoNeed", "RevConfig",
-    "annotate", "set_shadow", "is_batch", "donated", "donating", "DONATE_MIN",
+    "annotate", "set_shadow", "is_batch",
 ]
 
 
@@ -419,48 +418,3 @@ class RevConfig:
     needs_primal: bool = True
     width: int = 1
     overwritten: tuple[bool, ...] | None = None
-
-
-# -- donated cotangents ----------------------------------------------------------------------
-
-#: Engines donate output cotangents of at least this many elements; below it a fresh
-#: buffer is cheap and writing into ``g`` would not pay for the check.
-DONATE_MIN = 1 << 16
-
-class _Donation(threading.local):
-    g: Any = None  # per thread; the class attribute is the default (no AttributeError to raise)
-
-
-_donation = _Donation()
-
-
-def donated(g: Any) -> bool:
-    """Whether the engine running this reverse gives the output cotangent ``g`` away:
-    the rule may then compute its cotangent in ``g``'s buffer and return ``g`` (no
-    fresh allocation). Only an engine that never reads ``g`` again says so, for arrays
-    of at least :data:`DONATE_MIN` elements; adapters and ``check_rule`` never do.
-
-    >>> def pullback(g):
-    ...     if donated(g):
-    ...         np.multiply(g, 2.0, out=g)
-    ...         return (g,)
-    ...     return (g * 2.0,)
-    """
-    return _donation.g is g
-
-
-class donating:
-    """``with donating(g): reverse(g)``: the engine's side of :func:`donated`, for the
-    current thread (a rule that runs a nested differentiation sees its own)."""
-
-    __slots__ = ("g", "outer")
-
-    def __init__(self, g: Any) -> None:
-        self.g = g
-
-    def __enter__(self) -> None:
-        self.outer = _donation.g
-        _donation.g = self.g
-
-    def __exit__(self, *exc: Any) -> None:
-        _donation.g = self.outer

@@ -292,7 +292,14 @@ def _check_one(fn: Any, args: Sequence[Any], kwargs: dict[str, Any], kinds: tupl
     after_forward = _copy(work)
     seeded = returns is not Const
     ybars = [_random_like(y, rng) if seeded and y is not None else None for _ in range(width)]
-    cots = reverse(tuple(ybars) if width > 1 or any(is_batch(a) for a in combo) else ybars[0])
+    batch = width > 1 or any(is_batch(a) for a in combo)
+    dropped = () if batch else _drop_values(res.entry, anns)
+    try:
+        cots = reverse(tuple(ybars) if batch else ybars[0])
+    except Exception as e:
+        if not dropped:
+            raise
+        raise ActiveRulesError(_dropped_message(res.entry, dropped, e)) from e
     for i, (a, before) in enumerate(zip(work, after_forward)):
         if not all(np.array_equal(p, q, equal_nan=True) for p, q in zip(_parts(a), _parts(before))):
             problems.append(f"the reverse pass modified argument {i}'s primal value: a reverse must "
@@ -312,6 +319,25 @@ def _check_one(fn: Any, args: Sequence[Any], kwargs: dict[str, Any], kinds: tupl
     if problems:  # name the rule to fix (a lattice step may have chosen another than expected)
         problems.append(f"served by {res.entry.describe()}")
     return problems
+
+
+def _drop_values(entry: Any, anns: list[Any]) -> tuple[int, ...]:
+    """Clear, as the engine does after the forward, the values of the array arguments the
+    rule does not declare it keeps (``keeps=`` at registration); return their positions."""
+    dropped = tuple(i for i, a in enumerate(anns)
+                    if type(a.val) is np.ndarray and not entry.keeps_value(i))
+    for i in dropped:
+        anns[i].val = None
+    return dropped
+
+
+def _dropped_message(entry: Any, dropped: tuple[int, ...], e: Exception) -> str:
+    """Why a reverse that ran without the values ``keeps=`` says it does not read failed."""
+    need = ", ".join(map(str, dropped))
+    return (f"the reverse raised {type(e).__name__}: {e}; it ran without the values (x.val) of "
+            f"argument(s) {need}, which the engine clears after the forward because the rule declares "
+            f"keeps={entry.keeps!r}: if its reverse reads them (directly or through a helper), add "
+            f"their positions to keeps= (or leave keeps= out: every value is kept)")
 
 
 def _compare_arg(i: int, state: type, ann: Any, cots: Any, lane: int, width: int,

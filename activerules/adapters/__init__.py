@@ -1,5 +1,5 @@
-"""Adapters. Rule forms: :mod:`.rrule` (lifting an all-active rrule) and :mod:`.lanes`
-(batch lanes). Engines: :mod:`.jax`, :mod:`.torch`, :mod:`.autograd`, each importing
+"""Framework adapters only: the rrule lifting and batch lanes are lattice steps and live in
+:mod:`activerules.dispatch.lifting` and :mod:`activerules.dispatch.lanes`. Engines: :mod:`.jax`, :mod:`.torch`, :mod:`.autograd`, each importing
 its engine only when used, so ``from activerules.adapters import to_jax`` costs nothing
 until it is called and ``import activerules`` imports none of them. ``batched`` is
 :func:`activerules.adapters.jax.batched` (a partitioning for ``to_jax``).

@@ -26,9 +26,9 @@ import numpy as np
 import plum
 
 from ..activity import Active, Annotation, Const, base_state
-from ..adapters.rrule import Thunk, unthunk
 from ..dispatch import RuleRegistry, Sample, kind_of, kind_of_type
 from ..dispatch.kinds import ARRAY, SCALAR, STATIC
+from ..dispatch.lifting import Thunk, unthunk
 
 __all__ = ["arity", "position_kinds", "annotated_output", "rrule_kinds", "enumerated_kinds", "generate_sample", "probe_pullback",
            "MAX_SIGNATURES", "SHAPES"]

@@ -5,10 +5,10 @@
 """
 
 from ..activity import RuleError
-from ..adapters.rrule import Thunk, thunk, unthunk
 from .errors import AmbiguousRuleError, NoRuleError, RegistrationError, RuleLookupError
 from .kinds import ARRAY, SCALAR, STATIC, kind_of, kind_of_type, normalise_type
 from .lattice import Step, admissible_requests
+from .lifting import Thunk, thunk, unthunk
 from .params import KEYWORD_ALIASES, ParameterError, check_call, check_positional, check_values, signature_of
 from .resolution import Resolution, RuleEntry, format_activities, function_name
 from .rule_registry import MUTATES_MARK, PRIMITIVE_MARK, RuleRegistry, Sample, is_primitive

@@ -31,8 +31,8 @@ from ..activity import (
     base_state,
     is_batch,
 )
-from ..adapters.lanes import unbatched_activities
 from .kinds import ADMISSIBLE, ARRAY, SCALAR, STATIC, normalise_type
+from .lanes import unbatched_activities
 
 __all__ = ["Step", "Candidate", "plan_patterns", "admissible_requests", "check_admissible",
            "NONEED_COST", "CONST_TO_ACTIVE_COST", "CONST_TO_DUPLICATED_COST", "LANES_COST",

@@ -27,15 +27,13 @@ from ..activity import (
     base_state,
     is_batch,
 )
-from ..adapters.lanes import lanes, unbatched_activities
-from ..adapters.rrule import (
-    check_active,
-    cotangent_tuple_message,
+from .lanes import lanes, unbatched_activities
+from .lattice import Step
+from .lifting import (
+    check_returned,
     lift_rrule,
     returned_pair_message,
-    zero_cotangent,
 )
-from .lattice import Step
 
 __all__ = ["RuleEntry", "Resolution", "function_name", "format_activities"]
 
@@ -103,6 +101,17 @@ class RuleEntry:
     params: frozenset[str] | None = None
     #: those of them that may be active (get a cotangent): ``differentiates=`` at registration
     differentiates: frozenset[str] = frozenset()
+    #: the argument positions whose ``.val`` the reverse reads (``keeps=`` at registration);
+    #: None: all of them (the safe default). Engines clear the others after the forward.
+    keeps: tuple[int, ...] | None = None
+
+    def keeps_value(self, i: int) -> bool:
+        """Whether the reverse may read argument ``i``'s value (``keeps=`` at registration).
+
+        >>> RuleEntry(len, "rule", len, keeps=(1,)).keeps_value(0)
+        False
+        """
+        return self.keeps is None or i in self.keeps
 
     @property
     def source(self) -> str:
@@ -290,7 +299,7 @@ def _guard(rule: Callable[..., Any], label: str, request: tuple[type, ...], chec
                     a.setflags(write=True)
             if not check:
                 return cots
-            return _check_returned(label, cots, args, n, active, batch)
+            return check_returned(label, cots, args, n, active, batch)
 
         return y, guarded_reverse
 
@@ -334,32 +343,3 @@ def _wrote_primal_message(label: str, locked: list[tuple[int, np.ndarray]]) -> s
     return (f"{label}: reverse wrote into a primal value (argument(s) {which} are read-only while "
             "it runs): a reverse must leave primals as they are; write cotangents into the "
             "shadows (x.dval += ...) and compute on copies (x.val.copy())")
-
-
-def _check_returned(label: str, cots: Any, args: tuple[Any, ...], n: int,
-                    active: tuple[int, ...], batch: bool) -> Any:
-    if not active:
-        if cots is not None and not (isinstance(cots, tuple) and all(c is None for c in cots)):
-            raise RuleError(f"{label}: no argument is Active, so reverse must return None "
-                            "(or a tuple of None); cotangents of Duplicated arguments go into "
-                            "their shadows")
-        return None
-    if not isinstance(cots, tuple) or len(cots) != n:
-        raise RuleError(cotangent_tuple_message(label, cots, n, "reverse"))
-    out: list[Any] = [None] * n
-    for i in active:
-        val = args[i].val
-        if batch:
-            lanes_ = cots[i]
-            width = len(args[next(j for j, a in enumerate(args) if hasattr(a, "dvals"))].dvals)
-            if lanes_ is None:
-                lanes_ = (None,) * width
-            if not isinstance(lanes_, tuple) or len(lanes_) != width:
-                raise RuleError(f"{label}: argument {i} is Active in a batch of width {width}: "
-                                f"its cotangent must be a tuple of {width}")
-            out[i] = tuple(zero_cotangent(val) if c is None else check_active(label, i, c, val)
-                           for c in lanes_)
-        else:
-            c = cots[i]
-            out[i] = zero_cotangent(val) if c is None else check_active(label, i, c, val)
-    return tuple(out)

@@ -22,9 +22,9 @@ from typing import Any, Callable, Iterable, TypeVar
 import numpy as np
 
 from ..activity import Const, base_state
-from ..adapters.lanes import unbatched_activities
 from .errors import AmbiguousRuleError, NoRuleError, RegistrationError
 from .kinds import kind_of_type, normalise_type
+from .lanes import unbatched_activities
 from .lattice import RRULE_COST, Candidate, Step, check_admissible, concrete, noneed_steps, plan_patterns
 from .params import parse_params
 from .plumbing import Ambiguous, PatternTable
@@ -134,12 +134,13 @@ class RuleRegistry:
         self._entries: dict[Any, list[RuleEntry]] = {}
         self._samples: dict[Any, list[Sample]] = {}
         self._cache: dict[Any, Any] = {}
+        self._generation = 0
 
     # -- registration ----------------------------------------------------------------------
 
     def rule(self, fn: Any, *pattern: Any, varargs: Any = None, samples: Iterable[Sample] = (),
              override: bool = False, atomic: bool = False, params: Any = None,
-             differentiates: Any = ()) -> Callable[[F], F]:
+             differentiates: Any = (), keeps: Any = None) -> Callable[[F], F]:
         """Register an activity rule ``rule(cfg, *annotations, **kwargs) -> (y, reverse)``
         for ``fn`` called with arguments matching ``pattern`` (one activity class per
         positional argument; ``ar.Annotation`` matches any non-batch state; ``varargs``
@@ -149,6 +150,12 @@ class RuleRegistry:
         it writes into any shadow (it computes every cotangent first). An engine then
         runs it on the shadows themselves, without the scratch buffers and snapshots
         that otherwise keep a failing rule from leaving a partial accumulation.
+
+        ``keeps``: the positions of the arguments whose value (``x.val``) ``reverse``
+        reads, directly or through a helper; an engine clears the others' after the
+        forward, so they pin no memory (values the rule itself captured stay alive).
+        Default: all (safe); ``keeps=()``: the reverse reads no argument's value.
+        ``check_rule`` clears them too, so a wrong declaration fails there.
 
         ``params``: the optional parameters of ``fn`` the rule implements, by name
         (``"axis keepdims"`` or a list); engines refuse any other one given a
@@ -171,10 +178,12 @@ class RuleRegistry:
         """
         signature = PatternTable.signature(pattern, varargs)  # validates the pattern now
         self._check_primitive(fn, f"@ar.rule({function_name(fn)}, ...)")
+        _keeps(keeps, len(pattern), varargs, fn)  # refused at the decorator, not at the rule
 
         def register(impl: F) -> F:
             declared, diff = parse_params(params, differentiates)
-            entry = RuleEntry(fn, "rule", impl, tuple(pattern), varargs, signature, atomic, declared, diff)
+            entry = RuleEntry(fn, "rule", impl, tuple(pattern), varargs, signature, atomic, declared, diff,
+                              _keeps(keeps, len(pattern), varargs, fn))
             with self._lock:
                 table = self._tables.get(fn)
                 if table is None:
@@ -269,6 +278,7 @@ class RuleRegistry:
         self._entries[fn] = entries + [entry]
         self._samples.setdefault(fn, []).extend(samples)
         self._cache = {}
+        self._generation += 1
 
     # -- introspection ---------------------------------------------------------------------
 
@@ -296,6 +306,19 @@ class RuleRegistry:
         """Forget every cached resolution."""
         with self._lock:
             self._cache = {}
+            self._generation += 1
+
+    @property
+    def generation(self) -> int:
+        """A counter bumped by every registration (and :meth:`clear_cache`): what an
+        engine derived from :meth:`resolve` stays valid while it is unchanged.
+
+        >>> reg = RuleRegistry()
+        >>> before = reg.generation
+        >>> _ = reg.inactive(len); reg.generation > before
+        True
+        """
+        return self._generation
 
     # -- resolution ------------------------------------------------------------------------
 
@@ -395,3 +418,14 @@ def _requested(activities: tuple[type, ...], cand: Candidate) -> tuple[type, ...
 
 def _rrule_wastes(activities: tuple[type, ...]) -> bool:
     return any(base_state(a) is Const for a in activities)
+
+
+def _keeps(keeps: Any, n: int, varargs: Any, fn: Any) -> tuple[int, ...] | None:
+    """``keeps=`` checked: None (all), or a tuple of argument positions."""
+    if keeps is None:
+        return None
+    if isinstance(keeps, int) or not all(type(i) is int and i >= 0 and (varargs or i < n) for i in keeps):
+        raise RegistrationError(
+            f"@ar.rule({function_name(fn)}, ...): keeps= takes a tuple of argument positions "
+            f"(0 to {n - 1}) whose value the reverse reads, got {keeps!r}; keeps=() when it reads none")
+    return tuple(sorted(set(keeps)))

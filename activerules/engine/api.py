@@ -20,6 +20,7 @@ from .outputs import rebuild
 from .protocol import constructor, filler
 from .recording import record
 from .standins import Tracked, TrackedScalar, new_root, new_scalar
+from .sweep import sweep
 from .tape import Cell, Tape, layout_of
 from .tape import _acquire as _lock_array
 from .tape import _release as _unlock_array
@@ -328,7 +329,7 @@ class _Run:
         values from before it back (rules that ran accumulated into them)."""
         saved = [tuple(d.copy() for d in s) if type(s) is tuple else s.copy() for s in self.shadows]
         try:
-            self.tape.sweep(consume=True)
+            sweep(self.tape, consume=True)
         except BaseException:
             for s, old in zip(self.shadows, saved):
                 for cur, o in zip(s, old) if type(s) is tuple else ((s, old),):
@@ -466,7 +467,7 @@ def _refuse_tracked(v: Any, where: str) -> None:
 
 
 def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
-             with_primal: bool = False) -> Any:
+             with_primal: bool = False, registry: Any = None) -> Any:
     """Reverse-mode derivatives of ``f(*args)`` with Enzyme's calling convention.
 
     ``args`` are annotated (``Const``, ``Active``, ``Duplicated``,
@@ -485,6 +486,8 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     a dict, an integer, a function) raises ``ar.ActivityError``: pass
     ``returns=ar.Const`` and let derivatives flow through the shadows, or use
     :func:`vjp`. ``with_primal=True`` returns ``(derivatives, primal)``.
+    ``registry``: the ``ar.RuleRegistry`` whose rules serve the calls (default:
+    ``ar.registry``), as for the adapters.
 
     Containers, as Enzyme takes structs: ``Active((a, b))`` (a tuple of numbers)
     returns a tuple of derivatives; ``Duplicated(params, dparams)``, with
@@ -513,7 +516,7 @@ def autodiff(f: Callable[..., Any], *args: Any, returns: Any = _DEFAULT,
     """
     width = _width(args)
     # one pause of the collector for the forward and the sweep
-    run = _autodiff_run(args, width)
+    run = _using(registry, _autodiff_run(args, width))
     result = run.forward(f, sweep_follows=True)
     try:
         failed = True
@@ -553,6 +556,12 @@ def _autodiff_run(args: Sequence[Any], width: int) -> _Run:
         run.release()  # the arrays of the arguments before the bad one
         run.tape.unlock()
         raise
+    return run
+
+
+def _using(registry: Any, run: _Run) -> _Run:
+    """``run`` with its tape resolving rules in ``registry`` (None: the global one)."""
+    run.tape.registry = registry
     return run
 
 
@@ -670,7 +679,7 @@ def _derivative(arg: Any, cell: Any, width: int) -> Any:
     return _cotangent(cell, width)
 
 
-def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+def vjp(f: Callable[..., Any], *args: Any, registry: Any = None) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``y, pullback = vjp(f, *args)``: the primal result and a function mapping an
     output cotangent to a tuple with one cotangent per argument.
 
@@ -685,6 +694,7 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
     for a real output: anything else raises ``ar.ActivityError`` naming the output.
     Complex values follow the rules' convention (ChainRules):
     ``pullback(ybar) = conj(J)ᵀ ybar``, which is ``conj(jax_pullback(conj(ybar)))``.
+    ``registry``: the ``ar.RuleRegistry`` whose rules serve the calls (default: ``ar.registry``).
 
     ``vjp`` is functional: no caller array changes, differentiated or not. Every
     array argument reaches ``f`` as a stand-in whose writes go to a copy (made on
@@ -705,7 +715,7 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
     >>> pullback({"s": np.array([1.0, 2.0])})
     ({'w': array([3., 6.]), 'b': np.float64(3.0)},)
     """
-    run = _vjp_run(args, None)
+    run = _using(registry, _vjp_run(args, None))
     result = run.forward(f)
     try:
         if result is None:
@@ -906,7 +916,7 @@ def _broadcasts_to(given: tuple[int, ...], shape: tuple[int, ...]) -> bool:
 
 def _sweep(run: _Run, result: Any, ybar: Any, consume: bool = False) -> tuple[Any, ...]:
     """The sweep of :func:`vjp`'s pullback for the output cotangent ``ybar``
-    (``consume``: the only sweep, see :meth:`Tape.sweep`), the collector paused."""
+    (``consume``: the only sweep, see :func:`.sweep.sweep`), the collector paused."""
     for c in run.cells:
         if type(c) is Cell:
             c.shadow = None
@@ -916,7 +926,7 @@ def _sweep(run: _Run, result: Any, ybar: Any, consume: bool = False) -> tuple[An
                     leaf.shadow = None
     _clear_outputs(result)
     _seed_vjp(result, ybar)
-    run.tape.sweep(consume)
+    sweep(run.tape, consume)
     return tuple(_cotangent(c, 0) for c in run.cells)
 
 
@@ -956,7 +966,7 @@ def _seed_vjp(result: Any, ybar: Any) -> None:
 
 
 def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] = 0,
-             holomorphic: bool = False) -> Any:
+             holomorphic: bool = False, registry: Any = None) -> Any:
     """The gradient of the real scalar function ``f`` with respect to ``args[argnums]``
     (a tuple of gradients for a tuple ``argnums``; negative positions count from the
     end). Functional like :func:`vjp`.
@@ -972,7 +982,8 @@ def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] =
     ``ar.ActivityError`` naming it. ``holomorphic=True``, as in ``jax.grad``: ``f``
     is a holomorphic function of complex arguments with a complex scalar result,
     and the gradient is its complex derivative ``f'(z)`` (equal to
-    ``jax.grad(f, holomorphic=True)``).
+    ``jax.grad(f, holomorphic=True)``). ``registry``: the ``ar.RuleRegistry`` whose
+    rules serve the calls (default: ``ar.registry``).
 
     >>> import numpy as np, activerules as ar
     >>> ar.gradient(lambda x: (x ** 2).sum(), np.array([1.0, 2.0]))
@@ -987,7 +998,7 @@ def gradient(f: Callable[..., Any], *args: Any, argnums: int | tuple[int, ...] =
         for k in nums:
             _refuse_real(args[k], f"argument {k}")
     # one pause of the collector for the forward and the sweep
-    run = _vjp_run(args, nums)
+    run = _using(registry, _vjp_run(args, nums))
     result = run.forward(f, sweep_follows=True)
     try:
         try:

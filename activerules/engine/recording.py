@@ -16,9 +16,9 @@ from typing import Any, Callable
 import numpy as np
 
 from ..activity import Active, BatchDuplicated, Const, Duplicated, RevConfig, RuleError
-from ..adapters.rrule import returned_pair_message
 from ..dispatch import ARRAY as ARRAY_KIND
 from ..dispatch import check_call, check_positional, check_values, registry
+from ..dispatch.lifting import returned_pair_message
 from . import standins
 from .arguments import _bind_keywords, _mixed, _seq_tape, takes_sequences
 from .inert import Inert, inert_call, promote, seq_inert
@@ -35,6 +35,7 @@ from .tape import (
     SEQ,
     TRUSTED,
     Cell,
+    Entry,
     Tape,
 )
 from .views import _pin, prepare_write
@@ -44,7 +45,6 @@ __all__ = ["record", "construct"]
 _rc = sys.getrefcount
 
 _CFG: dict[Any, RevConfig] = {}
-_READS_VAL: dict[Any, bool] = {}
 
 
 def _cfg(acts: tuple[type, ...], width: int) -> RevConfig:
@@ -53,30 +53,6 @@ def _cfg(acts: tuple[type, ...], width: int) -> RevConfig:
     if cfg is None:
         cfg = _CFG[key] = RevConfig(acts, True, width or 1)
     return cfg
-
-
-_IMMEDIATE = ("<listcomp>", "<dictcomp>", "<setcomp>")  # run in the forward, not kept
-
-
-def _code_reads_val(code: Any) -> bool:
-    if "val" in code.co_names or "val" in code.co_consts:
-        return True
-    return any(_code_reads_val(c) for c in code.co_consts if hasattr(c, "co_names"))
-
-
-def reverse_reads_val(impl: Any) -> bool:
-    """Whether an activity rule's reverse may read ``ann.val`` at reverse time:
-    true if any function nested in the rule (its reverse, helpers) reads an
-    attribute named ``val``. Rules whose reverse reads no ``.val`` get their
-    annotations' ``val`` cleared after the forward, so they pin nothing."""
-    r = _READS_VAL.get(impl)
-    if r is None:
-        code = getattr(impl, "__code__", None)
-        r = True if code is None else any(
-            _code_reads_val(c) for c in code.co_consts
-            if hasattr(c, "co_names") and c.co_name not in _IMMEDIATE)
-        _READS_VAL[impl] = r
-    return r
 
 
 def _seq_arg(a: Any, tape: Tape) -> tuple[list[Any], list[Any], list[Cell], list[Any]]:
@@ -137,14 +113,17 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         return inert_call(fn, args, kwargs, mutates, tape)
     sig, vals, binds, arrays = _unwrap(fn, args, tape)
     # the resolution and what follows from it, cached per (fn, width, mutates, signature)
-    # for as long as the registry's own cache (a registration replaces it)
+    # for as long as the registry's generation (a registration bumps it)
+    reg = tape.registry
+    if reg is None:
+        reg = registry
     plans = _PLANS
-    if plans[0] is not registry._cache:
-        plans = _plans_for(registry._cache)
+    if plans[0] is not reg or plans[1] != reg.generation:
+        plans = _plans_for(reg)
     plan_key = (fn, tape.width, mutates, *sig)
-    plan = plans[1].get(plan_key)
+    plan = plans[2].get(plan_key)
     if plan is None:
-        plan = plans[1][plan_key] = _plan(fn, sig, tape.width, mutates)
+        plan = plans[2][plan_key] = _plan(reg, fn, sig, tape.width, mutates)
     res, _, form, _, mode, _, _, by_value = plan
     if by_value:  # positional parameters the rule does not implement, given their default's type
         check_values(res.entry, fn, vals, by_value)
@@ -167,7 +146,12 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         out, y = _wrap_output(y, res.label, args, vals, tape)
         if out is None and not mutates:
             return y
-    tape.entries.append((reverse, anns, binds, out, mutates, mode, res.label))
+    # mode LIFTED has no annotations: its entry holds the argument count (for check_count)
+    step = Entry()
+    step.reverse, step.anns, step.binds = reverse, len(vals) if anns is None else anns, binds
+    step.out, step.mutates, step.mode = out, mutates, mode
+    step.label = res.label
+    tape.entries.append(step)
     return y
 
 
@@ -278,7 +262,7 @@ def _run_forward(plan: tuple[Any, ...], vals: list[Any], kwargs: dict[str, Any],
     both times (which is why this runs in one frame with the output ``y``)."""
     res, acts_t, _, lifted, mode, drop, cfg, _ = plan
     entry = res.entry
-    if lifted:  # the engine lifts the rrule itself (see tape._reverse_lifted): no annotations
+    if lifted:  # the engine lifts the rrule itself (see lifted._reverse_lifted): no annotations
         anns: Any = None
     else:
         anns = []
@@ -297,7 +281,7 @@ def _run_forward(plan: tuple[Any, ...], vals: list[Any], kwargs: dict[str, Any],
         before.append(_rc(e[3]))
     if lifted:
         pair = entry.impl(*vals, **kwargs)
-    elif mode >= DIRECT:  # DIRECT or TRUSTED: the engine calls the rule itself
+    elif mode.direct:  # DIRECT or TRUSTED: the engine calls the rule itself
         pair = entry.impl(cfg, *anns, **kwargs)
     else:
         pair = res.call(cfg, *anns, **kwargs)
@@ -307,7 +291,7 @@ def _run_forward(plan: tuple[Any, ...], vals: list[Any], kwargs: dict[str, Any],
     del pair  # the reference counts below must not see it
     k = 0
     for e in arrays:
-        if drop:  # the reverse does not read ann.val: only what the rule kept counts
+        if e[0] in drop:  # the reverse does not read ann.val: only what the rule kept counts
             if anns is not None:  # the annotation's own reference, dropped
                 anns[e[0]].val = None
                 held = _rc(e[1]) - before[k] + 1
@@ -345,18 +329,18 @@ def _active_key(t: type) -> _ActiveKey:
     return k
 
 
-def _plans_for(cache: Any) -> list[Any]:
+def _plans_for(reg: Any) -> list[Any]:
     global _PLANS
-    _PLANS = [cache, {}]
+    _PLANS = [reg, reg.generation, {}]
     return _PLANS
 
 
-_PLANS: list[Any] = [None, {}]  # [the registry cache the plans were made under, plans]
+_PLANS: list[Any] = [None, -1, {}]  # [the registry, its generation the plans were made under, plans]
 
 
-def _plan(fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tuple[Any, ...]:
+def _plan(reg: Any, fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tuple[Any, ...]:
     """How ``record`` serves ``fn`` for an argument signature: (resolution, activities,
-    form, lifted, mode, whether ann.val is dropped after the call, RevConfig, the
+    form, lifted, mode, the positions whose ann.val is dropped after the call, RevConfig, the
     positions whose values keyword honesty checks at each call). Raises ParameterError."""
     dup = BatchDuplicated if width else Duplicated
     acts: list[type] = []
@@ -375,11 +359,11 @@ def _plan(fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tupl
             acts.append(Const)
             types.append(k)
     acts_t = tuple(acts)
-    res = registry.resolve(fn, acts_t, tuple(types))  # raises NoRuleError (not cached here)
+    res = reg.resolve(fn, acts_t, tuple(types))  # raises NoRuleError (not cached here)
     by_value = check_positional(res.entry, fn, tuple(sig), tuple(a is not Const for a in acts_t))
     form = res.entry.form
     if form == "inactive":
-        return res, acts_t, form, False, None, False, None, ()
+        return res, acts_t, form, False, None, (), None, ()
     lifted = form == "rrule" and not width and not mutates
     if lifted:
         mode = LIFTED
@@ -392,7 +376,9 @@ def _plan(fn: Any, sig: list[Any], width: int, mutates: tuple[int, ...]) -> tupl
         mode = TRUSTED if res.entry.atomic else DIRECT
     else:
         mode = CAREFUL
-    drop = not width and (form == "rrule" or not reverse_reads_val(res.entry.impl))
+    # the positions whose ann.val is cleared after the call (an rrule gets values, not
+    # annotations; a rule declares keeps=); none in a batch, whose lanes re-run the reverse
+    drop = () if width else tuple(i for i in range(len(sig)) if form == "rrule" or not res.entry.keeps_value(i))
     batch_request = width and dup in acts  # only array arguments make a request batch
     cfg = None if lifted else _cfg(acts_t, width if batch_request else 0)
     return res, acts_t, form, lifted, mode, drop, cfg, by_value

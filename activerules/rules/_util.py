@@ -28,7 +28,8 @@ try:
 except ImportError:  # NumPy < 2
     from numpy.core.numeric import normalize_axis_tuple  # type: ignore[attr-defined,no-redef]
 
-from ..activity import Active, Const, donated
+from ..activity import Active, Const
+from ..engine.donation import donated
 
 __all__ = [
     "accumulate",
@@ -173,7 +174,7 @@ _BLOCK = 1 << 14  # elements per block in into(): a formula's temporaries stay i
 
 def into(g: np.ndarray, formula: Callable[..., Any], kept: Sequence[Any]) -> np.ndarray | None:
     """``formula(g, *kept)`` written into ``g``'s own buffer, block by block, when the
-    engine donated ``g`` (:func:`~activerules.activity.donated`); ``None`` otherwise.
+    engine donated ``g`` (:func:`~activerules.engine.donation.donated`); ``None`` otherwise.
 
     The formula is elementwise; ``kept`` holds arrays shaped like ``g`` (read a block
     at a time) and scalars. Each block's temporaries are small, so the cotangent

@@ -46,8 +46,9 @@ from typing import Any
 
 import numpy as np
 
-from ..activity import Active, Annotation, Const, donated
+from ..activity import Active, Annotation, Const
 from ..dispatch import Sample, rrule, rule, thunk
+from ..engine.donation import donated
 from ._util import (
     accumulate,
     activity_rule,
@@ -279,16 +280,19 @@ def _imag(x: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
 
 
 @rrule(np.angle, samples=[S(_C), S(_C, deg=True)], params="deg")
-def _angle(x: Any, deg: bool = False) -> tuple[Any, Callable[[Any], tuple[Any]]]:
-    """``angle``: ``zbar = ybar * i z / |z|^2`` (scaled for ``deg``); zero for real ``x``."""
+def _angle(x: Any, *given: Any, deg: bool = False) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``angle``: ``zbar = ybar * i z / |z|^2`` (scaled for ``deg``); zero for real ``x``.
+    ``given``: ``deg`` by position (its cotangent: None, one per argument)."""
+    deg = given[0] if given else deg
+    rest = (None,) * len(given)
     y = np.angle(x, deg=deg)
     if not np.iscomplexobj(x):
-        return y, lambda g: (None,)
+        return y, lambda g: (None, *rest)
     scale = 180 / np.pi if deg else 1.0
 
-    def pullback(g: Any) -> tuple[Any]:
+    def pullback(g: Any) -> tuple[Any, ...]:
         r2 = np.abs(x) ** 2
-        return (fit(np.where(r2 == 0, 0, scale * np.real(g) * 1j * x / np.where(r2 == 0, 1, r2)), x),)
+        return (fit(np.where(r2 == 0, 0, scale * np.real(g) * 1j * x / np.where(r2 == 0, 1, r2)), x), *rest)
 
     return y, pullback
 
@@ -296,12 +300,15 @@ def _angle(x: Any, deg: bool = False) -> tuple[Any, Callable[[Any], tuple[Any]]]
 @rrule(np.nan_to_num, samples=[S(np.array([0.5, 1e-3, -2.0])), S(_C),
                             S(np.array([0.5, np.nan, np.inf, -np.inf, 2.0]), nan=1.5, posinf=4.0, neginf=-3.0)],
        params="nan posinf neginf")  # copy=False (in place) refused
-def _nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
-    """``nan_to_num``: cotangent passes where ``x`` was finite, zero where it was replaced."""
-    y = np.nan_to_num(x, copy=True, nan=nan, **kw)
+def _nan_to_num(x: Any, *rest: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``nan_to_num``: cotangent passes where ``x`` was finite, zero where it was replaced.
+    ``rest``: ``copy``, ``nan``... given by position, each with a None cotangent (one per
+    argument); copy=False is refused before (params=)."""
+    kw.pop("copy", None)
+    y = np.nan_to_num(x, True, *rest[1:], **kw)
     finite = np.isfinite(x)
     tx = like(x)
-    return y, lambda g: (fit(np.where(finite, g, 0), tx),)
+    return y, lambda g: (fit(np.where(finite, g, 0), tx), *(None,) * len(rest))
 
 
 # -------------------------------------------------------------------------- binary
@@ -439,7 +446,7 @@ for _fn, (_da, _db) in _BINARY.items():
     if _fn in _ACTIVITY_RULES:
         _rule = activity_rule(_fn, _da, _db, elementwise=True)
         _name(_rule, _fn, "rule", f"abar = {formula(_da)}; bbar = {formula(_db)}")
-        rule(_fn, Annotation, Annotation, samples=_SAMPLES_2[_fn], atomic=True, params=_UFUNC_PARAMS)(_rule)
+        rule(_fn, Annotation, Annotation, samples=_SAMPLES_2[_fn], atomic=True, params=_UFUNC_PARAMS, keeps=())(_rule)
     else:
         _rule = _binary_rrule(_fn, _da, _db)
         _name(_rule, _fn, "rrule", f"abar = {formula(_da)}; bbar = {formula(_db)}")
@@ -663,7 +670,7 @@ def _others_at(a: Any, index: Any, b: Any) -> Any:
     return np.where(zeros[index] - zb == 0, nonzero[index] / np.where(zb, 1, bb), 0)
 
 
-@rule(np.multiply.at, Annotation, Const, Annotation, differentiates="b",
+@rule(np.multiply.at, Annotation, Const, Annotation, differentiates="b", keeps=(),
       samples=[*_AT, S(_A23 * 1.5, (np.array([1, 1, 0]), np.array([2, 2, 0])), np.array([0.7, -1.3, 2.1])),
                S(np.array([1.5, 0.0, 2.0]), np.array([0, 0, 2, 1, 1]), np.array([0.0, 1.3, -0.7, 0.0, 0.4])),
                S(np.ones(5), np.array([0, 1, 1, 3, 1]), np.array([0.0, 2.0, 0.0, 0.0, 3.0]))])
@@ -725,4 +732,4 @@ _AT_RULES: list[tuple[Any, Callable[..., Any]]] = [
     (np.maximum.at, _extremum_at(np.maximum)), (np.minimum.at, _extremum_at(np.minimum)),
 ]
 for _fn, _rule in _AT_RULES:
-    rule(_fn, Annotation, Const, Annotation, samples=_AT, differentiates="b")(_rule)
+    rule(_fn, Annotation, Const, Annotation, samples=_AT, differentiates="b", keeps=())(_rule)

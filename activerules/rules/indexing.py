@@ -34,7 +34,7 @@ def _basic(idx: Any) -> bool:
                and not isinstance(i, bool) for i in parts)
 
 
-@rule(operator.getitem, Annotation, Annotation, atomic=True, params=(),
+@rule(operator.getitem, Annotation, Annotation, atomic=True, params=(), keeps=(),
       samples=[S(_A, (1, slice(None))), S(_A, ([0, 1, 1], [2, 0, 2])), S(_A, (0, 1)),
                   S(_A, _A > 0)])
 def _getitem(cfg: Any, x: Any, idx: Any) -> tuple[Any, Any]:
@@ -53,7 +53,7 @@ def _getitem(cfg: Any, x: Any, idx: Any) -> tuple[Any, Any]:
     return y, reverse
 
 
-@rule(operator.setitem, Annotation, Annotation, Annotation, atomic=True, params=(),
+@rule(operator.setitem, Annotation, Annotation, Annotation, atomic=True, params=(), keeps=(),
       samples=[S(_A, (0, slice(1, 3)), np.array([4.0, 5.0])), S(_A, (1, 2), 2.5),
                   S(_A, ([0, 1],), np.array([7.0, 8.0, 9.0])),
                   S(_A, (np.array([1, 0, 1]), np.array([2, 0, 2])), np.array([1.5, 2.5, 3.5]))])
@@ -91,7 +91,7 @@ def _last_writes(shape: tuple[int, ...], index: Any) -> np.ndarray | None:
     return None if survived.all() else survived
 
 
-@rule(np.copyto, Annotation, Annotation, atomic=True, params="casting where",
+@rule(np.copyto, Annotation, Annotation, atomic=True, params="casting where", keeps=(),
       samples=[S(_A, np.array([1.0, 2.0, 3.0])), S(_A, 0.5), S(_A, np.array([1.0, 2.0, 3.0]), where=_A > 0),
                S(_A.astype(np.float32), np.array([1.0, 2.0, 3.0]), casting="unsafe")])
 def _copyto(cfg: Any, dst: Any, src: Any, casting: Any = "same_kind", where: Any = True) -> tuple[Any, Any]:

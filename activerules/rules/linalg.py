@@ -264,7 +264,7 @@ for _fn, (_da, _db, _s) in _PRODUCTS.items():
     _impl = activity_rule(_fn, _da, _db)
     _impl.__name__ = _impl.__qualname__ = f"_{_fn.__name__}_rule"
     _impl.__doc__ = f"abar = {formula(_da)}; bbar = {formula(_db)} (from the product table)."
-    rule(_fn, Annotation, Annotation, varargs=Const, samples=_s, atomic=True, params=_PRODUCT_PARAMS.get(_fn, ()))(_impl)
+    rule(_fn, Annotation, Annotation, varargs=Const, samples=_s, atomic=True, params=_PRODUCT_PARAMS.get(_fn, ()), keeps=())(_impl)
 
 
 # ------------------------------------------------------------------ einsum
@@ -312,7 +312,7 @@ def _einsum_cotangent(k: int, subs: list[str], out: str, g: Any, ops: list[Any],
     return full
 
 
-@rule(np.einsum, Const, varargs=Annotation, samples=[
+@rule(np.einsum, Const, varargs=Annotation, keeps=(), samples=[
     S("ij,jk->ik", _A, _B), S("ij,jk", _A, _B), S("ii->i", _SQ), S("ii", _SQ), S("ij->", _A), S("ij,ij->i", _A, _A[::-1]),
     S("bij,bjk->bik", _BATCH, _BATCH), S("...ij,...jk->...ik", _BATCH, _SQ), S("i,j,k->ijk", _V3, _V4, _V3),
     S("ij,j->i", _C34, _V4), S("ij,kl->ijkl", _SQ, _B), S("ijk->kj", _BATCH), S("ij,ij", _A, _A),
@@ -343,7 +343,7 @@ def _einsum(cfg: Any, subscripts: Any, *operands: Any, **kw: Any) -> tuple[Any, 
 
 
 # ------------------------------------------------------------------ solve
-@rule(np.linalg.solve, Annotation, Annotation, params=(), samples=[
+@rule(np.linalg.solve, Annotation, Annotation, params=(), keeps=(), samples=[
     S(_SQ, _V3), S(_SQ, _B[:3]), S(_BATCH, _V3), S(_BATCH, _R.standard_normal((2, 3, 2))), S(_CSQ, _V3 + 1j)])
 def _solve(cfg: Any, A: Any, b: Any) -> tuple[Any, Callable[[Any], Any]]:
     """``solve(A, b)``: ``bbar = solve(A^H, xbar)``, ``Abar = -bbar x^H``; ``x`` is kept only
@@ -475,24 +475,29 @@ def _eigh_cotangent(w: Any, V: Any, gw: Any, gV: Any) -> Any:
 
 
 @rrule(np.linalg.eigh, samples=[S(_SPD), S(_SPD, UPLO="U"), S(np.stack([_SPD, _SQ + _SQ.T]))], params="UPLO")
-def _eigh(a: Any, UPLO: Any = "L") -> tuple[Any, Callable[[Any], tuple[Any]]]:
-    """``eigh`` (distinct eigenvalues): ``V (diag(wbar) + F o (V^H Vbar)) V^H`` on the read triangle."""
+def _eigh(a: Any, *given: Any, UPLO: Any = "L") -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``eigh`` (distinct eigenvalues): ``V (diag(wbar) + F o (V^H Vbar)) V^H`` on the read triangle.
+    ``given``: ``UPLO`` by position (its cotangent: None, one per argument)."""
+    UPLO = given[0] if given else UPLO
+    rest = (None,) * len(given)
     y = np.linalg.eigh(a, UPLO)
     ta = like(a)
 
-    def pullback(g: Any) -> tuple[Any]:
+    def pullback(g: Any) -> tuple[Any, ...]:
         gw, gV = _seq(g, 2)
-        return (fit(_triangle(_eigh_cotangent(y[0], y[1], gw, gV), UPLO == "U"), ta),)
+        return (fit(_triangle(_eigh_cotangent(y[0], y[1], gw, gV), UPLO == "U"), ta), *rest)
 
     return y, pullback
 
 
 @rrule(np.linalg.eigvalsh, samples=[S(_SPD), S(_SPD, UPLO="U"), S(_HPD)], params="UPLO")
-def _eigvalsh(a: Any, UPLO: Any = "L") -> tuple[Any, Callable[[Any], tuple[Any]]]:
-    """``eigvalsh``: ``V diag(wbar) V^H`` on the read triangle."""
+def _eigvalsh(a: Any, *given: Any, UPLO: Any = "L") -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``eigvalsh``: ``V diag(wbar) V^H`` on the read triangle (``given``: ``UPLO`` by position)."""
+    UPLO = given[0] if given else UPLO
+    rest = (None,) * len(given)
     w, V = np.linalg.eigh(a, UPLO)
     ta = like(a)
-    return w, lambda g: (fit(_triangle(_eigh_cotangent(w, V, g, None), UPLO == "U"), ta),)
+    return w, lambda g: (fit(_triangle(_eigh_cotangent(w, V, g, None), UPLO == "U"), ta), *rest)
 
 
 _REIG = np.linalg.solve(_SQ.T, (_SQ * np.array([1.0, 2.0, 4.0])).T).T  # _SQ diag(1, 2, 4) _SQ^-1
@@ -645,8 +650,11 @@ def _svd(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, 
 
 
 @rrule(np.linalg.qr, samples=[S(_TALL), S(_SQ), S(_BATCH), S(_TALL, mode="r"), S(_CSQ), S(_C34.T)], params="mode")
-def _qr(a: Any, mode: Any = "reduced") -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
-    """``qr`` (m >= n, full rank): ``Abar = (Qbar + Q copyltu(M)) R^-H``, ``M = R Rbar^H - Qbar^H Q``."""
+def _qr(a: Any, *given: Any, mode: Any = "reduced") -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``qr`` (m >= n, full rank): ``Abar = (Qbar + Q copyltu(M)) R^-H``, ``M = R Rbar^H - Qbar^H Q``.
+    ``given``: ``mode`` by position (its cotangent: None, one per argument)."""
+    mode = given[0] if given else mode
+    rest = (None,) * len(given)
     y = np.linalg.qr(a, mode)
     Q, R = (np.linalg.qr(a) if mode == "r" else y)
     m, n = np.shape(a)[-2:]
@@ -663,7 +671,7 @@ def _qr(a: Any, mode: Any = "reduced") -> tuple[Any, Callable[[Any], tuple[Any, 
         low = np.tril(M, -1)
         copyltu = low + _H(low) + np.real(np.einsum("...ii->...i", M))[..., None] * np.eye(n)
         b = gQ + Q @ copyltu
-        return (fit(_H(np.linalg.solve(R, _H(b))), ta),)
+        return (fit(_H(np.linalg.solve(R, _H(b))), ta), *rest)
 
     return y, pullback
 

@@ -97,7 +97,7 @@ def test_reverse_writing_a_primal_is_named_and_the_primal_left_writeable():
 
 
 # The same mistakes under the engine's entry points, whose fast paths call the rule
-# themselves (recording.record, tape._reverse_lifted) instead of through a resolution.
+# themselves (recording.record, lifted._reverse_lifted) instead of through a resolution.
 
 ENTRY_POINTS = {
     "gradient": lambda f: ar.gradient(lambda x: f(x).sum(), X.copy()),

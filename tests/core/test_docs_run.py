@@ -74,15 +74,15 @@ def test_every_public_name_has_an_example():
     import inspect
 
     import activerules.adapters
-    import activerules.adapters.lanes
-    import activerules.adapters.rrule
     import activerules.coverage
     import activerules.dispatch
+    import activerules.dispatch.lanes
+    import activerules.dispatch.lifting
     import activerules.engine
     import activerules.testing
 
     modules = (activerules, activerules.testing, activerules.coverage, activerules.dispatch,
-               activerules.engine, activerules.adapters, activerules.adapters.rrule, activerules.adapters.lanes)
+               activerules.engine, activerules.adapters, activerules.dispatch.lifting, activerules.dispatch.lanes)
     missing = sorted({name for m in modules for name, obj in _public(m)
                       if ">>>" not in (inspect.getdoc(obj) or "")})
     assert missing == []

@@ -513,7 +513,7 @@ def test_float64_cotangent_for_float32_argument_is_cast_and_complex_for_real_ref
 
 
 def test_zero_cotangent_of_an_infinite_scalar_is_zero_and_samples_print():
-    from activerules.adapters.rrule import zero_cotangent
+    from activerules.dispatch.lifting import zero_cotangent
     assert zero_cotangent(np.inf) == 0.0 and zero_cotangent(np.float32(np.inf)) == 0
     assert zero_cotangent((1.0, 2j)) == (0.0, 0j)
     assert repr(ar.Sample(np.ones((2, 3)), np.float32, axis=1)) == "Sample(ndarray[2, 3], type, axis=1)"

@@ -1,4 +1,4 @@
-"""Donated output cotangents (``activity.donated``): the sweep lets a rule compute its
+"""Donated output cotangents (``donation.donated``): the sweep lets a rule compute its
 cotangent in the output's cotangent buffer when nothing reads that buffer again."""
 
 from __future__ import annotations
@@ -8,10 +8,9 @@ import threading
 import numpy as np
 
 import activerules as ar
-from activerules import activity
-from activerules.engine import gradient, primitive, vjp
+from activerules.engine import donation, gradient, primitive, vjp
 
-N = activity.DONATE_MIN + 123  # large enough to be donated, not a multiple of the block
+N = donation.DONATE_MIN + 123  # large enough to be donated, not a multiple of the block
 X = np.linspace(-1.5, 2.0, N)
 
 
@@ -28,16 +27,16 @@ def chain_grad(x):
 
 def test_donated_outside_an_engine_is_false():
     g = np.ones(N)
-    assert not activity.donated(g)
-    with activity.donating(g):
-        assert activity.donated(g)
-        assert not activity.donated(g.copy())
-    assert not activity.donated(g)
+    assert not donation.donated(g)
+    with donation.donating(g):
+        assert donation.donated(g)
+        assert not donation.donated(g.copy())
+    assert not donation.donated(g)
 
 
 def test_gradients_through_donated_cotangents(monkeypatch):
     seen = []
-    original = activity.donated
+    original = donation.donated
 
     def spy(g):
         answer = original(g)
@@ -82,10 +81,10 @@ STILL_DONATED: list[bool] = []
 @ar.rrule(nested)
 def _nested(x):
     def pullback(g):
-        was = activity.donated(g)
+        was = donation.donated(g)
         _, inner = vjp(np.cos, x)  # a differentiation inside a reverse...
         inner(np.ones_like(x))
-        STILL_DONATED.append(was and activity.donated(g))  # ...does not take g's donation away
+        STILL_DONATED.append(was and donation.donated(g))  # ...does not take g's donation away
         return (g * np.cos(x),)
     return np.sin(x), pullback
 

@@ -24,16 +24,15 @@ def _forward(fn: Any, anns: list[Any], **kw: Any) -> tuple[Any, Any]:
     res = REGISTRY.resolve(fn, acts, tuple(type(a.val) for a in anns))
     assert res.entry.form == "rule", f"{fn.__name__} should be served by its activity rule"
     y, reverse = res(ar.RevConfig(acts), *anns, **kw)
-    for a in anns:  # what the engine does for rules whose reverse reads no .val
+    for a in anns:  # what the engine does for rules declaring keeps=()
         a.val = None
     return y, reverse
 
 
 @pytest.mark.parametrize("fn", ACTIVITY_RULES, ids=lambda f: f.__name__)
-def test_reverse_never_reads_val(fn: Any) -> None:
-    from activerules.engine.recording import reverse_reads_val
-    impl = next(e.impl for e in REGISTRY.entries(fn) if e.form == "rule")
-    assert not reverse_reads_val(impl)
+def test_reverse_declares_it_reads_no_val(fn: Any) -> None:
+    entry = next(e for e in REGISTRY.entries(fn) if e.form == "rule")
+    assert entry.keeps == (), "the engine clears ann.val only for rules declaring keeps=()"
 
 
 def test_multiply_by_const_scalar_keeps_nothing_alive() -> None:

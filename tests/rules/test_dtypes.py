@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import activerules as ar
-from activerules.adapters.rrule import unthunk
+from activerules.dispatch.lifting import unthunk
 from activerules.dispatch.rule_registry import RuleRegistry
 
 REGISTRY: RuleRegistry = ar.registry

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..activity import Active, Const, RuleError, is_batch
 
-__all__ = ["Thunk", "thunk", "unthunk", "lift_rrule", "check_active", "check_duplicated",
+__all__ = ["Thunk", "thunk", "unthunk", "lift_rrule", "check_active", "check_duplicated", "check_array", "check_count", "check_returned",
            "accumulate", "zero_cotangent", "returned_pair_message", "cotangent_tuple_message"]
 
 
@@ -128,16 +128,86 @@ def check_duplicated(label: str, index: int, cot: Any, shadow: Any) -> Any:
                 for k in shadow}
     if not _is_differentiable_dtype(shadow.dtype):
         return None
-    cot = np.asarray(cot)
-    if cot.shape != shadow.shape:
-        raise RuleError(f"{label}: argument {index}: cotangent has shape {cot.shape}, "
-                        f"the argument has shape {shadow.shape}; return a cotangent of the "
-                        "argument's exact shape (sum broadcast dimensions away: np.sum(..., axis=...), "
-                        "then reshape)")
-    if not np.can_cast(cot.dtype, shadow.dtype, "same_kind"):   # float64 for float32: cast, as the engine
+    return check_array(label, index, cot, shadow.shape, shadow.dtype)
+
+
+def check_array(label: str, index: int, cot: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+    """The one check of an array cotangent, for the engine, the lifting and ``check_rule``:
+    it must have the argument's ``shape``, and its dtype must cast to the argument's
+    ``dtype`` within the same kind (float64 for float32 is cast where it is added;
+    complex for real is refused). Returns ``cot`` as an array.
+
+    >>> check_array("rule", 0, np.ones(2), (2,), np.float32).dtype
+    dtype('float64')
+    >>> check_array("rule", 1, np.ones(2) + 0j, (2,), np.float64)
+    Traceback (most recent call last):
+    ...
+    activerules.activity.RuleError: rule: argument 1: cotangent has dtype complex128, the argument has dtype float64; ...
+    """
+    if type(cot) is not np.ndarray or cot.shape != shape:
+        cot = np.asarray(cot)
+        if cot.shape != shape:
+            raise RuleError(f"{label}: argument {index}: cotangent has shape {cot.shape}, "
+                            f"the argument has shape {shape}; return a cotangent of the "
+                            "argument's exact shape (sum broadcast dimensions away: np.sum(..., axis=...), "
+                            "then reshape)")
+    if cot.dtype != dtype and not np.can_cast(cot.dtype, dtype, "same_kind"):
         raise RuleError(f"{label}: argument {index}: cotangent has dtype {cot.dtype}, "
-                        f"the argument has dtype {shadow.dtype}; cast it (.astype(x.dtype))")
+                        f"the argument has dtype {np.dtype(dtype)}; cast it (.astype(x.dtype))")
     return cot
+
+
+def check_count(label: str, cots: Any, n: int, who: str = "the pullback") -> Any:
+    """Check that a pullback (or reverse) returned one cotangent per argument; return them.
+
+    >>> check_count("rule", (1.0, None), 2)
+    (1.0, None)
+    >>> check_count("rule", (1.0,), 2)
+    Traceback (most recent call last):
+    ...
+    activerules.activity.RuleError: rule: the pullback must return a tuple of 2 cotangents (one per argument, None for a zero one), got 1
+    """
+    if not isinstance(cots, (tuple, list)) or len(cots) != n:
+        raise RuleError(cotangent_tuple_message(label, cots, n, who))
+    return cots
+
+
+def check_returned(label: str, cots: Any, args: Any, n: int, active: tuple[int, ...], batch: bool) -> Any:
+    """Check what an activity rule's reverse returned for its ``n`` arguments ``args``
+    (annotations), ``active`` the positions of the Active ones: None when there are
+    none, else one cotangent per argument, each Active one checked (per lane in a
+    batch) and a missing one made zero. Used by the registry's guard and the engine.
+
+    >>> from activerules.activity import Active, Duplicated
+    >>> check_returned("rule", (None, 2.0), (Duplicated(np.ones(1), np.zeros(1)), Active(1.0)), 2, (1,), False)
+    (None, 2.0)
+    """
+    if not active:
+        if cots is not None and not (isinstance(cots, tuple) and all(c is None for c in cots)):
+            raise RuleError(f"{label}: no argument is Active, so reverse must return None "
+                            "(or a tuple of None); cotangents of Duplicated arguments go into "
+                            "their shadows")
+        return None
+    if not isinstance(cots, tuple):
+        raise RuleError(cotangent_tuple_message(label, cots, n, "reverse"))
+    check_count(label, cots, n, "reverse")
+    out: list[Any] = [None] * n
+    for i in active:
+        val = args[i].val
+        if batch:
+            lanes_ = cots[i]
+            width = len(args[next(j for j, a in enumerate(args) if hasattr(a, "dvals"))].dvals)
+            if lanes_ is None:
+                lanes_ = (None,) * width
+            if not isinstance(lanes_, tuple) or len(lanes_) != width:
+                raise RuleError(f"{label}: argument {i} is Active in a batch of width {width}: "
+                                f"its cotangent must be a tuple of {width}")
+            out[i] = tuple(zero_cotangent(val) if c is None else check_active(label, i, c, val)
+                           for c in lanes_)
+        else:
+            c = cots[i]
+            out[i] = zero_cotangent(val) if c is None else check_active(label, i, c, val)
+    return tuple(out)
 
 
 def accumulate(shadow: Any, cot: Any) -> None:
@@ -245,9 +315,7 @@ def lift_rrule(rrule: Callable[..., Any], activities: tuple[type, ...], label: s
         return y, reverse
 
     def _pull(pullback: Callable[[Any], Any], dret: Any, lane: int, args: tuple[Any, ...]) -> list[Any]:
-        cots = pullback(dret)
-        if not isinstance(cots, (tuple, list)) or len(cots) != n:
-            raise RuleError(cotangent_tuple_message(label, cots, n, "the pullback"))
+        cots = check_count(label, pullback(dret), n)
         out: list[Any] = [None] * n
         for i, code in enumerate(codes):
             c = cots[i]
