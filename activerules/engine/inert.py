@@ -159,9 +159,15 @@ def inert_out(fn: Any, inputs: tuple[Any, ...], kwargs: dict[str, Any], out: tup
     return out[0] if len(out) == 1 else out
 
 
-def seq_inert(a: Any) -> Tape | None:
-    """The tape of an inert stand-in held by the list/tuple ``a`` (not nested)."""
-    for e in a:
-        if type(e) is Inert:
-            return e._tape  # type: ignore[no-any-return]
-    return None
+def untracked_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mutates: tuple[int, ...]) -> Any:
+    """``fn`` called with no active value: NumPy's own call, through :func:`inert_call` if
+    an argument (or an element of a list or tuple argument) is an inert stand-in."""
+    for a in args:
+        t = type(a)
+        if t is Inert:
+            return inert_call(fn, args, kwargs, mutates, a._tape)
+        if t is list or t is tuple:
+            for e in a:
+                if type(e) is Inert:
+                    return inert_call(fn, args, kwargs, mutates, e._tape)
+    return fn(*args, **kwargs)

@@ -21,7 +21,7 @@ from ..dispatch import check_call, check_positional, check_values, registry
 from ..dispatch.lifting import returned_pair_message
 from . import standins
 from .arguments import _bind_keywords, _mixed, _seq_tape, takes_sequences
-from .inert import Inert, inert_call, promote, seq_inert
+from .inert import Inert, inert_call, promote, untracked_call
 from .outputs import _held_by, _new_output, _wrap_output
 from .standins import _EMPTY, Tracked, TrackedScalar, _new, _untracked_error, new_root, new_scalar, raw
 from .tape import (
@@ -94,7 +94,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     ``mutates`` lists the positions the call writes into."""
     if kwargs:
         args, kwargs = _bind_keywords(fn, args, kwargs)
-    tape = inert = None
+    tape = None
     for a in args:
         t = type(a)
         if t is Tracked or t is TrackedScalar:
@@ -104,11 +104,8 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
             tape = _seq_tape(a)
             if tape is not None:
                 break
-            inert = inert or seq_inert(a)
-        elif t is Inert:
-            inert = a._tape
-    if tape is None:
-        return fn(*args, **kwargs) if inert is None else inert_call(fn, args, kwargs, mutates, inert)
+    if tape is None:  # no active value: plain NumPy (on the raw values of inert stand-ins)
+        return untracked_call(fn, args, kwargs, mutates)
     if mutates and not _prepare_writes(fn, args, mutates, tape):
         return inert_call(fn, args, kwargs, mutates, tape)
     sig, vals, binds, arrays = _unwrap(fn, args, tape)
@@ -149,8 +146,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     # mode LIFTED has no annotations: its entry holds the argument count (for check_count)
     step = Entry()
     step.reverse, step.anns, step.binds = reverse, len(vals) if anns is None else anns, binds
-    step.out, step.mutates, step.mode = out, mutates, mode
-    step.label = res.label
+    step.out, step.mutates, step.mode, step.label = out, mutates, mode, res.label
     tape.entries.append(step)
     return y
 
