@@ -109,11 +109,9 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     if mutates and not _prepare_writes(fn, args, mutates, tape):
         return inert_call(fn, args, kwargs, mutates, tape)
     sig, vals, binds, arrays = _unwrap(fn, args, tape)
-    # the resolution and what follows from it, cached per (fn, width, mutates, signature)
-    # for as long as the registry's generation (a registration bumps it)
-    reg = tape.registry
-    if reg is None:
-        reg = registry
+    # the resolution and its consequences, cached per (fn, width, mutates, signature) and
+    # registry generation (a registration bumps it)
+    reg = registry if tape.registry is None else tape.registry
     plans = _PLANS
     if plans[0] is not reg or plans[1] != reg.generation:
         plans = _plans_for(reg)
