@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from . import standins
 from .outputs import rebuild
 from .standins import DETACHED, Tracked, _new, raw
 from .tape import Cell, Tape, layout_of
-from .views import _note_detached, prepare_write
+from .views import _note_detached, prepare_write, stats
 
 __all__ = ["Inert", "new_inert", "promote"]
 
@@ -110,7 +109,7 @@ def promote(t: Inert) -> None:
     for m in members:
         _SET_CLASS(m, Tracked)
         m._cell = cell
-    standins.stats["promotions"] += 1
+    stats["promotions"] += 1
 
 
 def inert_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mutates: tuple[int, ...],

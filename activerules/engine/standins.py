@@ -28,7 +28,7 @@ from .tape import Cell, Tape, UntrackedWriteError, layout_of
 
 __all__ = ["Tracked", "TrackedScalar", "new_root", "new_scalar", "raw", "ALLOC_HINT"]
 
-stats = {"cow_copies": 0, "promotions": 0}
+stats = {"cow_copies": 0}
 _np: Any = np  # NumPy functions called on stand-ins (dispatch through __array_function__)
 _new = object.__new__
 _EMPTY: dict[str, Any] = {}

@@ -26,7 +26,7 @@ from .tape import Tape
 __all__ = ["view_of", "prepare_write", "move_to_copy"]
 
 #: counters for tests and benchmarks: copies made by copy-on-write
-stats = {"cow_copies": 0}
+stats = {"cow_copies": 0, "promotions": 0}  # promotions: see .inert
 
 
 def _compose(f: Callable[[Any], Any], g: Callable[[Any], Any]) -> Callable[[Any], Any]:
