@@ -51,7 +51,8 @@ def sweep(tape: Tape, consume: bool = False) -> None:
     >>> from activerules.engine.tape import ARRAY, Cell, Entry, Mode, Tape
     >>> x, y = Cell((2,), np.dtype(np.float64)), Cell((2,), np.dtype(np.float64))
     >>> e = Entry()                                  # y = 3 * x, recorded as an rrule
-    >>> e.reverse, e.anns, e.binds, e.out = lambda dy: (3 * dy,), None, [(0, ARRAY, x, None)], y
+    >>> # an rrule's entry holds the call's argument count where a rule's holds its annotations
+    >>> e.reverse, e.anns, e.binds, e.out = lambda dy: (3 * dy,), 1, [(0, ARRAY, x, None)], y
     >>> e.mutates, e.mode, e.label = (), Mode.LIFTED, "rrule `triple`"
     >>> t = Tape()
     >>> t.entries.append(e)

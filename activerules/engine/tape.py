@@ -244,7 +244,7 @@ class Entry:
     """One recorded call, as the sweep runs it backwards.
 
     ``reverse``: the rule's reverse (the rrule's pullback in mode LIFTED), called with the
-    output cotangent; ``anns``: the annotations the rule was given (None in mode LIFTED);
+    output cotangent; ``anns``: the annotations the rule was given (in mode LIFTED, which has none: the call's argument count);
     ``binds``: a binding ``(index, kind, cell, view)`` per non-Const argument (``kind``:
     ARRAY, SCALAR or SEQ; ``view`` maps the root shadow to the argument's shadow, None for
     the root itself; for SEQ ``cell`` and ``view`` are lists); ``out``: the output's cell,

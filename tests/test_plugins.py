@@ -15,7 +15,7 @@ import pytest
 
 import activerules.plugins as plugins
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plugin_package"
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plugin_package"
 
 AMBIGUITY = textwrap.dedent('''
 

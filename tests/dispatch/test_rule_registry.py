@@ -254,7 +254,7 @@ def test_no_rule_error_names_function_activities_registered_and_what_to_add():
     def _k(cfg, x, y):
         return x.val + y.val, lambda g: (g, g)
 
-    with pytest.raises(ar.NoRuleError, match=r"registered: rule `.*_k` for \(Active, Active\) at .*test_registry.py:\d+"):
+    with pytest.raises(ar.NoRuleError, match=r"registered: rule `.*_k` for \(Active, Active\) at .*test_rule_registry.py:\d+"):
         reg.resolve(k, (ar.Duplicated, ar.Const))
 
 
@@ -277,7 +277,7 @@ def test_ambiguous_rules_are_named_with_sources_and_cost():
     message = str(info.value)
     assert "(Duplicated, Duplicated) is ambiguous: at cost 0 these rules all apply" in message
     assert "rule `" in message and "_left` for (Duplicated, Annotation) at" in message
-    assert "_right` for (Annotation, Duplicated) at" in message and "test_registry.py:" in message
+    assert "_right` for (Annotation, Duplicated) at" in message and "test_rule_registry.py:" in message
     # one side only: no ambiguity
     assert reg.resolve(m, (ar.Duplicated, ar.Const), (np.ndarray, np.ndarray)).rule is _left
 

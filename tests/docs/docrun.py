@@ -2,8 +2,8 @@
 examples of modules. Run as a script (a fresh process, so nothing the examples
 register leaks into the test session); prints one JSON list of failures.
 
-    python tests/core/docrun.py markdown README.md
-    python tests/core/docrun.py doctest activerules.dispatch activerules.testing
+    python tests/docs/docrun.py markdown README.md
+    python tests/docs/docrun.py doctest activerules.dispatch activerules.testing
 """
 
 from __future__ import annotations
