@@ -142,9 +142,10 @@ def _result(y: np.ndarray, args: tuple[Any, ...], vals: list[Any], tape: Tape) -
         w = new_inert(y.copy(order="K"), tape, pinned=DETACHED)
         _note_detached(w, args, tape)
         return w
-    if y.base is None and y.dtype.kind in "fc":
-        return new_inert(y, tape)
-    return y
+    if y.dtype.kind not in "fc" or (y.base is not None and any(
+            isinstance(v, np.ndarray) and np.may_share_memory(y, v) for v in vals)):
+        return y  # no derivative, or a view of a plain argument (NumPy's aliasing kept)
+    return new_inert(y, tape)  # new (its base, if any, a temporary of NumPy's: a reshape's copy)
 
 
 def inert_out(fn: Any, inputs: tuple[Any, ...], kwargs: dict[str, Any], out: tuple[Any, ...]) -> Any:

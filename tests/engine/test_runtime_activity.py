@@ -300,3 +300,32 @@ def test_a_split_with_an_empty_piece_keeps_views(entry: str, which: str) -> None
         f(X.copy(), want_c)
         np.testing.assert_allclose(c, want_c, rtol=1e-15)
     np.testing.assert_allclose(got, want, rtol=1e-7)
+
+
+C2 = np.array([[0.5, 1.5, -0.5], [2.0, -1.0, 0.25]])
+
+
+def _into_a_reshaped_copy(x: Any, c: Any) -> Any:
+    d = c.T.reshape(-1)  # a copy NumPy makes through a temporary (d.base is set)
+    d[0] = x[0]
+    np.sin(x[1:], out=d[1:3])
+    np.add.at(d, [1, 1], x[1])
+    return (d * d).sum()
+
+
+@pytest.mark.parametrize("entry", ["gradient", "vjp", "autodiff"])
+def test_an_active_value_into_a_copy_numpy_made_through_a_temporary(entry: str) -> None:
+    calls: list[int] = []
+    f = _counted(_into_a_reshaped_copy, calls)
+    c = C2.copy()
+    want = fd_grad(lambda v: _into_a_reshaped_copy(v, C2.copy()), X)
+    if entry == "gradient":
+        got = ar.gradient(f, X.copy(), c)
+    elif entry == "vjp":
+        got = ar.vjp(f, X.copy(), ar.Const(c))[1](1.0)[0]
+    else:
+        got = np.zeros(3)
+        ar.autodiff(f, ar.Duplicated(X.copy(), got), ar.Const(c))
+    assert len(calls) == 1
+    np.testing.assert_allclose(got, want, rtol=1e-7)
+    np.testing.assert_array_equal(c, C2)  # d is a copy: c is not written, under any entry point
