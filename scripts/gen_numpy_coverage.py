@@ -31,11 +31,21 @@ REGISTRY: RuleRegistry = ar.registry
 OUT = Path(__file__).resolve().parent.parent / "docs" / "numpy-coverage.md"
 
 _AREAS = {
-    "elementwise": "Elementwise (ufuncs and friends)",
+    "elementwise": "Elementwise (ufuncs and friends)",  # the unary ufuncs
+    "binary": "Elementwise (ufuncs and friends)",
+    "pointwise": "Elementwise (ufuncs and friends)",
+    "ufunc_at": "Elementwise (ufuncs and friends)",
     "reductions": "Reductions and scans",
+    "folds": "Reductions and scans",
+    "scans": "Reductions and scans",
+    "statistics": "Reductions and scans",
+    "differences": "Reductions and scans",
+    "norms": "Reductions and scans",
     "shapes": "Shapes, copies and rearrangements",
     "indexing": "Indexing and assignment",
-    "linalg": "Linear algebra",
+    "products": "Linear algebra",
+    "solves": "Linear algebra",
+    "decompositions": "Linear algebra",
     "fft": "Discrete Fourier transforms (numpy.fft)",
     "constructors": "Constructors (full, linspace, geomspace, logspace)",
     "histograms": "Counts and histograms (weights, bin edges)",
@@ -72,7 +82,7 @@ def _area(fn: Any, entries: list[Any]) -> str:
     module = getattr(entries[0].impl, "__module__", "") or ""
     short = module.rsplit(".", 1)[-1]
     if short == "_util":  # the shared factory: attribute by the registering table
-        short = "elementwise" if isinstance(fn, np.ufunc) else "linalg"
+        short = "binary" if isinstance(fn, np.ufunc) else "products"
     return _AREAS.get(short, module)
 
 

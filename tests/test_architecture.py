@@ -1,5 +1,5 @@
-"""The layering of DESIGN.md holds: imports flow one way, bottom to top, and the
-package stays ruff- and mypy-clean."""
+"""The architecture holds: imports flow one way, bottom to top (DESIGN.md); no module over
+about 500 lines and no function over about 60; no bytecode inspection; ruff- and mypy-clean."""
 
 from __future__ import annotations
 
@@ -82,9 +82,60 @@ def test_mypy_clean() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_no_bytecode_inspection() -> None:
-    """Rules declare what the engine needs (``keeps=``, ``atomic=``): nothing reads their bytecode."""
-    banned = ("co_names", "co_consts", "co_code", "import dis", "from dis ")
-    found = [f"{p.relative_to(ROOT)}: {b}" for p in sorted(PACKAGE.rglob("*.py"))
-             for b in banned if b in p.read_text()]
-    assert not found, found
+# -- size and plainness -------------------------------------------------------------------------
+
+MODULE_LINES = 500     # "no module over about 500 lines"
+FUNCTION_LINES = 60    # "no function over about 60 lines"
+# Attributes of code objects that reveal what a function does (names it reads, constants,
+# bytecode): reading them to guess a rule's intent is what declarations replace. Source
+# *locations* (co_firstlineno, co_positions) stay allowed: they point a reader at the code.
+BYTECODE_ATTRIBUTES = {"co_code", "co_names", "co_consts", "co_varnames", "co_freevars", "co_cellvars",
+                       "co_lines", "co_exceptiontable", "co_lnotab"}
+BYTECODE_MODULES = {"dis", "opcode", "bytecode"}
+SOURCES = sorted(PACKAGE.rglob("*.py"))
+
+
+def _ids(p: Path) -> str:
+    return str(p.relative_to(ROOT))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_ids)
+def test_module_size(path: Path) -> None:
+    lines = len(path.read_text().splitlines())
+    assert lines <= MODULE_LINES, f"{_ids(path)} has {lines} lines (limit {MODULE_LINES}): split it by responsibility"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_ids)
+def test_function_size(path: Path) -> None:
+    long = [f"{node.name} ({node.end_lineno - node.lineno + 1} lines, line {node.lineno})"
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and (node.end_lineno or node.lineno) - node.lineno + 1 > FUNCTION_LINES]
+    assert not long, f"{_ids(path)}: functions over {FUNCTION_LINES} lines: {long}"
+
+
+def _bytecode_reads(tree: ast.AST) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in BYTECODE_ATTRIBUTES:
+            found.append(f".{node.attr} (line {node.lineno})")
+        elif isinstance(node, ast.Constant) and node.value in BYTECODE_ATTRIBUTES:
+            found.append(f"{node.value!r} (line {node.lineno})")  # getattr(code, "co_names")
+        elif isinstance(node, ast.Import):
+            found += [f"import {a.name} (line {node.lineno})" for a in node.names
+                      if a.name.split(".")[0] in BYTECODE_MODULES]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in BYTECODE_MODULES:
+            found.append(f"from {node.module} import (line {node.lineno})")
+    return found
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_ids)
+def test_no_bytecode_inspection(path: Path) -> None:
+    found = _bytecode_reads(ast.parse(path.read_text()))
+    assert not found, f"{_ids(path)} inspects bytecode: {found}; declare the intent instead (e.g. a rule's keeps=)"
+
+
+@pytest.mark.parametrize("snippet", ["f.__code__.co_names", "getattr(code, 'co_consts')", "import dis",
+                                     "from dis import get_instructions"])
+def test_bytecode_check_catches(snippet: str) -> None:
+    assert _bytecode_reads(ast.parse(snippet))

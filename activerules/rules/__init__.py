@@ -9,7 +9,14 @@ from importlib import import_module
 
 __all__: list[str] = []
 
-for _name in ("elementwise", "reductions", "shapes", "linalg", "fft", "constructors", "histograms", "inactive", "indexing"):
+_MODULES = (  # by area; the order in which their rules register
+    "elementwise", "binary", "pointwise", "ufunc_at",
+    "reductions", "folds", "scans", "statistics", "differences", "norms",
+    "shapes", "products", "solves", "decompositions",
+    "fft", "constructors", "histograms", "inactive", "indexing",
+)
+
+for _name in _MODULES:
     try:
         import_module(f"{__name__}.{_name}")
     except ModuleNotFoundError as _err:  # a module not written yet

@@ -16,7 +16,7 @@ import pytest
 
 import activerules as ar
 from activerules.engine import gradient
-from activerules.rules.linalg import _eig_cotangent
+from activerules.rules.decompositions import _eig_cotangent
 
 RNG = np.random.default_rng(11)
 REAL = RNG.standard_normal((3, 3)) + 3 * np.eye(3)  # one real and a complex pair of eigenvalues
