@@ -28,6 +28,8 @@ def main() -> None:
     p.add_argument("--shrink-each", type=int, default=40, help="failures shrunk per signature")
     p.add_argument("--all-ops", action="store_true", help="generate KNOWN_BROKEN op classes too")
     p.add_argument("--report", help="file rewritten with the report so far every 500 programs")
+    p.add_argument("--const-writes", action="store_true",
+                   help="runtime activity: writes go into undifferentiated inputs (generate(const_writes=True))")
     a = p.parse_args()
     torch.set_num_threads(1)  # tiny tensors: threads only cost
     exclude: dict[str, str] | None = {} if a.all_ops else None
@@ -36,7 +38,8 @@ def main() -> None:
         if a.report:
             Path(a.report).write_text(rep.text() + "\n")
 
-    rep = fuzz_programs.campaign(a.start, a.programs, a.budget, a.shrink_each, exclude, progress)
+    rep = fuzz_programs.campaign(a.start, a.programs, a.budget, a.shrink_each, exclude, progress,
+                                 const_writes=a.const_writes)
     progress(rep)
     print(rep.text())
 

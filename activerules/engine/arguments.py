@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..dispatch import KEYWORD_ALIASES, PRIMITIVE_MARK, ParameterError, function_name, signature_of
-from .standins import Tracked, TrackedScalar
+from .standins import Tracked, TrackedScalar, raw
 from .tape import Tape
 
 __all__ = ["takes_sequences"]
@@ -59,7 +59,11 @@ def _bind_keywords(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     before it filled from the other keywords or the defaults, so the rule receives it as
     an argument and the engine records it. The signature is read once per function;
     other calls return unchanged. Raises ParameterError for an active value in a
-    keyword-only parameter."""
+    keyword-only parameter. An inert keyword (:mod:`.inert`) is a constant: its raw value."""
+    for v in kwargs.values():
+        if isinstance(v, Tracked) and type(v) is not Tracked:  # an inert stand-in
+            kwargs = {k: raw(v) for k, v in kwargs.items()}
+            break
     active = [k for k, v in kwargs.items() if _holds_tracked(v)]
     p = signature_of(fn)
     if not active and (p is None or len(args) >= p.required):

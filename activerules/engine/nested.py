@@ -401,8 +401,8 @@ def _own_outputs(result: Any, tape: Tape) -> Any:
 def _refuse_enclosing_writes(run: Any) -> None:
     """Raise if ``autodiff`` would write a value of an enclosing differentiation into a
     caller's array (a plain array cannot hold it)."""
-    for v in [t for t, _, _ in run.copy_back] + [v for _, v in run.const_back]:
-        if type(v) is Tracked and type(v._a) is Tracked:
+    for v in [t for t, _, _ in run.copy_back] + [v for v, _ in run.const_back]:
+        if type(v) is not np.ndarray and type(getattr(v, "_a", None)) is Tracked:
             raise ActiveRulesError(
                 "autodiff: a value of an enclosing differentiation (higher order) was written into "
                 "an array given to autodiff (Duplicated or Const): the caller's plain array cannot "

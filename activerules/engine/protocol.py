@@ -16,6 +16,7 @@ import numpy as np
 
 from . import standins
 from .arguments import _seq_tape
+from .inert import Inert, inert_out, new_inert
 from .ndarray_api import _complete_ndarray_api
 from .recording import _ASARRAY, _NOTHING, construct, record
 from .standins import _EMPTY, _TRACKED, DETACHED, Tracked, _np, _Ops, _untracked_error, new_root, raw
@@ -32,6 +33,8 @@ def _array_ufunc(self: Any, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs
     fn = ufunc if method == "__call__" else getattr(ufunc, method)
     if method == "at":
         return record(fn, inputs, kwargs, mutates=(0,))
+    if out is not None and not any(type(a) in _TRACKED for a in (*inputs, *out)):
+        return inert_out(fn, inputs, kwargs, out)  # no active value: in place, as NumPy
     y = record(fn, inputs, kwargs)
     if out is None:
         return y
@@ -86,6 +89,12 @@ def constructor(orig: Callable[..., Any]) -> Callable[..., Any]:
     ``__array__``/``__float__``) takes the :func:`construct` path, so plain calls pay
     one Python call and nothing more."""
     def convert(obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(obj) is Inert:  # NumPy's own answer, an inert stand-in where it is a new array
+            y = orig(obj._a, *args, **kwargs)
+            if y is obj._a:
+                return obj
+            fresh = type(y) is np.ndarray and y.base is None and y.dtype.kind in "fc"
+            return new_inert(y, obj._tape) if fresh else y
         try:
             return orig(obj, *args, **kwargs)
         except UntrackedWriteError:
@@ -149,7 +158,7 @@ def _view_fn(func: Any) -> Callable[..., Any]:
     whose elements alias one another (``np.broadcast_to``: zero strides) is not one
     (its shadow could not accumulate), so the call is recorded through its rule."""
     def handler(a: Any, *args: Any, **kwargs: Any) -> Any:
-        if type(a) is not Tracked:
+        if type(a) is not Tracked and type(a) is not Inert:
             return record(func, (a, *args), kwargs)
         v = func(a._a, *args, **kwargs)
         if _numpy_copies(a, func, args, kwargs):  # a copy in NumPy: a writable array of its own
@@ -158,7 +167,7 @@ def _view_fn(func: Any) -> Callable[..., Any]:
             if (v if type(v) is not Tracked else _innermost_raw(v)).flags.writeable:
                 return view_of(a, v, lambda s: func(s, *args, **kwargs))
             return view_of(a, v, lambda s: _writable(func(s, *args, **kwargs)))
-        if isinstance(v, (list, tuple)) and v and all(_plain_view(e, a._a) for e in v):  # np.split
+        if isinstance(v, (list, tuple)) and v and all(_plain_view(e, a._a) or _empty(e) for e in v):  # np.split
             return type(v)(view_of(a, e, _piece(func, k, args, kwargs)) for k, e in enumerate(v))
         return record(func, (a, *args), kwargs)  # the function had to copy
     return handler
@@ -186,6 +195,11 @@ def _plain_view(v: Any, base: Any) -> bool:
                 and not any(st == 0 and n > 1 for st, n in zip(v.strides, v.shape)))
     return (type(v) is np.ndarray and v.base is not None and np.shares_memory(v, base)
             and not any(st == 0 and n > 1 for st, n in zip(v.strides, v.shape)))
+
+
+def _empty(v: Any) -> bool:
+    """An empty piece of a split (it shares no memory, but it is a view in NumPy too)."""
+    return type(v) is np.ndarray and v.size == 0
 
 
 def _piece(func: Any, k: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[Any], Any]:
@@ -224,6 +238,8 @@ def _like_fn(func: Any) -> Callable[..., Any]:
         y = func(raw(proto), *args, **kwargs)
         if type(proto) is Tracked and isinstance(y, np.ndarray) and y.dtype.kind in "fc":
             return new_root(y, proto._tape)
+        if type(proto) is Inert and isinstance(y, np.ndarray) and y.dtype.kind in "fc":
+            return new_inert(y, proto._tape)  # promoted if an active value is written into it
         return y
     return handler
 
@@ -273,7 +289,9 @@ def _writes_nothing(dst: Any, where: Any) -> bool:
 
 
 def _copyto(dst: Any, src: Any, **kwargs: Any) -> None:
-    if type(dst) is not Tracked and type(src) in _TRACKED and _writes_nothing(dst, kwargs.get("where", True)):
+    if type(dst) is Inert:
+        record(np.copyto, (dst, src), kwargs, mutates=(0,))
+    elif type(dst) is not Tracked and type(src) in _TRACKED and _writes_nothing(dst, kwargs.get("where", True)):
         np.copyto(dst, raw(src), **kwargs)  # NumPy checks shapes and casting, writes nothing
     elif type(dst) is Tracked:
         record(np.copyto, (dst, src), kwargs, mutates=(0,))
@@ -346,14 +364,14 @@ _HANDLERS: dict[Any, Callable[..., Any]] = {
 
 def assign(dst: Any, value: Any, where: Any = True) -> None:
     """``dst[...] = value`` (only where ``where``) with the engine's checks (``out=``)."""
-    if type(dst) is Tracked:
+    if type(dst) is Tracked or type(dst) is Inert:
         record(np.copyto, (dst, value), _EMPTY if where is True else {"where": where}, mutates=(0,))
     elif type(value) in _TRACKED and not _writes_nothing(dst, where):
         raise _untracked_error("an active result was written into an untracked array (out=)")
     elif type(value) in _TRACKED:  # NumPy checks the shapes and writes no element
         np.copyto(dst, raw(value), where=where)
-    else:
-        np.copyto(dst, value, where=where)
+    else:  # an inert value is a constant: its raw values
+        np.copyto(dst, raw(value), where=where)
 
 
 def _install() -> None:

@@ -21,6 +21,7 @@ from ..dispatch import check_call, check_positional, check_values, registry
 from ..dispatch.lifting import returned_pair_message
 from . import standins
 from .arguments import _bind_keywords, _seq_tape, takes_sequences
+from .inert import Inert, inert_call, promote, untracked_call
 from .outputs import _held_by, _new_output, _wrap_output
 from .standins import _EMPTY, Tracked, TrackedScalar, _new, _untracked_error, new_root, new_scalar, raw
 from .tape import (
@@ -91,14 +92,15 @@ def _seq_arg(a: Any, tape: Tape, nested: bool = False) -> tuple[list[Any], list[
             cells.append(e._cell)
             views.append(e._view)
         else:
-            if not (isinstance(e, np.ndarray) and e.dtype.kind in "fc"):
-                e = _ASARRAY(e)
-                if e.dtype.kind not in "fc":  # an integer constant among active arrays
-                    e = e.astype(np.float64)
-            elif tape.copy_consts and e.flags.writeable:  # the rule keeps a copy (see record)
-                e = e.copy(order="K")
-            vals.append(e)
-            cells.append(Cell(e.shape, e.dtype))  # a scratch shadow, discarded
+            v = e._a if t is Inert else e  # an inert element: pinned as its stand-in (record)
+            if not (isinstance(v, np.ndarray) and v.dtype.kind in "fc"):
+                v = e = _ASARRAY(v)
+                if v.dtype.kind not in "fc":  # an integer constant among active arrays
+                    v = e = v.astype(np.float64)
+            elif t is np.ndarray and v.flags.writeable:  # a plain array: the rule's own copy (record)
+                v = e = v.copy(order="K")
+            vals.append(v)
+            cells.append(Cell(v.shape, v.dtype))  # a scratch shadow, discarded
             views.append(None)
         items.append(e)
     return items, vals, cells, views
@@ -121,10 +123,10 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
             tape = _seq_tape(a)
             if tape is not None:
                 break
-    if tape is None:
-        return fn(*args, **kwargs)
-    if mutates:
-        _prepare_writes(fn, args, mutates)
+    if tape is None:  # no active value: plain NumPy (on the raw values of inert stand-ins)
+        return untracked_call(fn, args, kwargs, mutates)
+    if mutates and not _prepare_writes(fn, args, mutates, tape):
+        return inert_call(fn, args, kwargs, mutates, tape)
     try:
         sig, vals, binds, arrays = _unwrap(fn, args, tape, mutates, at is not None)
     except _OtherLevel:  # values of several differentiations meet: record at the deepest
@@ -155,19 +157,15 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     # mode LIFTED has no annotations: its entry holds the argument count (for check_count)
     step = Entry()
     step.reverse, step.anns, step.binds = reverse, len(vals) if anns is None else anns, binds
-    step.out, step.mutates, step.mode = out, mutates, mode
-    step.label = res.label
+    step.out, step.mutates, step.mode, step.label = out, mutates, mode, res.label
     tape.entries.append(step)
     return y
 
 
 def _plan_of(fn: Any, sig: list[Any], tape: Tape, mutates: tuple[int, ...]) -> tuple[Any, ...]:
-    """The plan of a call (see :func:`_plan`): the resolution and what follows from it,
-    cached per (fn, width, mutates, signature) for as long as the registry's generation
-    (a registration bumps it)."""
-    reg = tape.registry
-    if reg is None:
-        reg = registry
+    """The plan of a call (see :func:`_plan`): the resolution and its consequences, cached
+    per (fn, width, mutates, signature) and registry generation (a registration bumps it)."""
+    reg = registry if tape.registry is None else tape.registry
     plans = _PLANS
     if plans[0] is not reg or plans[1] != reg.generation:
         plans = _plans_for(reg)
@@ -178,15 +176,22 @@ def _plan_of(fn: Any, sig: list[Any], tape: Tape, mutates: tuple[int, ...]) -> t
     return plan  # type: ignore[no-any-return]
 
 
-def _prepare_writes(fn: Any, args: tuple[Any, ...], mutates: tuple[int, ...]) -> None:
-    """Before a call writes into the arguments at positions ``mutates``: each must be a
-    stand-in, moved to a copy first if some reverse still reads its buffer."""
+def _prepare_writes(fn: Any, args: tuple[Any, ...], mutates: tuple[int, ...], tape: Tape) -> bool:
+    """Before a call with active values writes into the arguments at positions ``mutates``:
+    each must be a stand-in, an inert one promoted (runtime activity), moved to a copy
+    first if some reverse still reads its buffer. False for an inert integer target (the
+    cast's derivative is zero: the call runs as plain NumPy)."""
     for i in mutates:
         m = args[i]
-        if type(m) is not Tracked:
+        if type(m) is Inert and m._tape is tape:
+            if m._a.dtype.kind not in "fc":
+                return False
+            promote(m)
+        elif type(m) is not Tracked:
             raise _untracked_error(f"an active value was written into an untracked array by "
                                    f"{getattr(fn, '__name__', fn)}")
         prepare_write(m, args)
+    return True
 
 
 def _unwrap(fn: Any, args: tuple[Any, ...], tape: Tape, mutates: tuple[int, ...] = (),
@@ -206,27 +211,15 @@ def _unwrap(fn: Any, args: tuple[Any, ...], tape: Tape, mutates: tuple[int, ...]
     i = 0
     for a in args:
         t = type(a)
-        if t is Tracked:
-            if a._tape is not tape:  # another differentiation's value (higher order)
-                if not nested:
-                    raise _OtherLevel
-                sig.append(np.ndarray)  # an enclosing level's: a constant here, kept as it is
-                vals.append(a)
-                i += 1
-                continue
+        if (t is Tracked or t is TrackedScalar) and a._tape is not tape:  # higher order
+            _other_level(a, nested, sig, vals)
+        elif t is Tracked:
             v = a._a
             sig.append(Tracked)
             binds.append((i, ARRAY, a._cell, a._view))
             arrays.append((i, v, a, v.base))
             vals.append(v)
         elif t is TrackedScalar:
-            if a._tape is not tape:
-                if not nested:
-                    raise _OtherLevel
-                sig.append(_nested().const_key(a))
-                vals.append(a)
-                i += 1
-                continue
             v = a._v
             key = _ACTIVE_KEYS.get(type(v))
             sig.append(key if key is not None else _active_key(
@@ -235,17 +228,35 @@ def _unwrap(fn: Any, args: tuple[Any, ...], tape: Tape, mutates: tuple[int, ...]
             vals.append(v)
         elif (t is list or t is tuple) and _seq_tape(a) is not None:
             _unwrap_list(fn, i, a, tape, (sig, vals, binds, arrays), nested)
+        elif t is Inert:  # a constant whose storage copy-on-write protects (no lock, no copy)
+            v = a._a
+            sig.append(np.ndarray)
+            arrays.append((i, v, a, v.base))
+            vals.append(v)
         else:
             sig.append(t)
             if t is np.ndarray:
-                if tape.copy_consts and a.flags.writeable:  # the rule keeps a copy: never locked
+                if a.flags.writeable:
+                    # a plain array (made by f, or a global): NumPy tells nobody of a write
+                    # into it, so the rule gets its own copy and f may write into it later
                     a = a.copy(order="K")
-                arrays.append((i, a, None, a.base))
+                else:
+                    arrays.append((i, a, None, a.base))
             vals.append(a)
         i += 1
     if mutates and tape.nested:  # a plain buffer receiving an enclosing level's value
         _nested().promote(args, vals, mutates, tape)
     return sig, vals, binds, arrays
+
+
+def _other_level(a: Any, nested: bool, sig: list[Any], vals: list[Any]) -> None:
+    """A stand-in of another differentiation among a call's arguments: raise
+    :class:`_OtherLevel` (record at the deepest level), or, ``nested`` (this is the
+    deepest), an enclosing level's value: a constant here, passed as it is."""
+    if not nested:
+        raise _OtherLevel
+    sig.append(_nested().const_key(a))
+    vals.append(a)
 
 
 def _unwrap_list(fn: Any, i: int, a: Any, tape: Tape, into: tuple[list[Any], ...],
@@ -259,7 +270,8 @@ def _unwrap_list(fn: Any, i: int, a: Any, tape: Tape, into: tuple[list[Any], ...
         sig.append(_SEQ_KEY)
         binds.append((i, SEQ, cells, views))
         for e in items:  # conservatively, the rule may keep any element: pin (or lock) them all
-            _pin((None, e, None, None) if type(e) is not Tracked else (None, e._a, e, None), tape)
+            _pin((None, e._a, e, None) if type(e) is Tracked or type(e) is Inert else (None, e, None, None),
+                 tape)
         vals.append(seq_vals)
         return
     a = construct(_ASARRAY, a, (), _EMPTY)  # an array_like argument: np.asarray(a), recorded

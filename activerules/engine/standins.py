@@ -428,13 +428,13 @@ def raw(v: Any) -> Any:
         return v._a
     if t is TrackedScalar:
         return v._v
-    return v
+    return v._a if isinstance(v, Tracked) else v  # an inert stand-in (.inert.Inert) too
 
 
 def _raw_index(idx: Any) -> Any:
     t = type(idx)
     if t is tuple:
-        return tuple(raw(i) for i in idx) if any(type(i) in _TRACKED for i in idx) else idx
+        return tuple(raw(i) for i in idx) if any(isinstance(i, _Ops) for i in idx) else idx
     return raw(idx)
 
 

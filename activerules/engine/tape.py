@@ -282,14 +282,11 @@ class Tape:
     ([], 2)
     """
 
-    __slots__ = ("entries", "width", "locked", "detached", "copy_consts", "registry", "nested", "__weakref__")
+    __slots__ = ("entries", "width", "locked", "detached", "registry", "nested", "__weakref__")
 
-    def __init__(self, width: int = 0, copy_consts: bool = False) -> None:
+    def __init__(self, width: int = 0) -> None:
         self.entries: list[Entry] = []
         self.width = width  # 0: not a batch; else the number of lanes
-        # the second run of an entry point (api._forward): a rule is given copies of its
-        # untracked array arguments, so none is locked and the function may write into them
-        self.copy_consts = copy_consts
         self.registry: Any = None  # the entry point's registry= (None: the global one)
         # id -> (array, a copy of its values to compare at the sweep, or None)
         self.locked: dict[int, tuple[np.ndarray, Any]] = {}

@@ -26,7 +26,7 @@ from .tape import Tape
 __all__ = ["view_of", "prepare_write", "move_to_copy"]
 
 #: counters for tests and benchmarks: copies made by copy-on-write
-stats = {"cow_copies": 0}
+stats = {"cow_copies": 0, "promotions": 0}  # promotions: see .inert
 
 
 def _compose(f: Callable[[Any], Any], g: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -38,7 +38,7 @@ def view_of(parent: Tracked, v: Any, op: Callable[[Any], Any]) -> Tracked:
     root = parent._root
     if root is None:
         root = parent
-    t = _new(Tracked)
+    t = _new(type(root))  # a view of an inert storage is inert (.inert)
     t._a = v
     t._cell = root._cell
     t._tape = root._tape
@@ -96,13 +96,13 @@ def _note_detached(y: Any, args: tuple[Any, ...], tape: Tape) -> None:
     (``np.broadcast_arrays``, ``np.real`` of a real array...) would not see a later write
     into that argument, as NumPy's view would: note them with the arguments' roots, so
     that such a write raises while one of them is alive (:func:`_refuse_if_viewed`)."""
-    outs = [y] if type(y) is Tracked else [e for e in y if type(e) is Tracked] \
-        if isinstance(y, (tuple, list)) else []
+    outs = [y] if isinstance(y, Tracked) else [e for e in y if isinstance(e, Tracked)] \
+        if isinstance(y, (tuple, list)) else []  # isinstance: inert stand-ins too (.inert)
     deps = [weakref.ref(o) for o in outs if o._pinned == DETACHED]
     if not deps:
         return
     for a in args:
-        if type(a) is Tracked:
+        if isinstance(a, Tracked):
             root = a._root if a._root is not None else a
             tape.detached.setdefault(id(root), (weakref.ref(root), []))[1].extend(deps)
 
@@ -141,6 +141,10 @@ def _pin(e: tuple[Any, Any, Any, Any], tape: Tape) -> None:
         root = owner._root
         r = owner if root is None else root
         r._pinned = r._pinned or True  # DETACHED stays
+        if r._cell is None and not r._a.flags.writeable:
+            # an inert caller's array (held read-only): a write through a view of it made
+            # before the call is caught at the sweep (its values are kept to compare)
+            tape.lock(r._a, keep=True)
     else:
         tape.lock(e[1], keep=True)
 

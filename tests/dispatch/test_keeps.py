@@ -75,18 +75,24 @@ def test_keeps_must_be_argument_positions(keeps):
 
 
 def _locked_by(op):
-    """Whether recording ``op(y, c)`` (y tracked) locks the untracked array ``c``: the tape
-    keeps its value."""
-    c = np.linspace(1.0, 2.0, 3)
+    """Whether recording ``op(y, c)`` (y tracked) makes the tape keep the inert array ``c``
+    (computed from a constant argument): a later write into it is then copied first
+    (copy-on-write; issue 11: a plain constant is given to the rule as a copy, so its
+    read-only flag no longer tells)."""
+    from activerules.engine.views import stats
+
     seen = []
 
-    def f(x):
+    def f(x, k):
         y = x * 2.0
+        c = k * 1.0
         op(y, c)
-        seen.append(not c.flags.writeable)
+        before = stats["cow_copies"]
+        c[0] = 0.0
+        seen.append(stats["cow_copies"] > before)
         return (y * x).sum()
 
-    ar.gradient(f, np.ones(3))
+    ar.gradient(f, np.ones(3), np.linspace(1.0, 2.0, 3))
     return seen[0]
 
 

@@ -33,8 +33,15 @@ def _names(env: dict[str, Any], arrays: bool) -> list[str]:
     return res
 
 
+#: Names writes go into when one of them is there (``generate(const_writes=True)``: the
+#: undifferentiated inputs, runtime activity), else any writable array.
+PREFERRED_TARGETS: list[str] = []
+
+
 def _targets(env: dict[str, Any]) -> list[str]:
-    return [n for n in _names(env, True) if env[n].flags.writeable]
+    names = [n for n in _names(env, True) if env[n].flags.writeable]
+    preferred = [n for n in names if n in PREFERRED_TARGETS]
+    return preferred or names
 
 
 def _pick(rng: np.random.Generator, seq: list[Any]) -> Any:

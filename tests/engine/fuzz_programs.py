@@ -36,14 +36,7 @@ import activerules as ar
 # What generation leaves out by default because it hits a known engine bug: op classes
 # (keys of ``fuzz_ops.OPS``) and program features (``FEATURES``), each -> the bug. The lead
 # empties this as the fixes merge (``scripts/fuzz.py --all-ops`` generates everything).
-KNOWN_BROKEN: dict[str, str] = {
-    "ufunc_at_into_undifferentiated_input": "NumPy's ufunc.at ignores the read-only flag: a ufunc.at "
-                                            "with no active argument writes into the caller's "
-                                            "undifferentiated array under gradient/vjp, and under "
-                                            "autodiff too when a later write makes f run again",
-    "split_whole_piece": "np.split with a piece that is the whole array raises ActiveRulesError when "
-                         "written (a view in NumPy), and autodiff leaves the caller's arrays changed after it",
-}
+KNOWN_BROKEN: dict[str, str] = {}
 # Program features KNOWN_BROKEN may name: a statement that changes an undifferentiated input
 # (a ufunc.at with no active argument doing so);
 # results that are views of one storage; a statement that writes a value depending on the
@@ -152,13 +145,13 @@ def _feature_violations(prog: Program, stmts: list[Stmt]) -> set[str]:
             found.add("write_undifferentiated_input")
             if st.op.endswith(".at") and not act:  # nothing the engine sees: the write reaches the caller
                 found.add("ufunc_at_into_undifferentiated_input")
+        if act and target in before and id(_root(env[target])) not in active:
+            found.add("active_write_into_constant")
         try:
             exec(st.np_src, env)
         except ValueError:  # assignment destination is read-only
             found.add("write_undifferentiated_input")
             continue
-        if act and target in before and id(_root(env[target])) not in active:
-            found.add("active_write_into_constant")
         for n, v in env.items():
             if act and _NAME.match(n) and (n not in before or n == target):
                 active.add(id(_root(v)))
@@ -191,12 +184,19 @@ def _agree(env: dict[str, Any], tenv: dict[str, Any]) -> bool:
     return True
 
 
-def generate(seed: int, exclude: dict[str, str] | None = None, max_stmts: int = 10) -> Program:
+def generate(seed: int, exclude: dict[str, str] | None = None, max_stmts: int = 10,
+             const_writes: bool = False) -> Program:
     """A random program whose NumPy and torch versions agree, deterministic in ``seed``;
-    op classes in ``exclude`` (default ``KNOWN_BROKEN``) are not generated."""
+    op classes in ``exclude`` (default ``KNOWN_BROKEN``) are not generated. ``const_writes``:
+    runtime activity (issue 11): at least one array input is not differentiated, and every
+    write (in-place update, setitem, ``out=``, ``ufunc.at``, ``sort``) goes into one of them
+    while they are there, often with values that depend on the differentiated ones."""
+    import fuzz_ops
     from fuzz_ops import OPS, WEIGHTS, propose
     rng = np.random.default_rng(seed)
-    prog = _inputs(rng, seed)
+    prog = _inputs(rng, seed, const_writes)
+    fuzz_ops.PREFERRED_TARGETS[:] = ([n for i, n in enumerate(prog.names) if i not in prog.diff and n[0] == "x"]
+                                     if const_writes else [])
     skip = KNOWN_BROKEN if exclude is None else exclude
     ops = [o for o in sorted(OPS) if o not in skip]
     weights = np.array([WEIGHTS.get(o, 1) for o in ops], dtype=float)
@@ -218,6 +218,7 @@ def generate(seed: int, exclude: dict[str, str] | None = None, max_stmts: int = 
         prog.stmts.append(st)
         env = cand_env
     prog.returns = _returns(rng, env, "outputs_share_storage" in skip)
+    fuzz_ops.PREFERRED_TARGETS[:] = []
     return prog
 
 
@@ -239,9 +240,9 @@ def distinct(values: list[Any]) -> bool:
     return bool(np.all(np.abs(flat) >= 0.05) and len(np.unique(flat)) == len(flat))
 
 
-def _inputs(rng: np.random.Generator, seed: int) -> Program:
+def _inputs(rng: np.random.Generator, seed: int, const_writes: bool = False) -> Program:
     shapes = [(4,), (6,), (3, 4), (4, 3), (2, 3), (4, 4), (2, 3, 2), (2, 2, 3)]
-    n_arr = int(rng.integers(1, 4))
+    n_arr = int(rng.integers(2 if const_writes else 1, 4))
     names: list[str] = []
     values: list[Any] = []
     for k in range(n_arr):
@@ -255,7 +256,9 @@ def _inputs(rng: np.random.Generator, seed: int) -> Program:
         values = [np.round(v + rng.uniform(-0.01, 0.01, np.shape(v)), 3) for v in values]
         values = [v if np.ndim(v) else float(v) for v in values]
     positions = list(range(len(names)))
-    k = int(rng.integers(1, len(names) + 1))
+    if const_writes:  # at least one array input left undifferentiated, written into
+        positions.remove(int(rng.integers(n_arr)))
+    k = int(rng.integers(1, len(positions) + 1))
     diff = tuple(sorted(int(i) for i in rng.choice(positions, size=k, replace=False)))
     return Program(names, values, diff=diff, seed=seed)
 
@@ -728,7 +731,7 @@ class Report:
 
 def campaign(start: int, count: int, budget_s: float = float("inf"), shrink_each: int = 40,
              exclude: dict[str, str] | None = None,
-             progress: Callable[[Report], None] | None = None) -> Report:
+             progress: Callable[[Report], None] | None = None, const_writes: bool = False) -> Report:
     """Generate and check programs ``start, start+1, ...`` until ``count`` or ``budget_s``
     seconds, shrinking up to ``shrink_each`` failures of each signature; ``progress(report)``
     every 500 programs."""
@@ -738,7 +741,7 @@ def campaign(start: int, count: int, budget_s: float = float("inf"), shrink_each
         if time.monotonic() - t0 > budget_s:
             break
         try:
-            prog = generate(seed, exclude)
+            prog = generate(seed, exclude, const_writes=const_writes)
         except Exception as e:  # a bug of the fuzzer's: counted, not fatal to a long run
             rep.generator_errors.append(f"seed {seed}: {_describe(e)}")
             continue

@@ -330,8 +330,8 @@ def test_functional_entry_points_write_differentiated_arrays_into_a_copy(entry: 
                          ids=["plain", "Const", "in a list", "in a dict"])
 def test_functional_entry_points_write_into_copies_of_constant_caller_arrays(entry: str,
                                                                             wrap: Any) -> None:
-    # f writes into the caller's constant array (held read-only on a first run): it runs
-    # again on a private copy (api._forward), and the caller's array keeps its values
+    # f writes into the caller's constant array: its stand-in moves to a private copy at
+    # the first write (copy-on-write), and the caller's array keeps its values
     def f(x: Any, c: Any) -> Any:
         c = c if isinstance(c, np.ndarray) else (c[0] if isinstance(c, list) else c["c"])
         c[0] = 5.0

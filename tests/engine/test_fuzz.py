@@ -35,6 +35,23 @@ def test_fuzzed_programs_agree_with_torch_and_finite_differences(seeds: range) -
     assert agreed >= 0.8 * len(results)
 
 
+@pytest.mark.parametrize("seeds", [range(0, 40), range(40, 80)], ids=lambda r: f"seeds{r.start}-{r.stop - 1}")
+def test_writes_into_undifferentiated_inputs_are_differentiated(seeds: range) -> None:
+    """Runtime activity (issue 11): a random subset of the inputs differentiated, writes
+    going into the others (active values too, ufunc.at, out=, sort): every request agrees
+    with torch and finite differences and keeps the contract on the caller's arrays; a
+    named error is a failure here (promotion must differentiate these programs)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        progs = [fp.generate(s, const_writes=True) for s in seeds]
+        for prog in progs:
+            bad = [o for o in fp.check_program(prog) if o.kind != "agree"]
+            assert not bad, f"seed {prog.seed}: {bad[0].kind} in {bad[0].request}: {bad[0].detail}"
+    features = [fp._feature_violations(p, p.stmts) for p in progs]
+    assert sum("write_undifferentiated_input" in f for f in features) >= 0.6 * len(progs)
+    assert sum("active_write_into_constant" in f for f in features) >= 0.15 * len(progs)
+
+
 def test_short_run_generates_every_op_class_not_known_broken() -> None:
     ops = {st.op for s in range(200) for st in fp.generate(s).stmts}
     op_of = {"stack": "concat", "add.at": "ufunc_at", "subtract.at": "ufunc_at", "multiply.at": "ufunc_at",

@@ -1,15 +1,13 @@
 """Minimal programs the program fuzzer (``fuzz_programs``, docs/fuzzing.md) found failing,
 shrunk by its shrinker and checked against central finite differences and the contract on
 the caller's arrays by ``check_request``; each failed on the engine it was found on.
-The two still marked ``xfail(strict=True)`` pin the one known hole (NumPy's ``ufunc.at``
-ignores the read-only flag, docs/engine.md "Writes into constants"): they turn red when
-it is fixed, and their marks go then.
+The two ``ufunc.at`` programs pinned the hole NumPy's ``ufunc.at`` left (it ignores the
+read-only flag) until the caller's arrays became inert stand-ins (issue 11).
 A program's unused names are kept: the calls that define them are recorded on the tape."""
 
 # ruff: noqa: F841
 
 import numpy as np
-import pytest
 from fuzz_programs import check_request
 
 
@@ -38,8 +36,6 @@ def test_fuzz_vjp_sort_of_a_view_of_undifferentiated_array() -> None:
     check_request(f, [np.array([[1.3, -0.9, -1.0]]), np.array([[-0.2]])], diff=(1,), request='vjp', seed=12)
 
 
-@pytest.mark.xfail(strict=True, reason="NumPy bug: ufunc.at ignores the read-only flag (numpy 2.4), so a "
-                   "write by np.subtract.at with no tracked argument reaches the caller's held array")
 def test_fuzz_gradient_subtract_at_into_undifferentiated_array() -> None:
     def f(x1, x2, s0):
         np.subtract.at(x2, [3, 3], s0)
@@ -64,9 +60,6 @@ def test_fuzz_gradient_inplace_sort_of_undifferentiated_array() -> None:
     check_request(f, [np.array([[-1.4]]), np.array([[-0.4, -0.7]]), -0.5], diff=(2,), request='gradient', seed=80)
 
 
-@pytest.mark.xfail(strict=True, reason="NumPy bug: ufunc.at ignores the read-only flag (numpy 2.4), so the first "
-                   "run's np.subtract.at reaches the caller's held Const array, and the run again "
-                   "that the write into it makes starts from the changed values")
 def test_fuzz_autodiff_ufunc_at_then_write_into_const_argument() -> None:
     def f(x0, s0):
         v0 = x0.mean()

@@ -159,23 +159,36 @@ def test_caller_array_is_read_only_during_the_call() -> None:
 
 def test_version_check_raises_mutation_error() -> None:
     w = np.array([1.0, 1.25, 1.5, 1.75, 2.0])
+    w.flags.writeable = False  # a read-only plain array is given to the rule as it is
 
     def f(x):
-        y = (x * w).sum()   # the reverse reads w (Const): w is locked
+        y = (x * w).sum()   # the reverse reads w (Const): w stays locked
         w.flags.writeable = True
         w[0] = 100.0        # a write the engine cannot see
         return y
 
     with pytest.raises(MutationError, match="modified through an untracked alias"):
         gradient(f, X.copy())
-    assert w.flags.writeable
+
+
+def test_a_plain_array_a_rule_keeps_can_be_written_later() -> None:
+    # issue 11: a writable plain array is never locked; the rule keeps its own copy
+    w = np.array([1.0, 1.25, 1.5, 1.75, 2.0])
+
+    def f(x):
+        y = (x * w).sum()
+        w[0] = 100.0
+        return y
+
+    np.testing.assert_array_equal(gradient(f, X.copy()), [1.0, 1.25, 1.5, 1.75, 2.0])
+    assert w[0] == 100.0 and w.flags.writeable
 
 
 def test_locks_are_released_and_nested_locks_counted() -> None:
-    w = np.ones(5)
-    _, pb1 = ar.engine.vjp(lambda x: x * w, X.copy())
+    w = X.copy()  # the argument both pullbacks read
+    _, pb1 = ar.engine.vjp(lambda x: x * x, w)
     assert not w.flags.writeable
-    _, pb2 = ar.engine.vjp(lambda x: x * w, X.copy())
+    _, pb2 = ar.engine.vjp(lambda x: x * x, w)
     del pb1
     assert not w.flags.writeable
     pb2(np.ones(5))

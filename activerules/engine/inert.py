@@ -1,0 +1,173 @@
+"""Runtime activity: stand-ins for the arrays that are not differentiated (yet).
+
+Every array argument reaches the function as a stand-in; an undifferentiated one is an
+:class:`Inert`, as are the arrays computed from inert ones only. A call with no active
+argument runs as plain NumPy on the raw values (:func:`inert_call`: nothing recorded,
+nothing copied), so an inert array costs a dispatch and nothing else. Writes into one go
+through copy-on-write like any stand-in's (:func:`.views.prepare_write`), so the
+caller's array is never written and never handed to the function read-only. When an
+active value is written into it, its storage is *promoted* (:func:`promote`): Enzyme's
+lattice step, Const -> Duplicated, taken at run time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .outputs import rebuild
+from .standins import DETACHED, Tracked, _new, raw
+from .tape import Cell, Tape, layout_of
+from .views import _note_detached, prepare_write, stats
+
+__all__ = ["Inert", "new_inert", "promote"]
+
+
+class Inert(Tracked):
+    """An array stand-in with no derivative (yet): a caller's undifferentiated array, or
+    one computed from such arrays only. It has no cell until an active value is written
+    into it (:func:`promote`), which makes it (and its live views) a :class:`Tracked`.
+
+    >>> import numpy as np, activerules as ar
+    >>> def f(s, c):
+    ...     print(type(c).__name__, end=" ")
+    ...     c *= s                            # an active value into the constant
+    ...     print(type(c).__name__, end=" ")
+    ...     return c.sum()
+    >>> c = np.array([1.0, 2.0])
+    >>> ar.gradient(f, 3.0, c)
+    Inert Tracked np.float64(3.0)
+    >>> c                                     # gradient is functional
+    array([1., 2.])
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Inert({self._a!r})"
+
+    # An inert value carries no derivative: converting it loses nothing.
+    def __float__(self) -> float:
+        return float(self._a)
+
+    def __complex__(self) -> complex:
+        return complex(self._a)
+
+    def __int__(self) -> int:
+        return int(self._a)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = self._a
+        return a if dtype is None or a.dtype == dtype else a.astype(dtype)
+
+    def item(self, *args: Any) -> Any:
+        return self._a.item(*args)
+
+    def tolist(self) -> Any:
+        return self._a.tolist()
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return self._a.__reduce_ex__(protocol)
+
+
+_SET_CLASS = object.__dict__["__class__"].__set__  # Tracked's __class__ is a property
+
+
+def new_inert(a: np.ndarray, tape: Tape, pinned: int = False) -> Inert:
+    """An inert root over buffer ``a`` (no cell: no shadow until it is promoted).
+
+    >>> from activerules.engine.tape import Tape
+    >>> new_inert(np.ones(2), Tape())
+    Inert(array([1., 1.]))
+    """
+    t = _new(Inert)
+    t._a = a
+    t._cell = None  # type: ignore[assignment]
+    t._tape = tape
+    t._root = None
+    t._view = None
+    t._views = None
+    t._pinned = pinned
+    return t
+
+
+def promote(t: Inert) -> None:
+    """An active value is about to be written into ``t``: its storage (the root and
+    every live view of it) becomes tracked, with a zero shadow, the cotangent of the
+    constant values it holds.
+
+    >>> from activerules.engine.tape import Tape
+    >>> c = new_inert(np.ones(2), Tape())
+    >>> promote(c)
+    >>> type(c).__name__, c._cell.shape
+    ('Tracked', (2,))
+    """
+    root = t._root if t._root is not None else t
+    cell = Cell(root._a.shape, root._a.dtype, layout=layout_of(root._a))
+    members = [root] + [v for v in (r() for r in root._views or ()) if v is not None]
+    for m in members:
+        _SET_CLASS(m, Tracked)
+        m._cell = cell
+    stats["promotions"] += 1
+
+
+def inert_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mutates: tuple[int, ...],
+               tape: Tape) -> Any:
+    """``fn`` called with inert stand-ins and no active value: plain NumPy on the raw
+    values (the targets of ``mutates`` moved first if a reverse reads them); a new float
+    array result is inert, so an active value written into it later promotes it."""
+    for i in mutates:
+        if type(args[i]) is Inert:
+            prepare_write(args[i], args)
+    vals = [raw(a) if type(a) is not list else [raw(e) for e in a] for a in args]
+    y = fn(*vals, **kwargs)
+    if type(y) is np.ndarray:
+        return _result(y, args, vals, tape)
+    if isinstance(y, (tuple, list)) and any(type(e) is np.ndarray for e in y):
+        return rebuild(y, [_result(e, args, vals, tape) if type(e) is np.ndarray else e for e in y])
+    return y
+
+
+def _result(y: np.ndarray, args: tuple[Any, ...], vals: list[Any], tape: Tape) -> Any:
+    """An array an inert call returned: the argument itself if NumPy returned it (``np.real``
+    of a real array); a copy, held as the active path holds one (``DETACHED``: writing into
+    it, or into the argument while it is alive, raises by name), if it is a view of an inert
+    argument the engine cannot derive from its storage; else, if new and float, inert."""
+    inert = [(a, v) for a, v in zip(args, vals) if type(a) is Inert]
+    for a, v in inert:
+        if y is v:
+            return a
+    if any(np.may_share_memory(y, v) for _, v in inert):
+        w = new_inert(y.copy(order="K"), tape, pinned=DETACHED)
+        _note_detached(w, args, tape)
+        return w
+    if y.dtype.kind not in "fc" or (y.base is not None and any(
+            isinstance(v, np.ndarray) and np.may_share_memory(y, v) for v in vals)):
+        return y  # no derivative, or a view of a plain argument (NumPy's aliasing kept)
+    return new_inert(y, tape)  # new (its base, if any, a temporary of NumPy's: a reshape's copy)
+
+
+def inert_out(fn: Any, inputs: tuple[Any, ...], kwargs: dict[str, Any], out: tuple[Any, ...]) -> Any:
+    """A ufunc with ``out=`` and no active value (inert stand-ins among its operands):
+    NumPy's own call on the raw values, in place, after copy-on-write of the targets."""
+    for o in out:
+        if type(o) is Inert:
+            prepare_write(o, inputs)
+    kw = {k: raw(v) for k, v in kwargs.items()}
+    fn(*[raw(a) for a in inputs], out=tuple(raw(o) for o in out), **kw)
+    return out[0] if len(out) == 1 else out
+
+
+def untracked_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mutates: tuple[int, ...]) -> Any:
+    """``fn`` called with no active value: NumPy's own call, through :func:`inert_call` if
+    an argument (or an element of a list or tuple argument) is an inert stand-in."""
+    for a in args:
+        t = type(a)
+        if t is Inert:
+            return inert_call(fn, args, kwargs, mutates, a._tape)
+        if t is list or t is tuple:
+            for e in a:
+                if type(e) is Inert:
+                    return inert_call(fn, args, kwargs, mutates, e._tape)
+    return fn(*args, **kwargs)
