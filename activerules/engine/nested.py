@@ -10,7 +10,7 @@ runs after the inner forward closed its level, while the enclosing one is
 still open: the reverses are NumPy code on values that are enclosing stand-ins,
 so the enclosing level records them too, and the inner derivative comes back as
 an enclosing stand-in. A tape that values of an enclosing level entered is
-marked ``nested`` and swept by :func:`sweep_nested`: cotangents are accumulated
+marked ``nested`` and swept by the one sweep with :func:`sweep_nested`'s per-entry reverse: cotangents are accumulated
 out of place (a cotangent someone else holds is never mutated, as autograd's
 ``add_outgrads``), and a shadow a rule writes into in place is a stand-in of the
 enclosing level owned by this sweep, so the writes are recorded.
@@ -29,11 +29,11 @@ from typing import Any, Callable, TypeVar
 import numpy as np
 
 from ..activity import ActiveRulesError, RuleError
-from ..dispatch.lifting import Thunk, cotangent_tuple_message
+from ..dispatch.lifting import Thunk, check_array, check_count
 from . import levels
 from . import sweep as _flat
 from .standins import DETACHED, Tracked, TrackedScalar, new_root, new_scalar
-from .sweep import _consumed, _mutated_shadows_live, _out_cotangent, _zero_cotangent
+from .sweep import _mutated_shadows_live, _out_cotangent, _zero_cotangent
 from .tape import ARRAY, LIFTED, SCALAR, SEQ, Cell, Entry, Tape, UntrackedWriteError, layout_of, release_out
 from .trees import is_node, items_of, rebuild_node
 
@@ -283,16 +283,10 @@ def sweep_nested(tape: Tape, consume: bool) -> None:
         raise ActiveRulesError("activerules: batch differentiation (BatchDuplicated) of values of "
                                "an enclosing differentiation is not supported: differentiate "
                                "lane by lane (ar.jacobian, or a loop of ar.vjp pullbacks)")
-    tape.check_locks()
     run = _Sweep(level)
-    entries = _consumed(tape.entries) if consume else reversed(tape.entries)
     _sweeping.depth = getattr(_sweeping, "depth", 0) + 1
-    try:
-        for entry in entries:
-            _reverse(run, entry)
-    except BaseException:
-        tape.clear_shadows()
-        raise
+    try:  # the one sweep, each entry reversed the way the enclosing level can record
+        _flat.sweep(tape, consume, functools.partial(_reverse, run))
     finally:
         _sweeping.depth -= 1
 
@@ -307,7 +301,7 @@ def _reverse(run: _Sweep, entry: Entry) -> None:
         dret = _zero_cotangent(out, 0) if out is not None else None
     if mode is LIFTED:
         cots = _run(label, reverse, dret)
-        _deliver(run, label, binds, cots)
+        _deliver(run, label, binds, check_count(label, cots, anns))
     else:
         for i, kind, cell, view in binds:
             if kind == SEQ:
@@ -343,11 +337,9 @@ def _run(label: str, reverse: Any, dret: Any) -> Any:
 
 
 def _deliver(run: _Sweep, label: str, binds: list[Any], cots: Any) -> None:
-    """Deliver the cotangents an rrule's pullback returned."""
-    n = len(cots) if isinstance(cots, (tuple, list)) else -1
+    """Deliver the cotangents an rrule's pullback returned (counted by ``check_count``),
+    each checked against its argument as at first order."""
     for i, kind, cell, view in binds:
-        if i >= n:
-            raise RuleError(cotangent_tuple_message(label, cots, None, "the pullback"))
         c = cots[i]
         if type(c) is Thunk:  # forced now, while the recording level is open
             c = _run(label, _force, c)
@@ -356,9 +348,21 @@ def _deliver(run: _Sweep, label: str, binds: list[Any], cots: Any) -> None:
         if kind == SEQ:
             for cc, v, ci in zip(cell, view, c):
                 if ci is not None:
-                    run.add(cc, v, ci)
+                    run.add(cc, v, _checked(run, label, i, ci, cc, v))
+        elif kind == ARRAY:
+            run.add(cell, view, _checked(run, label, i, c, cell, view))
         else:
             run.add(cell, view, c)
+
+
+def _checked(run: _Sweep, label: str, i: int, c: Any, cell: Cell, view: Any) -> Any:
+    """``c`` if it fits its argument; else the error of dispatch's one checker. The check
+    runs on a placeholder of ``c``'s shape and dtype: ``c`` may be an enclosing level's
+    stand-in, which must not leave NumPy."""
+    shape = cell.shape if view is None else np.shape(view(run.own(cell)))
+    if tuple(np.shape(c)) != tuple(shape) or np.result_type(c) != cell.dtype:
+        check_array(label, i, np.zeros(np.shape(c), np.result_type(c)), tuple(shape), cell.dtype)
+    return c
 
 
 def _force(c: Thunk) -> Any:

@@ -16,7 +16,7 @@ into scratch buffers that are added in only once it succeeded.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -40,12 +40,12 @@ from .tape import (
 __all__ = ["sweep"]
 
 
-def sweep(tape: Tape, consume: bool = False) -> None:
+def sweep(tape: Tape, consume: bool = False, recorded: Callable[[Entry], None] | None = None) -> None:
     """Run every entry's reverse, last first, after checking the tape's locks.
-    ``consume``: drop each entry once it ran (a single sweep), so the values its
-    reverse read are freed as the sweep goes and the sweep's own arrays reuse their
-    memory. If a reverse fails, every shadow the entries reach is cleared (a vjp
-    pullback called again starts from zero).
+    ``consume``: drop each entry once it ran, freeing what its reverse read as the sweep
+    goes. ``recorded``: how a tape of higher order reverses an entry, so that an enclosing
+    level records it (:func:`.nested.sweep_nested`). If a reverse fails, every shadow the
+    entries reach is cleared (a vjp pullback called again starts from zero).
 
     >>> import numpy as np
     >>> from activerules.engine.tape import ARRAY, Cell, Entry, Mode, Tape
@@ -54,8 +54,7 @@ def sweep(tape: Tape, consume: bool = False) -> None:
     >>> # an rrule's entry holds the call's argument count where a rule's holds its annotations
     >>> e.reverse, e.anns, e.binds, e.out = lambda dy: (3 * dy,), 1, [(0, ARRAY, x, None)], y
     >>> e.mutates, e.mode, e.label = (), Mode.LIFTED, "rrule `triple`"
-    >>> t = Tape()
-    >>> t.entries.append(e)
+    >>> t = Tape(); t.entries.append(e)
     >>> y.shadow = np.ones(2)                        # the seed
     >>> sweep(t)
     >>> x.shadow, y.shadow
@@ -66,6 +65,9 @@ def sweep(tape: Tape, consume: bool = False) -> None:
     entries = _consumed(tape.entries) if consume else reversed(tape.entries)
     try:
         for entry in entries:
+            if recorded is not None:
+                recorded(entry)
+                continue
             # the output's cotangent: skip the entry if none reached it
             out = entry.out
             single = type(out) is Cell  # one array or scalar output: the common case
@@ -74,7 +76,6 @@ def sweep(tape: Tape, consume: bool = False) -> None:
                 live = dret is not None
             else:
                 dret, live = _out_cotangent(out, width)
-            # the reverse, as the entry's mode says
             mode = entry.mode
             if mode is LIFTED:
                 if not live:
@@ -90,7 +91,6 @@ def sweep(tape: Tape, consume: bool = False) -> None:
                 if not live and not _mutated_shadows_live(entry.binds, entry.mutates):
                     continue
                 _reverse_rule(entry, dret, live, width)
-            # the output's cotangent is used up
             if single:
                 out.shadow = None
             else:
