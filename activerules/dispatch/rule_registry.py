@@ -122,6 +122,13 @@ class RuleRegistry:
     >>> _ = reg.rrule(double)(lambda x: (2 * x, lambda g: (2 * g,)))
     >>> reg.has_rules(double), reg.resolve(double, (Active,)).kind
     (True, 'rrule')
+
+    ``generation`` counts registrations: an engine caching what it derived from
+    :meth:`resolve` keeps it while the counter is unchanged.
+
+    >>> before = reg.generation
+    >>> _ = reg.inactive(len); reg.generation > before
+    True
     """
 
     def __init__(self, *, require_primitive: bool = False) -> None:
@@ -134,7 +141,10 @@ class RuleRegistry:
         self._entries: dict[Any, list[RuleEntry]] = {}
         self._samples: dict[Any, list[Sample]] = {}
         self._cache: dict[Any, Any] = {}
-        self._generation = 0
+        #: A counter bumped by every registration (and :meth:`clear_cache`): what an engine
+        #: derived from :meth:`resolve` stays valid while it is unchanged. A plain attribute,
+        #: not a property: the engine reads it on every recorded call. Read it, never set it.
+        self.generation = 0
 
     # -- registration ----------------------------------------------------------------------
 
@@ -278,7 +288,7 @@ class RuleRegistry:
         self._entries[fn] = entries + [entry]
         self._samples.setdefault(fn, []).extend(samples)
         self._cache = {}
-        self._generation += 1
+        self.generation += 1
 
     # -- introspection ---------------------------------------------------------------------
 
@@ -306,19 +316,7 @@ class RuleRegistry:
         """Forget every cached resolution."""
         with self._lock:
             self._cache = {}
-            self._generation += 1
-
-    @property
-    def generation(self) -> int:
-        """A counter bumped by every registration (and :meth:`clear_cache`): what an
-        engine derived from :meth:`resolve` stays valid while it is unchanged.
-
-        >>> reg = RuleRegistry()
-        >>> before = reg.generation
-        >>> _ = reg.inactive(len); reg.generation > before
-        True
-        """
-        return self._generation
+            self.generation += 1
 
     # -- resolution ------------------------------------------------------------------------
 
