@@ -34,7 +34,8 @@ def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out:
         cots = _call(pullback, dret, spare is not None)
     except Exception as e:
         _raise_failure(label, e, pullback, True)
-    check_count(label, cots, n)
+    if type(cots) is not tuple or len(cots) != n:  # the common case needs no call
+        cots = check_count(label, cots, n)
     ready: list[Any] = []
     for i, kind, cell, view in binds:
         c = cots[i]
