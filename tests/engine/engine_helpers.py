@@ -25,3 +25,9 @@ def assert_gradient_matches_fd(f: Callable[[Any], Any], x: np.ndarray, rtol: flo
     from activerules.engine import gradient
 
     np.testing.assert_allclose(gradient(f, x.copy()), fd_grad(f, x), rtol=rtol, atol=atol)
+
+
+# Inputs shared by the higher-order tests (test_nested, test_levels, test_derivatives).
+X3 = np.array([0.3, -1.1, 2.0])
+A3 = np.array([[2.0, 0.5, -0.3], [0.1, 1.5, 0.4], [-0.2, 0.3, 1.8]])
+V3 = np.array([0.7, -0.2, 1.3])

@@ -6,30 +6,19 @@ Oracles: JAX in float64 and central differences."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from engine_helpers import A3 as A
+from engine_helpers import V3 as V
+from engine_helpers import X3 as X
 
 import activerules as ar
 
-X = np.array([0.3, -1.1, 2.0])
-
-
-A = np.array([[2.0, 0.5, -0.3], [0.1, 1.5, 0.4], [-0.2, 0.3, 1.8]])
-
-
-V = np.array([0.7, -0.2, 1.3])
-
-
-@pytest.fixture(autouse=True)
-def x64() -> Iterator[None]:
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
+pytestmark = pytest.mark.usefixtures("x64")  # JAX in float64 (conftest.py)
 
 
 def test_the_classic_confusion_check_is_one() -> None:

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -14,13 +14,7 @@ import pytest
 import activerules as ar
 from activerules.engine.trees import leaves
 
-
-@pytest.fixture(autouse=True)
-def x64() -> Iterator[None]:
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
+pytestmark = pytest.mark.usefixtures("x64")  # JAX in float64 (conftest.py)
 
 
 class Params(NamedTuple):
