@@ -60,6 +60,22 @@ def _counted(f: Callable[..., Any], calls: list[int]) -> Callable[..., Any]:
     return g
 
 
+def _gradient_once(f: Callable[..., Any], c: np.ndarray, entry: str) -> np.ndarray:
+    """d f(x, c) / dx at X by ``entry`` ("gradient", "vjp" or "autodiff"), ``c`` not
+    differentiated; checks that f ran once (no run again)."""
+    calls: list[int] = []
+    g = _counted(f, calls)
+    if entry == "gradient":
+        got = ar.gradient(g, X.copy(), c)
+    elif entry == "vjp":
+        got = ar.vjp(g, X.copy(), ar.Const(c))[1](1.0)[0]
+    else:
+        got = np.zeros(3)
+        ar.autodiff(g, ar.Duplicated(X.copy(), got), ar.Const(c))
+    assert len(calls) == 1
+    return got
+
+
 def test_heat_simulation_with_respect_to_the_parameters_only() -> None:
     # x (the state) is not differentiated; the simulation writes active values into it
     x0, p0 = _heat_inputs()
@@ -100,22 +116,17 @@ def _reference_kept_then_written(x: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("entry", ["gradient", "vjp", "autodiff", "batch"])
 def test_an_input_a_rule_keeps_is_written_later_once(entry: str) -> None:
-    calls: list[int] = []
-    f = _counted(_kept_then_written, calls)
     c = C.copy()
     want = _reference_kept_then_written(X)
-    if entry == "gradient":
-        got = ar.gradient(f, X.copy(), c)
-    elif entry == "vjp":
-        got = ar.vjp(f, X.copy(), ar.Const(c))[1](1.0)[0]
-    elif entry == "autodiff":
-        got = np.zeros(3)
-        ar.autodiff(f, ar.Duplicated(X.copy(), got), ar.Const(c))
-    else:
+    if entry == "batch":
+        calls: list[int] = []
         got, other = np.zeros(3), np.zeros(3)
-        ar.autodiff(f, ar.BatchDuplicated(X.copy(), (got, other)), c, returns=ar.Active((1.0, 2.0)))
+        ar.autodiff(_counted(_kept_then_written, calls), ar.BatchDuplicated(X.copy(), (got, other)), c,
+                    returns=ar.Active((1.0, 2.0)))
         np.testing.assert_allclose(other, 2 * want, rtol=1e-7)
-    assert len(calls) == 1
+        assert len(calls) == 1
+    else:
+        got = _gradient_once(_kept_then_written, c, entry)
     np.testing.assert_allclose(got, want, rtol=1e-7)
     if entry in ("gradient", "vjp"):
         np.testing.assert_array_equal(c, C)
@@ -149,18 +160,9 @@ def _active_into_temporary(x: Any, c: Any) -> Any:
 
 @pytest.mark.parametrize("entry", ["gradient", "vjp", "autodiff"])
 def test_an_active_value_into_an_array_computed_from_constants_is_promoted(entry: str) -> None:
-    calls: list[int] = []
-    f = _counted(_active_into_temporary, calls)
     c = C.copy()
     want = fd_grad(lambda v: _active_into_temporary(v, C.copy()), X)
-    if entry == "gradient":
-        got = ar.gradient(f, X.copy(), c)
-    elif entry == "vjp":
-        got = ar.vjp(f, X.copy(), ar.Const(c))[1](1.0)[0]
-    else:
-        got = np.zeros(3)
-        ar.autodiff(f, ar.Duplicated(X.copy(), got), ar.Const(c))
-    assert len(calls) == 1
+    got = _gradient_once(_active_into_temporary, c, entry)
     np.testing.assert_allclose(got, want, rtol=1e-7)
     np.testing.assert_array_equal(c, C)
 
@@ -315,17 +317,8 @@ def _into_a_reshaped_copy(x: Any, c: Any) -> Any:
 
 @pytest.mark.parametrize("entry", ["gradient", "vjp", "autodiff"])
 def test_an_active_value_into_a_copy_numpy_made_through_a_temporary(entry: str) -> None:
-    calls: list[int] = []
-    f = _counted(_into_a_reshaped_copy, calls)
     c = C2.copy()
     want = fd_grad(lambda v: _into_a_reshaped_copy(v, C2.copy()), X)
-    if entry == "gradient":
-        got = ar.gradient(f, X.copy(), c)
-    elif entry == "vjp":
-        got = ar.vjp(f, X.copy(), ar.Const(c))[1](1.0)[0]
-    else:
-        got = np.zeros(3)
-        ar.autodiff(f, ar.Duplicated(X.copy(), got), ar.Const(c))
-    assert len(calls) == 1
+    got = _gradient_once(_into_a_reshaped_copy, c, entry)
     np.testing.assert_allclose(got, want, rtol=1e-7)
     np.testing.assert_array_equal(c, C2)  # d is a copy: c is not written, under any entry point
