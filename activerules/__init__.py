@@ -37,18 +37,18 @@ from .dispatch import (
                        thunk,
 )
 from .engine import (
-    MutationError,
-    UntrackedWriteError,
-    autodiff,
-    gradient,
-    hessian,
-    jacobian,
-    once_differentiable,
-    primitive,
-    replay,
-    Replayed,
-    ReplayInfo,
-    vjp,
+                       MutationError,
+                       Replayed,
+                       ReplayInfo,
+                       UntrackedWriteError,
+                       autodiff,
+                       gradient,
+                       hessian,
+                       jacobian,
+                       once_differentiable,
+                       primitive,
+                       replay,
+                       vjp,
 )
 from .plugins import load_plugins
 

@@ -22,10 +22,28 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import standins
 from .program import CHECK, COPY, SLOT, Call, Guard, Node, Rule, identity
 from .standins import Tracked, TrackedScalar, raw
 
-__all__ = ["Capture", "snapshot", "copy_k"]
+__all__ = ["Capture", "snapshot", "copy_k", "seen"]
+
+
+def seen(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn`` of the values of stand-ins (a comparison, a conversion): a plain value with
+    no derivative, which the user's Python sees, so a replay checks it.
+
+    >>> seen(max, 1.0, 2.0)
+    2.0
+    """
+    vals = [raw(a) for a in args]
+    y = fn(*vals)
+    for a in args:
+        if isinstance(a, (Tracked, TrackedScalar)):
+            if a._tape.capture is not None:
+                a._tape.capture.guard(fn, args, vals, y)
+            break
+    return y
 
 
 def copy_k(a: np.ndarray) -> np.ndarray:
@@ -219,3 +237,6 @@ class Capture:
         k = self.arrays.get(id(arr))
         if k is not None:  # else a constant: the recording's own copy, which nobody writes
             self.locks.append((k, keep))
+
+
+standins._plain = seen  # late binding (see standins)

@@ -150,12 +150,12 @@ def _result_spec(v: Any, cap: Capture, leaves: list[Any], tape: Any) -> Any:
         for i, leaf in enumerate(leaves):
             if v is leaf:
                 return (_INPUT, i)
-        if type(v) is TrackedScalar:
-            k = cap.scalars.get(id(v))
-            kind = _SCALAR
-        else:
+        if isinstance(v, Tracked):
             k = cap.arrays.get(id(v._a)) if type(v._a) is np.ndarray else None
             kind = _ARRAY
+        else:
+            k = cap.scalars.get(id(v))
+            kind = _SCALAR
         if k is None:
             cap.fail("the result was made where replay does not follow")
         return (kind, v, k)

@@ -123,42 +123,54 @@ def identity(v: Any) -> Any:
 
 
 class Rule:
-    """A recorded call with a derivative: its rule's forward run on the slots' values,
-    with annotations made as :func:`.recording._run_forward` makes them; the reverse
-    (and the annotations the sweep hands the shadows through) go into ``entry``."""
+    """A recorded call with a derivative: its rule's forward run on the slots' values.
+    Its annotations are made once (``annotate``, as :func:`.recording._run_forward` makes
+    them) and given each replay's values; the reverse (and the annotations the sweep
+    hands the shadows through) go into ``entry``, the call's recorded tape entry."""
 
-    __slots__ = ("plan", "srcs", "flat", "kwargs", "out", "entry", "width", "annotate")
+    __slots__ = ("impl", "call", "lifted", "direct", "cfg", "drop", "srcs", "flat", "kwargs",
+                 "out", "entry", "anns", "dup", "batch", "nones", "label")
 
     def __init__(self, plan: tuple[Any, ...], srcs: tuple[Any, ...], kwargs: Any, out: Any,
                  entry: Any, width: int, annotate: Callable[..., Any]) -> None:
-        self.plan = plan
+        res, acts, _, self.lifted, mode, self.drop, self.cfg, _ = plan
+        self.impl, self.call, self.label = res.entry.impl, res.call, res.label
+        self.direct = self.lifted or mode.direct
         self.srcs = srcs
         self.flat = _flat(srcs)
         self.kwargs = kwargs
         self.out = out
         self.entry = entry
-        self.width = width
-        self.annotate = annotate
+        self.anns = None if self.lifted else annotate(acts, [None] * len(srcs), width)
+        anns = self.anns or []
+        self.dup = [a for a, act in zip(anns, acts) if act.__name__ == "Duplicated"]
+        self.batch = [a for a, act in zip(anns, acts) if act.__name__ == "BatchDuplicated"]
+        self.nones = (None,) * width
 
     def __call__(self, vals: list[Any]) -> None:
         args = [vals[s] for s in self.srcs] if self.flat else build(self.srcs, vals)
         kw = self.kwargs
         if type(kw) is Node:
             kw = kw.build(vals)
-        res, acts_t, _, lifted, mode, drop, cfg, _ = self.plan
-        if lifted:
-            pair = res.entry.impl(*args, **kw)
-            anns: Any = len(args)
+        anns = self.anns
+        if anns is None:  # an rrule, lifted by the engine: values, no annotations
+            pair = self.impl(*args, **kw)
         else:
-            anns = self.annotate(acts_t, args, self.width)
-            pair = res.entry.impl(cfg, *anns, **kw) if mode.direct else res.call(cfg, *anns, **kw)
-            for i in drop:
+            for ann, v in zip(anns, args):
+                ann.val = v
+            for ann in self.dup:
+                ann._dval = None
+            for ann in self.batch:
+                ann._dvals = self.nones
+            pair = self.impl(self.cfg, *anns, **kw) if self.direct else self.call(self.cfg, *anns, **kw)
+            for i in self.drop:
                 anns[i].val = None
         if type(pair) is not tuple or len(pair) != 2:
-            raise RuleError(returned_pair_message(res.label, pair, "pullback" if lifted else "reverse"))
+            raise RuleError(returned_pair_message(self.label, pair, "pullback" if anns is None else "reverse"))
         entry = self.entry
-        entry.reverse = pair[1]
-        entry.anns = anns
+        if entry is not None:
+            entry.reverse = pair[1]
+            entry.anns = len(args) if anns is None else anns
         out = self.out
         if type(out) is int:
             vals[out] = pair[0]

@@ -154,7 +154,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         out, y = _wrap_output(y0, res.label, args, vals, tape)
     if out is None and not mutates:  # nothing a derivative flows through: no entry
         if cap is not None:
-            cap.rule(plan, args, vals, kwargs, y0, y, None, tape.width, annotations)
+            cap.rule(plan, args, vals, kwargs, y0, y, None, tape.width, make_annotations)
         return y
     # mode LIFTED has no annotations: its entry holds the argument count (for check_count)
     step = Entry()
@@ -162,7 +162,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     step.out, step.mutates, step.mode, step.label = out, mutates, mode, res.label
     tape.entries.append(step)
     if cap is not None:
-        cap.rule(plan, args, vals, kwargs, y0, y, step, tape.width, annotations)
+        cap.rule(plan, args, vals, kwargs, y0, y, step, tape.width, make_annotations)
     return y
 
 
@@ -318,7 +318,7 @@ def _run_forward(plan: tuple[Any, ...], vals: list[Any], kwargs: dict[str, Any],
     res, acts_t, _, lifted, mode, drop, cfg, _ = plan
     entry = res.entry
     # the engine lifts an rrule itself (see lifted._reverse_lifted): no annotations
-    anns = None if lifted else annotations(acts_t, vals, tape.width)
+    anns: Any = None if lifted else make_annotations(acts_t, vals, tape.width)
     before = []
     for e in arrays:
         before.append(_rc(e[1]))
@@ -353,7 +353,7 @@ def _run_forward(plan: tuple[Any, ...], vals: list[Any], kwargs: dict[str, Any],
     return y, reverse, anns
 
 
-def annotations(acts: tuple[type, ...], vals: list[Any], width: int) -> list[Any]:
+def make_annotations(acts: tuple[type, ...], vals: list[Any], width: int) -> list[Any]:
     """The annotations a rule is called with: ``acts[i](vals[i])``, shadows not yet given
     (the sweep hands them over), made without ``__init__`` (the recorder's hot path)."""
     anns = []

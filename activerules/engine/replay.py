@@ -98,7 +98,7 @@ class Replayed:
         if isinstance(f, Replayed):
             f = f.f
         functools.update_wrapper(self, f)
-        self.f = f
+        self.f: Callable[..., Any] = f
         self.max_recordings = max_recordings
         # signature -> its recordings, most recently used first; None: not replayable
         self._cache: OrderedDict[Any, Any] = OrderedDict()
@@ -257,7 +257,7 @@ def _describe(v: Any, tape: Any, parts: list[Any], leaves: list[Any], seen: dict
             raise _NotComparable
         first = seen.setdefault(id(v), len(leaves))
         leaves.append(v)
-        if type(v) is TrackedScalar:
+        if not isinstance(v, Tracked):
             parts.append((TrackedScalar, type(v._v), first))
         else:
             a = v._a

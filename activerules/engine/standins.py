@@ -28,7 +28,6 @@ from .tape import Cell, Tape, UntrackedWriteError, layout_of
 
 __all__ = ["Tracked", "TrackedScalar", "new_root", "new_scalar", "raw", "ALLOC_HINT"]
 
-stats = {"cow_copies": 0}
 _np: Any = np  # NumPy functions called on stand-ins (dispatch through __array_function__)
 _new = object.__new__
 _EMPTY: dict[str, Any] = {}
@@ -62,6 +61,7 @@ view_of: Callable[..., Any] = _unbound
 _no_attribute: Callable[..., Exception] = _unbound
 _flags_of: Callable[[Any], Any] = _unbound
 _Flat: Callable[[Any], Any] = _unbound
+_plain: Callable[..., Any] = _unbound  # capture.seen: a plain value the user's Python sees
 
 
 class _Ops:
@@ -210,7 +210,7 @@ class TrackedScalar(_Ops):
         return _np.asarray(self).flatten(order)
 
     def is_integer(self) -> bool:
-        return _plain(_is_integer, self)  # type: ignore[no-any-return]
+        return _plain(lambda v: bool(v.is_integer()), self)  # type: ignore[no-any-return]
 
 
 class Tracked(_Ops):
@@ -319,7 +319,7 @@ class Tracked(_Ops):
         return len(self._a)
 
     def __contains__(self, v: Any) -> bool:
-        return _plain(_contains, self, v)  # type: ignore[no-any-return]
+        return _plain(operator.contains, self, v)  # type: ignore[no-any-return]
 
     def __copy__(self) -> Any:
         return call(np.copy, (self,), {})  # ndarray.__copy__: a copy in order 'K'
@@ -431,35 +431,12 @@ def raw(v: Any) -> Any:
     return v._a if isinstance(v, Tracked) else v  # an inert stand-in (.inert.Inert) too
 
 
-def _plain(fn: Callable[..., Any], *args: Any) -> Any:
-    """``fn`` of the values of stand-ins (a comparison, a conversion): a plain value with
-    no derivative, which the user's Python sees, so a replay checks it (capture.py)."""
-    vals = [raw(a) for a in args]
-    y = fn(*vals)
-    for a in args:
-        if isinstance(a, _Ops):
-            if a._tape.capture is not None:
-                a._tape.capture.guard(fn, args, vals, y)
-            break
-    return y
-
-
-def _contains(a: Any, v: Any) -> bool:
-    return v in a
-
-
-def _is_integer(v: Any) -> bool:
-    return bool(v.is_integer())
-
-
 def _raw_index(idx: Any) -> Any:
     """An index with its stand-ins replaced by their values (a replay checks them)."""
     t = type(idx)
     if t is tuple:
-        if not any(isinstance(i, _Ops) for i in idx):
-            return idx
-        return tuple(_raw_index(i) for i in idx)
-    if isinstance(idx, _Ops) and idx._tape.capture is not None:
+        return tuple(_raw_index(i) for i in idx) if any(isinstance(i, _Ops) for i in idx) else idx
+    if isinstance(idx, (Tracked, TrackedScalar)) and idx._tape.capture is not None:
         idx._tape.capture.guard_value(idx)
     return raw(idx)
 
@@ -507,12 +484,8 @@ def new_scalar(v: Any, tape: Tape, cell: Cell | None = None) -> TrackedScalar:
     return s
 
 
-_SCALAR_DTYPES: dict[type, np.dtype[Any]] = {}
-
-
 def _scalar_dtype(v: Any) -> np.dtype[Any]:
-    """``np.result_type(v)`` for a number, cached per type for floats and complexes
-    (whose dtype their type decides)."""
+    """``np.result_type(v)``, cached per type for floats and complexes (their type decides)."""
     t = type(v)
     d = _SCALAR_DTYPES.get(t)
     if d is None:
@@ -522,4 +495,5 @@ def _scalar_dtype(v: Any) -> np.dtype[Any]:
     return d
 
 
+_SCALAR_DTYPES: dict[type, np.dtype[Any]] = {}
 _TRACKED = (Tracked, TrackedScalar)

@@ -96,12 +96,17 @@ def sweep(tape: Tape, consume: bool = False, recorded: Callable[[Entry], None] |
             else:
                 release_out(out)
     except BaseException:
-        # The entries not run yet hold cotangents of this sweep: a vjp pullback called
-        # again must start from zero, not add to them.
-        tape.clear_shadows()
-        if tape.replaying is not None:  # its cells may hold cotangents no entry releases now
-            tape.replaying.dirty = True
+        _forget(tape)
         raise
+
+
+def _forget(tape: Tape) -> None:
+    """After a failed sweep: the entries not run yet hold cotangents of it, and a vjp
+    pullback called again must start from zero, not add to them; a replay's recording
+    (whose cells may hold cotangents no entry releases now) resets every cell first."""
+    tape.clear_shadows()
+    if tape.replaying is not None:
+        tape.replaying.dirty = True
 
 
 def _consumed(entries: list[Entry]) -> Iterator[Entry]:
