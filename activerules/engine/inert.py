@@ -117,12 +117,16 @@ def promote(t: Inert) -> None:
     ('Tracked', (2,))
     """
     root = t._root if t._root is not None else t
-    cell = Cell(root._a.shape, root._a.dtype, layout=layout_of(root._a))
+    promote_to(root, Cell(root._a.shape, root._a.dtype, layout=layout_of(root._a)))
+    stats["promotions"] += 1
+
+
+def promote_to(root: Inert, cell: Cell) -> None:
+    """Make ``root`` and its live views tracked stand-ins with shadow ``cell``."""
     members = [root] + [v for v in (r() for r in root._views or ()) if v is not None]
     for m in members:
         _SET_CLASS(m, Tracked)
         m._cell = cell
-    stats["promotions"] += 1
 
 
 def inert_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mutates: tuple[int, ...],

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .capture import Capture
+from .inert import promote_to
 from .program import Diverged
 from .standins import Tracked, TrackedScalar
 from .tape import SEQ, Cell
@@ -45,7 +46,8 @@ class Recording:
         self.entries = cap.entries
         self.locks = cap.locks
         self.inputs = inputs  # the slot of each argument stand-in, in the signature's order
-        self.finals: list[tuple[int, int, Any]] = []  # (stand-in, slot of its final buffer, pinned)
+        # (stand-in, slot of its final buffer, pinned, its cell if it was promoted)
+        self.finals: list[tuple[int, int, Any, Any]] = []
         self.cells: list[tuple[int, Cell]] = []  # (stand-in, its recorded cell)
         self.results: Any = None
         self.resets: list[Cell] = []
@@ -66,7 +68,8 @@ class Recording:
                 k = cap.arrays.get(id(leaf._a))
                 if k is None:
                     cap.fail("an argument's buffer moved where replay does not follow")
-                rec.finals.append((i, k or 0, leaf._pinned))
+                promoted = leaf._cell if not had_cell[i] and leaf._cell is not None else None
+                rec.finals.append((i, k or 0, leaf._pinned, promoted))
             if had_cell[i]:
                 rec.cells.append((i, leaf._cell))
         rec.results = _result_spec(result, cap, leaves, run.tape)
@@ -117,10 +120,12 @@ class Recording:
                 leaf._cell = cell
         if swap:
             run.cells = [_swapped(c, swap) for c in run.cells]
-        for i, k, pinned in self.finals:
+        for i, k, pinned, promoted in self.finals:
             leaf = leaves[i]
             leaf._a = vals[k]
             leaf._pinned = pinned
+            if promoted is not None:  # an active value was written into it (runtime activity)
+                promote_to(leaf, promoted)
         for c in self.all_cells if self.dirty else self.resets:
             c.shadow = None
         self.dirty = False
