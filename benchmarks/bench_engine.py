@@ -3,7 +3,7 @@ hand-written reverse), PyTorch eager, JAX (eager and jit) and HIPS autograd,
 whichever are installed. Prints one table of times and the ratios the issue
 sets targets for.
 
-    python benchmarks/bench_engine.py [--quick]
+    python benchmarks/bench_engine.py [--quick] [--replay]
 
 Targets (issue 3): W1 ar ≤ 0.8× torch eager; W2 ar gradient ≤ 2.2× NumPy
 forward; W3 grad w.r.t. A only ≤ 0.67× w.r.t. both; W4 gradient ≤ 10× NumPy
@@ -384,9 +384,66 @@ def w5() -> None:
     row("W5", "warm: IFT gradient / numpy forward", f"{t_ift / t_np:9.2f}")
 
 
+# -- replay (issue 12): the same workloads recorded once, then replayed ---------------------------
+
+def _held_per_call(make: Callable[[], Any]) -> float:
+    """Bytes allocated and still held after ``make()`` (a vjp: the tape alive), per recorded call."""
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    y, pullback = make()
+    gc.collect()
+    held = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
+    tracemalloc.stop()
+    return held / max(len(pullback._run.tape.entries), 1)
+
+
+def replayed() -> None:
+    """W1r, W4r, W4m, W5r: ``ar.replay`` next to the eager engine, in the same run."""
+    x = np.linspace(0.0, 1.0, 16)
+    f1 = lambda v: chain(v, 250, np.sin, np.tanh)  # noqa: E731
+    r1 = ar.replay(f1)
+    t_e, t_r = best(lambda: gradient(f1, x)), best(lambda: gradient(r1, x))
+    row("W1r", "activerules eager", ms(t_e))
+    row("W1r", "activerules replayed", ms(t_r))
+    if torch is not None:
+        def torch_grad() -> Any:
+            v = torch.from_numpy(x).requires_grad_()
+            chain(v, 250, torch.sin, torch.tanh).backward()
+        t_t = best(torch_grad)
+        row("W1r", "torch eager", ms(t_t))
+        row("W1r", "eager / torch eager (target ≤ 1.2)", f"{t_e / t_t:9.2f}")
+        row("W1r", "replayed / torch eager (target ≤ 0.4)", f"{t_r / t_t:9.2f}")
+    heat, x0, p0 = heat_problem()
+    r4 = ar.replay(heat.final_energy)
+    n = x0.size
+
+    def grad4(f: Any) -> Any:
+        return autodiff(f, ar.Duplicated(x0.copy(), np.zeros(n)), ar.Duplicated(p0.copy(), np.zeros(3)))
+    t_np = best(lambda: heat.final_energy(x0.copy(), p0.copy()), 3)
+    t_e, t_r = best(lambda: grad4(heat.final_energy), 3), best(lambda: grad4(r4), 3)
+    row("W4r", "activerules eager / numpy forward", f"{t_e / t_np:9.2f}")
+    row("W4r", "activerules replayed / numpy forward (target ≤ 8)", f"{t_r / t_np:9.2f}")
+    row("W4m", "bytes held per recorded call, eager",
+        f"{_held_per_call(lambda: vjp(heat.final_energy, x0.copy(), p0.copy())):9.0f}")
+    vjp(r4, x0.copy(), p0.copy())  # recorded: the next one replays
+    row("W4m", "bytes held per recorded call, replayed (target ≤ 100)",
+        f"{_held_per_call(lambda: vjp(r4, x0.copy(), p0.copy())):9.0f}")
+    m = load_example("implicit_solve")
+    p = np.linspace(0.5, 3.0, 10_000)
+    r5 = ar.replay(m.loss_ift)
+    t_np = best(lambda: m.loss_unrolled(p))
+    t_e, t_r = best(lambda: gradient(m.loss_ift, p)), best(lambda: gradient(r5, p))
+    row("W5r", "IFT gradient eager / numpy forward (target ≤ 1.2)", f"{t_e / t_np:9.2f}")
+    row("W5r", "IFT gradient replayed / numpy forward (target ≤ 1.1)", f"{t_r / t_np:9.2f}")
+
+
 def main() -> None:
     print(f"numpy {np.__version__}, torch {getattr(torch, '__version__', '-')}, "
           f"jax {getattr(jax, '__version__', '-')}, autograd {'yes' if autograd else '-'}; one thread")
+    if "--replay" in sys.argv:  # only the replay rows
+        replayed()
+        return
     t1 = elementwise("W1", 16, 250)
     if "torch eager" in t1:
         row("W1", "activerules / torch eager (target ≤ 0.8)", f"{t1['activerules'] / t1['torch eager']:9.2f}")
@@ -407,6 +464,7 @@ def main() -> None:
     w3()
     w4()
     w5()
+    replayed()
 
 
 if __name__ == "__main__":
