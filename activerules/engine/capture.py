@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import standins
-from .program import CHECK, COPY, SLOT, Call, Guard, Node, Rule, identity
+from .program import CHECK, COPY, SLOT, Call, Guard, Node, Rule, Under, identity
 from .standins import Tracked, TrackedScalar, raw
 
 __all__ = ["Capture", "snapshot", "copy_k", "seen"]
@@ -86,7 +86,8 @@ class Capture:
     None for a value a step makes), where each value lives, and the tape entries and
     locks a replay gives its tape."""
 
-    __slots__ = ("steps", "template", "arrays", "scalars", "keep", "entries", "locks", "failed")
+    __slots__ = ("steps", "template", "arrays", "scalars", "keep", "entries", "locks", "failed",
+                 "errstate")
 
     def __init__(self) -> None:
         self.steps: list[Any] = []
@@ -97,6 +98,12 @@ class Capture:
         self.entries: list[Any] = []
         self.locks: list[tuple[int, bool]] = []
         self.failed: str | None = None
+        self.errstate = np.geterr()  # the caller's: a step the function ran under another is wrapped
+
+    def add(self, step: Any) -> None:
+        """Append ``step``, under the floating-point error state the function set, if any."""
+        state = np.geterr()
+        self.steps.append(step if state == self.errstate else Under(step, state))
 
     def fail(self, reason: str) -> None:
         """The program cannot be replayed (the first reason is kept)."""
@@ -187,7 +194,7 @@ class Capture:
         """A recorded call: its rule gave ``y`` (``w`` as the function received it;
         ``entry``: its tape entry, None if it has none)."""
         out = None if y is None and w is None else self.output(y, w)
-        self.steps.append(Rule(plan, self.sources(args, vals), self.keywords(kwargs) or {},
+        self.add(Rule(plan, self.sources(args, vals), self.keywords(kwargs) or {},
                                out, entry, width, annotate))
         if entry is not None:
             self.entries.append(entry)
@@ -197,11 +204,11 @@ class Capture:
         """A NumPy call with no derivative that made ``y`` (``w`` as the function got it;
         both None: it writes in place)."""
         out = None if y is None and w is None else self.output(y, w)
-        self.steps.append(Call(fn, self.sources(args, vals), out, self.keywords(kwargs, kwvals)))
+        self.add(Call(fn, self.sources(args, vals), out, self.keywords(kwargs, kwvals)))
 
     def guard(self, fn: Callable[..., Any], args: Any, vals: Any, y: Any, kwargs: Any = None) -> None:
         """``fn`` of stand-ins gave ``y``, a plain value the user's Python sees."""
-        self.steps.append(Guard(fn, self.sources(args, vals), snapshot(y), self.keywords(kwargs)))
+        self.add(Guard(fn, self.sources(args, vals), snapshot(y), self.keywords(kwargs)))
 
     def guard_value(self, a: Any) -> None:
         """The whole value of stand-in ``a`` left the engine (into a plain array, an index)."""
@@ -214,7 +221,7 @@ class Capture:
         if k is None or type(v) is not np.ndarray:
             self.fail("a view of a value replay does not hold")
             return
-        self.steps.append(Call(op, (k,), self.slot(v)))
+        self.add(Call(op, (k,), self.slot(v)))
 
     def moved(self, old: np.ndarray, root: Tracked, views: list[Any]) -> None:
         """Copy-on-write moved ``root`` from buffer ``old`` to a copy, and ``views`` with it."""
@@ -223,14 +230,14 @@ class Capture:
             self.fail("a copy of a value replay does not hold")
             return
         new = self.slot(root._a)
-        self.steps.append(Call(copy_k, (k,), new))
+        self.add(Call(copy_k, (k,), new))
         for v in views:
-            self.steps.append(Call(v._view, (new,), self.slot(v._a)))
+            self.add(Call(v._view, (new,), self.slot(v._a)))
 
     def fresh(self, y: np.ndarray) -> None:
         """A new array whose values depend on no argument's (``np.zeros_like(x)``): each
         replay gets a copy of the recorded one."""
-        self.steps.append(Call(copy_k, (self.constant(y),), self.slot(y)))
+        self.add(Call(copy_k, (self.constant(y),), self.slot(y)))
 
     def lock(self, arr: np.ndarray, keep: bool) -> None:
         """The tape locked ``arr`` (a reverse reads it): a replay locks its own value."""

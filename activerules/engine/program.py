@@ -32,7 +32,7 @@ from ..activity import RuleError
 from ..dispatch.lifting import returned_pair_message
 from .tape import _unchanged
 
-__all__ = ["Diverged", "Rule", "Call", "Guard", "Node", "same", "build"]
+__all__ = ["Diverged", "Rule", "Call", "Guard", "Under", "Node", "same", "build"]
 
 
 class Diverged(Exception):
@@ -115,6 +115,26 @@ class Guard(Call):
         y = self.fn(*args) if kw is None else self.fn(*args, **(kw.build(vals) if type(kw) is Node else kw))
         if not same(y, self.expected):
             raise Diverged
+
+
+class Under:
+    """A step run under the floating-point error state the function had set around it
+    (``np.errstate``), which a replay sets again.
+
+    >>> vals = [np.array([1.0, 0.0]), None]
+    >>> Under(Call(np.reciprocal, (0,), 1), {"divide": "ignore"})(vals); vals[1]
+    array([ 1., inf])
+    """
+
+    __slots__ = ("step", "state")
+
+    def __init__(self, step: Callable[[list[Any]], None], state: dict[str, str]) -> None:
+        self.step = step
+        self.state = state
+
+    def __call__(self, vals: list[Any]) -> None:
+        with np.errstate(**self.state):  # type: ignore[arg-type]
+            self.step(vals)
 
 
 def identity(v: Any) -> Any:

@@ -223,7 +223,10 @@ def _writable(v: Any) -> Any:
     if type(v) is Tracked:  # a shadow that is an enclosing level's stand-in (higher order)
         _writable(v._a)
     elif not v.flags.writeable:
-        v.flags.writeable = True
+        try:
+            v.flags.writeable = True
+        except ValueError:  # a view of a read-only array (a caller's, held): stays as NumPy made it
+            pass
     return v
 
 

@@ -50,10 +50,13 @@ __all__ = ["replay", "Replayed", "ReplayInfo"]
 
 class ReplayInfo(NamedTuple):
     """What a replayed function's cache did (``Replayed.cache_info()``): calls served by
-    a replay (``hits``), recorded for a new signature (``misses``), recorded again because
-    a value the path depended on differed (``rerecords``), and run without replay
-    (``eager``: inside another differentiation, or a program replay cannot serve);
-    recordings held (``size``) and their bound (``maxsize``).
+    a replay (``hits``), recorded because no recording of their signature could serve
+    them (``misses``: a new signature, or every recording of it in use, by a live
+    ``vjp`` pullback or another thread), recorded again because a value the path
+    depended on differed or a rule raised on the new values (``rerecords``), and run
+    without replay (``eager``: inside another differentiation, or a signature whose
+    program replay cannot serve, the reason in ``not_replayed``); recordings held
+    (``size``) and their bound (``maxsize``). Each call counts once.
 
     >>> ReplayInfo(3, 1, 0, 0, 1, 32).hits
     3
@@ -127,6 +130,10 @@ class Replayed:
             self._counts[what] += 1
             if reason is not None:
                 self.not_replayed = reason
+
+    def _count_reason(self, reason: str | None) -> None:
+        with self._lock:
+            self.not_replayed = reason
 
     def _recordings(self, key: Any) -> Any:
         with self._lock:
@@ -202,17 +209,17 @@ def _record(run: Any, fr: Replayed, key: Any, leaves: list[Any], sweep_follows: 
     cap = Capture()
     inputs = [cap.input(leaf) for leaf in leaves]
     had_cell = [getattr(leaf, "_cell", None) is not None for leaf in leaves]
+    fr._count("rerecords" if again else "misses")
     run.tape.capture = cap
     try:
         result = run.run_function(fr.f, sweep_follows)
     finally:
         run.tape.capture = None
     rec = Recording.made(cap, run, result, leaves, inputs, had_cell)
-    if rec is None:
-        fr._count("eager", cap.failed)
+    if rec is None:  # the later calls of this signature run eagerly
+        fr._count_reason(cap.failed)
         fr._store(key, None)
         return result
-    fr._count("rerecords" if again else "misses")
     rec.acquire()  # this run's tape uses the recording's entries and cells until it is released
     run.tape.replaying = rec
     fr._store(key, rec)
