@@ -351,3 +351,18 @@ def test_a_constant_number_is_part_of_the_signature():
     for n, flag in [(2.0, True), (3.0, True), (2.0, False)]:
         check_replay(f, grad(), lambda k: (vec(k), n, flag), rf=rf, expect=["misses", "hits"], draws=2)
     assert info(rf)["misses"] == 3
+
+
+def test_the_comparison_sees_one_ulp_a_dtype_a_flag_and_a_type():
+    """The oracle comparison is bit for bit (it does not need ar.replay)."""
+    x = vec(0)
+    y = x.copy()
+    y[3] = np.nextafter(y[3], np.inf)
+    ro = x.copy()
+    ro.flags.writeable = False
+    for bad in (y, x.astype(np.float32), ro, list(x), {"a": x}, x[:5]):
+        with pytest.raises(AssertionError):
+            same(bad, x.copy())
+    with pytest.raises(AssertionError):
+        same(np.float64(1.0), 1.0)
+    same({"a": (np.array([np.nan, 1.0]), 2.0)}, {"a": (np.array([np.nan, 1.0]), 2.0)})
