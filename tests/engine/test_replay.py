@@ -366,3 +366,14 @@ def test_the_comparison_sees_one_ulp_a_dtype_a_flag_and_a_type():
     with pytest.raises(AssertionError):
         same(np.float64(1.0), 1.0)
     same({"a": (np.array([np.nan, 1.0]), 2.0)}, {"a": (np.array([np.nan, 1.0]), 2.0)})
+
+
+def test_a_new_seed_replays():
+    """``returns=ar.Active(seed)`` is the output's cotangent, not part of the function:
+    a new seed replays (as a new cotangent given to a pullback does)."""
+    def run(fn, d):
+        return _dup_const_active(fn, d, ar.Active(d["seed"]))
+
+    def make(k):
+        return {"x": vec(k), "dx": vec(k, salt=1), "c": vec(k, salt=2), "s": 0.75, "seed": 0.5 + k}
+    check_replay(mutate, run, make)
