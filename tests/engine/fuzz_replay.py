@@ -11,7 +11,8 @@ Outcomes per request, as the other modes: ``agree`` (equal, or the same non-name
 ``named_error`` (both raised the same ``ActiveRulesError``), ``disagree`` (values differ,
 or the replay returned where the eager engine raised), ``crash`` (the replay raised where
 the eager engine did not, or another type), ``caller_changed`` (the caller's arrays or
-shadows differ from the eager engine's). ``STATS`` sums the cache counters over a run.
+shadows differ from the eager engine's). ``STATS`` sums the cache counters over a run,
+``LOG`` keeps each request's.
 
 >>> import fuzz_programs as fp
 >>> sorted({o.kind for o in check_program_replayed(fp.generate(0))}) <= sorted(fp.KINDS)
@@ -31,6 +32,7 @@ import activerules as ar
 
 DRAWS = 3
 STATS: dict[str, int] = {}  # cache counters summed over every request checked
+LOG: list[tuple[str, dict[str, int]]] = []  # (request, its counters) of each request checked
 
 
 def input_draws(prog: fp.Program, n: int = DRAWS) -> list[list[Any]]:
@@ -138,9 +140,10 @@ def _check_request(request: str, fn: Callable[..., Any], run: Run, make: Callabl
             same(got, snap, f"draw {k} again after the later calls")
         except AssertionError as e:
             worst = fp.Outcome(request, "disagree", str(e)[:600])
-    for name, n in rf.cache_info()._asdict().items():
-        if name in COUNTERS:
-            STATS[name] = STATS.get(name, 0) + n
+    counts = {name: n for name, n in rf.cache_info()._asdict().items() if name in COUNTERS}
+    for name, n in counts.items():
+        STATS[name] = STATS.get(name, 0) + n
+    LOG.append((request, counts))
     return worst
 
 

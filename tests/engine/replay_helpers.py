@@ -142,7 +142,8 @@ a call refused before anything is recorded); by default one miss, then hits.
         kept.append((got, snapshot(got)))
         which = next(iter(moved)) if len(moved) == 1 and sum(moved.values()) == 1 else ("none" if not moved else "?")
         assert which in expect[k].split("|"), \
-            f"draw {k}: counters moved {moved}, want one of {expect[k]} (cache_info {rf.cache_info()})"
+            f"draw {k}: counters moved {moved}, want one of {expect[k]} (cache_info {rf.cache_info()}; " \
+            f"not replayed because: {getattr(rf, 'not_replayed', '?')})"
     for k, (got, snap) in enumerate(kept):
         same(got, snap, f"draw {k} compared again after the later calls")
     return rf

@@ -121,9 +121,15 @@ def test_replayed_programs_equal_the_eager_engine(seeds: range, const_writes: bo
     """Every request of every program, replayed on three input draws of the same shapes,
     equals the eager engine bit for bit (results, derivatives, caller arrays, shadows)."""
     fr.STATS.clear()
+    results, unreplayed = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results = [(s, p, fr.check_program_replayed(p)) for s in seeds for p in [fp.generate(s, const_writes=const_writes)]]
+        for seed in seeds:
+            prog = fp.generate(seed, const_writes=const_writes)
+            fr.LOG.clear()
+            results.append((seed, prog, fr.check_program_replayed(prog)))
+            if ">" not in prog.np_source():  # no comparison: no path to change, every later draw replays
+                unreplayed += [(seed, r, c) for r, c in fr.LOG if c["hits"] != fr.DRAWS - 1]
         for seed, prog, outs in results:
             bad = [o for o in outs if o.kind in fp.FAILURES]
             if bad:
@@ -131,10 +137,11 @@ def test_replayed_programs_equal_the_eager_engine(seeds: range, const_writes: bo
                 raise AssertionError(f"seed {seed}: {bad[0].kind} in {bad[0].request}: {bad[0].detail}\n"
                                      + fp.regression_test(small, bad[0].signature(), f"replay_seed{seed}", "?",
                                                           "check_replay_request"))
-    # not vacuous: the later draws replay (a path that changed re-records, which is fewer)
+    # not vacuous: one recording per request, and a program without a comparison replays
     requests = sum(len(outs) for _, _, outs in results)
     assert fr.STATS["misses"] == requests, fr.stats_text()
-    assert fr.STATS["hits"] >= 0.5 * (fr.DRAWS - 1) * requests, fr.stats_text()
+    assert not unreplayed, f"{len(unreplayed)} requests not replayed (seed, request, counters): {unreplayed[:5]}"
+    assert fr.STATS["hits"] >= 0.3 * (fr.DRAWS - 1) * requests, fr.stats_text()
 
 
 def test_long_replay_campaign() -> None:
