@@ -45,6 +45,9 @@ from .engine import (
     jacobian,
     once_differentiable,
     primitive,
+    replay,
+    Replayed,
+    ReplayInfo,
     vjp,
 )
 from .plugins import load_plugins
@@ -55,7 +58,7 @@ __all__ = [
     "ActiveRulesError", "ActivityError", "RuleError", "ShadowRebindError", "NoRuleError", "AmbiguousRuleError",
     "RegistrationError", "ParameterError",
     "RuleRegistry", "Resolution", "Sample", "registry", "rule", "rrule", "inactive", "thunk",
-    "autodiff", "gradient", "vjp", "jacobian", "hessian", "once_differentiable", "primitive", "MutationError", "UntrackedWriteError",
+    "autodiff", "gradient", "vjp", "jacobian", "hessian", "once_differentiable", "primitive", "replay", "Replayed", "ReplayInfo", "MutationError", "UntrackedWriteError",
     "testing", "load_plugins",
 ]
 

@@ -13,8 +13,9 @@ from .api import autodiff, gradient, primitive, vjp
 from .derivatives import hessian, jacobian
 from .ndarray_api import UnsupportedAttributeError
 from .nested import once_differentiable
+from .replay import Replayed, ReplayInfo, replay
 from .standins import Tracked, TrackedScalar
 from .tape import MutationError, UntrackedWriteError
 
-__all__ = ["autodiff", "gradient", "vjp", "jacobian", "hessian", "once_differentiable", "primitive", "MutationError", "UntrackedWriteError",
+__all__ = ["autodiff", "gradient", "vjp", "jacobian", "hessian", "once_differentiable", "primitive", "replay", "Replayed", "ReplayInfo", "MutationError", "UntrackedWriteError",
            "Tracked", "TrackedScalar", "UnsupportedAttributeError"]

@@ -62,6 +62,9 @@ def _bind_keywords(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     keyword-only parameter. An inert keyword (:mod:`.inert`) is a constant: its raw value."""
     for v in kwargs.values():
         if isinstance(v, Tracked) and type(v) is not Tracked:  # an inert stand-in
+            for w in kwargs.values():  # a constant of the call: a replay checks its values
+                if isinstance(w, Tracked) and w._tape.capture is not None:
+                    w._tape.capture.guard_value(w)
             kwargs = {k: raw(v) for k, v in kwargs.items()}
             break
     active = [k for k, v in kwargs.items() if _holds_tracked(v)]

@@ -47,28 +47,41 @@ class Inert(Tracked):
     def __repr__(self) -> str:
         return f"Inert({self._a!r})"
 
-    # An inert value carries no derivative: converting it loses nothing.
+    # An inert value carries no derivative: converting it loses nothing. The user's Python
+    # sees the value, so a replay checks it (capture.py).
     def __float__(self) -> float:
-        return float(self._a)
+        return _seen(float, self)  # type: ignore[no-any-return]
 
     def __complex__(self) -> complex:
-        return complex(self._a)
+        return _seen(complex, self)  # type: ignore[no-any-return]
 
     def __int__(self) -> int:
-        return int(self._a)
+        return _seen(int, self)  # type: ignore[no-any-return]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if self._tape.capture is not None:
+            self._tape.capture.guard_value(self)
         a = self._a
         return a if dtype is None or a.dtype == dtype else a.astype(dtype)
 
     def item(self, *args: Any) -> Any:
-        return self._a.item(*args)
+        return _seen(np.ndarray.item, self, *args)
 
     def tolist(self) -> Any:
-        return self._a.tolist()
+        return _seen(np.ndarray.tolist, self)
 
     def __reduce_ex__(self, protocol: Any) -> Any:
+        if self._tape.capture is not None:
+            self._tape.capture.guard_value(self)
         return self._a.__reduce_ex__(protocol)
+
+
+def _seen(fn: Any, a: Inert, *args: Any) -> Any:
+    """``fn(a's values, *args)``, a plain value the user's Python sees: a replay checks it."""
+    y = fn(a._a, *args)
+    if a._tape.capture is not None:
+        a._tape.capture.guard(fn, (a, *args), (a._a, *args), y)
+    return y
 
 
 _SET_CLASS = object.__dict__["__class__"].__set__  # Tracked's __class__ is a property
@@ -123,10 +136,16 @@ def inert_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mutates: 
     vals = [raw(a) if type(a) is not list else [raw(e) for e in a] for a in args]
     y = fn(*vals, **kwargs)
     if type(y) is np.ndarray:
-        return _result(y, args, vals, tape)
-    if isinstance(y, (tuple, list)) and any(type(e) is np.ndarray for e in y):
-        return rebuild(y, [_result(e, args, vals, tape) if type(e) is np.ndarray else e for e in y])
-    return y
+        w = _result(y, args, vals, tape)
+    elif isinstance(y, (tuple, list)) and any(type(e) is np.ndarray for e in y):
+        w = rebuild(y, [_result(e, args, vals, tape) if type(e) is np.ndarray else e for e in y])
+    else:
+        w = y
+    if tape.capture is not None:
+        if any(not isinstance(args[i], Tracked) for i in mutates):
+            tape.capture.fail(f"{getattr(fn, '__name__', fn)} wrote values of the arguments into a plain array")
+        tape.capture.call(fn, args, vals, kwargs, y, w)
+    return w
 
 
 def _result(y: np.ndarray, args: tuple[Any, ...], vals: list[Any], tape: Tape) -> Any:
@@ -155,7 +174,14 @@ def inert_out(fn: Any, inputs: tuple[Any, ...], kwargs: dict[str, Any], out: tup
         if type(o) is Inert:
             prepare_write(o, inputs)
     kw = {k: raw(v) for k, v in kwargs.items()}
-    fn(*[raw(a) for a in inputs], out=tuple(raw(o) for o in out), **kw)
+    vals = [raw(a) for a in inputs]
+    kw["out"] = tuple(raw(o) for o in out)
+    fn(*vals, **kw)
+    cap = out[0]._tape.capture if isinstance(out[0], Tracked) else None
+    if cap is not None:
+        if not all(isinstance(o, Tracked) for o in out):
+            cap.fail(f"{getattr(fn, '__name__', fn)} wrote values of the arguments into a plain array")
+        cap.call(fn, inputs, vals, {**kwargs, "out": out}, None, None, {**kw, "out": kw["out"]})
     return out[0] if len(out) == 1 else out
 
 

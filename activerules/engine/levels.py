@@ -45,8 +45,13 @@ def _stack() -> list[Any]:
 
 
 def enter(tape: Any) -> None:
-    """Open ``tape``'s level on this thread (its forward pass starts)."""
-    _stack().append(tape)
+    """Open ``tape``'s level on this thread (its forward pass starts). A function being
+    captured for replay that starts a differentiation of its own is not replayed."""
+    s = _stack()
+    for t in s:
+        if t.capture is not None:
+            t.capture.fail("a differentiation inside the function (higher order)")
+    s.append(tape)
 
 
 def leave(tape: Any) -> None:

@@ -55,7 +55,7 @@ def _array_function(self: Any, func: Any, types: Any, args: Any, kwargs: Any) ->
     if func in _ALLOC and not _any_tracked(args, kwargs):  # np.zeros(n, like=x): a tracked buffer
         y = func(*args, **kwargs)
         if isinstance(y, np.ndarray) and y.dtype.kind in "fc":
-            return new_root(y, self._tape)
+            return _fresh(new_root(y, self._tape))
         return y
     return call(func, args, kwargs)
 
@@ -94,7 +94,10 @@ def constructor(orig: Callable[..., Any]) -> Callable[..., Any]:
             if y is obj._a:
                 return obj
             fresh = type(y) is np.ndarray and y.base is None and y.dtype.kind in "fc"
-            return new_inert(y, obj._tape) if fresh else y
+            w = new_inert(y, obj._tape) if fresh else y
+            if obj._tape.capture is not None:
+                obj._tape.capture.call(orig, (obj, *args), (obj._a, *args), kwargs, y, w)
+            return w
         try:
             return orig(obj, *args, **kwargs)
         except UntrackedWriteError:
@@ -237,11 +240,18 @@ def _like_fn(func: Any) -> Callable[..., Any]:
             return filler(func)(proto, *args, **kwargs)
         y = func(raw(proto), *args, **kwargs)
         if type(proto) is Tracked and isinstance(y, np.ndarray) and y.dtype.kind in "fc":
-            return new_root(y, proto._tape)
+            return _fresh(new_root(y, proto._tape))
         if type(proto) is Inert and isinstance(y, np.ndarray) and y.dtype.kind in "fc":
-            return new_inert(y, proto._tape)  # promoted if an active value is written into it
+            return _fresh(new_inert(y, proto._tape))  # promoted if an active value is written into it
         return y
     return handler
+
+
+def _fresh(w: Any) -> Any:
+    """A new stand-in whose values depend on no argument's (a replay copies them)."""
+    if w._tape.capture is not None:
+        w._tape.capture.fresh(w._a)
+    return w
 
 
 def _seq_holds_tracked(args: tuple[Any, ...]) -> bool:
@@ -292,6 +302,7 @@ def _copyto(dst: Any, src: Any, **kwargs: Any) -> None:
     if type(dst) is Inert:
         record(np.copyto, (dst, src), kwargs, mutates=(0,))
     elif type(dst) is not Tracked and type(src) in _TRACKED and _writes_nothing(dst, kwargs.get("where", True)):
+        _seen_by_user(kwargs.get("where"))
         np.copyto(dst, raw(src), **kwargs)  # NumPy checks shapes and casting, writes nothing
     elif type(dst) is Tracked:
         record(np.copyto, (dst, src), kwargs, mutates=(0,))
@@ -336,8 +347,20 @@ def _block(arrays: Any) -> Any:
 
 def _static(func: Any) -> Callable[..., Any]:
     def handler(*args: Any, **kwargs: Any) -> Any:
-        return func(*[raw(a) for a in args], **kwargs)
+        vals = [raw(a) for a in args]
+        y = func(*vals, **kwargs)
+        for a in args:  # a plain value the user's Python sees: a replay checks it
+            if isinstance(a, _TRACKED) and a._tape.capture is not None:
+                a._tape.capture.guard(func, args, vals, y, kwargs)
+                break
+        return y
     return handler
+
+
+def _seen_by_user(v: Any) -> None:
+    """The values of stand-in ``v`` leave the engine (into a plain array): a replay checks them."""
+    if isinstance(v, _TRACKED) and v._tape.capture is not None:
+        v._tape.capture.guard_value(v)
 
 
 def _optional(*names: str) -> list[Any]:
@@ -369,8 +392,11 @@ def assign(dst: Any, value: Any, where: Any = True) -> None:
     elif type(value) in _TRACKED and not _writes_nothing(dst, where):
         raise _untracked_error("an active result was written into an untracked array (out=)")
     elif type(value) in _TRACKED:  # NumPy checks the shapes and writes no element
+        _seen_by_user(where)
         np.copyto(dst, raw(value), where=where)
     else:  # an inert value is a constant: its raw values
+        _seen_by_user(value)
+        _seen_by_user(where)
         np.copyto(dst, raw(value), where=where)
 
 

@@ -133,33 +133,45 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         return record(fn, args, kwargs, mutates, _nested().call_level(args, mutates))
     plan = _plan_of(fn, sig, tape, mutates)
     res, _, form, _, mode, _, _, by_value = plan
-    if by_value:  # positional parameters the rule does not implement, given their default's type
-        check_values(res.entry, fn, vals, by_value)
-    if kwargs and res.entry.params is not None:
-        check_call(res.entry, fn, (), kwargs)  # keyword honesty (the positional ones: in _plan)
+    if by_value or (kwargs and res.entry.params is not None):
+        _check_honesty(res.entry, fn, vals, by_value, kwargs)
+    cap = tape.capture  # replay (capture.py): every value made is reported
     if form == "inactive":
-        return fn(*vals, **kwargs)
-    y, reverse, anns = _run_forward(plan, vals, kwargs, arrays, tape)
-    if type(y) is np.ndarray and y.base is None and y.dtype.kind in "fc":  # the common case
-        y = _new_output(y, arrays, args, tape)
+        y = fn(*vals, **kwargs)
+        if cap is not None:
+            cap.guard(fn, args, vals, y, kwargs)
+        return y
+    y0, reverse, anns = _run_forward(plan, vals, kwargs, arrays, tape)
+    if type(y0) is np.ndarray and y0.base is None and y0.dtype.kind in "fc":  # the common case
+        y = _new_output(y0, arrays, args, tape)
         out = y._cell
-    elif y is None:  # a mutating call (setitem, copyto)
-        if not mutates:
-            return y
-        out = None
-    elif type(y) is np.float64 or type(y) is float:  # a scalar result (a reduction, an element)
-        y = new_scalar(y, tape)
+    elif y0 is None:  # a mutating call (setitem, copyto)
+        y = out = None
+    elif type(y0) is np.float64 or type(y0) is float:  # a scalar result (a reduction, an element)
+        y = new_scalar(y0, tape)
         out = y._cell
     else:
-        out, y = _wrap_output(y, res.label, args, vals, tape)
-        if out is None and not mutates:
-            return y
+        out, y = _wrap_output(y0, res.label, args, vals, tape)
+    if out is None and not mutates:  # nothing a derivative flows through: no entry
+        if cap is not None:
+            cap.rule(plan, args, vals, kwargs, y0, y, None, tape.width, annotations)
+        return y
     # mode LIFTED has no annotations: its entry holds the argument count (for check_count)
     step = Entry()
     step.reverse, step.anns, step.binds = reverse, len(vals) if anns is None else anns, binds
     step.out, step.mutates, step.mode, step.label = out, mutates, mode, res.label
     tape.entries.append(step)
+    if cap is not None:
+        cap.rule(plan, args, vals, kwargs, y0, y, step, tape.width, annotations)
     return y
+
+
+def _check_honesty(entry: Any, fn: Any, vals: list[Any], by_value: Any, kwargs: dict[str, Any]) -> None:
+    """The registry's checks that a call's parameters are ones the rule implements."""
+    if by_value:  # positional parameters the rule does not implement, given their default's type
+        check_values(entry, fn, vals, by_value)
+    if kwargs and entry.params is not None:
+        check_call(entry, fn, (), kwargs)  # keyword honesty (the positional ones: in _plan)
 
 
 def _plan_of(fn: Any, sig: list[Any], tape: Tape, mutates: tuple[int, ...]) -> tuple[Any, ...]:
@@ -305,19 +317,8 @@ def _run_forward(plan: tuple[Any, ...], vals: list[Any], kwargs: dict[str, Any],
     both times (which is why this runs in one frame with the output ``y``)."""
     res, acts_t, _, lifted, mode, drop, cfg, _ = plan
     entry = res.entry
-    if lifted:  # the engine lifts the rrule itself (see lifted._reverse_lifted): no annotations
-        anns: Any = None
-    else:
-        anns = []
-        ann: Any
-        for act, v in zip(acts_t, vals):
-            ann = _new(act)
-            ann.val = v
-            if act is Duplicated:  # the slot behind the dval property (activity.set_shadow)
-                ann._dval = None
-            elif act is BatchDuplicated:
-                ann._dvals = (None,) * tape.width
-            anns.append(ann)
+    # the engine lifts an rrule itself (see lifted._reverse_lifted): no annotations
+    anns = None if lifted else annotations(acts_t, vals, tape.width)
     before = []
     for e in arrays:
         before.append(_rc(e[1]))
@@ -350,6 +351,22 @@ def _run_forward(plan: tuple[Any, ...], vals: list[Any], kwargs: dict[str, Any],
         if held > 0:
             _pin(e, tape)
     return y, reverse, anns
+
+
+def annotations(acts: tuple[type, ...], vals: list[Any], width: int) -> list[Any]:
+    """The annotations a rule is called with: ``acts[i](vals[i])``, shadows not yet given
+    (the sweep hands them over), made without ``__init__`` (the recorder's hot path)."""
+    anns = []
+    ann: Any
+    for act, v in zip(acts, vals):
+        ann = _new(act)
+        ann.val = v
+        if act is Duplicated:  # the slot behind the dval property (activity.set_shadow)
+            ann._dval = None
+        elif act is BatchDuplicated:
+            ann._dvals = (None,) * width
+        anns.append(ann)
+    return anns
 
 
 class _ActiveKey:
@@ -459,6 +476,8 @@ def construct(orig: Callable[..., Any], obj: Any, args: tuple[Any, ...], kwargs:
         return _NOTHING
     y = orig(plain, *args, **kwargs)
     if not isinstance(y, np.ndarray) or y.dtype.kind not in "fc":  # a cast to int/bool: no derivative
+        if found[0][1]._tape.capture is not None:
+            found[0][1]._tape.capture.fail("active values cast to an array without derivative")
         return y
     if y is plain:  # NumPy made no copy (np.asarray(x)): x itself, writes through it reach x
         return obj
@@ -469,6 +488,8 @@ def construct(orig: Callable[..., Any], obj: Any, args: tuple[Any, ...], kwargs:
     if any(leaf._tape is not tape for _, leaf in found):  # levels differ: the deepest (higher order)
         tape = _nested().call_level(tuple(leaf for _, leaf in found), ())
     buf = new_root(y, tape)
+    if tape.capture is not None:  # its values at the leaves are written below, by setitem
+        tape.capture.fresh(y)
     lead = (0,) * (y.ndim - np.ndim(plain)) if kwargs.get("ndmin") else ()
     for path, leaf in found:
         record(operator.setitem, (buf, (*lead, *path), leaf), mutates=(0,))

@@ -15,6 +15,8 @@ from .checks import _kind, _refuse_half
 from .forward import _forward_begin, _forward_end
 from .inert import Inert, new_inert
 from .nested import _enclosing, _plain_shadows, _refuse_enclosing_writes, sweep
+from .replay import Replayed
+from .replay import forward as replayed_forward
 from .standins import Tracked, TrackedScalar, new_root, new_scalar
 from .tape import Cell, Tape, layout_of
 from .tape import _acquire as _lock_array
@@ -123,8 +125,15 @@ class _Run:
         self.cells.append(None)
 
     def forward(self, f: Callable[..., Any], sweep_follows: bool = False) -> Any:
-        """Run ``f`` on the stand-ins, recording. ``sweep_follows``: on return the
-        collector stays paused for the sweep (the caller resumes it, :func:`_gc_resume`)."""
+        """Run ``f`` on the stand-ins, recording, or replay a recording of it (``f``
+        marked by :func:`.replay.replay`). ``sweep_follows``: on return the collector
+        stays paused for the sweep (the caller resumes it, :func:`_gc_resume`)."""
+        if type(f) is Replayed:
+            return replayed_forward(self, f, sweep_follows)
+        return self.run_function(f, sweep_follows)
+
+    def run_function(self, f: Callable[..., Any], sweep_follows: bool = False) -> Any:
+        """Run ``f`` on the stand-ins, recording (see :meth:`forward`)."""
         _forward_begin()
         levels.enter(self.tape)  # this differentiation's level is open while f runs
         try:

@@ -91,16 +91,16 @@ class _Ops:
     def __abs__(self) -> Any: return record(np.absolute, (self,))
 
     # comparisons have no derivative: plain booleans
-    def __lt__(self, o: Any) -> Any: return raw(self) < raw(o)
-    def __le__(self, o: Any) -> Any: return raw(self) <= raw(o)
-    def __gt__(self, o: Any) -> Any: return raw(self) > raw(o)
-    def __ge__(self, o: Any) -> Any: return raw(self) >= raw(o)
-    def __eq__(self, o: Any) -> Any: return raw(self) == raw(o)  # type: ignore[override]
-    def __ne__(self, o: Any) -> Any: return raw(self) != raw(o)  # type: ignore[override]
+    def __lt__(self, o: Any) -> Any: return _plain(operator.lt, self, o)
+    def __le__(self, o: Any) -> Any: return _plain(operator.le, self, o)
+    def __gt__(self, o: Any) -> Any: return _plain(operator.gt, self, o)
+    def __ge__(self, o: Any) -> Any: return _plain(operator.ge, self, o)
+    def __eq__(self, o: Any) -> Any: return _plain(operator.eq, self, o)  # type: ignore[override]
+    def __ne__(self, o: Any) -> Any: return _plain(operator.ne, self, o)  # type: ignore[override]
     __hash__ = None  # type: ignore[assignment]
 
     def __bool__(self) -> bool:
-        return bool(raw(self))
+        return _plain(bool, self)  # type: ignore[no-any-return]
 
     def __float__(self) -> float:
         raise _untracked_error(
@@ -113,11 +113,11 @@ class _Ops:
     # number itself: their derivative is zero wherever they have one.
     def __format__(self, spec: str) -> str: return format(raw(self), spec)
     def __str__(self) -> str: return str(raw(self))
-    def __round__(self, ndigits: Any = None) -> Any: return round(raw(self), ndigits)
-    def __floor__(self) -> Any: return math.floor(raw(self))
-    def __ceil__(self) -> Any: return math.ceil(raw(self))
-    def __trunc__(self) -> Any: return math.trunc(raw(self))
-    def __int__(self) -> int: return int(raw(self))
+    def __round__(self, ndigits: Any = None) -> Any: return _plain(round, self, ndigits)
+    def __floor__(self) -> Any: return _plain(math.floor, self)
+    def __ceil__(self) -> Any: return _plain(math.ceil, self)
+    def __trunc__(self) -> Any: return _plain(math.trunc, self)
+    def __int__(self) -> int: return _plain(int, self)  # type: ignore[no-any-return]
     def __divmod__(self, o: Any) -> Any: return record(np.divmod, (self, o))
     def __rdivmod__(self, o: Any) -> Any: return record(np.divmod, (o, self))
 
@@ -210,7 +210,7 @@ class TrackedScalar(_Ops):
         return _np.asarray(self).flatten(order)
 
     def is_integer(self) -> bool:
-        return bool(raw(self).is_integer())  # piecewise constant: a plain value
+        return _plain(_is_integer, self)  # type: ignore[no-any-return]
 
 
 class Tracked(_Ops):
@@ -319,7 +319,7 @@ class Tracked(_Ops):
         return len(self._a)
 
     def __contains__(self, v: Any) -> bool:
-        return raw(v) in self._a  # a plain boolean, like comparisons
+        return _plain(_contains, self, v)  # type: ignore[no-any-return]
 
     def __copy__(self) -> Any:
         return call(np.copy, (self,), {})  # ndarray.__copy__: a copy in order 'K'
@@ -343,7 +343,7 @@ class Tracked(_Ops):
     def put(self, ind: Any, v: Any, mode: str = "raise") -> None:
         """``x.flat[ind] = v`` (``v`` repeated as NumPy does), one recorded setitem."""
         n = self._a.size
-        ind = raw(ind)
+        ind = _raw_index(ind)
         if mode == "wrap":
             lin = np.asarray(ind) % n
         elif mode == "clip":
@@ -431,10 +431,36 @@ def raw(v: Any) -> Any:
     return v._a if isinstance(v, Tracked) else v  # an inert stand-in (.inert.Inert) too
 
 
+def _plain(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn`` of the values of stand-ins (a comparison, a conversion): a plain value with
+    no derivative, which the user's Python sees, so a replay checks it (capture.py)."""
+    vals = [raw(a) for a in args]
+    y = fn(*vals)
+    for a in args:
+        if isinstance(a, _Ops):
+            if a._tape.capture is not None:
+                a._tape.capture.guard(fn, args, vals, y)
+            break
+    return y
+
+
+def _contains(a: Any, v: Any) -> bool:
+    return v in a
+
+
+def _is_integer(v: Any) -> bool:
+    return bool(v.is_integer())
+
+
 def _raw_index(idx: Any) -> Any:
+    """An index with its stand-ins replaced by their values (a replay checks them)."""
     t = type(idx)
     if t is tuple:
-        return tuple(raw(i) for i in idx) if any(isinstance(i, _Ops) for i in idx) else idx
+        if not any(isinstance(i, _Ops) for i in idx):
+            return idx
+        return tuple(_raw_index(i) for i in idx)
+    if isinstance(idx, _Ops) and idx._tape.capture is not None:
+        idx._tape.capture.guard_value(idx)
     return raw(idx)
 
 

@@ -99,6 +99,8 @@ def sweep(tape: Tape, consume: bool = False, recorded: Callable[[Entry], None] |
         # The entries not run yet hold cotangents of this sweep: a vjp pullback called
         # again must start from zero, not add to them.
         tape.clear_shadows()
+        if tape.replaying is not None:  # its cells may hold cotangents no entry releases now
+            tape.replaying.dirty = True
         raise
 
 

@@ -282,7 +282,8 @@ class Tape:
     ([], 2)
     """
 
-    __slots__ = ("entries", "width", "locked", "detached", "registry", "nested", "__weakref__")
+    __slots__ = ("entries", "width", "locked", "detached", "registry", "nested", "capture",
+                 "replaying", "__weakref__")
 
     def __init__(self, width: int = 0) -> None:
         self.entries: list[Entry] = []
@@ -296,12 +297,18 @@ class Tape:
         # values of an enclosing differentiation entered this one (higher order): the sweep
         # is recorded by the enclosing level (engine/nested.py)
         self.nested = False
+        # replay.py: the capture being recorded (capture.py), and the recording whose
+        # entries and cells this tape uses, released (for another call) with the tape's locks
+        self.capture: Any = None
+        self.replaying: Any = None
 
     def lock(self, arr: np.ndarray, keep: bool = False) -> None:
         """Make ``arr`` (and the array owning its memory) read-only until :meth:`unlock`.
         ``keep``: ``arr``'s values must not change at all while the tape lives (a constant a
         reverse reads, an input :func:`vjp` borrows): a copy is kept to compare at the sweep,
         since a view made before the lock stays writable (NumPy locks no existing view)."""
+        if self.capture is not None:
+            self.capture.lock(arr, keep)
         if keep and id(arr) not in self.locked:
             self.locked[id(arr)] = (arr, arr.copy())
             _acquire(arr)
@@ -333,6 +340,9 @@ class Tape:
         for a, _ in reversed(list(self.locked.values())):
             _release(a)
         self.locked.clear()
+        if self.replaying is not None:
+            self.replaying.release()
+            self.replaying = None
 
     def clear_shadows(self) -> None:
         """Set the shadow of every cell the entries reach to zero (``None``)."""

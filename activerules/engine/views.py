@@ -51,6 +51,8 @@ def view_of(parent: Tracked, v: Any, op: Callable[[Any], Any]) -> Tracked:
     elif len(root._views) > 64:
         root._views = [r for r in root._views if r() is not None]
     root._views.append(weakref.ref(t))
+    if t._tape.capture is not None:
+        t._tape.capture.view(parent._a, v, op)
     return t
 
 
@@ -78,9 +80,10 @@ def prepare_write(t: Tracked, args: tuple[Any, ...] = ()) -> None:
 def move_to_copy(root: Tracked) -> None:
     """Move ``root`` and its live views to a copy of its buffer (the old one is left
     to whoever still reads it)."""
-    new = root._a.copy(order="K")
-    root._a = new
+    old = root._a
+    new = root._a = old.copy(order="K")
     root._pinned = False
+    moved = []
     if root._views:
         alive = []
         for ref in root._views:
@@ -88,7 +91,10 @@ def move_to_copy(root: Tracked) -> None:
             if v is not None:
                 v._a = v._view(new)
                 alive.append(ref)
+                moved.append(v)
         root._views = alive
+    if root._tape.capture is not None:
+        root._tape.capture.moved(old, root, moved)
 
 
 def _note_detached(y: Any, args: tuple[Any, ...], tape: Tape) -> None:

@@ -1,0 +1,223 @@
+"""A recording of a replayed function (:mod:`.replay`): the captured program, and what
+a replay hands the entry point's run so that the rest of the entry point works as
+after an eager forward pass: the recorded tape entries (given the new reverses), the
+recorded cells (the arguments' stand-ins are given them), the result's stand-ins
+(given the new values) and the locks the tape takes.
+
+A recording serves one call at a time (:meth:`Recording.acquire`), from the forward
+pass until the run's tape is released (a ``vjp`` pullback alive holds it).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from .capture import Capture
+from .program import Diverged
+from .standins import Tracked, TrackedScalar
+from .tape import SEQ, Cell
+from .trees import is_node, items_of, rebuild_node
+
+__all__ = ["Recording"]
+
+# kinds of the parts of a result (see _result_spec)
+_ARRAY, _SCALAR, _INPUT, _NODE, _COPY, _CONST = range(6)
+
+
+class Recording:
+    """A captured program with the tape parts a replay gives a run.
+
+    >>> Recording.DIVERGED is Recording.DIVERGED
+    True
+    """
+
+    DIVERGED: Any = object()  # what replay returns when the function must run again
+
+    __slots__ = ("steps", "template", "inputs", "finals", "cells", "results", "entries",
+                 "locks", "resets", "all_cells", "dirty", "_busy")
+
+    def __init__(self, cap: Capture, inputs: list[int]) -> None:
+        self.steps = cap.steps
+        self.template = cap.template
+        self.entries = cap.entries
+        self.locks = cap.locks
+        self.inputs = inputs  # the slot of each argument stand-in, in the signature's order
+        self.finals: list[tuple[int, int, Any]] = []  # (stand-in, slot of its final buffer, pinned)
+        self.cells: list[tuple[int, Cell]] = []  # (stand-in, its recorded cell)
+        self.results: Any = None
+        self.resets: list[Cell] = []
+        self.all_cells: list[Cell] = []
+        self.dirty = False  # a sweep failed: every cell is reset before the next replay
+        self._busy = threading.Lock()
+
+    @classmethod
+    def made(cls, cap: Capture, run: Any, result: Any, leaves: list[Any], inputs: list[int],
+             had_cell: list[bool]) -> Recording | None:
+        """The recording of a captured forward pass (None: it cannot be replayed, the
+        reason in ``cap.failed``)."""
+        if run.tape.nested:
+            cap.fail("a value of an enclosing differentiation (higher order)")
+        rec = cls(cap, inputs)
+        for i, leaf in enumerate(leaves):
+            if isinstance(leaf, Tracked) and leaf._root is None:
+                k = cap.arrays.get(id(leaf._a))
+                if k is None:
+                    cap.fail("an argument's buffer moved where replay does not follow")
+                rec.finals.append((i, k or 0, leaf._pinned))
+            if had_cell[i]:
+                rec.cells.append((i, leaf._cell))
+        rec.results = _result_spec(result, cap, leaves, run.tape)
+        if cap.failed is not None:
+            return None
+        rec.resets, rec.all_cells = _cells_of(cap.entries, rec.cells, result)
+        cap.arrays.clear()  # the ids were only needed while capturing
+        cap.scalars.clear()
+        cap.keep.clear()
+        return rec
+
+    def acquire(self) -> bool:
+        """Reserve the recording for one call (False: another call is using it)."""
+        return self._busy.acquire(blocking=False)
+
+    def release(self) -> None:
+        """The call using the recording is done with it (its tape was released)."""
+        if self._busy.locked():
+            self._busy.release()
+
+    def replay(self, run: Any, leaves: list[Any]) -> Any:
+        """Run the program on ``run``'s arguments (``leaves``: their stand-ins) and give
+        ``run`` the tape: the function's result, or :attr:`DIVERGED` (the recording
+        released) if a guard failed or a step raised: the function must run again."""
+        try:
+            vals = self.template.copy()
+            for k, leaf in zip(self.inputs, leaves):
+                vals[k] = leaf._v if type(leaf) is TrackedScalar else leaf._a
+            for step in self.steps:
+                step(vals)
+        except (Diverged, Exception):  # a rule may fail on these values: the function says how
+            self.release()
+            return Recording.DIVERGED
+        return self._commit(run, leaves, vals)
+
+    def _commit(self, run: Any, leaves: list[Any], vals: list[Any]) -> Any:
+        run.release()  # the caller's arrays held read-only for the function
+        tape = run.tape
+        for k, keep in self.locks:
+            tape.lock(vals[k], keep)
+        swap: dict[int, Cell] = {}
+        for i, cell in self.cells:
+            leaf = leaves[i]
+            new = leaf._cell
+            if new is not cell:  # the recorded cell, given the new one's shadow (autodiff's dx)
+                cell.shadow = new.shadow
+                swap[id(new)] = cell
+                leaf._cell = cell
+        if swap:
+            run.cells = [_swapped(c, swap) for c in run.cells]
+        for i, k, pinned in self.finals:
+            leaf = leaves[i]
+            leaf._a = vals[k]
+            leaf._pinned = pinned
+        for c in self.all_cells if self.dirty else self.resets:
+            c.shadow = None
+        self.dirty = False
+        tape.entries = list(self.entries)
+        tape.replaying = self
+        return _rebuilt(self.results, vals, leaves, tape)
+
+
+def _swapped(c: Any, swap: dict[int, Cell]) -> Any:
+    """``run.cells``' item ``c`` (a cell, None, or a structure of them) with the cells in
+    ``swap`` replaced."""
+    if type(c) is Cell:
+        return swap.get(id(c), c)
+    if is_node(c):
+        return rebuild_node(c, [_swapped(e, swap) for _, e in items_of(c)])
+    return c
+
+
+def _result_spec(v: Any, cap: Capture, leaves: list[Any], tape: Any) -> Any:
+    """How a replay rebuilds the function's result ``v``."""
+    if is_node(v):
+        return (_NODE, v, [_result_spec(e, cap, leaves, tape) for _, e in items_of(v)])
+    if isinstance(v, (Tracked, TrackedScalar)):
+        if v._tape is not tape:
+            cap.fail("the result holds a value of another differentiation")
+            return (_CONST, v)
+        for i, leaf in enumerate(leaves):
+            if v is leaf:
+                return (_INPUT, i)
+        if type(v) is TrackedScalar:
+            k = cap.scalars.get(id(v))
+            kind = _SCALAR
+        else:
+            k = cap.arrays.get(id(v._a)) if type(v._a) is np.ndarray else None
+            kind = _ARRAY
+        if k is None:
+            cap.fail("the result was made where replay does not follow")
+        return (kind, v, k)
+    if type(v) is np.ndarray:  # made by the function's own Python from values the guards check
+        return (_COPY, v.copy(order="K"))
+    return (_CONST, v)
+
+
+def _rebuilt(spec: Any, vals: list[Any], leaves: list[Any], tape: Any) -> Any:
+    kind = spec[0]
+    if kind == _ARRAY:
+        v = spec[1]
+        v._a = vals[spec[2]]
+        v._tape = tape
+        return v
+    if kind == _SCALAR:
+        s = spec[1]
+        s._v = vals[spec[2]]
+        s._tape = tape
+        return s
+    if kind == _INPUT:
+        return leaves[spec[1]]
+    if kind == _NODE:
+        return rebuild_node(spec[1], [_rebuilt(s, vals, leaves, tape) for s in spec[2]])
+    if kind == _COPY:
+        return spec[1].copy(order="K")
+    return spec[1]
+
+
+def _cells_of(entries: list[Any], inputs: list[tuple[int, Cell]], result: Any) -> tuple[list[Cell], list[Cell]]:
+    """The cells a replay sets to zero first: those a completed sweep may leave a
+    cotangent in (bound by an entry, never an entry's output, or the result's), and
+    every cell the entries reach (after a failed sweep)."""
+    outs: dict[int, Cell] = {}
+    for e in entries:
+        _collect(e.out, outs)
+    bound: dict[int, Cell] = {}
+    for e in entries:
+        for _i, kind, cell, _view in e.binds:
+            for c in (cell if kind == SEQ else (cell,)):
+                bound[id(c)] = c
+    resets = {k: c for k, c in bound.items() if k not in outs}
+    for leaf in _leaves_of(result):  # seeded by the entry point
+        c = getattr(leaf, "_cell", None)
+        if type(c) is Cell:
+            resets[id(c)] = c
+    every = {**bound, **outs, **resets}
+    for _, c in inputs:  # given their shadow by the commit
+        resets.pop(id(c), None)
+        every.pop(id(c), None)
+    return list(resets.values()), list(every.values())
+
+
+def _collect(out: Any, into: dict[int, Cell]) -> None:
+    if type(out) is Cell:
+        into[id(out)] = out
+    elif out is not None:
+        for c in out:
+            _collect(c, into)
+
+
+def _leaves_of(v: Any) -> list[Any]:
+    if is_node(v):
+        return [leaf for _, e in items_of(v) for leaf in _leaves_of(e)]
+    return [v]

@@ -1,0 +1,217 @@
+"""A recorded program: the steps a replay runs instead of the user's function.
+
+A replay holds every value of one forward pass in a list of *slots*: the caller's
+arguments first, then the constants of the recording, then each value a step makes.
+A step reads its arguments from slots and writes what it makes into slots:
+
+- :class:`Rule`: a recorded call, its resolved rule run directly with new
+  annotations; its reverse goes into the recorded tape entry, which the one sweep
+  runs as after an eager forward pass;
+- :class:`Call`: a NumPy call with no derivative on undifferentiated values
+  (:func:`.inert.inert_call`), a view (:func:`.views.view_of`), a copy (copy-on-write);
+- :class:`Guard`: a value the user's Python saw (a conversion to ``bool``/``int``/
+  ``float``, a comparison, a mask, an index...): recomputed and compared with the
+  recorded one; if it differs, the path may differ, and the replay stops
+  (:class:`Diverged`): the function is recorded again.
+
+>>> import numpy as np
+>>> vals = [np.array([1.0, -2.0]), None, None]
+>>> Call(np.abs, (0,), 1)(vals)
+>>> Guard(np.argmax, (1,), np.int64(1))(vals)
+>>> vals[1]
+array([1., 2.])
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..activity import RuleError
+from ..dispatch.lifting import returned_pair_message
+from .tape import _unchanged
+
+__all__ = ["Diverged", "Rule", "Call", "Guard", "Node", "same", "build"]
+
+
+class Diverged(Exception):
+    """A replay met a value the recorded path did not: record again."""
+
+
+class Node:
+    """An argument built from slots: a list or tuple (``kind``) of sources, or a dict
+    (``keys``: its keys, in order). A source is a slot number or a :class:`Node`.
+
+    >>> Node(tuple, (0, 1)).build(["a", "b"])
+    ('a', 'b')
+    """
+
+    __slots__ = ("kind", "items", "keys")
+
+    def __init__(self, kind: type, items: tuple[Any, ...], keys: tuple[Any, ...] = ()) -> None:
+        self.kind = kind
+        self.items = items
+        self.keys = keys
+
+    def build(self, vals: list[Any]) -> Any:
+        items = [vals[s] if type(s) is int else s.build(vals) for s in self.items]
+        if self.kind is dict:
+            return dict(zip(self.keys, items))
+        return items if self.kind is list else self.kind(items)
+
+
+def build(srcs: tuple[Any, ...], vals: list[Any]) -> list[Any]:
+    """The arguments of a step, from its sources.
+
+    >>> build((1, Node(list, (0, 0))), ["x", "y"])
+    ['y', ['x', 'x']]
+    """
+    return [vals[s] if type(s) is int else s.build(vals) for s in srcs]
+
+
+def _flat(srcs: tuple[Any, ...]) -> bool:
+    return all(type(s) is int for s in srcs)
+
+
+class Call:
+    """``vals[out] = fn(*args, **kwargs)``; ``out``: a slot, or an output placement
+    (:func:`place`) for a structured result; None: the call writes in place."""
+
+    __slots__ = ("fn", "srcs", "flat", "kwargs", "out")
+
+    def __init__(self, fn: Callable[..., Any], srcs: tuple[Any, ...], out: Any,
+                 kwargs: Any = None) -> None:
+        self.fn = fn
+        self.srcs = srcs
+        self.flat = _flat(srcs)
+        self.kwargs = kwargs  # None, a dict of constants, or a Node(dict) of sources
+        self.out = out
+
+    def __call__(self, vals: list[Any]) -> None:
+        args = [vals[s] for s in self.srcs] if self.flat else build(self.srcs, vals)
+        kw = self.kwargs
+        y = self.fn(*args) if kw is None else self.fn(*args, **(kw.build(vals) if type(kw) is Node else kw))
+        out = self.out
+        if type(out) is int:
+            vals[out] = y
+        elif out is not None:
+            place(out, y, vals)
+
+
+class Guard(Call):
+    """``fn(*args, **kwargs)`` must equal ``expected`` (:func:`same`), else :class:`Diverged`."""
+
+    __slots__ = ("expected",)
+
+    def __init__(self, fn: Callable[..., Any], srcs: tuple[Any, ...], expected: Any,
+                 kwargs: Any = None) -> None:
+        super().__init__(fn, srcs, None, kwargs)
+        self.expected = expected
+
+    def __call__(self, vals: list[Any]) -> None:
+        args = [vals[s] for s in self.srcs] if self.flat else build(self.srcs, vals)
+        kw = self.kwargs
+        y = self.fn(*args) if kw is None else self.fn(*args, **(kw.build(vals) if type(kw) is Node else kw))
+        if not same(y, self.expected):
+            raise Diverged
+
+
+def identity(v: Any) -> Any:
+    """The value itself (a guard on a whole value)."""
+    return v
+
+
+class Rule:
+    """A recorded call with a derivative: its rule's forward run on the slots' values,
+    with annotations made as :func:`.recording._run_forward` makes them; the reverse
+    (and the annotations the sweep hands the shadows through) go into ``entry``."""
+
+    __slots__ = ("plan", "srcs", "flat", "kwargs", "out", "entry", "width", "annotate")
+
+    def __init__(self, plan: tuple[Any, ...], srcs: tuple[Any, ...], kwargs: Any, out: Any,
+                 entry: Any, width: int, annotate: Callable[..., Any]) -> None:
+        self.plan = plan
+        self.srcs = srcs
+        self.flat = _flat(srcs)
+        self.kwargs = kwargs
+        self.out = out
+        self.entry = entry
+        self.width = width
+        self.annotate = annotate
+
+    def __call__(self, vals: list[Any]) -> None:
+        args = [vals[s] for s in self.srcs] if self.flat else build(self.srcs, vals)
+        kw = self.kwargs
+        if type(kw) is Node:
+            kw = kw.build(vals)
+        res, acts_t, _, lifted, mode, drop, cfg, _ = self.plan
+        if lifted:
+            pair = res.entry.impl(*args, **kw)
+            anns: Any = len(args)
+        else:
+            anns = self.annotate(acts_t, args, self.width)
+            pair = res.entry.impl(cfg, *anns, **kw) if mode.direct else res.call(cfg, *anns, **kw)
+            for i in drop:
+                anns[i].val = None
+        if type(pair) is not tuple or len(pair) != 2:
+            raise RuleError(returned_pair_message(res.label, pair, "pullback" if lifted else "reverse"))
+        entry = self.entry
+        entry.reverse = pair[1]
+        entry.anns = anns
+        out = self.out
+        if type(out) is int:
+            vals[out] = pair[0]
+        elif out is not None:
+            place(out, pair[0], vals)
+
+
+# -- outputs --------------------------------------------------------------------------------
+
+#: placements of one output part: a new slot, a copy into a slot, a value to compare
+SLOT, COPY, CHECK = 0, 1, 2
+
+
+def place(spec: Any, y: Any, vals: list[Any]) -> None:
+    """Put the parts of a step's output ``y`` into slots as ``spec`` says: a tuple
+    ``(SLOT, k)``, ``(COPY, k)`` (the engine holds a copy), ``(CHECK, value)`` (a part
+    the user's Python sees: compared), or a list of those for a tuple or list output."""
+    if type(spec) is list:
+        if not isinstance(y, (tuple, list)) or len(y) != len(spec):
+            raise Diverged
+        for s, e in zip(spec, y):
+            place(s, e, vals)
+        return
+    how, where = spec
+    if how == SLOT:
+        vals[where] = y
+    elif how == COPY:
+        vals[where] = y.copy(order="K")
+    elif not same(y, where):
+        raise Diverged
+
+
+# -- comparing values -----------------------------------------------------------------------
+
+def same(a: Any, b: Any) -> bool:
+    """Whether ``a`` and ``b`` are the same value of the same type, bit for bit (NaNs
+    equal themselves; an array's shape and dtype count).
+
+    >>> same(np.array([np.nan, 1.0]), np.array([np.nan, 1.0])), same(1.0, np.float64(1.0))
+    (True, False)
+    """
+    ta = type(a)
+    if ta is not type(b):
+        return False
+    if ta is np.ndarray:
+        return a.shape == b.shape and a.dtype == b.dtype and _unchanged(a, b)
+    if ta is tuple or ta is list:
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if ta is dict:
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (float, complex, np.inexact)):
+        return _unchanged(np.asarray(a), np.asarray(b))
+    try:
+        return bool(a == b)
+    except Exception:  # an object with no plain equality: the same object only
+        return a is b
