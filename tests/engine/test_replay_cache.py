@@ -367,3 +367,34 @@ def test_a_random_draw_inside_f_is_a_constant_of_the_recording():
     for k in range(2):
         same(ar.gradient(rf, rng(k).uniform(-1, 1, 3)), first)  # d/dx (x * noise) = the recorded noise
     assert info(rf)["hits"] == 2
+
+
+@pytest.mark.parametrize("request_", ["gradient", "vjp", "autodiff"])
+def test_the_callers_arrays_are_not_kept_after_the_call(request_):
+    """The eager engine lets go of the caller's arrays (and the values of the forward pass)
+    when the call returns (for vjp, when the pullback is dropped); a recording must not
+    keep the last call's arrays alive until the next call."""
+    import gc
+    import weakref
+
+    def f(w, x):
+        return (np.tanh(x @ w) ** 2).sum()
+
+    def call(fn, w, x):
+        if request_ == "gradient":
+            ar.gradient(fn, w, x)
+        elif request_ == "vjp":
+            _, pb = ar.vjp(fn, w, ar.Const(x))
+            pb(1.0)
+        else:
+            ar.autodiff(fn, ar.Duplicated(w, np.zeros_like(w)), ar.Const(x))
+
+    rf = ar.replay(f)
+    for fn in (f, rf, rf, rf):
+        w, x = rng(0).uniform(-1, 1, 3), rng(1).uniform(-1, 1, (4, 3))
+        refs = [weakref.ref(w), weakref.ref(x)]
+        call(fn, w, x)
+        del w, x
+        gc.collect()
+        assert [r() is None for r in refs] == [True, True], f"{'eager' if fn is f else 'replay'}: kept alive"
+    assert info(rf)["hits"] == 2
