@@ -400,3 +400,22 @@ def test_a_new_seed_replays():
     def make(k):
         return {"x": vec(k), "dx": vec(k, salt=1), "c": vec(k, salt=2), "s": 0.75, "seed": 0.5 + k}
     check_replay(mutate, run, make)
+
+
+def test_vjp_of_a_result_with_constant_parts_data_and_a_view():
+    def f(x, c):
+        return {"y": np.sin(x) * c, "data": c * 2.0, "n": 3, "name": "abc", "none": None, "view": x[1:]}
+
+    def make(k):
+        cot = {"y": vec(k, 3, salt=3), "data": None, "n": None, "name": None, "none": None, "view": np.ones(2)}
+        return (vec(k, 3), ar.Const(vec(k, 3, salt=1))), [cot, cot]
+    check_replay(f, vjp(), make)
+
+
+def test_gradient_through_linear_algebra():
+    def f(A, b):
+        x = np.linalg.solve(A, b)
+        w, V = np.linalg.eigh(A @ A.T)
+        return ((x ** 2).sum() + np.linalg.det(A) + np.linalg.norm(np.linalg.inv(A) + A.T) + (w * V[0]).sum()
+                + np.trace(np.linalg.cholesky(A @ A.T + np.eye(3))))
+    check_replay(f, grad((0, 1)), lambda k: (rng(k).uniform(size=(3, 3)) + 3 * np.eye(3), vec(k, 3, salt=1)))

@@ -197,3 +197,22 @@ def test_a_replayed_function_calling_another_one():
         return (inner(x) ** 2).sum()
     check_replay(outer, grad(), lambda k: (rng(k).uniform(-1, 1, 4),))
     same(inner(np.array([0.5])), np.sin(np.array([0.5])) * 0.5)
+
+
+def test_the_number_of_arguments_is_part_of_the_signature():
+    def f(*xs):
+        return sum((x * x).sum() for x in xs)
+    rf = ar.replay(f)
+    for k, n in enumerate([2, 3, 2, 3]):
+        call_and_compare(f, rf, grad(tuple(range(n))), lambda k: tuple(rng(k, i).uniform(size=2) for i in range(n)), k)
+    assert (info(rf)["misses"], info(rf)["hits"]) == (2, 2)
+
+
+def test_a_named_error_of_the_eager_engine_is_raised_on_every_call():
+    def f(x):
+        buf = np.zeros(3)
+        buf[0] = x[1]  # an active value into an untracked array: ar.UntrackedWriteError
+        return (buf * x).sum()
+    rf = check_replay(f, grad(), lambda k: (rng(k).uniform(size=3),), draws=3,
+                      expect=["misses|eager|none", "misses|eager|none", "misses|eager|none"])
+    assert issubclass(outcome(grad(), rf, (np.ones(3),))[0].type, ar.UntrackedWriteError)
