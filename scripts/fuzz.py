@@ -5,7 +5,8 @@
 prints the counts by outcome (agree / named_error / disagree / crash /
 caller_changed, per program and per request) and every distinct failure, shrunk
 and printed as a regression test. ``--all-ops`` also generates the op classes of
-``KNOWN_BROKEN``.
+``KNOWN_BROKEN``. ``--replay`` checks ``ar.replay`` instead (tests/engine/fuzz_replay.py):
+each program on three input draws, replayed against the eager engine bit for bit.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "engine"))
 
 import fuzz_programs  # noqa: E402
+import fuzz_replay  # noqa: E402
 import torch  # noqa: E402
 
 
@@ -30,18 +32,25 @@ def main() -> None:
     p.add_argument("--report", help="file rewritten with the report so far every 500 programs")
     p.add_argument("--const-writes", action="store_true",
                    help="runtime activity: writes go into undifferentiated inputs (generate(const_writes=True))")
+    p.add_argument("--replay", action="store_true",
+                   help="ar.replay against the eager engine, bit for bit, on three input draws (fuzz_replay)")
     a = p.parse_args()
     torch.set_num_threads(1)  # tiny tensors: threads only cost
     exclude: dict[str, str] | None = {} if a.all_ops else None
 
+    def text(rep: fuzz_programs.Report) -> str:
+        return rep.text() + ("\n" + fuzz_replay.stats_text() if a.replay else "")
+
     def progress(rep: fuzz_programs.Report) -> None:
         if a.report:
-            Path(a.report).write_text(rep.text() + "\n")
+            Path(a.report).write_text(text(rep) + "\n")
 
+    check = fuzz_replay.check_program_replayed if a.replay else None
     rep = fuzz_programs.campaign(a.start, a.programs, a.budget, a.shrink_each, exclude, progress,
-                                 const_writes=a.const_writes)
+                                 const_writes=a.const_writes, check=check,
+                                 checker="check_replay_request" if a.replay else "check_request")
     progress(rep)
-    print(rep.text())
+    print(text(rep))
 
 
 if __name__ == "__main__":

@@ -595,14 +595,17 @@ def check_request(f: Callable[..., Any], args: list[Any], diff: tuple[int, ...],
 
 # ---------------------------------------------------------------- shrinking
 
-def _fails(prog: Program, target: tuple[str, str, str]) -> bool:
+Check = Callable[[Program, tuple[str, ...]], list[Outcome]]  # a program's requests -> outcomes
+
+
+def _fails(prog: Program, target: tuple[str, str, str], check: Check | None = None) -> bool:
     try:
         case = case_of(prog, with_torch=False)
         if not all(np.all(np.isfinite(np.asarray(v, dtype=float))) for v in case.outs + case.finals):
             return False
     except Exception:  # not a valid program any more
         return False
-    outs = check_case(case, (target[0],))
+    outs = check_case(case, (target[0],)) if check is None else check(prog, (target[0],))
     return bool(outs) and outs[0].signature() == target
 
 
@@ -647,14 +650,15 @@ def _candidates(prog: Program) -> list[Program]:
     return res
 
 
-def shrink(prog: Program, target: tuple[str, str, str], max_checks: int = 400) -> Program:
-    """A smaller program that fails with the same signature (request, kind, error type)."""
+def shrink(prog: Program, target: tuple[str, str, str], max_checks: int = 400, check: Check | None = None) -> Program:
+    """A smaller program that fails with the same signature (request, kind, error type)
+    under ``check`` (default: against the references, :func:`check_case`)."""
     checks, changed = 0, True
     while changed and checks < max_checks:
         changed = False
         for cand in _candidates(prog):
             checks += 1
-            if _fails(cand, target):
+            if _fails(cand, target, check):
                 prog, changed = cand, True
                 break
             if checks >= max_checks:
@@ -666,13 +670,15 @@ def _literal(v: Any) -> str:
     return f"np.array({v.tolist()!r})" if isinstance(v, np.ndarray) else repr(float(v))
 
 
-def regression_test(prog: Program, target: tuple[str, str, str], name: str, reason: str) -> str:
-    """``prog`` as a pytest test calling :func:`check_request`, marked as a strict xfail."""
+def regression_test(prog: Program, target: tuple[str, str, str], name: str, reason: str,
+                    checker: str = "check_request") -> str:
+    """``prog`` as a pytest test calling :func:`check_request` (or ``checker``, which takes
+    the same arguments), marked as a strict xfail."""
     body = "".join(f"    {line}\n" for line in prog.np_source().splitlines())
     args = ", ".join(_literal(v) for v in prog.values)
     return (f'@pytest.mark.xfail(strict=True, reason="{reason}")\n'
             f"def test_fuzz_{name}() -> None:\n{body}\n"
-            f"    check_request(f, [{args}], diff={prog.diff!r}, request={target[0]!r}, seed={prog.seed})\n")
+            f"    {checker}(f, [{args}], diff={prog.diff!r}, request={target[0]!r}, seed={prog.seed})\n")
 
 
 # ---------------------------------------------------------------- campaigns
@@ -692,6 +698,8 @@ class Report:
     failing_seeds: list[int] = field(default_factory=list)
     shrunk: dict[tuple[str, str, str], int] = field(default_factory=dict)  # failures per signature
     generator_errors: list[str] = field(default_factory=list)
+    check: Check | None = None      # how programs are checked and shrunk (None: check_program)
+    checker: str = "check_request"  # the function the printed regression tests call
 
     def add(self, seed: int, prog: Program, outs: list[Outcome], shrink_each: int) -> None:
         self.programs += 1
@@ -708,7 +716,7 @@ class Report:
         for sig, o in {o.signature(): o for o in reversed(bad)}.items():
             self.shrunk[sig] = self.shrunk.get(sig, 0) + 1
             if self.shrunk[sig] <= shrink_each:
-                small = shrink(prog, sig)
+                small = shrink(prog, sig, check=self.check)
                 key = sig + (tuple(sorted({s.op for s in small.stmts})),)
                 first = self.failures.get(key, (0, small, o))
                 self.failures[key] = (first[0] + 1, first[1], first[2])
@@ -725,18 +733,20 @@ class Report:
         lines.append(f"distinct shrunk failures: {len(self.failures)}")
         for key, (n, prog, out) in self.failures.items():
             lines += [f"--- {key[:3]} ops {key[3]} (seen {n}x): {out.detail[:300]}",
-                      regression_test(prog, key[:3], f"seed{prog.seed}", "?")]
+                      regression_test(prog, key[:3], f"seed{prog.seed}", "?", self.checker)]
         return "\n".join(lines)
 
 
 def campaign(start: int, count: int, budget_s: float = float("inf"), shrink_each: int = 40,
              exclude: dict[str, str] | None = None,
-             progress: Callable[[Report], None] | None = None, const_writes: bool = False) -> Report:
+             progress: Callable[[Report], None] | None = None, const_writes: bool = False,
+             check: Check | None = None, checker: str = "check_request") -> Report:
     """Generate and check programs ``start, start+1, ...`` until ``count`` or ``budget_s``
     seconds, shrinking up to ``shrink_each`` failures of each signature; ``progress(report)``
-    every 500 programs."""
+    every 500 programs. ``check``: another check than :func:`check_program` (the replay
+    mode's, ``fuzz_replay``), whose printed regression tests call ``checker``."""
     import time
-    t0, rep = time.monotonic(), Report()
+    t0, rep = time.monotonic(), Report(check=check, checker=checker)
     for seed in range(start, start + count):
         if time.monotonic() - t0 > budget_s:
             break
@@ -745,7 +755,7 @@ def campaign(start: int, count: int, budget_s: float = float("inf"), shrink_each
         except Exception as e:  # a bug of the fuzzer's: counted, not fatal to a long run
             rep.generator_errors.append(f"seed {seed}: {_describe(e)}")
             continue
-        rep.add(seed, prog, check_program(prog), shrink_each)
+        rep.add(seed, prog, check_program(prog) if check is None else check(prog, REQUESTS), shrink_each)
         if progress is not None and rep.programs % 500 == 0:
             progress(rep)
     return rep

@@ -1,6 +1,7 @@
 """The program fuzzer (``fuzz_programs``): a short seeded run in the default suite, the
 long run behind ``ACTIVERULES_FUZZ=N`` (N programs; counts printed, run with ``-s``), and
-the shrinker. See docs/fuzzing.md."""
+the shrinker; its replay mode (``fuzz_replay``, ``ar.replay`` against the eager engine on
+three input draws, ``ACTIVERULES_FUZZ_REPLAY=N`` for a long run). See docs/fuzzing.md."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import warnings
 
 import fuzz_programs as fp
+import fuzz_replay as fr
 import numpy as np
 import pytest
 from fuzz_ops import OPS
@@ -108,3 +110,83 @@ def test_check_request_catches_a_wrong_derivative(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(fp.ar, "gradient", wrong_gradient)
     with pytest.raises(AssertionError, match="disagree"):
         fp.check_request(lambda x: (np.sin(x),), [np.array([0.5, 1.0])], (0,), "gradient")
+
+
+# ---------------------------------------------------------------- replay mode (issue 12)
+
+
+@pytest.mark.parametrize("seeds,const_writes", [(range(0, 50), False), (range(50, 100), False), (range(0, 30), True)],
+                         ids=["seeds0-49", "seeds50-99", "const-writes-seeds0-29"])
+def test_replayed_programs_equal_the_eager_engine(seeds: range, const_writes: bool) -> None:
+    """Every request of every program, replayed on three input draws of the same shapes,
+    equals the eager engine bit for bit (results, derivatives, caller arrays, shadows)."""
+    fr.STATS.clear()
+    results, unreplayed = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for seed in seeds:
+            prog = fp.generate(seed, const_writes=const_writes)
+            fr.LOG.clear()
+            results.append((seed, prog, fr.check_program_replayed(prog)))
+            if ">" not in prog.np_source():  # no comparison: no path to change, every later draw replays
+                unreplayed += [(seed, r, c) for r, c in fr.LOG if c["hits"] != fr.DRAWS - 1]
+        for seed, prog, outs in results:
+            bad = [o for o in outs if o.kind in fp.FAILURES]
+            if bad:
+                small = fp.shrink(prog, bad[0].signature(), check=fr.check_program_replayed)
+                raise AssertionError(f"seed {seed}: {bad[0].kind} in {bad[0].request}: {bad[0].detail}\n"
+                                     + fp.regression_test(small, bad[0].signature(), f"replay_seed{seed}", "?",
+                                                          "check_replay_request"))
+    # not vacuous: one recording per request, and a program without a comparison replays
+    requests = sum(len(outs) for _, _, outs in results)
+    assert fr.STATS["misses"] == requests, fr.stats_text()
+    assert not unreplayed, f"{len(unreplayed)} requests not replayed (seed, request, counters): {unreplayed[:5]}"
+    assert fr.STATS["hits"] >= 0.3 * (fr.DRAWS - 1) * requests, fr.stats_text()
+
+
+def test_long_replay_campaign() -> None:
+    """The replay mode's long run with ``ACTIVERULES_FUZZ_REPLAY=N`` (other seeds than the
+    default run's); without it, 10 programs so the campaign itself is exercised."""
+    n = int(os.environ.get("ACTIVERULES_FUZZ_REPLAY", "10"))
+    fr.STATS.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = fp.campaign(1_000_000, n, check=fr.check_program_replayed, checker="check_replay_request")
+    print(rep.text() + "\n" + fr.stats_text())
+    assert not rep.failures, f"{len(rep.failing_seeds)} failing programs, seeds {rep.failing_seeds[:20]}"
+
+
+class _EagerReplay:
+    """A stand-in for ``ar.replay`` that runs the eager engine (the machinery's own test)."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def __call__(self, *args):
+        return self.f(*args)
+
+    def cache_info(self):
+        from collections import namedtuple
+        return namedtuple("Info", "hits misses rerecords eager size maxsize")(0, 1, 0, 0, 1, 1)
+
+
+def test_replay_mode_sees_one_ulp_and_a_wrong_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_gradient, real_vjp = fp.ar.gradient, fp.ar.vjp
+    monkeypatch.setattr(fp.ar, "replay", _EagerReplay, raising=False)
+    prog = fp.generate(0)
+    assert {o.kind for o in fr.check_program_replayed(prog)} == {"agree"}
+
+    def off_by_one_ulp(f, *args, argnums=0):
+        g = real_gradient(f, *args, argnums=argnums)
+        return tuple(np.nextafter(x, np.inf) for x in g) if isinstance(f, _EagerReplay) else g
+    monkeypatch.setattr(fp.ar, "gradient", off_by_one_ulp)
+    (out,) = fr.check_program_replayed(prog, ("gradient",))
+    assert out.kind == "disagree" and "values differ" in out.detail
+
+    def raising_vjp(f, *args):
+        if isinstance(f, _EagerReplay):
+            raise IndexError("a replay's own error")
+        return real_vjp(f, *args)
+    monkeypatch.setattr(fp.ar, "vjp", raising_vjp)
+    (out,) = fr.check_program_replayed(prog, ("vjp",))
+    assert out.signature() == ("vjp", "crash", "IndexError")

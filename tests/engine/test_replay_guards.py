@@ -1,0 +1,303 @@
+"""``ar.replay`` on programs whose path depends on values (issue 12, part 1, guards): a
+later call whose path differs from the recording's must be recorded again (``rerecords``)
+and give what the eager engine gives; a call on the recorded path is a hit. Values that
+flow into rules (``np.maximum(x, 0)``, ``np.where(c > 0, ...)``, ``np.sort``) need no
+guard but must be right. Oracle: the eager engine on the plain function, bit for bit.
+
+Each case gives ``path(inputs)``, the path the plain program takes (computed by hand
+from the inputs, not by the code under test): a call on the path of the call before it
+must be a hit, one on a path never seen a re-recording, one on a path seen earlier
+either (whether the cache keeps several recordings of a signature is the
+implementation's choice).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+from replay_helpers import check_replay, grad, info, rng, vjp
+
+import activerules as ar
+
+
+def expectations(keys: list[Any], strict: bool = True, same: str = "hits") -> list[str]:
+    """The counter each call must move, from the path of each draw. Not ``strict``: the
+    value may reach the replay by data flow instead of a guard, so a new path may be a hit.
+    ``same``: what a call on the path of the call before may move (``"hits|rerecords"``
+    where the program reads an element of an undifferentiated array: a conversion to a
+    Python number, which the spec lets the recording guard by its value)."""
+    out, seen = ["misses"], {keys[0]}
+    for prev, key in zip(keys, keys[1:]):
+        if key == prev:
+            out.append(same)
+        elif key not in seen:
+            out.append("rerecords" if strict else "hits|rerecords")
+        else:
+            out.append("hits|rerecords")
+        seen.add(key)
+    return out
+
+
+def check_paths(f: Callable[..., Any], run: Callable[[Any, Any], Any], draws: list[Any],
+                path: Callable[[Any], Any], strict: bool = True, same: str = "hits") -> Any:
+    """``check_replay`` of ``f`` on the fixed ``draws`` (inputs are copied for each run);
+    asserts at least one re-recording happened when ``strict``."""
+    keys = [path(d) for d in draws]
+    assert len(set(keys)) > 1, "the draws must take more than one path"
+    rf = check_replay(f, run, lambda k: _copy(draws[k]), draws=len(draws), expect=expectations(keys, strict, same))
+    if strict:
+        assert info(rf)["rerecords"] >= 1
+    return rf
+
+
+def _copy(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.copy()
+    if isinstance(v, tuple):
+        return tuple(_copy(x) for x in v)
+    if isinstance(v, list):
+        return [_copy(x) for x in v]
+    return v
+
+
+def a(*vals: float) -> np.ndarray:
+    return np.array(vals, dtype=float)
+
+
+ELEMENT_READ = "hits|rerecords"  # see expectations()
+
+X = [a(0.5, -1.2, 0.9, 1.7), a(0.7, -0.4, 1.1, -0.3), a(-0.6, 1.3, -0.8, 0.2), a(-1.1, 0.4, 0.3, 1.5),
+     a(1.4, 0.6, -0.9, -0.7)]
+
+
+def autodiff_const():
+    """A ``run`` for inputs ``(x, c)``: autodiff with x Duplicated (shadow ones), c Const."""
+    def run(fn, inp):
+        x, c = inp
+        dx = np.ones_like(x)
+        return ar.autodiff(fn, ar.Duplicated(x, dx), ar.Const(c)), dx
+    return run
+
+
+# ------------------------------------------------------------------ branches on active values
+
+
+def active_branch(x):
+    if x.sum() > 0:
+        return (x ** 2).sum()
+    return np.sin(x).sum()
+
+
+@pytest.mark.parametrize("request_", ["gradient", "vjp"])
+def test_branch_on_an_active_sum(request_):
+    xs = [a(1.0, 0.5, -0.2), a(0.3, 0.2, 0.1), a(-1.0, 0.5, -0.2), a(-0.3, -0.2, 0.4), a(2.0, 0.1, 0.1)]
+    if request_ == "gradient":
+        check_paths(active_branch, grad(), [(x,) for x in xs], lambda d: bool(d[0].sum() > 0))
+    else:
+        check_paths(active_branch, vjp(), [((x,), [1.0, -2.0]) for x in xs], lambda d: bool(d[0][0].sum() > 0))
+
+
+def test_while_loop_to_convergence_on_active_values():
+    def newton(p):  # iterations until the residual is small: the count depends on p
+        x = np.ones_like(p)
+        while np.abs(x ** 3 + p * x - 1.0).max() > 1e-10:
+            x = x - (x ** 3 + p * x - 1.0) / (3 * x * x + p)
+        return (x * x).sum()
+
+    def iterations(p):
+        x, n = np.ones_like(p), 0
+        while np.abs(x ** 3 + p * x - 1.0).max() > 1e-10:
+            x, n = x - (x ** 3 + p * x - 1.0) / (3 * x * x + p), n + 1
+        return n
+    ps = [a(0.5, 1.0), a(0.51, 1.01), a(5.0, 9.0), a(0.02, 40.0), a(0.5, 1.0)]
+    check_paths(newton, grad(), [(p,) for p in ps], lambda d: iterations(d[0]))
+
+
+def test_a_mask_of_active_values():
+    def f(x):
+        return (x[x > 0] ** 2).sum() + np.where(x > 0, x, 0.1 * x).sum()
+    check_paths(f, grad(), [(x,) for x in X], lambda d: tuple(d[0] > 0))
+
+
+def test_a_mask_keeping_its_count_but_moving():
+    def f(x):
+        return (np.exp(x[x > 0]) * np.arange(1.0, 3.0)).sum()
+    xs = [a(1.0, 2.0, -1.0, -2.0), a(1.5, 2.5, -1.5, -2.5), a(-1.0, 2.0, 1.0, -2.0), a(-1.0, -2.0, 1.0, 2.0)]
+    check_paths(f, grad(), [(x,) for x in xs], lambda d: tuple(d[0] > 0))
+
+
+def test_sign_of_active_values():
+    def f(x):
+        return (np.sign(x) * x).sum() + (np.sign(x) * x * x).sum()
+    # np.sign's values may flow into the replay (an inactive call replayed) instead of a guard
+    check_paths(f, grad(), [(x,) for x in X], lambda d: tuple(np.sign(d[0])), strict=False)
+
+
+def test_argmax_of_active_values_as_an_index():
+    def f(x):
+        i = np.argmax(x)
+        return x[i] * 3.0 + x[np.argmin(x)] + (x * x).sum()
+    check_paths(f, grad(), [(x,) for x in X], lambda d: (int(np.argmax(d[0])), int(np.argmin(d[0]))))
+
+
+def test_nonzero_of_active_values_as_an_index():
+    def f(x):
+        (idx,) = np.nonzero(x > 0)
+        return (np.cos(x[idx]) * (idx + 1)).sum()
+    check_paths(f, grad(), [(x,) for x in X], lambda d: tuple(d[0] > 0))
+
+
+# ------------------------------------------------------------------ undifferentiated arguments
+
+
+def test_branch_on_an_undifferentiated_argument():
+    def f(x, c):
+        if c[0] > 0:
+            return (np.sin(x) * c).sum()
+        return (x * x * c).sum()
+    cs = [a(1.0, 2.0, 3.0, 4.0), a(0.5, 1.0, 1.5, 2.0), a(-1.0, 2.0, 3.0, 4.0), a(-2.0, 1.0, 1.0, 1.0),
+          a(3.0, 1.0, 1.0, 1.0)]
+    draws = [(X[k], c) for k, c in enumerate(cs)]
+    check_paths(f, grad(), draws, lambda d: bool(d[1][0] > 0), same=ELEMENT_READ)
+    check_paths(f, autodiff_const(), draws, lambda d: bool(d[1][0] > 0), same=ELEMENT_READ)
+
+
+def test_a_loop_count_from_an_undifferentiated_argument():
+    def f(x, c):
+        y = x.copy()
+        for _ in range(int(c[0])):
+            y[1:] = np.tanh(y[:-1] + y[1:])
+        return (y * y).sum()
+    cs = [a(2.3, 0.0), a(2.7, 1.0), a(4.1, 0.0), a(4.9, 5.0), a(1.5, 0.0)]
+    check_paths(f, grad(), [(X[k], c) for k, c in enumerate(cs)], lambda d: int(d[1][0]), same=ELEMENT_READ)
+
+
+def test_range_of_len_of_a_masked_undifferentiated_argument():
+    def f(x, c):
+        s = 0.0
+        for i in range(len(c[c > 0])):
+            s = s + x[i] ** (i + 1)
+        return s + x.sum()
+    cs = [a(1.0, 1.0, -1.0, -1.0), a(2.0, -1.0, 2.0, -1.0), a(1.0, 1.0, 1.0, -1.0), a(1.0, 1.0, 1.0, 1.0),
+          a(-1.0, -1.0, 1.0, -1.0)]
+    # the mask is the guard (a mask is a path point), not only its count
+    check_paths(f, grad(), [(X[k], c) for k, c in enumerate(cs)], lambda d: tuple(d[1] > 0))
+
+
+def test_a_mask_from_an_undifferentiated_argument():
+    def f(x, c):
+        return (x[c > 0] ** 3).sum() + x[~(c > 0)].sum()
+    cs = [a(1.0, -1.0, 1.0, -1.0), a(2.0, -2.0, 3.0, -3.0), a(-1.0, 1.0, 1.0, -1.0), a(1.0, 1.0, 1.0, -1.0)]
+    check_paths(f, grad(), [(X[k], c) for k, c in enumerate(cs)], lambda d: tuple(d[1] > 0))
+
+
+def test_unique_and_nonzero_of_an_undifferentiated_argument_as_indices():
+    def f(x, c):
+        u = np.unique(np.floor(c).astype(int))
+        (nz,) = np.nonzero(c > 1.0)
+        return (x[u] ** 2).sum() + np.sin(x[nz]).sum()
+    cs = [a(0.5, 1.5, 2.5, 0.2), a(0.7, 1.2, 2.9, 0.1), a(3.5, 3.2, 0.1, 0.9), a(2.2, 2.1, 2.5, 2.9)]
+    check_paths(f, grad(), [(X[k], c) for k, c in enumerate(cs)],
+                lambda d: (tuple(np.unique(np.floor(d[1]).astype(int))), tuple(d[1] > 1.0)))
+
+
+def test_item_and_float_of_an_undifferentiated_argument():
+    def f(x, c):
+        return (x * c[0].item()).sum() + float(c[1]) * x[0] + x[int(c[2])]
+    cs = [a(1.0, 2.0, 0.0), a(1.0, 2.0, 0.5), a(3.0, 2.0, 0.0), a(3.0, -1.0, 2.0)]
+    # each element read is a conversion guarded by its value: int(c[2]) of 0.0 and 0.5 may differ
+    check_paths(f, grad(), [(X[k][:3], c) for k, c in enumerate(cs)], lambda d: tuple(d[1]))
+
+
+def test_argmax_of_an_undifferentiated_argument():
+    def f(x, c):
+        return x[np.argmax(c)] * 2.0 + (x * x).sum()
+    cs = [a(1.0, 2.0, 0.0, 0.5), a(1.5, 2.5, 0.0, 0.5), a(3.0, 2.0, 0.0, 0.5), a(0.0, 0.0, 0.0, 4.0)]
+    check_paths(f, grad(), [(X[k], c) for k, c in enumerate(cs)], lambda d: int(np.argmax(d[1])))
+
+
+def test_an_integer_index_array_argument_with_new_values():
+    """The index values reach the replay by a guard or by data flow: a hit is allowed,
+    a wrong result is not."""
+    def f(x, idx):
+        y = np.zeros_like(x)
+        y[idx] = x[idx] ** 2
+        np.add.at(y, idx, x[::-1][idx])
+        return (y * np.arange(1.0, 5.0)).sum() + x[idx].prod()
+    idxs = [np.array([0, 1, 1]), np.array([2, 3, 0]), np.array([3, 3, 3]), np.array([1, 0, 2]), np.array([0, 1, 1])]
+    check_paths(f, grad(), [(X[k], i) for k, i in enumerate(idxs)], lambda d: tuple(d[1]), strict=False)
+    check_paths(f, autodiff_const(), [(X[k], i) for k, i in enumerate(idxs)], lambda d: tuple(d[1]), strict=False)
+
+
+def test_an_undifferentiated_argument_copied_into_a_plain_buffer():
+    """``buf[:] = c`` writes values the replay must not keep from the recording."""
+    def f(x, c):
+        buf = np.zeros(4)
+        buf[:] = c
+        buf[0] += 1.0
+        return (x * buf).sum() + (np.sin(x) @ buf)
+    draws = [(X[k], rng(k).uniform(-1, 1, 4)) for k in range(4)]
+    check_paths(f, grad(), draws, lambda d: tuple(d[1]), strict=False)
+
+
+# ------------------------------------------------------------------ read-only caller arrays
+
+
+def _read_only(v: np.ndarray) -> np.ndarray:
+    v = v.copy()
+    v.flags.writeable = False
+    return v
+
+
+def test_a_read_only_caller_array_is_another_signature():
+    """Writing into a read-only array raises ValueError in NumPy (and in the eager engine):
+    the replay too; a read-only array is never served by a writable one's recording."""
+    def f(x, c):
+        c[0] = 2.0
+        return (x * c).sum()
+    cs = [a(1.0, 2.0, 3.0, 4.0), a(1.5, 2.0, 3.0, 4.0), _read_only(a(1.0, 2.0, 3.0, 4.0)),
+          _read_only(a(1.0, 1.0, 3.0, 4.0)), a(0.5, 2.0, 3.0, 4.0)]
+    draws = [(X[k], c) for k, c in enumerate(cs)]
+
+    def make(k):
+        x, c = draws[k]
+        return x.copy(), (c.copy() if c.flags.writeable else _read_only(c))
+    # a call whose recording raised may move no counter (nothing was recorded)
+    rf = check_replay(f, grad(), make, draws=5,
+                      expect=["misses", "hits", "misses|rerecords|none", "hits|misses|rerecords|none",
+                              "hits|misses|rerecords"])
+    assert info(rf)["hits"] >= 1
+
+
+def test_a_read_only_array_only_read():
+    def f(x, c):
+        return (np.sin(x) * c).sum()
+    cs = [a(1.0, 2.0, 3.0, 4.0), _read_only(a(1.5, 2.0, 3.0, 4.0)), a(1.0, 2.0, 3.0, 4.0), _read_only(a(4.0, 3.0, 2.0, 1.0))]
+
+    def make(k):
+        c = cs[k]
+        return X[k].copy(), (c.copy() if c.flags.writeable else _read_only(c))
+    check_replay(f, grad(), make, draws=4, expect=["misses", "misses|rerecords", "hits", "hits|misses|rerecords"])
+
+
+# ------------------------------------------------------------------ values flowing into rules: no guard needed
+
+
+@pytest.mark.parametrize("f", [
+    lambda x, c: np.maximum(x, 0.0).sum() + np.abs(x).sum() + np.clip(x, -0.5, 0.5).sum(),
+    lambda x, c: (np.sort(x) * np.arange(4.0)).sum() + x.max() * 2 + np.min(x * c),
+    lambda x, c: np.where(c > 0, x, 2 * x).sum() + (x * (c > 0)).sum(),
+    lambda x, c: np.maximum(x, c).sum() + (np.sin(x) * np.cumsum(c)).sum(),
+    lambda x, c: (x * c.sum()).sum() + (x - c.max()).sum() + (x * (c @ c)).sum() + x[0] * np.mean(c),
+    lambda x, c: (c.sum(), (x * c).sum())[1],
+], ids=["relu-abs-clip", "sort-max-min", "where-of-a-const-mask", "maximum-with-const", "scalars-of-data",
+        "an-unused-scalar-of-data"])
+def test_values_flowing_into_rules_replay_without_guards(f):
+    """The data-dependent part is inside a rule called on the new values: one recording,
+    then hits, and the eager engine's results. A scalar NumPy computes from the
+    undifferentiated data (``c.sum()``, ``c @ c``, ``np.mean(c)``) and a mask used as data
+    (``np.where(c > 0, ...)``) are values the program never converted: the data of a
+    minibatch, not a path."""
+    check_replay(f, grad(), lambda k: (X[k].copy(), rng(k, 3).uniform(-1, 1, 4)), draws=5)
