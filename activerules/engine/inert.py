@@ -193,7 +193,7 @@ def promote(t: Inert) -> None:
     stats["promotions"] += 1
 
 
-def promote_to(root: Inert, cell: Cell) -> None:
+def promote_to(root: Tracked, cell: Cell) -> None:
     """Make ``root`` and its live views tracked stand-ins with shadow ``cell``."""
     members = [root] + [v for v in (r() for r in root._views or ()) if v is not None]
     for m in members:

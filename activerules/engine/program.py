@@ -129,7 +129,7 @@ class Under:
 
     __slots__ = ("step", "state")
 
-    def __init__(self, step: Callable[[list[Any]], None], state: dict[str, str]) -> None:
+    def __init__(self, step: Callable[[list[Any]], None], state: Any) -> None:
         self.step = step
         self.state = state
 
