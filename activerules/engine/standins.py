@@ -68,6 +68,7 @@ class _Ops:
     """Operators shared by tracked arrays and scalars; each records one call."""
 
     __slots__ = ()
+    _tape: Tape
     __array_priority__ = 1000.0
 
     def __add__(self, o: Any) -> Any: return record(np.add, (self, o))
@@ -336,7 +337,7 @@ class Tracked(_Ops):
         if isinstance(dtype, builtins.type) and issubclass(dtype, np.ndarray):
             dtype, type = None, dtype
         if (dtype is None or np.dtype(dtype) == self._a.dtype) and type in (None, np.ndarray):
-            return view_of(self, self._a.view(), _same_view)
+            return view_of(self, self._a.view(), _SAME_VIEW)
         raise _no_attribute(self, "view", "x.view(dtype) reinterprets the bytes, which has no "
                             "derivative; for a value conversion use x.astype(dtype)")
 
@@ -368,7 +369,7 @@ class Tracked(_Ops):
     # -- views ----------------------------------------------------------------------------
     @property
     def T(self) -> Any:
-        return view_of(self, self._a.T, _transpose)
+        return view_of(self, self._a.T, _TRANSPOSE)
 
     def transpose(self, *axes: Any) -> Any:
         return np.transpose(self, axes if axes and not isinstance(axes[0], tuple) else
@@ -407,12 +408,7 @@ class Tracked(_Ops):
     def __ifloordiv__(self, o: Any) -> Any: return _inplace(np.floor_divide, self, o)
 
 
-def _transpose(s: np.ndarray) -> np.ndarray:
-    return s.T
-
-
-def _same_view(s: np.ndarray) -> np.ndarray:
-    return s.view()
+_TRANSPOSE, _SAME_VIEW = operator.attrgetter("T"), operator.methodcaller("view")  # view functions
 
 
 def _inplace(fn: Any, x: Tracked, o: Any) -> Tracked:
@@ -429,7 +425,7 @@ def raw(v: Any) -> Any:
     if t is TrackedScalar:
         return v._v
     # an inert stand-in (.inert.Inert, .inert.InertScalar) too
-    return v._a if isinstance(v, Tracked) else v._v if isinstance(v, TrackedScalar) else v
+    return v if not isinstance(v, _Ops) else v._a if isinstance(v, Tracked) else v._v  # type: ignore[attr-defined]
 
 
 def _raw_index(idx: Any) -> Any:
@@ -437,7 +433,9 @@ def _raw_index(idx: Any) -> Any:
     t = type(idx)
     if t is tuple:
         return tuple(_raw_index(i) for i in idx) if any(isinstance(i, _Ops) for i in idx) else idx
-    if isinstance(idx, (Tracked, TrackedScalar)) and idx._tape.capture is not None:
+    if t is int or t is slice or not isinstance(idx, _Ops):
+        return idx
+    if idx._tape.capture is not None:
         idx._tape.capture.guard_value(idx)
     return raw(idx)
 
