@@ -404,8 +404,12 @@ def replayed() -> None:
     f1 = lambda v: chain(v, 250, np.sin, np.tanh)  # noqa: E731
     r1 = ar.replay(f1)
     t_e, t_r = best(lambda: gradient(f1, x)), best(lambda: gradient(r1, x))
+    lean = ar.replay(lambda v: lean_chain(v, 250))
+    t_lean, t_bare = best(lambda: gradient(lean, x)), best(lambda: bare_chain_grad(x, 250))
     row("W1r", "activerules eager", ms(t_e))
     row("W1r", "activerules replayed", ms(t_r))
+    row("W1r", "activerules replayed, lean rrules (the rules' floor)", ms(t_lean))
+    row("W1r", "bare eager tape, no checks (Python floor)", ms(t_bare))
     if torch is not None:
         def torch_grad() -> Any:
             v = torch.from_numpy(x).requires_grad_()
@@ -414,6 +418,8 @@ def replayed() -> None:
         row("W1r", "torch eager", ms(t_t))
         row("W1r", "eager / torch eager (target ≤ 1.2)", f"{t_e / t_t:9.2f}")
         row("W1r", "replayed / torch eager (target ≤ 0.4)", f"{t_r / t_t:9.2f}")
+        row("W1r", "replayed with lean rrules / torch eager", f"{t_lean / t_t:9.2f}")
+        row("W1r", "bare eager tape / torch eager", f"{t_bare / t_t:9.2f}")
     heat, x0, p0 = heat_problem()
     r4 = ar.replay(heat.final_energy)
     n = x0.size
