@@ -1,7 +1,10 @@
 """Engine workloads W1–W5 side by side: activerules, NumPy (forward and a
 hand-written reverse), PyTorch eager, JAX (eager and jit) and HIPS autograd,
 whichever are installed. Prints one table of times and the ratios the issue
-sets targets for.
+sets targets for, then W1, W4 and W5 side by side: activerules next to PyTorch
+eager, JAX jit and HIPS autograd on the same workloads (float64; each library's
+gradient is checked against activerules' before it is timed; ``references.py``
+says how each is written).
 
     python benchmarks/bench_engine.py [--quick] [--replay]
 
@@ -25,6 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 import numpy as np  # noqa: E402
+import references  # noqa: E402
 import workloads  # noqa: E402
 from workloads import chain, heat_problem, load_example  # noqa: E402
 
@@ -110,6 +114,44 @@ def kept_bytes(roots: list[Any]) -> int:
 
 def ms(t: float) -> str:
     return f"{t * 1e3:9.3f} ms"
+
+
+# workload -> library -> best time (s): the side-by-side table printed last
+SIDE: dict[str, dict[str, float]] = {}
+LIBRARIES = ("numpy forward", "activerules", "torch eager", "jax jit", "autograd")
+
+
+def other_libraries(workload: str, builders: dict[str, Callable[[], references.Grad]], args: tuple[Any, ...],
+                    want: tuple[np.ndarray, ...], repeat: int = 7) -> dict[str, float]:
+    """Each installed library's gradient of ``workload`` (``builders``: library -> a
+    builder of it), checked against activerules' ``want``, then timed; in :data:`SIDE`."""
+    times: dict[str, float] = {}
+    for lib, build in builders.items():
+        grad = build()
+        for got, expected in zip(grad(*args), want, strict=True):
+            np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12 * np.abs(expected).max(),
+                                       err_msg=f"{workload}: {lib} computes another gradient")
+        times[lib] = best(lambda: grad(*args), repeat)
+        row(workload, f"{lib} gradient", ms(times[lib]))
+    SIDE.setdefault(workload, {}).update(times)
+    return times
+
+
+def installed(torch_: Callable[[], Any], jax_: Callable[[], Any], autograd_: Callable[[], Any]) -> dict[str, Any]:
+    """The builders of the libraries that are installed, by their column name."""
+    found = {"torch eager": (torch, torch_), "jax jit": (jax, jax_), "autograd": (autograd, autograd_)}
+    return {lib: build for lib, (module, build) in found.items() if module is not None}
+
+
+def side_by_side() -> None:
+    """W1, W4, W5: best times, and activerules' time over each library's (a Markdown table)."""
+    print("\n| | " + " | ".join(LIBRARIES) + " |\n|---|" + "---|" * len(LIBRARIES))
+    for workload, times in SIDE.items():
+        ours = times["activerules"]
+        cells = [f"{times[lib] * 1e3:.3g} ms" + ("" if lib == "activerules" else f" ({ours / times[lib]:.2f}×)")
+                 if lib in times else "–" for lib in LIBRARIES]
+        print(f"| {workload} | " + " | ".join(cells) + " |")
+    print("(in brackets: activerules' time / the library's)")
 
 
 # -- W1 / W2: elementwise chains -----------------------------------------------------------
@@ -290,6 +332,13 @@ def w4() -> None:
     row("W4", "numpy forward", ms(t_np))
     row("W4", "activerules gradient", ms(t_ar))
     row("W4", "activerules gradient / numpy forward (target ≤ 10)", f"{t_ar / t_np:9.2f}")
+    SIDE["W4"] = {"numpy forward": t_np, "activerules": t_ar}
+    want = (np.zeros(n), np.zeros(3))
+    autodiff(heat.final_energy, ar.Duplicated(x0.copy(), want[0]), ar.Duplicated(p0.copy(), want[1]))
+    others = other_libraries("W4", installed(lambda: references.heat_torch_grad(heat, torch),
+                                             lambda: references.heat_jax_grad(heat, jax),
+                                             lambda: references.heat_autograd_grad(heat, autograd)),
+                             (x0, p0), want, 3)
 
     # memory held for the reverse (after the forward, tape alive): NumPy array bytes
     # (tracemalloc's NumPy domain) and the process RSS growth (includes the tape's
@@ -317,27 +366,8 @@ def w4() -> None:
     row("W4", "activerules arrays and scalars the tape keeps", f"{kept_ar / 1e6:9.3f} MB")
     row("W4", "activerules RSS growth while the tape is alive", f"{rss_ar / 1e6:9.3f} MB")
     if torch is not None:
-        def torch_energy(x: Any, p: Any) -> Any:
-            x = x.clone()
-            dx = torch.zeros_like(x)
-            t = 0.0
-            for _ in range(heat.STEPS):
-                u = p[0] * torch.sin(np.pi * p[1] * (t / heat.Tf)) + p[2] * (t / heat.Tf)
-                dx[1:-1] = x[:-2] - 2 * x[1:-1] + x[2:]
-                dx[0] = x[1] - x[0]
-                dx[-1] = x[-2] - x[-1]
-                dx *= heat.alpha
-                dx[0] = dx[0] + heat.alpha / (heat.lam * heat.delta_x) * u
-                x += heat.dt * dx
-                t += heat.dt
-            return (x * x).sum() * heat.delta_x
-
-        def torch_grad() -> Any:
-            x = torch.from_numpy(x0).requires_grad_()
-            p = torch.from_numpy(p0).requires_grad_()
-            torch_energy(x, p).backward()
-        t_t = best(torch_grad, 3)
-        row("W4", "torch eager gradient / numpy forward", f"{t_t / t_np:9.2f}")
+        torch_energy = references.heat_torch_energy(heat, torch)
+        row("W4", "torch eager gradient / numpy forward", f"{others['torch eager'] / t_np:9.2f}")
         saved: dict[int, int] = {}
 
         def pack(tensor: Any) -> Any:
@@ -376,6 +406,11 @@ def w5() -> None:
     row("W5", "activerules gradient through the iterations", ms(t_unrolled))
     row("W5", "speedup IFT vs iterations (target ≥ 8)", f"{t_unrolled / t_ift:9.2f}")
     row("W5", "IFT gradient / numpy forward (target ≤ 1.2)", f"{t_ift / t_np:9.2f}")
+    SIDE["W5"] = {"numpy forward": t_np, "activerules": t_ift}
+    other_libraries("W5", installed(lambda: references.newton_torch_grad(m, torch),
+                                    lambda: references.newton_jax_grad(m, jax),
+                                    lambda: references.newton_autograd_grad(m, autograd)),
+                    (p,), (gradient(m.loss_ift, p),))
     # the same back to back, without a full collection before each run
     t_ift = best(lambda: gradient(m.loss_ift, p), 15, collect=False)
     t_unrolled = best(lambda: gradient(m.loss_unrolled, p), 3, collect=False)
@@ -451,6 +486,7 @@ def main() -> None:
         replayed()
         return
     t1 = elementwise("W1", 16, 250)
+    SIDE["W1"] = {lib: t1[lib] for lib in LIBRARIES if lib in t1}
     if "torch eager" in t1:
         row("W1", "activerules / torch eager (target ≤ 0.8)", f"{t1['activerules'] / t1['torch eager']:9.2f}")
         x = np.linspace(0.0, 1.0, 16)
@@ -471,6 +507,7 @@ def main() -> None:
     w4()
     w5()
     replayed()
+    side_by_side()
 
 
 if __name__ == "__main__":

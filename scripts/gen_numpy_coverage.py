@@ -141,11 +141,13 @@ def render() -> str:
         "`cumulative_prod`, `multiply.reduceat`) and `multiply.at` (as JAX). Where the engines disagree at a "
         "non-differentiable point we choose: `abs`/`fabs`/`sign` at 0, vector norms at 0 (and zero "
         "entries of `0 < ord < 1` norms), `hypot(0, 0)`, `arctan2(0, 0)`, `std`/`nanstd` at zero spread "
-        "(one element, all equal) and `power(x, 0)` at `x = 0` (in `x`) get 0 (as PyTorch); the matrix "
+        "(one element or one number among NaNs, all equal) and `power(x, 0)` at `x = 0` (in `x`) get 0 (as PyTorch); the matrix "
         "2-norm averages over tied singular values (as PyTorch); `logaddexp`/`logaddexp2` and their "
         "`reduce` where the result is infinite take the limit from finite values (the cotangent split "
         "evenly among the operands equal to the result); `nanvar`/`nanstd` of a slice with no degrees of "
-        "freedom left (its count of numbers `<= ddof`, NumPy: NaN) get 0 (as JAX). Elsewhere an infinite slope stays infinite "
+        "freedom left (its count of numbers `<= ddof`, NumPy: NaN) get 0 (as JAX); `linspace`'s `retstep` "
+        "step where there is none (`num=1` with `endpoint`, or `num=0`: NumPy returns the constant NaN) "
+        "passes no cotangent to the ends (as JAX). Elsewhere an infinite slope stays infinite "
         "(`sqrt`/`cbrt`/`log` at 0, as JAX). `tests/rules/test_edge_values.py` checks each against "
         "JAX, PyTorch or finite differences.",
         "",

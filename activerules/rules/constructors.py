@@ -7,7 +7,9 @@
   num - 1`` with ``endpoint``, else ``num``; ``t = 0`` when ``num == 1``), so
   ``startbar = sum_k (1 - t_k) ybar_k`` and ``stopbar = sum_k t_k ybar_k``, summed back
   to each endpoint's shape (arrays of endpoints broadcast; ``axis`` places the new
-  axis). ``retstep``'s step ``(stop - start) / div`` adds ``-/+ stepbar / div``.
+  axis). ``retstep``'s step ``(stop - start) / div`` adds ``-/+ stepbar / div``; without
+  a step (``div <= 0``: ``num == 1`` with ``endpoint``, or ``num == 0``) NumPy returns the
+  constant NaN, which depends on neither end, so ``stepbar`` adds nothing (as JAX).
 * ``geomspace``: ``y_k = start^(1 - t_k) stop^t_k`` (same signs, or complex with the
   principal branch), so ``startbar = sum_k conj((1 - t_k) y_k / start) ybar_k`` and
   likewise for ``stop``.
@@ -91,8 +93,8 @@ def _linspace(start: Any, stop: Any, *pos: Any, **kw: Any) -> tuple[Any, Callabl
         ebar: Any = 0.0
         if gy is not None:
             sbar, ebar = _ends(gy, t, axis)
-        if gs is not None and (div > 0 or np.any(gs)):  # step = (stop - start) / div
-            d = np.asarray(gs) / div if div > 0 else np.asarray(gs) * np.nan  # NumPy's step is NaN
+        if gs is not None and div > 0:  # step = (stop - start) / div; else NumPy's constant NaN
+            d = np.asarray(gs) / div
             sbar, ebar = sbar - d, ebar + d
         return (fit(sbar, ts), fit(ebar, te), *nones(pos))
 

@@ -384,3 +384,16 @@ def test_infinite_slopes_at_zero_stay_infinite_as_jax() -> None:
         got, want = _ar(lambda v: np.sum(np_fn(v)), x)[0], _jax(lambda v: jnp.sum(j_fn(v)), x)[0]
         assert np.isinf(got[0]) and got[0] == want[0]
         _same((got[1:],), (want[1:],))
+
+
+# ------------------------------------------------------------------ linspace's step
+@pytest.mark.parametrize(("num", "endpoint"), [(1, True), (0, True), (0, False), (1, False), (3, True)])
+@pytest.mark.parametrize("ends", [(0.3, 1.7), (np.array([0.3, -1.0]), np.array([1.7, 2.5]))])
+def test_linspace_step_without_a_step_passes_no_cotangent_as_jax(num: int, endpoint: bool, ends: Any) -> None:
+    """With ``num=1`` and ``endpoint`` (or ``num=0``) NumPy's step is the constant NaN: a cotangent
+    for it used to turn both ends' cotangents into NaN; JAX (and now the rule) adds nothing."""
+    kw = {"num": num, "endpoint": endpoint, "retstep": True}
+    (y, step), pullback = ar.vjp(lambda s, e: np.linspace(s, e, **kw), *ends)
+    g = (np.cos(np.arange(np.size(y)) + 0.5).reshape(np.shape(y)), np.full(np.shape(step), 0.7))
+    _, pull = jax.vjp(lambda s, e: jnp.linspace(s, e, **kw), *ends)
+    _same(tuple(pullback(g)), tuple(np.asarray(v) for v in pull(g)))
