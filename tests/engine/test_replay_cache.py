@@ -398,3 +398,36 @@ def test_the_callers_arrays_are_not_kept_after_the_call(request_):
         gc.collect()
         assert [r() is None for r in refs] == [True, True], f"{'eager' if fn is f else 'replay'}: kept alive"
     assert info(rf)["hits"] == 2
+
+
+def test_a_replayed_vjp_inside_a_rules_reverse():
+    """The implicit-function rule of examples/implicit_solve.py with its inner ``ar.vjp``
+    on a replayed residual, under a replayed loss: the inner replay runs during the
+    outer replay's sweep."""
+    def g(x, p):
+        return x * x * x + p * x - 1.0
+
+    def loss_with(inner):
+        @ar.primitive
+        def solve(p):
+            x = np.ones_like(p)
+            for _ in range(30):
+                x = x - g(x, p) / (3 * x * x + p)
+            return x
+
+        @ar.rrule(solve)
+        def _solve(p):
+            x = solve(p)
+
+            def pullback(xbar):
+                dgdx, dgdp = ar.vjp(inner, x, p)[1](np.ones_like(x))
+                return (-xbar * dgdp / dgdx,)
+            return x, pullback
+        return lambda p: (solve(p) ** 2).sum()
+
+    rg = ar.replay(g)
+    eager, replayed = loss_with(g), ar.replay(loss_with(rg))
+    for k in range(4):
+        p = np.linspace(0.5, 3.0, 5) + 0.1 * k
+        same(ar.gradient(replayed, p), ar.gradient(eager, p.copy()))
+    assert info(rg)["hits"] == 3 and info(replayed)["hits"] == 3
