@@ -216,3 +216,19 @@ def test_a_named_error_of_the_eager_engine_is_raised_on_every_call():
     rf = check_replay(f, grad(), lambda k: (rng(k).uniform(size=3),), draws=3,
                       expect=["misses|eager|none", "misses|eager|none", "misses|eager|none"])
     assert issubclass(outcome(grad(), rf, (np.ones(3),))[0].type, ar.UntrackedWriteError)
+
+
+def _diagonal_of_an_intermediate(x):
+    return np.diagonal(x * 2.0)
+
+
+def _diagonal_of_an_updated_argument(x):
+    x += 1.0
+    return np.diagonal(x)
+
+
+@pytest.mark.parametrize("f", [_diagonal_of_an_intermediate, _diagonal_of_an_updated_argument])
+def test_a_read_only_view_returned_stays_read_only(f):
+    """``np.diagonal`` returns a read-only view in NumPy, and the eager engine hands it back
+    so; a replay must too (found by the fuzzer: seeds 900230, 901322, 901496)."""
+    check_replay(f, vjp(), lambda k: ((rng(k).uniform(-1, 1, (3, 3)),), [np.ones(3), rng(k, 1).uniform(-1, 1, 3)]))
