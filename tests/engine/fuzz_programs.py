@@ -740,13 +740,15 @@ class Report:
 def campaign(start: int, count: int, budget_s: float = float("inf"), shrink_each: int = 40,
              exclude: dict[str, str] | None = None,
              progress: Callable[[Report], None] | None = None, const_writes: bool = False,
-             check: Check | None = None, checker: str = "check_request") -> Report:
+             check: Check | None = None, checker: str = "check_request",
+             shrink_check: Check | None = None) -> Report:
     """Generate and check programs ``start, start+1, ...`` until ``count`` or ``budget_s``
     seconds, shrinking up to ``shrink_each`` failures of each signature; ``progress(report)``
     every 500 programs. ``check``: another check than :func:`check_program` (the replay
-    mode's, ``fuzz_replay``), whose printed regression tests call ``checker``."""
+    mode's, ``fuzz_replay``), whose printed regression tests call ``checker``;
+    ``shrink_check``: the one the shrinker uses (default ``check``)."""
     import time
-    t0, rep = time.monotonic(), Report(check=check, checker=checker)
+    t0, rep = time.monotonic(), Report(check=shrink_check or check, checker=checker)
     for seed in range(start, start + count):
         if time.monotonic() - t0 > budget_s:
             break

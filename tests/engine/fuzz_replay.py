@@ -160,6 +160,18 @@ def check_program_replayed(prog: fp.Program, requests: tuple[str, ...] = fp.REQU
     return check_replay_case(fp.case_of(prog, with_torch=False), requests, DRAWS, input_draws(prog))
 
 
+def check_quietly(prog: fp.Program, requests: tuple[str, ...] = fp.REQUESTS) -> list[fp.Outcome]:
+    """:func:`check_program_replayed` leaving ``STATS`` and ``LOG`` as they were (the
+    shrinker's runs are not the campaign's)."""
+    stats, log = dict(STATS), list(LOG)
+    try:
+        return check_program_replayed(prog, requests)
+    finally:
+        STATS.clear()
+        STATS.update(stats)
+        LOG[:] = log
+
+
 def check_replay_request(f: Callable[..., Any], args: list[Any], diff: tuple[int, ...], request: str,
                          seed: int = 0) -> None:
     """Assert that ``request`` on ``f`` replayed (three draws of ``args``' shapes) equals
