@@ -18,11 +18,13 @@ A value it cannot place (a path the replay would not follow) marks the capture f
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Callable
 
 import numpy as np
 
 from . import standins
+from .inert import inert_call
 from .program import CHECK, COPY, SLOT, Call, Guard, Node, Rule, Under, identity
 from .standins import Tracked, TrackedScalar, raw
 
@@ -36,14 +38,20 @@ def seen(fn: Callable[..., Any], *args: Any) -> Any:
     >>> seen(max, 1.0, 2.0)
     2.0
     """
+    first = next((a for a in args if isinstance(a, (Tracked, TrackedScalar))), None)
+    if first is not None and first._tape.capture is not None and fn in _COMPARISONS \
+            and not any(type(a) is Tracked or type(a) is TrackedScalar for a in args):
+        # undifferentiated values compared while recording: a mask the replay computes (a
+        # step), checked only where the Python uses it (an if, an index)
+        return inert_call(fn, args, {}, (), first._tape)
     vals = [raw(a) for a in args]
     y = fn(*vals)
-    for a in args:
-        if isinstance(a, (Tracked, TrackedScalar)):
-            if a._tape.capture is not None:
-                a._tape.capture.guard(fn, args, vals, y)
-            break
+    if first is not None and first._tape.capture is not None:
+        first._tape.capture.guard(fn, args, vals, y)
     return y
+
+
+_COMPARISONS = frozenset((operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne))
 
 
 def copy_k(a: np.ndarray) -> np.ndarray:
@@ -116,7 +124,7 @@ class Capture:
         holds, or a tracked number; ``constant``: its value in the template."""
         k = len(self.template)
         self.template.append(constant)
-        if type(value) is TrackedScalar:
+        if isinstance(value, TrackedScalar):  # an InertScalar too
             self.scalars[id(value)] = k
         elif type(value) is np.ndarray:
             self.arrays[id(value)] = k
@@ -125,7 +133,7 @@ class Capture:
 
     def input(self, leaf: Any) -> int:
         """The slot of an argument's stand-in (the same stand-in twice: one slot)."""
-        if type(leaf) is TrackedScalar:
+        if isinstance(leaf, TrackedScalar):
             k = self.scalars.get(id(leaf))
             return k if k is not None else self.slot(leaf)
         k = self.arrays.get(id(leaf._a))
@@ -140,14 +148,14 @@ class Capture:
         """Where a step finds ``v``, the value it received for the argument ``a``
         (a stand-in, a sequence holding stand-ins, or a constant)."""
         t = type(a)
-        if t is TrackedScalar and v is a._v:
+        if isinstance(a, TrackedScalar) and v is a._v:
             k = self.scalars.get(id(a))
             if k is not None:
                 return k
         elif (t is list or t is tuple) and _holds_standin(a):
             if (type(v) is list or type(v) is tuple) and len(v) == len(a):
                 return Node(type(v), tuple(self.source(e, ve) for e, ve in zip(a, v)))
-        elif not isinstance(a, Tracked) and t is not TrackedScalar:
+        elif not isinstance(a, (Tracked, TrackedScalar)):
             return self.constant(v)
         k = self.arrays.get(id(v)) if type(v) is np.ndarray else None
         if k is None:
@@ -181,7 +189,7 @@ class Capture:
             if k is None:
                 k = self.slot(w._a)
             return (COPY if w._a is not y else SLOT, k)
-        if type(w) is TrackedScalar:
+        if isinstance(w, TrackedScalar):
             return (SLOT, self.slot(w))
         if isinstance(w, (tuple, list)) and isinstance(y, (tuple, list)) and len(w) == len(y) \
                 and any(isinstance(e, (Tracked, TrackedScalar, tuple, list)) for e in w):
@@ -212,7 +220,7 @@ class Capture:
 
     def guard_value(self, a: Any) -> None:
         """The whole value of stand-in ``a`` left the engine (into a plain array, an index)."""
-        v = a._v if type(a) is TrackedScalar else a._a
+        v = a._v if isinstance(a, TrackedScalar) else a._a
         self.guard(identity, (a,), (v,), v)
 
     def view(self, parent: np.ndarray, v: Any, op: Callable[[Any], Any]) -> None:

@@ -12,16 +12,18 @@ lattice step, Const -> Duplicated, taken at run time.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
 
+from . import standins
 from .outputs import rebuild
-from .standins import DETACHED, Tracked, _new, raw
+from .standins import DETACHED, Tracked, TrackedScalar, _new, raw
 from .tape import Cell, Tape, layout_of
 from .views import _note_detached, prepare_write, stats
 
-__all__ = ["Inert", "new_inert", "promote"]
+__all__ = ["Inert", "InertScalar", "new_inert", "new_inert_scalar", "promote"]
 
 
 class Inert(Tracked):
@@ -75,6 +77,15 @@ class Inert(Tracked):
             self._tape.capture.guard_value(self)
         return self._a.__reduce_ex__(protocol)
 
+    # masks and integers (inert only: they have no derivative)
+    def __and__(self, o: Any) -> Any: return standins.record(np.bitwise_and, (self, o))
+    def __rand__(self, o: Any) -> Any: return standins.record(np.bitwise_and, (o, self))
+    def __or__(self, o: Any) -> Any: return standins.record(np.bitwise_or, (self, o))
+    def __ror__(self, o: Any) -> Any: return standins.record(np.bitwise_or, (o, self))
+    def __xor__(self, o: Any) -> Any: return standins.record(np.bitwise_xor, (self, o))
+    def __rxor__(self, o: Any) -> Any: return standins.record(np.bitwise_xor, (o, self))
+    def __invert__(self) -> Any: return standins.record(np.invert, (self,))
+
 
 def _seen(fn: Any, a: Inert, *args: Any) -> Any:
     """``fn(a's values, *args)``, a plain value the user's Python sees: a replay checks it."""
@@ -82,6 +93,67 @@ def _seen(fn: Any, a: Inert, *args: Any) -> Any:
     if a._tape.capture is not None:
         a._tape.capture.guard(fn, (a, *args), (a._a, *args), y)
     return y
+
+
+class InertScalar(TrackedScalar):
+    """A float computed from undifferentiated values only (``c.sum()``, ``c[0]``), while
+    a replayed function records (:mod:`.replay`): a stand-in, so that the values it flows
+    into are steps of the recording, and what the function's Python sees of it
+    (``float``, ``bool``, comparisons, an index) a check of each replay. Outside a
+    recording such numbers are plain NumPy scalars.
+
+    >>> import numpy as np
+    >>> from activerules.engine.tape import Tape
+    >>> s = new_inert_scalar(np.float64(2.0), Tape())
+    >>> isinstance(s, float), float(s), s
+    (True, 2.0, InertScalar(np.float64(2.0)))
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"InertScalar({self._v!r})"
+
+    def __float__(self) -> float:
+        return standins._plain(float, self)  # type: ignore[no-any-return]
+
+    def __complex__(self) -> complex:
+        return standins._plain(complex, self)  # type: ignore[no-any-return]
+
+    def __index__(self) -> int:
+        return standins._plain(operator.index, self)  # type: ignore[no-any-return]
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return standins._plain(hash, self)  # type: ignore[no-any-return]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return standins._plain(_as_array, self, dtype)  # type: ignore[no-any-return]
+
+    def item(self, *args: Any) -> Any:
+        return standins._plain(_item, self)
+
+    def tolist(self) -> Any:
+        return standins._plain(_item, self)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return standins._plain(_item, self).__reduce_ex__(protocol)
+
+
+def _as_array(v: Any, dtype: Any) -> np.ndarray:
+    return np.asarray(v, dtype=dtype)
+
+
+def _item(v: Any) -> Any:
+    return np.asarray(v).item()
+
+
+def new_inert_scalar(v: Any, tape: Tape) -> InertScalar:
+    """An :class:`InertScalar` of value ``v`` (no cell: it has no derivative)."""
+    s = _new(InertScalar)
+    s._v = v
+    s._cell = None  # type: ignore[assignment]
+    s._tape = tape
+    return s
 
 
 _SET_CLASS = object.__dict__["__class__"].__set__  # Tracked's __class__ is a property
@@ -121,7 +193,7 @@ def promote(t: Inert) -> None:
     stats["promotions"] += 1
 
 
-def promote_to(root: Inert, cell: Cell) -> None:
+def promote_to(root: Tracked, cell: Cell) -> None:
     """Make ``root`` and its live views tracked stand-ins with shadow ``cell``."""
     members = [root] + [v for v in (r() for r in root._views or ()) if v is not None]
     for m in members:
@@ -143,6 +215,8 @@ def inert_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mutates: 
         w = _result(y, args, vals, tape)
     elif isinstance(y, (tuple, list)) and any(type(e) is np.ndarray for e in y):
         w = rebuild(y, [_result(e, args, vals, tape) if type(e) is np.ndarray else e for e in y])
+    elif tape.capture is not None and isinstance(y, np.inexact):
+        w = new_inert_scalar(y, tape)  # recording for replay: the values it flows into are steps
     else:
         w = y
     if tape.capture is not None:
@@ -165,9 +239,10 @@ def _result(y: np.ndarray, args: tuple[Any, ...], vals: list[Any], tape: Tape) -
         w = new_inert(y.copy(order="K"), tape, pinned=DETACHED)
         _note_detached(w, args, tape)
         return w
-    if y.dtype.kind not in "fc" or (y.base is not None and any(
-            isinstance(v, np.ndarray) and np.may_share_memory(y, v) for v in vals)):
-        return y  # no derivative, or a view of a plain argument (NumPy's aliasing kept)
+    if y.base is not None and any(isinstance(v, np.ndarray) and np.may_share_memory(y, v) for v in vals):
+        return y  # a view of a plain argument (NumPy's aliasing kept)
+    if y.dtype.kind not in "fc" and tape.capture is None:
+        return y  # no derivative (recording for replay: inert, so that a mask is a step)
     return new_inert(y, tape)  # new (its base, if any, a temporary of NumPy's: a reshape's copy)
 
 
@@ -194,10 +269,10 @@ def untracked_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mutat
     an argument (or an element of a list or tuple argument) is an inert stand-in."""
     for a in args:
         t = type(a)
-        if t is Inert:
+        if t is Inert or t is InertScalar:
             return inert_call(fn, args, kwargs, mutates, a._tape)
         if t is list or t is tuple:
             for e in a:
-                if type(e) is Inert:
+                if type(e) is Inert or type(e) is InertScalar:
                     return inert_call(fn, args, kwargs, mutates, e._tape)
     return fn(*args, **kwargs)

@@ -16,16 +16,16 @@ from typing import Any
 import numpy as np
 
 from .capture import Capture
-from .inert import promote_to
+from .inert import InertScalar, promote_to
 from .program import Diverged
 from .standins import Tracked, TrackedScalar
 from .tape import SEQ, Cell
 from .trees import is_node, items_of, rebuild_node
 
-__all__ = ["Recording"]
+__all__ = ["Recording", "plain_numbers"]
 
 # kinds of the parts of a result (see _result_spec)
-_ARRAY, _SCALAR, _INPUT, _NODE, _COPY, _CONST = range(6)
+_ARRAY, _SCALAR, _INPUT, _NODE, _COPY, _CONST, _VALUE = range(7)
 
 
 class Recording:
@@ -38,7 +38,7 @@ class Recording:
     DIVERGED: Any = object()  # what replay returns when the function must run again
 
     __slots__ = ("steps", "template", "inputs", "finals", "cells", "results", "entries",
-                 "locks", "resets", "all_cells", "dirty", "_busy")
+                 "locks", "all_cells", "annotations", "why", "_busy")
 
     def __init__(self, cap: Capture, inputs: list[int]) -> None:
         self.steps = cap.steps
@@ -50,9 +50,9 @@ class Recording:
         self.finals: list[tuple[int, int, Any, Any]] = []
         self.cells: list[tuple[int, Cell]] = []  # (stand-in, its recorded cell)
         self.results: Any = None
-        self.resets: list[Cell] = []
-        self.all_cells: list[Cell] = []
-        self.dirty = False  # a sweep failed: every cell is reset before the next replay
+        self.all_cells: list[Cell] = []  # set to zero when a call is done with the recording
+        self.annotations: list[Any] = []  # the rules' annotations, given each call's values
+        self.why = ""  # why the last replay of it stopped (a guard that failed, a step that raised)
         self._busy = threading.Lock()
 
     @classmethod
@@ -75,7 +75,8 @@ class Recording:
         rec.results = _result_spec(result, cap, leaves, run.tape)
         if cap.failed is not None:
             return None
-        rec.resets, rec.all_cells = _cells_of(cap.entries, rec.cells, result)
+        rec.all_cells = _cells_of(cap.entries, rec.cells, result)
+        rec.annotations = [a for step in rec.steps for a in getattr(step, "anns", None) or ()]
         cap.arrays.clear()  # the ids were only needed while capturing
         cap.scalars.clear()
         cap.keep.clear()
@@ -86,9 +87,19 @@ class Recording:
         return self._busy.acquire(blocking=False)
 
     def release(self) -> None:
-        """The call using the recording is done with it (its tape was released)."""
-        if self._busy.locked():
-            self._busy.release()
+        """The call using the recording is done with it (its tape was released): what the
+        call left in it (reverses, the values they read, cotangents; not its result, which
+        ``autodiff(..., with_primal=True)`` reads after) is dropped, as the eager engine
+        drops its tape, and the cells are zero for the next call."""
+        if not self._busy.locked():
+            return
+        for e in self.entries:
+            e.reverse = None
+        for a in self.annotations:
+            a.val = None
+        for c in self.all_cells:
+            c.shadow = None
+        self._busy.release()
 
     def replay(self, run: Any, leaves: list[Any]) -> Any:
         """Run the program on ``run``'s arguments (``leaves``: their stand-ins) and give
@@ -100,8 +111,9 @@ class Recording:
                 vals[k] = leaf._v if type(leaf) is TrackedScalar else leaf._a
             for step in self.steps:
                 step(vals)
-        except (Diverged, Exception):  # a rule may fail on these values: the function says how
+        except (Diverged, Exception) as e:  # a rule may fail on these values: the function says how
             self.release()
+            self.why = str(e) if type(e) is Diverged else f"a step raised {type(e).__name__}: {e}"
             return Recording.DIVERGED
         return self._commit(run, leaves, vals)
 
@@ -126,12 +138,23 @@ class Recording:
             leaf._pinned = pinned
             if promoted is not None:  # an active value was written into it (runtime activity)
                 promote_to(leaf, promoted)
-        for c in self.all_cells if self.dirty else self.resets:
-            c.shadow = None
-        self.dirty = False
         tape.entries = list(self.entries)
         tape.replaying = self
         return _rebuilt(self.results, vals, leaves, tape)
+
+
+def plain_numbers(v: Any) -> Any:
+    """A function's result with its :class:`~.inert.InertScalar` numbers (made while it
+    recorded) replaced by their values.
+
+    >>> plain_numbers((1.0, [None]))
+    (1.0, [None])
+    """
+    if type(v) is InertScalar:
+        return v._v
+    if is_node(v):
+        return rebuild_node(v, [plain_numbers(e) for _, e in items_of(v)])
+    return v
 
 
 def _swapped(c: Any, swap: dict[int, Cell]) -> Any:
@@ -148,6 +171,11 @@ def _result_spec(v: Any, cap: Capture, leaves: list[Any], tape: Any) -> Any:
     """How a replay rebuilds the function's result ``v``."""
     if is_node(v):
         return (_NODE, v, [_result_spec(e, cap, leaves, tape) for _, e in items_of(v)])
+    if type(v) is InertScalar:  # a number of undifferentiated values: the replay's value
+        k = cap.scalars.get(id(v))
+        if k is None:
+            cap.fail("the result was made where replay does not follow")
+        return (_VALUE, k)
     if isinstance(v, (Tracked, TrackedScalar)):
         if v._tape is not tape:
             cap.fail("the result holds a value of another differentiation")
@@ -183,6 +211,8 @@ def _rebuilt(spec: Any, vals: list[Any], leaves: list[Any], tape: Any) -> Any:
         return s
     if kind == _INPUT:
         return leaves[spec[1]]
+    if kind == _VALUE:
+        return vals[spec[1]]
     if kind == _NODE:
         return rebuild_node(spec[1], [_rebuilt(s, vals, leaves, tape) for s in spec[2]])
     if kind == _COPY:
@@ -190,28 +220,22 @@ def _rebuilt(spec: Any, vals: list[Any], leaves: list[Any], tape: Any) -> Any:
     return spec[1]
 
 
-def _cells_of(entries: list[Any], inputs: list[tuple[int, Cell]], result: Any) -> tuple[list[Cell], list[Cell]]:
-    """The cells a replay sets to zero first: those a completed sweep may leave a
-    cotangent in (bound by an entry, never an entry's output, or the result's), and
-    every cell the entries reach (after a failed sweep)."""
-    outs: dict[int, Cell] = {}
+def _cells_of(entries: list[Any], inputs: list[tuple[int, Cell]], result: Any) -> list[Cell]:
+    """Every cell a call's sweep may leave a cotangent in but the arguments': the
+    entries' (bound, output) and the result's."""
+    cells: dict[int, Cell] = {}
     for e in entries:
-        _collect(e.out, outs)
-    bound: dict[int, Cell] = {}
-    for e in entries:
+        _collect(e.out, cells)
         for _i, kind, cell, _view in e.binds:
             for c in (cell if kind == SEQ else (cell,)):
-                bound[id(c)] = c
-    resets = {k: c for k, c in bound.items() if k not in outs}
-    for leaf in _leaves_of(result):  # seeded by the entry point
+                cells[id(c)] = c
+    for leaf in _leaves_of(result):
         c = getattr(leaf, "_cell", None)
         if type(c) is Cell:
-            resets[id(c)] = c
-    every = {**bound, **outs, **resets}
-    for _, c in inputs:  # given their shadow by the commit
-        resets.pop(id(c), None)
-        every.pop(id(c), None)
-    return list(resets.values()), list(every.values())
+            cells[id(c)] = c
+    for _, c in inputs:  # the arguments' derivatives: autodiff reads them after the release
+        cells.pop(id(c), None)
+    return list(cells.values())
 
 
 def _collect(out: Any, into: dict[int, Cell]) -> None:

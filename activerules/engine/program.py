@@ -114,7 +114,8 @@ class Guard(Call):
         kw = self.kwargs
         y = self.fn(*args) if kw is None else self.fn(*args, **(kw.build(vals) if type(kw) is Node else kw))
         if not same(y, self.expected):
-            raise Diverged
+            raise Diverged(f"{getattr(self.fn, '__name__', self.fn)} of the values gave "
+                           f"{_short(y)} where the recording saw {_short(self.expected)}")
 
 
 class Under:
@@ -128,13 +129,18 @@ class Under:
 
     __slots__ = ("step", "state")
 
-    def __init__(self, step: Callable[[list[Any]], None], state: dict[str, str]) -> None:
+    def __init__(self, step: Callable[[list[Any]], None], state: Any) -> None:
         self.step = step
         self.state = state
 
     def __call__(self, vals: list[Any]) -> None:
         with np.errstate(**self.state):  # type: ignore[arg-type]
             self.step(vals)
+
+
+def _short(v: Any) -> str:
+    text = repr(v).replace("\n", " ")
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def identity(v: Any) -> Any:
@@ -210,7 +216,7 @@ def place(spec: Any, y: Any, vals: list[Any]) -> None:
     the user's Python sees: compared), or a list of those for a tuple or list output."""
     if type(spec) is list:
         if not isinstance(y, (tuple, list)) or len(y) != len(spec):
-            raise Diverged
+            raise Diverged("a result of another structure")
         for s, e in zip(spec, y):
             place(s, e, vals)
         return
@@ -220,7 +226,7 @@ def place(spec: Any, y: Any, vals: list[Any]) -> None:
     elif how == COPY:
         vals[where] = y.copy(order="K")
     elif not same(y, where):
-        raise Diverged
+        raise Diverged(f"a result without derivative was {_short(y)} where the recording saw {_short(where)}")
 
 
 # -- comparing values -----------------------------------------------------------------------

@@ -21,7 +21,7 @@ from ..dispatch import check_call, check_positional, check_values, registry
 from ..dispatch.lifting import returned_pair_message
 from . import standins
 from .arguments import _bind_keywords, _seq_tape, takes_sequences
-from .inert import Inert, inert_call, promote, untracked_call
+from .inert import Inert, InertScalar, inert_call, promote, untracked_call
 from .outputs import _held_by, _new_output, _wrap_output
 from .standins import _EMPTY, Tracked, TrackedScalar, _new, _untracked_error, new_root, new_scalar, raw
 from .tape import (
@@ -245,6 +245,9 @@ def _unwrap(fn: Any, args: tuple[Any, ...], tape: Tape, mutates: tuple[int, ...]
             sig.append(np.ndarray)
             arrays.append((i, v, a, v.base))
             vals.append(v)
+        elif t is InertScalar:  # a constant number (a replayed function recording)
+            sig.append(type(a._v))
+            vals.append(a._v)
         else:
             sig.append(t)
             if t is np.ndarray:

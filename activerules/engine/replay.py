@@ -41,7 +41,7 @@ from ..dispatch import registry as global_registry
 from . import levels
 from .capture import Capture
 from .forward import _gc_pause, _gc_resume
-from .playback import Recording
+from .playback import Recording, plain_numbers
 from .standins import Tracked, TrackedScalar
 from .trees import is_node, items_of
 
@@ -109,6 +109,8 @@ class Replayed:
         self._counts = {"hits": 0, "misses": 0, "rerecords": 0, "eager": 0}
         #: why the last call that was not replayed was not (None: every call was)
         self.not_replayed: str | None = None
+        #: why the last replay that stopped did (the check that failed), and the call recorded again
+        self.last_rerecord: str | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.f(*args, **kwargs)
@@ -201,6 +203,7 @@ def forward(run: Any, fr: Replayed, sweep_follows: bool) -> Any:
             return result
         _gc_resume()
         diverged = True
+        fr.last_rerecord = rec.why
     return _record(run, fr, key, leaves, sweep_follows, diverged)
 
 
@@ -216,6 +219,7 @@ def _record(run: Any, fr: Replayed, key: Any, leaves: list[Any], sweep_follows: 
     finally:
         run.tape.capture = None
     rec = Recording.made(cap, run, result, leaves, inputs, had_cell)
+    result = plain_numbers(result)  # the entry point gets numbers, as from an eager run
     if rec is None:  # the later calls of this signature run eagerly
         fr._count_reason(cap.failed)
         fr._store(key, None)

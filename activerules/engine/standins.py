@@ -428,7 +428,9 @@ def raw(v: Any) -> Any:
         return v._a
     if t is TrackedScalar:
         return v._v
-    return v._a if isinstance(v, Tracked) else v  # an inert stand-in (.inert.Inert) too
+    if isinstance(v, Tracked):  # an inert stand-in (.inert.Inert) too
+        return v._a
+    return v._v if isinstance(v, TrackedScalar) else v  # .inert.InertScalar too
 
 
 def _raw_index(idx: Any) -> Any:

@@ -102,11 +102,8 @@ def sweep(tape: Tape, consume: bool = False, recorded: Callable[[Entry], None] |
 
 def _forget(tape: Tape) -> None:
     """After a failed sweep: the entries not run yet hold cotangents of it, and a vjp
-    pullback called again must start from zero, not add to them; a replay's recording
-    (whose cells may hold cotangents no entry releases now) resets every cell first."""
+    pullback called again must start from zero, not add to them."""
     tape.clear_shadows()
-    if tape.replaying is not None:
-        tape.replaying.dirty = True
 
 
 def _consumed(entries: list[Entry]) -> Iterator[Entry]:
