@@ -141,7 +141,7 @@ def test_replayed_programs_equal_the_eager_engine(seeds: range, const_writes: bo
     requests = sum(len(outs) for _, _, outs in results)
     assert fr.STATS["misses"] == requests, fr.stats_text()
     assert not unreplayed, f"{len(unreplayed)} requests not replayed (seed, request, counters): {unreplayed[:5]}"
-    assert fr.STATS["hits"] >= 0.3 * (fr.DRAWS - 1) * requests, fr.stats_text()
+    assert fr.STATS["hits"] >= 0.6 * (fr.DRAWS - 1) * requests, fr.stats_text()  # 0.79-0.85 at d19cbe1
 
 
 def test_long_replay_campaign() -> None:
