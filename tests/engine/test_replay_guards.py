@@ -13,6 +13,7 @@ implementation's choice).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -295,3 +296,83 @@ def test_values_flowing_into_rules_replay_without_guards(f):
     (``np.where(c > 0, ...)``) are values the program never converted: the data of a
     minibatch, not a path."""
     check_replay(f, grad(), lambda k: (X[k].copy(), rng(k, 3).uniform(-1, 1, 4)), draws=5)
+
+
+# ------------------------------------------------------------------ numbers of undifferentiated data in Python
+
+NUMBER_USES = {
+    "math.exp": lambda c: math.exp(c[0]),
+    "abs": lambda c: abs(c[0]),
+    "round": lambda c: round(c[0], 2),
+    "max-with-a-float": lambda c: max(c[0], 0.1),
+    "min-of-iteration": lambda c: min(c),
+    "sum-of-iteration": lambda c: sum(c),
+    "sorted": lambda c: sorted(c)[1],
+    "list": lambda c: list(c)[2],
+    "tolist": lambda c: c.tolist()[0],
+    "item": lambda c: c.item(1),
+    "float": lambda c: float(c[0]),
+    "np.float64": lambda c: np.float64(c[0]),
+    "np.float32": lambda c: np.float32(c[0]),
+    "complex": lambda c: complex(c[0]).real,
+    "arithmetic": lambda c: c[0] ** 2 + 1.0 / c[1] + c[0] // 0.5 + c[0] % 0.7,
+    "divmod": lambda c: divmod(c[0], 0.7)[1],
+    "math.floor": lambda c: math.floor(c[0] * 3),
+    "int": lambda c: int(c[0] * 3),
+    "bool-times": lambda c: (c[0] > 0) * 2.0,
+    "truth": lambda c: 1.0 if c[0] else 2.0,
+    "dict-key": lambda c: {True: 1.0, False: 2.0}[bool(c[0] > 0)],
+    "list-index": lambda c: [1.0, 2.0, 3.0][int(c[1] > 0)],
+    "in-a-tuple": lambda c: 1.0 + (c[0] in (0.5, 0.3)),
+    "str": lambda c: float(str(c[0])),
+    "repr": lambda c: float(repr(float(c[1]))),
+    "format": lambda c: float(f"{c.sum():.2f}"),
+    "percent-format": lambda c: float("%.3f" % c[0]),  # noqa: UP031 (what a user may write)
+    "np.asarray": lambda c: np.asarray(c[0]),
+    "np.array-of-a-list": lambda c: np.array([c[0], c[1], c[2]]),
+    "np.full": lambda c: np.full(3, c[0]),
+    "np.linspace": lambda c: np.linspace(0.0, c[0], 3),
+    "np.exp": lambda c: np.exp(c[0]),
+    "reductions": lambda c: c.mean() + c.std() + np.median(c) + np.percentile(c, 30) + np.linalg.norm(c),
+    "np.clip": lambda c: np.clip(c[0], 0, 0.5),
+    "np.where": lambda c: np.where(c[0] > 0, 1.0, 2.0),
+    "np.interp": lambda c: np.interp(0.1, [0, 1], c[:2]),
+    "argsort-index": lambda c: c[np.argsort(c)][0],
+    "a-seed": lambda c: np.random.default_rng(abs(int(c[0] * 100))).normal(),
+}
+
+
+@pytest.mark.parametrize("use", list(NUMBER_USES.values()), ids=list(NUMBER_USES))
+def test_numbers_of_undifferentiated_data_in_python(use):
+    """A number read from an undifferentiated array and used by the program's Python
+    (converted, formatted, compared, iterated, given to NumPy): whatever the replay does
+    with it (a guard, or a value that flows), the result is the eager engine's."""
+    def f(x, c):
+        return (x * use(c)).sum() + (x * x).sum()
+
+    def make(k):
+        return rng(k).uniform(-1, 1, 3), np.array([0.3, 0.5, -0.4]) + rng(k, 5).uniform(-0.2, 0.2, 3)
+    check_replay(f, grad(), make, draws=4, expect=["misses"] + ["hits|rerecords"] * 3)
+
+
+ACTIVE_NUMBER_USES = {
+    "format": lambda s: float(f"{s:.2f}"),
+    "format()": lambda s: float(format(s, ".3f")),
+    "str": lambda s: float(str(s)),
+    "round": lambda s: round(s, 1),
+    "round-to-int": lambda s: round(s),
+    "math.floor": lambda s: math.floor(s * 3),
+    "math.ceil": lambda s: math.ceil(s * 5),
+    "math.trunc": lambda s: math.trunc(s * 5),
+    "int": lambda s: int(s * 3),
+}
+
+
+@pytest.mark.parametrize("use", list(ACTIVE_NUMBER_USES.values()), ids=list(ACTIVE_NUMBER_USES))
+def test_plain_values_of_an_active_number(use):
+    """``f"{s:.2f}"``, ``str(s)``, ``round(s)``, ``int(s)`` of an active number give plain
+    Python values (docs/engine.md, piecewise constant): values the program's Python saw,
+    which a replay must check (or recompute)."""
+    def f(x):
+        return (x * use(x.sum())).sum()
+    check_replay(f, grad(), lambda k: (rng(k).uniform(-1, 1, 3),), draws=4, expect=["misses"] + ["hits|rerecords"] * 3)
