@@ -419,3 +419,21 @@ def test_gradient_through_linear_algebra():
         return ((x ** 2).sum() + np.linalg.det(A) + np.linalg.norm(np.linalg.inv(A) + A.T) + (w * V[0]).sum()
                 + np.trace(np.linalg.cholesky(A @ A.T + np.eye(3))))
     check_replay(f, grad((0, 1)), lambda k: (rng(k).uniform(size=(3, 3)) + 3 * np.eye(3), vec(k, 3, salt=1)))
+
+
+def test_vjp_returning_numbers_and_masks_of_undifferentiated_data():
+    def f(x, c):
+        return x * 2.0, c.sum(), c[0], c > 0, c[1:] * 3.0, np.argmax(c), c.mean() * x[0]
+
+    def make(k):
+        return (vec(k, 3), ar.Const(vec(k, 3, salt=1))), [(np.ones(3), None, None, None, None, None, 1.0)] * 2
+    check_replay(f, vjp(), make, draws=4, expect=["misses"] + ["hits|rerecords"] * 3)
+
+
+def test_a_result_that_does_not_depend_on_the_differentiated_argument():
+    def f(x, c):
+        return c.sum() + 0.0 * c[0]
+    check_replay(f, grad(), lambda k: (vec(k, 3), vec(k, 3, salt=1)), draws=3,
+                 expect=["misses|eager", "hits|eager", "hits|eager"])
+    check_replay(f, vjp(), lambda k: ((vec(k, 3), ar.Const(vec(k, 3, salt=1))), [1.0, 2.0]), draws=3,
+                 expect=["misses|eager", "hits|eager", "hits|eager"])
