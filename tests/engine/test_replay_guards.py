@@ -376,3 +376,48 @@ def test_plain_values_of_an_active_number(use):
     def f(x):
         return (x * use(x.sum())).sum()
     check_replay(f, grad(), lambda k: (rng(k).uniform(-1, 1, 3),), draws=4, expect=["misses"] + ["hits|rerecords"] * 3)
+
+
+# ------------------------------------------------------------------ undifferentiated values written into a plain array
+
+PLAIN_WRITES = {
+    "setitem-slice": lambda b, c: b.__setitem__(slice(None), c),
+    "setitem-fancy": lambda b, c: b.__setitem__(np.array([0, 2]), c[:2]),
+    "setitem-mask": lambda b, c: b.__setitem__(np.array([True, False, True]), c[:2]),
+    "setitem-number": lambda b, c: b.__setitem__(1, c[0]),
+    "setitem-through-a-view": lambda b, c: b.view().__setitem__(slice(None), c),
+    "flat": lambda b, c: b.flat.__setitem__(1, c[2]),
+    "fill": lambda b, c: b.fill(c[0]),
+    "ndarray.put": lambda b, c: b.put([1], c[2]),
+    "np.put": lambda b, c: np.put(b, [0, 1], c[:2]),
+    "np.place": lambda b, c: np.place(b, np.array([True, False, True]), c[:2]),
+    "np.putmask": lambda b, c: np.putmask(b, np.array([True, False, True]), c),
+    "np.copyto": lambda b, c: np.copyto(b, c),
+    "np.copyto-where": lambda b, c: np.copyto(b, c, where=np.array([True, False, True])),
+    "np.fill_diagonal": lambda b, c: np.fill_diagonal(b.reshape(1, 3), c[0]),
+    "iadd": lambda b, c: b.__iadd__(c),
+    "imul-by-a-number": lambda b, c: b.__imul__(c[0]),
+    "ufunc-out": lambda b, c: np.multiply(c, 2.0, out=b),
+    "unary-ufunc-out": lambda b, c: np.sin(c, out=b),
+    "ufunc-out-where": lambda b, c: np.divide(c, 2.0, out=b, where=c > 0),
+    "matmul-out": lambda b, c: np.matmul(c[None], np.eye(3), out=b[None]),
+    "cumsum-out": lambda b, c: np.cumsum(c, out=b),
+    "clip-out": lambda b, c: np.clip(c, -0.5, 0.5, out=b),
+    "take-out": lambda b, c: np.take(c, [2, 1, 0], out=b),
+    "ufunc.at": lambda b, c: np.subtract.at(b, [1], c[0]),
+    "sort": lambda b, c: (b.__setitem__(slice(None), c), b.sort()),
+}
+
+
+@pytest.mark.parametrize("write", list(PLAIN_WRITES.values()), ids=list(PLAIN_WRITES))
+def test_undifferentiated_values_written_into_a_plain_array(write):
+    """``b = np.ones(3)`` made inside f (a plain array the engine does not track), written
+    with values of the undifferentiated ``c``, then used with the active ``x``: the
+    replay must see the new values (a step, a guard, or run eagerly), never the
+    recording's."""
+    def f(x, c):
+        b = np.ones(3)
+        write(b, c)
+        return (b * x).sum() + (np.sin(x) * b).sum()
+    check_replay(f, grad(), lambda k: (rng(k).uniform(-1, 1, 3), rng(k, 1).uniform(-1, 1, 3)), draws=4,
+                 expect=["misses|eager"] + ["hits|rerecords|eager"] * 3)
