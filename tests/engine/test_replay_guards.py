@@ -421,3 +421,42 @@ def test_undifferentiated_values_written_into_a_plain_array(write):
         return (b * x).sum() + (np.sin(x) * b).sum()
     check_replay(f, grad(), lambda k: (rng(k).uniform(-1, 1, 3), rng(k, 1).uniform(-1, 1, 3)), draws=4,
                  expect=["misses|eager"] + ["hits|rerecords|eager"] * 3)
+
+
+# ------------------------------------------------------------------ shapes that depend on values
+
+VALUE_SHAPED = {
+    "np.flatnonzero": lambda c: np.flatnonzero(c > 0),
+    "np.nonzero": lambda c: np.nonzero(c > 0)[0],
+    "np.where-of-one-argument": lambda c: np.where(c > 0)[0],
+    "np.argwhere": lambda c: np.argwhere(c > 0),
+    "np.extract": lambda c: np.extract(c > 0, c),
+    "np.compress": lambda c: np.compress(c > 0, c),
+    "a-mask": lambda c: c[c > 0],
+    "np.unique": lambda c: np.unique(np.round(c)),
+    "np.trim_zeros": lambda c: np.trim_zeros(np.maximum(c, 0)),
+    "np.setdiff1d": lambda c: np.setdiff1d(np.round(c), [0.0]),
+    "np.union1d": lambda c: np.union1d(np.round(c), [0.0]),
+    "np.intersect1d": lambda c: np.intersect1d(np.round(c * 2), [1.0, -1.0]),
+    "np.delete": lambda c: np.delete(c, np.flatnonzero(c > 0)),
+    "np.ravel_multi_index": lambda c: np.ravel_multi_index((np.flatnonzero(c > 0),), (3,)),
+}
+
+
+@pytest.mark.parametrize("how", ["size", "len", "shape", "slice"])
+@pytest.mark.parametrize("shaped", list(VALUE_SHAPED.values()), ids=list(VALUE_SHAPED))
+def test_the_shape_of_a_result_whose_shape_depends_on_values(shaped, how):
+    """A NumPy function of the undifferentiated ``c`` whose result's shape depends on c's
+    values; the program reads that shape (``.size``, ``len``, ``.shape``, a slice bound):
+    the replay must check it (the spec: "the shapes of results whose shape depends on
+    values"), never use the recording's."""
+    read = {"size": lambda r: r.size, "len": len, "shape": lambda r: r.shape[0], "slice": lambda r: r.size}[how]
+    assert len({shaped(rng(k, 1).uniform(-1, 1, 3)).size for k in range(4)}) > 1  # the draws change the shape
+
+    def f(x, c):
+        n = read(shaped(c))
+        if how == "slice":
+            return (x[:n] ** 2).sum() + x.sum()
+        return (x * n).sum() + (x * x).sum()
+    check_replay(f, grad(), lambda k: (rng(k).uniform(-1, 1, 3), rng(k, 1).uniform(-1, 1, 3)), draws=4,
+                 expect=["misses|eager"] + ["hits|rerecords|eager"] * 3)
