@@ -86,13 +86,21 @@ def active_branch(x):
     return np.sin(x).sum()
 
 
-@pytest.mark.parametrize("request_", ["gradient", "vjp"])
+def _batch(fn, inp):
+    (x,) = inp
+    lanes = (np.ones_like(x), np.arange(x.size, dtype=float))
+    return ar.autodiff(fn, ar.BatchDuplicated(x, lanes), returns=ar.Active((1.0, -0.5))), lanes
+
+
+@pytest.mark.parametrize("request_", ["gradient", "vjp", "batch"])
 def test_branch_on_an_active_sum(request_):
     xs = [a(1.0, 0.5, -0.2), a(0.3, 0.2, 0.1), a(-1.0, 0.5, -0.2), a(-0.3, -0.2, 0.4), a(2.0, 0.1, 0.1)]
     if request_ == "gradient":
         check_paths(active_branch, grad(), [(x,) for x in xs], lambda d: bool(d[0].sum() > 0))
-    else:
+    elif request_ == "vjp":
         check_paths(active_branch, vjp(), [((x,), [1.0, -2.0]) for x in xs], lambda d: bool(d[0][0].sum() > 0))
+    else:
+        check_paths(active_branch, _batch, [(x,) for x in xs], lambda d: bool(d[0].sum() > 0))
 
 
 def test_while_loop_to_convergence_on_active_values():
