@@ -468,3 +468,19 @@ def test_the_shape_of_a_result_whose_shape_depends_on_values(shaped, how):
         return (x * n).sum() + (x * x).sum()
     check_replay(f, grad(), lambda k: (rng(k).uniform(-1, 1, 3), rng(k, 1).uniform(-1, 1, 3)), draws=4,
                  expect=["misses|eager"] + ["hits|rerecords|eager"] * 3)
+
+
+def test_a_plain_array_written_then_copied_into_a_const_argument():
+    """autodiff leaves the caller's Const arrays as f leaves them: a replay that keeps the
+    recording's plain array writes stale values into the caller's array (the fuzzer:
+    seed 1201164, ``v1 = np.ones(s); np.multiply(x0, 2.0, out=v1); x0[0:2] = v1``)."""
+    def f(x, c):
+        b = np.ones(3)
+        np.multiply(c, 2.0, out=b)
+        c[:] = b
+        return (x * x).sum()
+
+    def run(fn, d):
+        return ar.autodiff(fn, ar.Duplicated(d["x"], d["dx"]), ar.Const(d["c"]))
+    check_replay(f, run, lambda k: {"x": rng(k).uniform(-1, 1, 3), "dx": np.zeros(3), "c": rng(k, 1).uniform(-1, 1, 3)},
+                 draws=3, expect=["misses|eager"] + ["hits|rerecords|eager"] * 2)
