@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from ..activity import BatchDuplicated, Duplicated
 from ..dispatch import KEYWORD_ALIASES, PRIMITIVE_MARK, ParameterError, function_name, signature_of
-from .standins import Tracked, TrackedScalar, raw
+from .standins import Tracked, TrackedScalar, _new, raw
 from .tape import Tape
 
 __all__ = ["takes_sequences"]
@@ -102,3 +103,19 @@ def _bind_keywords(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         else:
             raise TypeError(f"{name}() missing required argument: {pname!r}")
     return tuple(moved), kw
+
+
+def make_annotations(acts: tuple[type, ...], vals: list[Any], width: int) -> list[Any]:
+    """The annotations a rule is called with: ``acts[i](vals[i])``, shadows not yet given
+    (the sweep hands them over), made without ``__init__`` (the recorder's hot path)."""
+    anns = []
+    ann: Any
+    for act, v in zip(acts, vals):
+        ann = _new(act)
+        ann.val = v
+        if act is Duplicated:  # the slot behind the dval property (activity.set_shadow)
+            ann._dval = None
+        elif act is BatchDuplicated:
+            ann._dvals = (None,) * width
+        anns.append(ann)
+    return anns

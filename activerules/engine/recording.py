@@ -20,10 +20,10 @@ from ..dispatch import ARRAY as ARRAY_KIND
 from ..dispatch import check_call, check_positional, check_values, registry
 from ..dispatch.lifting import returned_pair_message
 from . import standins
-from .arguments import _bind_keywords, _seq_tape, takes_sequences
+from .arguments import _bind_keywords, _seq_tape, make_annotations, takes_sequences
 from .inert import Inert, InertScalar, inert_call, promote, untracked_call
 from .outputs import _held_by, _new_output, _wrap_output
-from .standins import _EMPTY, Tracked, TrackedScalar, _new, _untracked_error, new_root, new_scalar, raw
+from .standins import _EMPTY, Tracked, TrackedScalar, _untracked_error, new_root, new_scalar, raw
 from .tape import (
     ARRAY,
     CAREFUL,
@@ -354,22 +354,6 @@ def _run_forward(plan: tuple[Any, ...], vals: list[Any], kwargs: dict[str, Any],
         if held > 0:
             _pin(e, tape)
     return y, reverse, anns
-
-
-def make_annotations(acts: tuple[type, ...], vals: list[Any], width: int) -> list[Any]:
-    """The annotations a rule is called with: ``acts[i](vals[i])``, shadows not yet given
-    (the sweep hands them over), made without ``__init__`` (the recorder's hot path)."""
-    anns = []
-    ann: Any
-    for act, v in zip(acts, vals):
-        ann = _new(act)
-        ann.val = v
-        if act is Duplicated:  # the slot behind the dval property (activity.set_shadow)
-            ann._dval = None
-        elif act is BatchDuplicated:
-            ann._dvals = (None,) * width
-        anns.append(ann)
-    return anns
 
 
 class _ActiveKey:

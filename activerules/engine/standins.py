@@ -428,9 +428,8 @@ def raw(v: Any) -> Any:
         return v._a
     if t is TrackedScalar:
         return v._v
-    if isinstance(v, Tracked):  # an inert stand-in (.inert.Inert) too
-        return v._a
-    return v._v if isinstance(v, TrackedScalar) else v  # .inert.InertScalar too
+    # an inert stand-in (.inert.Inert, .inert.InertScalar) too
+    return v._a if isinstance(v, Tracked) else v._v if isinstance(v, TrackedScalar) else v
 
 
 def _raw_index(idx: Any) -> Any:
