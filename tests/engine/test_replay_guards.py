@@ -484,3 +484,57 @@ def test_a_plain_array_written_then_copied_into_a_const_argument():
         return ar.autodiff(fn, ar.Duplicated(d["x"], d["dx"]), ar.Const(d["c"]))
     check_replay(f, run, lambda k: {"x": rng(k).uniform(-1, 1, 3), "dx": np.zeros(3), "c": rng(k, 1).uniform(-1, 1, 3)},
                  draws=3, expect=["misses|eager"] + ["hits|rerecords|eager"] * 2)
+
+
+# ------------------------------------------------------------------ rules given masks and indices of undifferentiated data
+
+
+def _idx(c):
+    return (np.abs(c) * 3).astype(int) % 3
+
+
+def _into_zeros(write):
+    def use(c, x):
+        y = np.zeros_like(x)
+        write(y, c, x)
+        return y
+    return use
+
+
+RULES_ON_DATA = {
+    "np.select": lambda c, x: np.select([c > 0, c <= 0], [x, 2 * x]),
+    "np.choose": lambda c, x: np.choose((c > 0).astype(int), [x, 2 * x]),
+    "np.where": lambda c, x: np.where(c > 0, x, x * x),
+    "times-a-mask": lambda c, x: x * (c > 0) + x * _idx(c),
+    "np.maximum-with-a-mask": lambda c, x: np.maximum(x, c > 0),
+    "np.clip-by-data": lambda c, x: np.clip(x, c, 1.0),
+    "sum-where": lambda c, x: x.sum(where=c > 0) * np.ones(3),
+    "np.take": lambda c, x: np.take(x, _idx(c)),
+    "fancy-index": lambda c, x: x[_idx(c)],
+    "np.take_along_axis": lambda c, x: np.take_along_axis(x, _idx(c), axis=0),
+    "np.bincount-weights": lambda c, x: np.bincount(_idx(c), weights=x, minlength=3),
+    "np.histogram-weights": lambda c, x: np.histogram(c, bins=3, range=(-1, 1), weights=x)[0],
+    "np.interp": lambda c, x: np.interp(x, np.sort(c), np.array([0.0, 1.0, 2.0])),
+    "np.insert": lambda c, x: np.insert(x, _idx(c)[:1], 5.0)[:3],
+    "np.delete": lambda c, x: np.delete(x, _idx(c)[:1]).sum() * np.ones(3),
+    "add.at": _into_zeros(lambda y, c, x: np.add.at(y, _idx(c), x)),
+    "setitem-fancy": _into_zeros(lambda y, c, x: y.__setitem__(_idx(c), x)),
+    "setitem-mask": _into_zeros(lambda y, c, x: y.__setitem__(c > 0, x[c > 0])),
+    "copyto-where": _into_zeros(lambda y, c, x: np.copyto(y, x, where=c > 0)),
+    "x[mask].sum()": lambda c, x: x[c > 0].sum() * np.ones(3),
+    "np.compress": lambda c, x: np.compress(c > 0, x).sum() * np.ones(3),
+    "np.extract": lambda c, x: np.extract(c > 0, x).sum() * np.ones(3),
+    "np.repeat": lambda c, x: np.repeat(x, _idx(c) + 1)[:3],
+}
+
+
+@pytest.mark.parametrize("use", list(RULES_ON_DATA.values()), ids=list(RULES_ON_DATA))
+def test_rules_given_masks_and_indices_of_undifferentiated_data(use):
+    """A rule of the active ``x`` given a mask, an index array or counts computed from the
+    undifferentiated ``c`` (stand-ins while recording): the recording must work as the
+    eager call does, and a replay on new ``c`` must give the eager result, also where
+    the rule's output shape follows the values (np.compress, np.extract, np.repeat)."""
+    def f(x, c):
+        return (use(c, x) * np.sin(x)).sum()
+    check_replay(f, grad(), lambda k: (rng(k).uniform(-1, 1, 3), rng(k, 1).uniform(-1, 1, 3)), draws=4,
+                 expect=["misses"] + ["hits|rerecords"] * 3)
