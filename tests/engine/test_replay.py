@@ -468,3 +468,30 @@ def test_a_mutating_primitive():
     def run(fn, d):
         return ar.autodiff(fn, ar.Duplicated(d["x"], d["dx"]), ar.Const(d["c"]))
     check_replay(f, run, lambda k: {"x": vec(k), "dx": vec(k, salt=2), "c": vec(k, salt=1)})
+
+
+def _write_sin_into_y(x, y, s):
+    y[:] = np.sin(x) * s
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["DuplicatedNoNeed", "BatchDuplicatedNoNeed"])
+def test_autodiff_with_a_no_need_output_argument(batch):
+    def run(fn, d):
+        if batch:
+            return ar.autodiff(fn, ar.BatchDuplicated(d["x"], (d["dx"], d["dx2"])),
+                               ar.BatchDuplicatedNoNeed(d["y"], (d["dy"], d["dy2"])), ar.Active(d["s"]), returns=ar.Const)
+        return ar.autodiff(fn, ar.Duplicated(d["x"], d["dx"]), ar.DuplicatedNoNeed(d["y"], d["dy"]), ar.Active(d["s"]),
+                           returns=ar.Const)
+
+    def make(k):
+        return {"x": vec(k, 3), "dx": np.zeros(3), "dx2": np.zeros(3), "y": np.zeros(3), "dy": vec(k, 3, salt=1),
+                "dy2": vec(k, 3, salt=2), "s": 0.5}
+    check_replay(_write_sin_into_y, run, make)
+
+
+def test_vjp_of_a_complex_function_with_complex_cotangents():
+    def run(fn, inp):
+        z, cot = inp
+        y, pb = ar.vjp(fn, z)
+        return y, pb(cot)
+    check_replay(lambda z: np.exp(z) * z, run, lambda k: (vec(k, 3) + 1j * vec(k, 3, salt=1), vec(k, 3, salt=2) + 1j))
