@@ -48,7 +48,9 @@ def main() -> None:
     check = fuzz_replay.check_program_replayed if a.replay else None
     rep = fuzz_programs.campaign(a.start, a.programs, a.budget, a.shrink_each, exclude, progress,
                                  const_writes=a.const_writes, check=check,
-                                 checker="check_replay_request" if a.replay else "check_request")
+                                 checker="check_replay_request" if a.replay else "check_request",
+                                 shrink_check=fuzz_replay.check_quietly if a.replay else None,
+                                 extra_ops=fuzz_replay.EXTRA_OPS if a.replay else None)
     progress(rep)
     print(text(rep))
 

@@ -185,26 +185,28 @@ def _agree(env: dict[str, Any], tenv: dict[str, Any]) -> bool:
 
 
 def generate(seed: int, exclude: dict[str, str] | None = None, max_stmts: int = 10,
-             const_writes: bool = False) -> Program:
+             const_writes: bool = False, extra_ops: dict[str, Callable[..., Any]] | None = None) -> Program:
     """A random program whose NumPy and torch versions agree, deterministic in ``seed``;
     op classes in ``exclude`` (default ``KNOWN_BROKEN``) are not generated. ``const_writes``:
     runtime activity (issue 11): at least one array input is not differentiated, and every
     write (in-place update, setitem, ``out=``, ``ufunc.at``, ``sort``) goes into one of them
-    while they are there, often with values that depend on the differentiated ones."""
+    while they are there, often with values that depend on the differentiated ones.
+    ``extra_ops``: op classes generated besides ``fuzz_ops.OPS`` (the replay mode's)."""
     import fuzz_ops
-    from fuzz_ops import OPS, WEIGHTS, propose
+    from fuzz_ops import OPS, WEIGHTS
     rng = np.random.default_rng(seed)
     prog = _inputs(rng, seed, const_writes)
     fuzz_ops.PREFERRED_TARGETS[:] = ([n for i, n in enumerate(prog.names) if i not in prog.diff and n[0] == "x"]
                                      if const_writes else [])
     skip = KNOWN_BROKEN if exclude is None else exclude
-    ops = [o for o in sorted(OPS) if o not in skip]
+    table = {**OPS, **(extra_ops or {})}
+    ops = [o for o in sorted(table) if o not in skip]
     weights = np.array([WEIGHTS.get(o, 1) for o in ops], dtype=float)
     target, tries = int(rng.integers(2, max_stmts + 1)), 0
     env, _ = run_env(prog, [])
     while len(prog.stmts) < target and tries < 6 * max_stmts:
         tries += 1
-        st = propose(rng, ops[int(rng.choice(len(ops), p=weights / weights.sum()))], env)
+        st = table[ops[int(rng.choice(len(ops), p=weights / weights.sum()))]](rng, env)
         if st is None or any(f in skip for f in st.features):
             continue
         try:
@@ -740,18 +742,21 @@ class Report:
 def campaign(start: int, count: int, budget_s: float = float("inf"), shrink_each: int = 40,
              exclude: dict[str, str] | None = None,
              progress: Callable[[Report], None] | None = None, const_writes: bool = False,
-             check: Check | None = None, checker: str = "check_request") -> Report:
+             check: Check | None = None, checker: str = "check_request",
+             shrink_check: Check | None = None, extra_ops: dict[str, Callable[..., Any]] | None = None) -> Report:
     """Generate and check programs ``start, start+1, ...`` until ``count`` or ``budget_s``
     seconds, shrinking up to ``shrink_each`` failures of each signature; ``progress(report)``
     every 500 programs. ``check``: another check than :func:`check_program` (the replay
-    mode's, ``fuzz_replay``), whose printed regression tests call ``checker``."""
+    mode's, ``fuzz_replay``), whose printed regression tests call ``checker``;
+    ``shrink_check``: the one the shrinker uses (default ``check``); ``extra_ops``: see
+    :func:`generate`."""
     import time
-    t0, rep = time.monotonic(), Report(check=check, checker=checker)
+    t0, rep = time.monotonic(), Report(check=shrink_check or check, checker=checker)
     for seed in range(start, start + count):
         if time.monotonic() - t0 > budget_s:
             break
         try:
-            prog = generate(seed, exclude, const_writes=const_writes)
+            prog = generate(seed, exclude, const_writes=const_writes, extra_ops=extra_ops)
         except Exception as e:  # a bug of the fuzzer's: counted, not fatal to a long run
             rep.generator_errors.append(f"seed {seed}: {_describe(e)}")
             continue

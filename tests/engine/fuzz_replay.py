@@ -12,7 +12,9 @@ Outcomes per request, as the other modes: ``agree`` (equal, or the same non-name
 or the replay returned where the eager engine raised), ``crash`` (the replay raised where
 the eager engine did not, or another type), ``caller_changed`` (the caller's arrays or
 shadows differ from the eager engine's). ``STATS`` sums the cache counters over a run,
-``LOG`` keeps each request's.
+``LOG`` keeps each request's. Generation (:func:`generate`) adds two op classes
+(``EXTRA_OPS``): writes into a plain array made inside the function, and results whose
+shape depends on values.
 
 >>> import fuzz_programs as fp
 >>> sorted({o.kind for o in check_program_replayed(fp.generate(0))}) <= sorted(fp.KINDS)
@@ -31,8 +33,58 @@ from replay_helpers import Raised, outcome, same, snapshot
 import activerules as ar
 
 DRAWS = 3
+
+
+# ---------------------------------------------------------------- op classes of the replay mode
+
+def op_plain_buffer(rng: np.random.Generator, env: dict[str, Any]) -> fp.Stmt | None:
+    """``v = np.ones(shape)`` (a plain array the engine does not track) written with an
+    operand: ``+=``, a ufunc's ``out=``, setitem, ``np.put``. An operand that depends on
+    the differentiated inputs makes it a named error (``UntrackedWriteError``), eager and
+    replayed alike."""
+    from fuzz_ops import _fresh, _pick, operand
+    a = operand(rng, env, literal=False)
+    if a is None:
+        return None
+    (v,) = _fresh(env)
+    shape = a[2]
+    alloc = (f"{v} = np.ones({shape!r})", f"{v} = torch.ones({shape!r}, dtype=torch.float64)")
+    kind = _pick(rng, ["iadd", "out", "unary_out", "setitem", "put"])
+    write = {"iadd": (f"{v} += {a[0]}", f"{v} += {a[1]}"),
+             "out": (f"np.multiply({a[0]}, 2.0, out={v})", f"{v}.copy_({a[1]} * 2.0)"),
+             "unary_out": (f"np.sin({a[0]}, out={v})", f"{v}.copy_(torch.sin({a[1]}))"),
+             "setitem": (f"{v}[...] = {a[0]}", f"{v}[...] = {a[1]}"),
+             "put": (f"np.put({v}, [0], {a[0]})", f"{v}.view(-1)[0] = {a[1]}.reshape(-1)[0]")}[kind]
+    return fp.Stmt("plain_buffer", f"{alloc[0]}; {write[0]}", f"{alloc[1]}; {write[1]}")
+
+
+def op_value_shaped(rng: np.random.Generator, env: dict[str, Any]) -> fp.Stmt | None:
+    """A result whose shape depends on values, reduced back to ``a``'s shape (so the
+    program's outputs keep their shapes from draw to draw): a mask (``a[b > 0]``) or a
+    slice whose bound is a count of positives (``np.flatnonzero(b > 0).size``)."""
+    from fuzz_ops import _fresh, _pick, operand
+    a = operand(rng, env, literal=False)
+    if a is None:
+        return None
+    b = operand(rng, env, a[2], literal=False)
+    if b is None:
+        return None
+    (v,) = _fresh(env)
+    if _pick(rng, ["mask", "count"]) == "mask":
+        return fp.Stmt("value_shaped", f"{v} = {a[0]} * {a[0]}[{b[0]} > 0].sum()",
+                       f"{v} = {a[1]} * {a[1]}[{b[1]} > 0].sum()")
+    return fp.Stmt("value_shaped", f"{v} = {a[0]} * ({a[0]}).ravel()[:np.flatnonzero({b[0]} > 0).size + 1].sum()",
+                   f"{v} = {a[1]} * ({a[1]}).reshape(-1)[:int(({b[1]} > 0).sum()) + 1].sum()")
+
+
+EXTRA_OPS = {"plain_buffer": op_plain_buffer, "value_shaped": op_value_shaped}
+
+
+def generate(seed: int, const_writes: bool = False) -> fp.Program:
+    """A program of ``fuzz_programs.generate`` with the replay mode's op classes too."""
+    return fp.generate(seed, const_writes=const_writes, extra_ops=EXTRA_OPS)
 STATS: dict[str, int] = {}  # cache counters summed over every request checked
-LOG: list[tuple[str, dict[str, int]]] = []  # (request, its counters) of each request checked
+LOG: list[tuple[str, dict[str, int], bool]] = []  # (request, its counters, the eager engine raised)
 
 
 def input_draws(prog: fp.Program, n: int = DRAWS) -> list[list[Any]]:
@@ -127,9 +179,10 @@ def _check_request(request: str, fn: Callable[..., Any], run: Run, make: Callabl
     """The worst outcome of ``draws`` calls of one replayed function, each against the
     eager engine; every result compared again after the last call."""
     rf = ar.replay(fn)
-    worst, kept = fp.Outcome(request, "agree"), []
+    worst, kept, raised = fp.Outcome(request, "agree"), [], False
     for k in range(draws):
         want = outcome(run, fn, make(k))
+        raised = raised or isinstance(want[0], Raised)
         got = outcome(run, rf, make(k))
         kept.append((got, snapshot(got)))
         out = _classify(request, got, want, k)
@@ -143,7 +196,7 @@ def _check_request(request: str, fn: Callable[..., Any], run: Run, make: Callabl
     counts = {name: n for name, n in rf.cache_info()._asdict().items() if name in COUNTERS}
     for name, n in counts.items():
         STATS[name] = STATS.get(name, 0) + n
-    LOG.append((request, counts))
+    LOG.append((request, counts, raised))
     return worst
 
 
@@ -158,6 +211,18 @@ def check_replay_case(case: fp.Case, requests: tuple[str, ...] = fp.REQUESTS, dr
 def check_program_replayed(prog: fp.Program, requests: tuple[str, ...] = fp.REQUESTS) -> list[fp.Outcome]:
     """Every request on a generated program, eager against replayed on three draws."""
     return check_replay_case(fp.case_of(prog, with_torch=False), requests, DRAWS, input_draws(prog))
+
+
+def check_quietly(prog: fp.Program, requests: tuple[str, ...] = fp.REQUESTS) -> list[fp.Outcome]:
+    """:func:`check_program_replayed` leaving ``STATS`` and ``LOG`` as they were (the
+    shrinker's runs are not the campaign's)."""
+    stats, log = dict(STATS), list(LOG)
+    try:
+        return check_program_replayed(prog, requests)
+    finally:
+        STATS.clear()
+        STATS.update(stats)
+        LOG[:] = log
 
 
 def check_replay_request(f: Callable[..., Any], args: list[Any], diff: tuple[int, ...], request: str,

@@ -121,27 +121,30 @@ def test_replayed_programs_equal_the_eager_engine(seeds: range, const_writes: bo
     """Every request of every program, replayed on three input draws of the same shapes,
     equals the eager engine bit for bit (results, derivatives, caller arrays, shadows)."""
     fr.STATS.clear()
-    results, unreplayed = [], []
+    results, unreplayed, misses = [], [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for seed in seeds:
-            prog = fp.generate(seed, const_writes=const_writes)
+            prog = fr.generate(seed, const_writes=const_writes)
             fr.LOG.clear()
             results.append((seed, prog, fr.check_program_replayed(prog)))
-            if ">" not in prog.np_source():  # no comparison: no path to change, every later draw replays
-                unreplayed += [(seed, r, c) for r, c in fr.LOG if c["hits"] != fr.DRAWS - 1]
+            misses += [c["misses"] for _, c, raised in fr.LOG if not raised]  # a raising call records each time
+            # no comparison: no path to change, every later draw replays (a plain buffer's values may be
+            # checked instead of flowing: not required here)
+            if ">" not in prog.np_source() and all(st.op != "plain_buffer" for st in prog.stmts):
+                unreplayed += [(seed, r, c) for r, c, raised in fr.LOG if c["hits"] != fr.DRAWS - 1 and not raised]
         for seed, prog, outs in results:
             bad = [o for o in outs if o.kind in fp.FAILURES]
             if bad:
-                small = fp.shrink(prog, bad[0].signature(), check=fr.check_program_replayed)
+                small = fp.shrink(prog, bad[0].signature(), check=fr.check_quietly)
                 raise AssertionError(f"seed {seed}: {bad[0].kind} in {bad[0].request}: {bad[0].detail}\n"
                                      + fp.regression_test(small, bad[0].signature(), f"replay_seed{seed}", "?",
                                                           "check_replay_request"))
     # not vacuous: one recording per request, and a program without a comparison replays
     requests = sum(len(outs) for _, _, outs in results)
-    assert fr.STATS["misses"] == requests, fr.stats_text()
+    assert set(misses) == {1} and len(misses) >= 0.8 * requests, fr.stats_text()
     assert not unreplayed, f"{len(unreplayed)} requests not replayed (seed, request, counters): {unreplayed[:5]}"
-    assert fr.STATS["hits"] >= 0.3 * (fr.DRAWS - 1) * requests, fr.stats_text()
+    assert fr.STATS["hits"] >= 0.6 * (fr.DRAWS - 1) * requests, fr.stats_text()  # 0.79-0.85 at d19cbe1
 
 
 def test_long_replay_campaign() -> None:
@@ -151,7 +154,8 @@ def test_long_replay_campaign() -> None:
     fr.STATS.clear()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rep = fp.campaign(1_000_000, n, check=fr.check_program_replayed, checker="check_replay_request")
+        rep = fp.campaign(1_000_000, n, check=fr.check_program_replayed, checker="check_replay_request",
+                          shrink_check=fr.check_quietly, extra_ops=fr.EXTRA_OPS)
     print(rep.text() + "\n" + fr.stats_text())
     assert not rep.failures, f"{len(rep.failing_seeds)} failing programs, seeds {rep.failing_seeds[:20]}"
 

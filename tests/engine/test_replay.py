@@ -419,3 +419,79 @@ def test_gradient_through_linear_algebra():
         return ((x ** 2).sum() + np.linalg.det(A) + np.linalg.norm(np.linalg.inv(A) + A.T) + (w * V[0]).sum()
                 + np.trace(np.linalg.cholesky(A @ A.T + np.eye(3))))
     check_replay(f, grad((0, 1)), lambda k: (rng(k).uniform(size=(3, 3)) + 3 * np.eye(3), vec(k, 3, salt=1)))
+
+
+def test_vjp_returning_numbers_and_masks_of_undifferentiated_data():
+    def f(x, c):
+        return x * 2.0, c.sum(), c[0], c > 0, c[1:] * 3.0, np.argmax(c), c.mean() * x[0]
+
+    def make(k):
+        return (vec(k, 3), ar.Const(vec(k, 3, salt=1))), [(np.ones(3), None, None, None, None, None, 1.0)] * 2
+    check_replay(f, vjp(), make, draws=4, expect=["misses"] + ["hits|rerecords"] * 3)
+
+
+def test_a_result_that_does_not_depend_on_the_differentiated_argument():
+    def f(x, c):
+        return c.sum() + 0.0 * c[0]
+    check_replay(f, grad(), lambda k: (vec(k, 3), vec(k, 3, salt=1)), draws=3,
+                 expect=["misses|eager", "hits|eager", "hits|eager"])
+    check_replay(f, vjp(), lambda k: ((vec(k, 3), ar.Const(vec(k, 3, salt=1))), [1.0, 2.0]), draws=3,
+                 expect=["misses|eager", "hits|eager", "hits|eager"])
+
+
+@ar.primitive(mutates=(0,))
+def _scale_inplace(x, c):
+    x *= c
+
+
+@ar.rule(_scale_inplace, ar.Duplicated, ar.Const)
+def _scale_inplace_rule(cfg, x, c):
+    cv = c.val
+    x.val[...] *= cv
+
+    def reverse(_):
+        x.dval[...] *= cv  # the cotangent of x after -> before
+        return None
+    return None, reverse
+
+
+def test_a_mutating_primitive():
+    """``@ar.primitive(mutates=(0,))`` with its activity rule, after a call whose reverse
+    keeps x (copy-on-write), through a view, with a Const factor from the data."""
+    def f(x, c):
+        y = np.sin(x)
+        _scale_inplace(x, c)
+        _scale_inplace(x[1:], 2.0)
+        return (x * y).sum()
+    check_replay(f, grad(), lambda k: (vec(k), vec(k, salt=1)))
+
+    def run(fn, d):
+        return ar.autodiff(fn, ar.Duplicated(d["x"], d["dx"]), ar.Const(d["c"]))
+    check_replay(f, run, lambda k: {"x": vec(k), "dx": vec(k, salt=2), "c": vec(k, salt=1)})
+
+
+def _write_sin_into_y(x, y, s):
+    y[:] = np.sin(x) * s
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["DuplicatedNoNeed", "BatchDuplicatedNoNeed"])
+def test_autodiff_with_a_no_need_output_argument(batch):
+    def run(fn, d):
+        if batch:
+            return ar.autodiff(fn, ar.BatchDuplicated(d["x"], (d["dx"], d["dx2"])),
+                               ar.BatchDuplicatedNoNeed(d["y"], (d["dy"], d["dy2"])), ar.Active(d["s"]), returns=ar.Const)
+        return ar.autodiff(fn, ar.Duplicated(d["x"], d["dx"]), ar.DuplicatedNoNeed(d["y"], d["dy"]), ar.Active(d["s"]),
+                           returns=ar.Const)
+
+    def make(k):
+        return {"x": vec(k, 3), "dx": np.zeros(3), "dx2": np.zeros(3), "y": np.zeros(3), "dy": vec(k, 3, salt=1),
+                "dy2": vec(k, 3, salt=2), "s": 0.5}
+    check_replay(_write_sin_into_y, run, make)
+
+
+def test_vjp_of_a_complex_function_with_complex_cotangents():
+    def run(fn, inp):
+        z, cot = inp
+        y, pb = ar.vjp(fn, z)
+        return y, pb(cot)
+    check_replay(lambda z: np.exp(z) * z, run, lambda k: (vec(k, 3) + 1j * vec(k, 3, salt=1), vec(k, 3, salt=2) + 1j))

@@ -32,7 +32,7 @@ def test_an_error_on_another_path_is_raised_and_the_cache_still_serves():
         return (np.sin(x) ** 2).sum()
     xs = [np.array([0.5, 0.2]), np.array([0.7, 0.1]), np.array([2.0, 0.1]), np.array([0.6, 0.3])]
     rf = check_replay(f, grad(), lambda k: (xs[k].copy(),), draws=4,
-                      expect=["misses", "hits", "rerecords|none", "hits|rerecords|misses"])
+                      expect=["misses", "hits", "rerecords", "hits|rerecords"])
     assert isinstance(outcome(grad(), rf, (xs[2].copy(),))[0], Raised)
 
 
@@ -51,7 +51,7 @@ def test_a_rule_raising_on_new_values_raises_the_same_error(request_):
              "autodiff": lambda k: {"A": mats[k].copy(), "dA": np.ones((2, 2)), "b": np.array([1.0, -1.0]),
                                     "db": np.ones(2)}}
     check_replay(f, runs[request_], makes[request_], draws=3,
-                 expect=["misses", "hits|rerecords|misses|none", "hits|rerecords|misses"])
+                 expect=["misses", "hits|rerecords", "hits|rerecords"])
     assert isinstance(outcome(runs[request_], f, makes[request_](1))[0], Raised)  # not vacuous
 
 
@@ -90,9 +90,8 @@ def test_autodiff_after_an_error_leaves_the_callers_arrays_as_the_eager_engine()
     def run(fn, d):
         return ar.autodiff(fn, ar.Duplicated(d["x"], d["dx"]), ar.Const(d["c"]))
     cs = [np.array([1.0, 1.0]), np.array([2.0, 1.2]), np.array([1.0, 2.0]), np.array([3.0, 0.5])]
-    # x[0] = c[0] reads an element of c (a conversion the recording may guard by value)
     check_replay(f, run, lambda k: {"x": np.array([0.5, 1.5]), "dx": np.ones(2), "c": cs[k].copy()}, draws=4,
-                 expect=["misses", "hits|rerecords", "rerecords|none", "hits|rerecords|misses"])
+                 expect=["misses", "hits", "rerecords", "hits|rerecords"])
 
 
 # ------------------------------------------------------------------ threads
@@ -398,3 +397,36 @@ def test_the_callers_arrays_are_not_kept_after_the_call(request_):
         gc.collect()
         assert [r() is None for r in refs] == [True, True], f"{'eager' if fn is f else 'replay'}: kept alive"
     assert info(rf)["hits"] == 2
+
+
+def test_a_replayed_vjp_inside_a_rules_reverse():
+    """The implicit-function rule of examples/implicit_solve.py with its inner ``ar.vjp``
+    on a replayed residual, under a replayed loss: the inner replay runs during the
+    outer replay's sweep."""
+    def g(x, p):
+        return x * x * x + p * x - 1.0
+
+    def loss_with(inner):
+        @ar.primitive
+        def solve(p):
+            x = np.ones_like(p)
+            for _ in range(30):
+                x = x - g(x, p) / (3 * x * x + p)
+            return x
+
+        @ar.rrule(solve)
+        def _solve(p):
+            x = solve(p)
+
+            def pullback(xbar):
+                dgdx, dgdp = ar.vjp(inner, x, p)[1](np.ones_like(x))
+                return (-xbar * dgdp / dgdx,)
+            return x, pullback
+        return lambda p: (solve(p) ** 2).sum()
+
+    rg = ar.replay(g)
+    eager, replayed = loss_with(g), ar.replay(loss_with(rg))
+    for k in range(4):
+        p = np.linspace(0.5, 3.0, 5) + 0.1 * k
+        same(ar.gradient(replayed, p), ar.gradient(eager, p.copy()))
+    assert info(rg)["hits"] == 3 and info(replayed)["hits"] == 3

@@ -46,7 +46,7 @@ def test_a_const_sharing_memory_with_a_duplicated_raises_as_eager():
     def make(k):
         return {"alias": k == 2, "x": rng(k).uniform(-1, 1, 3), "dx": np.ones(3), "c": rng(k, 1).uniform(-1, 1, 3)}
     check_replay(_writes_then_reads, run, make, draws=4,
-                 expect=["misses", "hits", "none|misses|rerecords|eager|hits", "hits|misses|rerecords"])
+                 expect=["misses", "hits", "none|misses|eager", "hits"])
     assert issubclass(outcome(run, _writes_then_reads, make(2))[0].type, ar.ActivityError)  # not vacuous
 
 
@@ -214,5 +214,21 @@ def test_a_named_error_of_the_eager_engine_is_raised_on_every_call():
         buf[0] = x[1]  # an active value into an untracked array: ar.UntrackedWriteError
         return (buf * x).sum()
     rf = check_replay(f, grad(), lambda k: (rng(k).uniform(size=3),), draws=3,
-                      expect=["misses|eager|none", "misses|eager|none", "misses|eager|none"])
+                      expect=["misses|eager", "misses|eager", "misses|eager"])
     assert issubclass(outcome(grad(), rf, (np.ones(3),))[0].type, ar.UntrackedWriteError)
+
+
+def _diagonal_of_an_intermediate(x):
+    return np.diagonal(x * 2.0)
+
+
+def _diagonal_of_an_updated_argument(x):
+    x += 1.0
+    return np.diagonal(x)
+
+
+@pytest.mark.parametrize("f", [_diagonal_of_an_intermediate, _diagonal_of_an_updated_argument])
+def test_a_read_only_view_returned_stays_read_only(f):
+    """``np.diagonal`` returns a read-only view in NumPy, and the eager engine hands it back
+    so; a replay must too (found by the fuzzer: seeds 900230, 901322, 901496)."""
+    check_replay(f, vjp(), lambda k: ((rng(k).uniform(-1, 1, (3, 3)),), [np.ones(3), rng(k, 1).uniform(-1, 1, 3)]))
