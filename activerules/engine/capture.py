@@ -39,10 +39,9 @@ def seen(fn: Callable[..., Any], *args: Any) -> Any:
     2.0
     """
     first = next((a for a in args if isinstance(a, (Tracked, TrackedScalar))), None)
-    if first is not None and first._tape.capture is not None and fn in _COMPARISONS \
-            and not any(type(a) is Tracked or type(a) is TrackedScalar for a in args):
-        # undifferentiated values compared while recording: a mask the replay computes (a
-        # step), checked only where the Python uses it (an if, an index)
+    if first is not None and first._tape.capture is not None and fn in _COMPARISONS:
+        # a comparison while recording: a mask the replay computes (a step), checked only
+        # where the Python uses it (an if, an index); a compared number is checked at once
         return inert_call(fn, args, {}, (), first._tape)
     vals = [raw(a) for a in args]
     y = fn(*vals)
@@ -75,6 +74,16 @@ def snapshot(v: Any) -> Any:
     if t is dict:
         return {k: snapshot(e) for k, e in v.items()}
     return v
+
+
+def _read_only(op: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``op`` for a view NumPy makes read-only (``np.diagonal``): the view function the
+    engine records makes shadows' views writable; the replay's primal stays read-only."""
+    def view(s: Any) -> Any:
+        v = op(s)
+        v.flags.writeable = False
+        return v
+    return view
 
 
 def _raw_tree(v: Any) -> Any:
@@ -188,9 +197,9 @@ class Capture:
             k = self.arrays.get(id(w._a))
             if k is None:
                 k = self.slot(w._a)
-            return (COPY if w._a is not y else SLOT, k)
+            return (COPY if w._a is not y else SLOT, k, w._a.shape)
         if isinstance(w, TrackedScalar):
-            return (SLOT, self.slot(w))
+            return (SLOT, self.slot(w), None)
         if isinstance(w, (tuple, list)) and isinstance(y, (tuple, list)) and len(w) == len(y) \
                 and any(isinstance(e, (Tracked, TrackedScalar, tuple, list)) for e in w):
             return [self.output(a, b) for a, b in zip(y, w)]
@@ -229,7 +238,7 @@ class Capture:
         if k is None or type(v) is not np.ndarray:
             self.fail("a view of a value replay does not hold")
             return
-        self.add(Call(op, (k,), self.slot(v)))
+        self.add(Call(op if v.flags.writeable else _read_only(op), (k,), self.slot(v)))
 
     def moved(self, old: np.ndarray, root: Tracked, views: list[Any]) -> None:
         """Copy-on-write moved ``root`` from buffer ``old`` to a copy, and ``views`` with it."""

@@ -47,7 +47,7 @@ class Inert(Tracked):
     __slots__ = ()
 
     def __repr__(self) -> str:
-        return f"Inert({self._a!r})"
+        return f"Inert({standins._plain(repr, self)})"
 
     # An inert value carries no derivative: converting it loses nothing. The user's Python
     # sees the value, so a replay checks it (capture.py).
@@ -112,7 +112,7 @@ class InertScalar(TrackedScalar):
     __slots__ = ()
 
     def __repr__(self) -> str:
-        return f"InertScalar({self._v!r})"
+        return f"InertScalar({standins._plain(repr, self)})"
 
     def __float__(self) -> float:
         return standins._plain(float, self)  # type: ignore[no-any-return]
@@ -209,7 +209,9 @@ def inert_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mutates: 
     for i in mutates:
         if type(args[i]) is Inert:
             prepare_write(args[i], args)
-    vals = [raw(a) if type(a) is not list else [raw(e) for e in a] for a in args]
+    vals = [raw(a) if type(a) is not list and type(a) is not tuple else type(a)(raw(e) for e in a)
+            for a in args]
+    plain = _plain_arrays(args) if tape.capture is not None else ()
     y = fn(*vals, **kwargs)
     if type(y) is np.ndarray:
         w = _result(y, args, vals, tape)
@@ -220,10 +222,20 @@ def inert_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mutates: 
     else:
         w = y
     if tape.capture is not None:
-        if any(not isinstance(args[i], Tracked) for i in mutates):
+        if any(not isinstance(args[i], Tracked) for i in mutates) or any(
+                not np.array_equal(a, before, equal_nan=a.dtype.kind in "fc") for a, before in plain):
             tape.capture.fail(f"{getattr(fn, '__name__', fn)} wrote values of the arguments into a plain array")
         tape.capture.call(fn, args, vals, kwargs, y, w)
     return w
+
+
+def _plain_arrays(args: tuple[Any, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The plain writable arrays among ``args`` (and in their lists and tuples), each with a
+    copy: a call that writes values of stand-ins into one (``np.put(buf, i, c)``) is not
+    replayed (the plain array is a constant of the recording)."""
+    found = [a for a in args if type(a) is np.ndarray] + [
+        e for a in args if type(a) is list or type(a) is tuple for e in a if type(e) is np.ndarray]
+    return [(a, a.copy()) for a in found if a.flags.writeable]
 
 
 def _result(y: np.ndarray, args: tuple[Any, ...], vals: list[Any], tape: Tape) -> Any:
@@ -256,7 +268,8 @@ def inert_out(fn: Any, inputs: tuple[Any, ...], kwargs: dict[str, Any], out: tup
     vals = [raw(a) for a in inputs]
     kw["out"] = tuple(raw(o) for o in out)
     fn(*vals, **kw)
-    cap = out[0]._tape.capture if isinstance(out[0], Tracked) else None
+    standin = next(a for a in (*out, *inputs) if isinstance(a, (Tracked, TrackedScalar)))
+    cap = standin._tape.capture
     if cap is not None:
         if not all(isinstance(o, Tracked) for o in out):
             cap.fail(f"{getattr(fn, '__name__', fn)} wrote values of the arguments into a plain array")

@@ -197,11 +197,8 @@ class Rule:
         if entry is not None:
             entry.reverse = pair[1]
             entry.anns = len(args) if anns is None else anns
-        out = self.out
-        if type(out) is int:
-            vals[out] = pair[0]
-        elif out is not None:
-            place(out, pair[0], vals)
+        if self.out is not None:
+            place(self.out, pair[0], vals)
 
 
 # -- outputs --------------------------------------------------------------------------------
@@ -212,21 +209,25 @@ SLOT, COPY, CHECK = 0, 1, 2
 
 def place(spec: Any, y: Any, vals: list[Any]) -> None:
     """Put the parts of a step's output ``y`` into slots as ``spec`` says: a tuple
-    ``(SLOT, k)``, ``(COPY, k)`` (the engine holds a copy), ``(CHECK, value)`` (a part
-    the user's Python sees: compared), or a list of those for a tuple or list output."""
+    ``(SLOT, k, shape)``, ``(COPY, k, shape)`` (the engine holds a copy), ``(CHECK, value)``
+    (a part the user's Python sees: compared), or a list of those for a tuple or list
+    output. An array of another shape than the recorded one (a result whose shape
+    follows values: ``np.flatnonzero``, ``np.repeat`` by counts...) stops the replay."""
     if type(spec) is list:
         if not isinstance(y, (tuple, list)) or len(y) != len(spec):
             raise Diverged("a result of another structure")
         for s, e in zip(spec, y):
             place(s, e, vals)
         return
-    how, where = spec
-    if how == SLOT:
-        vals[where] = y
-    elif how == COPY:
-        vals[where] = y.copy(order="K")
-    elif not same(y, where):
-        raise Diverged(f"a result without derivative was {_short(y)} where the recording saw {_short(where)}")
+    how = spec[0]
+    if how == CHECK:
+        if not same(y, spec[1]):
+            raise Diverged(f"a result without derivative was {_short(y)} where the recording saw {_short(spec[1])}")
+        return
+    shape = spec[2]
+    if shape is not None and (type(y) is not np.ndarray or y.shape != shape):
+        raise Diverged(f"a result of shape {np.shape(y)} where the recording's had shape {shape}")
+    vals[spec[1]] = y if how == SLOT else y.copy(order="K")
 
 
 # -- comparing values -----------------------------------------------------------------------

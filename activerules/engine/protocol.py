@@ -52,7 +52,7 @@ def _array_ufunc(self: Any, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs
 def _array_function(self: Any, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
     """``__array_function__`` of the stand-ins: :func:`call`, or a tracked buffer for an
     allocation given ``like=`` a stand-in."""
-    if func in _ALLOC and not _any_tracked(args, kwargs):  # np.zeros(n, like=x): a tracked buffer
+    if func in _ALLOC and not _any_standin(args, kwargs):  # np.zeros(n, like=x): a tracked buffer
         y = func(*args, **kwargs)
         if isinstance(y, np.ndarray) and y.dtype.kind in "fc":
             return _fresh(new_root(y, self._tape))
@@ -233,6 +233,11 @@ def _writable(v: Any) -> Any:
 def _any_tracked(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     """Whether a tracked value is among ``args`` or the values of ``kwargs`` (not nested)."""
     return any(type(a) in _TRACKED for a in args) or any(type(v) in _TRACKED for v in kwargs.values())
+
+
+def _any_standin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether a stand-in, inert ones included, is among ``args`` or the values of ``kwargs``."""
+    return any(isinstance(a, _Ops) for a in args) or any(isinstance(v, _Ops) for v in kwargs.values())
 
 
 def _like_fn(func: Any) -> Callable[..., Any]:

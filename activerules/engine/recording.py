@@ -257,11 +257,20 @@ def _unwrap(fn: Any, args: tuple[Any, ...], tape: Tape, mutates: tuple[int, ...]
                     a = a.copy(order="K")
                 else:
                     arrays.append((i, a, None, a.base))
+            elif (t is list or t is tuple) and _holds_inert(a):
+                a = t(raw(e) for e in a)  # inert masks or indices in a constant list: their values
             vals.append(a)
         i += 1
     if mutates and tape.nested:  # a plain buffer receiving an enclosing level's value
         _nested().promote(args, vals, mutates, tape)
     return sig, vals, binds, arrays
+
+
+def _holds_inert(seq: Any) -> bool:
+    for e in seq:
+        if isinstance(e, (Inert, InertScalar)):
+            return True
+    return False
 
 
 def _other_level(a: Any, nested: bool, sig: list[Any], vals: list[Any]) -> None:

@@ -112,8 +112,8 @@ class _Ops:
 
     # Conversions to text and to piecewise-constant numbers give plain values, as on the
     # number itself: their derivative is zero wherever they have one.
-    def __format__(self, spec: str) -> str: return format(raw(self), spec)
-    def __str__(self) -> str: return str(raw(self))
+    def __format__(self, spec: str) -> str: return _plain(format, self, spec)  # type: ignore[no-any-return]
+    def __str__(self) -> str: return _plain(str, self)  # type: ignore[no-any-return]
     def __round__(self, ndigits: Any = None) -> Any: return _plain(round, self, ndigits)
     def __floor__(self) -> Any: return _plain(math.floor, self)
     def __ceil__(self) -> Any: return _plain(math.ceil, self)
@@ -175,7 +175,7 @@ class TrackedScalar(_Ops):
     _tape: Tape
 
     def __repr__(self) -> str:
-        return f"TrackedScalar({self._v!r})"
+        return f"TrackedScalar({_plain(repr, self)})"
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -242,7 +242,7 @@ class Tracked(_Ops):
     _pinned: int  # False, True (some reverse reads the buffer) or DETACHED
 
     def __repr__(self) -> str:
-        return f"Tracked({self._a!r})"
+        return f"Tracked({_plain(repr, self)})"
 
     # -- read-only attributes -----------------------------------------------------------
     @property
