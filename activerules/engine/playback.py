@@ -17,7 +17,7 @@ import numpy as np
 
 from .capture import Capture
 from .inert import InertScalar, promote_to
-from .program import Diverged
+from .program import Diverged, reads
 from .standins import Tracked, TrackedScalar
 from .tape import SEQ, Cell
 from .trees import is_node, items_of, rebuild_node
@@ -38,7 +38,7 @@ class Recording:
     DIVERGED: Any = object()  # what replay returns when the function must run again
 
     __slots__ = ("steps", "template", "inputs", "finals", "cells", "results", "entries",
-                 "locks", "all_cells", "annotations", "why", "_busy")
+                 "locks", "all_cells", "annotations", "why", "frees", "_busy")
 
     def __init__(self, cap: Capture, inputs: list[int]) -> None:
         self.steps = cap.steps
@@ -52,6 +52,7 @@ class Recording:
         self.results: Any = None
         self.all_cells: list[Cell] = []  # set to zero when a call is done with the recording
         self.annotations: list[Any] = []  # the rules' annotations, given each call's values
+        self.frees: list[tuple[int, ...]] = []  # per step, the slots no later step reads
         self.why = ""  # why the last replay of it stopped (a guard that failed, a step that raised)
         self._busy = threading.Lock()
 
@@ -76,11 +77,18 @@ class Recording:
         if cap.failed is not None:
             return None
         rec.all_cells = _cells_of(cap.entries, rec.cells, result)
+        rec.frees = _frees(rec.steps, rec._read_after(), cap.template)
         rec.annotations = [a for step in rec.steps for a in getattr(step, "anns", None) or ()]
         cap.arrays.clear()  # the ids were only needed while capturing
         cap.scalars.clear()
         cap.keep.clear()
         return rec
+
+    def _read_after(self) -> set[int]:
+        """The slots read after the steps: the arguments' final buffers, the result's, the locks'."""
+        slots = {k for _, k, _, _ in self.finals} | {k for k, _ in self.locks} | set(self.inputs)
+        _result_slots(self.results, slots)
+        return slots
 
     def acquire(self) -> bool:
         """Reserve the recording for one call (False: another call is using it)."""
@@ -109,8 +117,10 @@ class Recording:
             vals = self.template.copy()
             for k, leaf in zip(self.inputs, leaves):
                 vals[k] = leaf._v if type(leaf) is TrackedScalar else leaf._a
-            for step in self.steps:
+            for step, free in zip(self.steps, self.frees):
                 step(vals)
+                for k in free:  # no later step reads it: freed, as eagerly (peak memory)
+                    vals[k] = None
         except (Diverged, Exception) as e:  # a rule may fail on these values: the function says how
             self.release()
             self.why = str(e) if type(e) is Diverged else f"a step raised {type(e).__name__}: {e}"
@@ -236,6 +246,30 @@ def _cells_of(entries: list[Any], inputs: list[tuple[int, Cell]], result: Any) -
     for _, c in inputs:  # the arguments' derivatives: autodiff reads them after the release
         cells.pop(id(c), None)
     return list(cells.values())
+
+
+def _result_slots(spec: Any, into: set[int]) -> None:
+    kind = spec[0]
+    if kind in (_ARRAY, _SCALAR):
+        into.add(spec[2])
+    elif kind == _VALUE:
+        into.add(spec[1])
+    elif kind == _NODE:
+        for s in spec[2]:
+            _result_slots(s, into)
+
+
+def _frees(steps: list[Any], kept: set[int], template: list[Any]) -> list[tuple[int, ...]]:
+    """Per step, the slots of values it was the last to read (not constants, not ``kept``)."""
+    last: dict[int, int] = {}
+    for i, step in enumerate(steps):
+        for k in reads(step):
+            last[k] = i
+    per: list[list[int]] = [[] for _ in steps]
+    for k, i in last.items():
+        if k not in kept and template[k] is None:
+            per[i].append(k)
+    return [tuple(p) for p in per]
 
 
 def _collect(out: Any, into: dict[int, Cell]) -> None:

@@ -32,7 +32,7 @@ from ..activity import RuleError
 from ..dispatch.lifting import returned_pair_message
 from .tape import _unchanged
 
-__all__ = ["Diverged", "Rule", "Call", "Guard", "Under", "Node", "same", "build"]
+__all__ = ["Diverged", "Rule", "Call", "Guard", "Under", "Node", "same", "build", "reads"]
 
 
 class Diverged(Exception):
@@ -68,6 +68,29 @@ def build(srcs: tuple[Any, ...], vals: list[Any]) -> list[Any]:
     ['y', ['x', 'x']]
     """
     return [vals[s] if type(s) is int else s.build(vals) for s in srcs]
+
+
+def reads(step: Any) -> list[int]:
+    """The slots a step reads (its arguments' and keywords' sources).
+
+    >>> reads(Call(np.add, (0, Node(list, (1, 2))), 3))
+    [0, 1, 2]
+    """
+    if type(step) is Under:
+        return reads(step.step)
+    found: list[int] = []
+    _sources(step.srcs, found)
+    if type(step.kwargs) is Node:
+        _sources(step.kwargs.items, found)
+    return found
+
+
+def _sources(srcs: Any, found: list[int]) -> None:
+    for s in srcs:
+        if type(s) is int:
+            found.append(s)
+        else:
+            _sources(s.items, found)
 
 
 def _flat(srcs: tuple[Any, ...]) -> bool:
