@@ -147,7 +147,10 @@ def render() -> str:
         "evenly among the operands equal to the result); `nanvar`/`nanstd` of a slice with no degrees of "
         "freedom left (its count of numbers `<= ddof`, NumPy: NaN) get 0 (as JAX); `linspace`'s `retstep` "
         "step where there is none (`num=1` with `endpoint`, or `num=0`: NumPy returns the constant NaN) "
-        "passes no cotangent to the ends (as JAX). Elsewhere an infinite slope stays infinite "
+        "passes no cotangent to the ends (as JAX); `remainder`'s partial in the divisor is "
+        "`-floor_divide(a, b)`, NumPy's own quotient (consistent with its value), where JAX's "
+        "`floor(a / b)` may round `a / b` up to the next integer (`remainder(1, 0.01)`: -99, JAX -100). "
+        "Elsewhere an infinite slope stays infinite "
         "(`sqrt`/`cbrt`/`log` at 0, as JAX). `tests/rules/test_edge_values.py` checks each against "
         "JAX, PyTorch or finite differences.",
         "",

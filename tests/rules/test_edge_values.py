@@ -348,9 +348,20 @@ def test_binary_at_edge_values_matches_jax_where_defined(fns: Any, a: np.ndarray
     chosen = (a == b) | ((a == 0) & (b == 0)) | (b == 0) | (a == 0) & (np_fn is np.copysign)
     with np.errstate(all="ignore"):
         defined = np.isfinite(np_fn(a, b))
+        if np_fn is np.remainder:  # the divisor's partial: NumPy's quotient, not floor(a / b) (below)
+            chosen |= np.floor_divide(a, b) != np.floor(a / b)
     for g, w in zip(got, want):
         fine = np.isfinite(w) & ~chosen & defined
         np.testing.assert_allclose(g[fine], w[fine], rtol=1e-9, atol=1e-12)
+
+
+def test_remainder_divisor_partial_is_numpys_quotient() -> None:
+    """Where ``a / b`` rounds up to an integer NumPy's quotient is one less than JAX's
+    ``floor(a / b)``: the divisor's partial follows NumPy's value (documented choice)."""
+    a, b = np.array([1.0, 7.0]), np.array([0.01, 0.1])
+    assert np.all(np.floor_divide(a, b) != np.floor(a / b))  # the draws are such points
+    got = _ar(lambda u, v: np.sum(np.remainder(u, v)), a, b)[1]
+    np.testing.assert_array_equal(got, -np.floor_divide(a, b))
 
 
 @pytest.mark.parametrize("fn", [np.multiply.reduce, np.subtract.reduce, np.divide.reduce, np.power.reduce],
