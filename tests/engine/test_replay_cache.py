@@ -430,3 +430,58 @@ def test_a_replayed_vjp_inside_a_rules_reverse():
         p = np.linspace(0.5, 3.0, 5) + 0.1 * k
         same(ar.gradient(replayed, p), ar.gradient(eager, p.copy()))
     assert info(rg)["hits"] == 3 and info(replayed)["hits"] == 3
+
+
+# ------------------------------------------------------------------ exceptions caught inside f
+
+_PD, _NOT_PD = np.array([[2.0, 0.5], [0.5, 1.0]]), np.array([[1.0, 2.0], [2.0, 1.0]])
+_SINGULAR = np.array([[1.0, 2.0], [2.0, 4.0]])
+
+
+def _cholesky_or_fallback(A, b):
+    try:
+        L = np.linalg.cholesky(A)
+        return (L ** 2).sum() + (b * b).sum()
+    except np.linalg.LinAlgError:
+        return (A ** 2).sum() * 2 + (b * b).sum()
+
+
+def _divide_or_fallback(x, c):
+    try:
+        with np.errstate(divide="raise"):
+            y = x / c
+    except FloatingPointError:
+        y = x * 0.5
+    return (y * y).sum()
+
+
+def _inverse_or_fallback(x, c):
+    try:
+        v = np.linalg.inv(c) @ x
+    except np.linalg.LinAlgError:
+        v = x * 3.0
+    return (v ** 2).sum()
+
+
+_ZERO, _NONZERO = [np.array([1.0, 0.0]), np.array([2.0, 0.0])], [np.array([1.0, 2.0]), np.array([3.0, 2.0])]
+CAUGHT = {
+    "cholesky-of-the-active-A": (_cholesky_or_fallback, (0, 1), lambda ms: lambda k: (ms[k].copy(), rng(k).uniform(size=2)),
+                                 [_NOT_PD, _NOT_PD * 1.1], [_PD, _PD * 1.2]),
+    "cholesky-of-a-const-A": (_cholesky_or_fallback, 1, lambda ms: lambda k: (ms[k].copy(), rng(k).uniform(size=2)),
+                              [_NOT_PD, _NOT_PD * 1.1], [_PD, _PD * 1.2]),
+    "errstate-divide": (_divide_or_fallback, 0, lambda cs: lambda k: (rng(k).uniform(size=2), cs[k].copy()), _ZERO, _NONZERO),
+    "inv-of-a-const": (_inverse_or_fallback, 0, lambda ms: lambda k: (rng(k).uniform(size=2), ms[k].copy()),
+                       [_SINGULAR, _SINGULAR * 2], [_PD, _PD * 2]),
+}
+
+
+@pytest.mark.parametrize("raising_first", [True, False], ids=["raising-first", "raising-later"])
+@pytest.mark.parametrize("case", list(CAUGHT.values()), ids=list(CAUGHT))
+def test_an_exception_caught_inside_f(case, raising_first):
+    """f catches the error a NumPy call raises for some inputs (LinAlgError, the
+    FloatingPointError of np.errstate) and takes another path: whether the call raised is
+    a value the path depends on, so a replay must not run the other path's recording."""
+    f, argnums, make_of, raising, regular = case
+    values = raising + regular + raising[:1] if raising_first else regular + raising + regular[:1]
+    check_replay(f, grad(argnums), make_of(values), draws=5,
+                 expect=["misses|eager"] + ["hits|rerecords|eager"] * 4)
