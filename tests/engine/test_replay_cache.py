@@ -485,3 +485,22 @@ def test_an_exception_caught_inside_f(case, raising_first):
     values = raising + regular + raising[:1] if raising_first else regular + raising + regular[:1]
     check_replay(f, grad(argnums), make_of(values), draws=5,
                  expect=["misses|eager"] + ["hits|rerecords|eager"] * 4)
+
+
+def test_a_warning_caught_inside_f():
+    """The same with a RuntimeWarning recorded by warnings.catch_warnings: whether the
+    division warned is a value the path depends on."""
+    import warnings
+
+    def f(x, c):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            y = x / c
+        if caught:
+            y = x * 0.5
+        return (y * y).sum()
+    cs = _ZERO + _NONZERO + _ZERO[:1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_replay(f, grad(), lambda k: (rng(k).uniform(size=2), cs[k].copy()), draws=5,
+                     expect=["misses|eager"] + ["hits|rerecords|eager"] * 4)
