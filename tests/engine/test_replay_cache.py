@@ -504,3 +504,38 @@ def test_a_warning_caught_inside_f():
         warnings.simplefilter("ignore")
         check_replay(f, grad(), lambda k: (rng(k).uniform(size=2), cs[k].copy()), draws=5,
                      expect=["misses|eager"] + ["hits|rerecords|eager"] * 4)
+
+
+def test_threads_holding_pullbacks_while_others_replay():
+    """Three threads each keep up to four vjp pullbacks of one replayed function alive
+    (a busy recording cannot serve another call) and call them later, in any order,
+    with a bound of four recordings: every cotangent equals the eager engine's."""
+    import random
+
+    def f(x, c):
+        y = x * 1.0
+        for _ in range(2):
+            y[1:] += np.sin(y[:-1]) * c[1:]
+        return y, (y * y).sum()
+    inputs = [(rng(k).uniform(-1, 1, 5), rng(k, 1).uniform(-1, 1, 5)) for k in range(8)]
+    cot = (np.ones(5), 0.5)
+    wants = [ar.vjp(f, x.copy(), ar.Const(c.copy()))[1](cot)[0] for x, c in inputs]
+    rf = ar.replay(max_recordings=4)(f)
+    errors: list[str] = []
+
+    def worker(seed: int) -> None:
+        r, held = random.Random(seed), []
+        for _ in range(25):
+            k = r.randrange(len(inputs))
+            held.append((k, ar.vjp(rf, inputs[k][0].copy(), ar.Const(inputs[k][1].copy()))[1]))
+            while len(held) > 3 or (held and r.random() < 0.5) or (_ == 24 and held):
+                j, pb = held.pop(r.randrange(len(held)))
+                if not np.array_equal(pb(cot)[0], wants[j]):
+                    errors.append(f"input {j}")
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    assert info(rf)["hits"] > 0 and rf.cache_info().size <= 4
