@@ -408,6 +408,7 @@ PLAIN_WRITES = {
     "ufunc-out": lambda b, c: np.multiply(c, 2.0, out=b),
     "unary-ufunc-out": lambda b, c: np.sin(c, out=b),
     "ufunc-out-where": lambda b, c: np.divide(c, 2.0, out=b, where=c > 0),
+    "ufunc-out-where-only-the-mask-of-data": lambda b, c: np.multiply(b, 0.42, out=b, where=c > 0),
     "matmul-out": lambda b, c: np.matmul(c[None], np.eye(3), out=b[None]),
     "cumsum-out": lambda b, c: np.cumsum(c, out=b),
     "clip-out": lambda b, c: np.clip(c, -0.5, 0.5, out=b),
