@@ -539,3 +539,21 @@ def test_threads_holding_pullbacks_while_others_replay():
         t.join()
     assert not errors, errors[:3]
     assert info(rf)["hits"] > 0 and rf.cache_info().size <= 4
+
+
+def test_a_pullback_outlives_clear_cache_and_eviction():
+    def f(x, c):
+        return np.sin(x) * c, (x * x).sum()
+    rf = ar.replay(max_recordings=1)(f)
+    cot = (np.ones(3), 2.0)
+    xs, c = [rng(k).uniform(size=3) for k in range(3)], np.full(3, 0.5)
+    wants = [ar.vjp(f, x.copy(), c.copy())[1](cot) for x in xs]
+    _, pb0 = ar.vjp(rf, xs[0], c)        # a recording...
+    rf.clear_cache()                     # ...dropped from the cache while its pullback lives
+    _, pb1 = ar.vjp(rf, xs[1], c)
+    del pb1
+    _, pb2 = ar.vjp(rf, xs[2], c)        # a replay...
+    ar.vjp(rf, np.ones(4), np.ones(4))   # ...whose recording another signature evicts
+    same(pb0(cot), wants[0])
+    same(pb2(cot), wants[2])
+    assert info(rf)["hits"] == 1
