@@ -430,3 +430,130 @@ def test_a_replayed_vjp_inside_a_rules_reverse():
         p = np.linspace(0.5, 3.0, 5) + 0.1 * k
         same(ar.gradient(replayed, p), ar.gradient(eager, p.copy()))
     assert info(rg)["hits"] == 3 and info(replayed)["hits"] == 3
+
+
+# ------------------------------------------------------------------ exceptions caught inside f
+
+_PD, _NOT_PD = np.array([[2.0, 0.5], [0.5, 1.0]]), np.array([[1.0, 2.0], [2.0, 1.0]])
+_SINGULAR = np.array([[1.0, 2.0], [2.0, 4.0]])
+
+
+def _cholesky_or_fallback(A, b):
+    try:
+        L = np.linalg.cholesky(A)
+        return (L ** 2).sum() + (b * b).sum()
+    except np.linalg.LinAlgError:
+        return (A ** 2).sum() * 2 + (b * b).sum()
+
+
+def _divide_or_fallback(x, c):
+    try:
+        with np.errstate(divide="raise"):
+            y = x / c
+    except FloatingPointError:
+        y = x * 0.5
+    return (y * y).sum()
+
+
+def _inverse_or_fallback(x, c):
+    try:
+        v = np.linalg.inv(c) @ x
+    except np.linalg.LinAlgError:
+        v = x * 3.0
+    return (v ** 2).sum()
+
+
+_ZERO, _NONZERO = [np.array([1.0, 0.0]), np.array([2.0, 0.0])], [np.array([1.0, 2.0]), np.array([3.0, 2.0])]
+CAUGHT = {
+    "cholesky-of-the-active-A": (_cholesky_or_fallback, (0, 1), lambda ms: lambda k: (ms[k].copy(), rng(k).uniform(size=2)),
+                                 [_NOT_PD, _NOT_PD * 1.1], [_PD, _PD * 1.2]),
+    "cholesky-of-a-const-A": (_cholesky_or_fallback, 1, lambda ms: lambda k: (ms[k].copy(), rng(k).uniform(size=2)),
+                              [_NOT_PD, _NOT_PD * 1.1], [_PD, _PD * 1.2]),
+    "errstate-divide": (_divide_or_fallback, 0, lambda cs: lambda k: (rng(k).uniform(size=2), cs[k].copy()), _ZERO, _NONZERO),
+    "inv-of-a-const": (_inverse_or_fallback, 0, lambda ms: lambda k: (rng(k).uniform(size=2), ms[k].copy()),
+                       [_SINGULAR, _SINGULAR * 2], [_PD, _PD * 2]),
+}
+
+
+@pytest.mark.parametrize("raising_first", [True, False], ids=["raising-first", "raising-later"])
+@pytest.mark.parametrize("case", list(CAUGHT.values()), ids=list(CAUGHT))
+def test_an_exception_caught_inside_f(case, raising_first):
+    """f catches the error a NumPy call raises for some inputs (LinAlgError, the
+    FloatingPointError of np.errstate) and takes another path: whether the call raised is
+    a value the path depends on, so a replay must not run the other path's recording."""
+    f, argnums, make_of, raising, regular = case
+    values = raising + regular + raising[:1] if raising_first else regular + raising + regular[:1]
+    check_replay(f, grad(argnums), make_of(values), draws=5,
+                 expect=["misses|eager"] + ["hits|rerecords|eager"] * 4)
+
+
+def test_a_warning_caught_inside_f():
+    """The same with a RuntimeWarning recorded by warnings.catch_warnings: whether the
+    division warned is a value the path depends on."""
+    import warnings
+
+    def f(x, c):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            y = x / c
+        if caught:
+            y = x * 0.5
+        return (y * y).sum()
+    cs = _ZERO + _NONZERO + _ZERO[:1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_replay(f, grad(), lambda k: (rng(k).uniform(size=2), cs[k].copy()), draws=5,
+                     expect=["misses|eager"] + ["hits|rerecords|eager"] * 4)
+
+
+def test_threads_holding_pullbacks_while_others_replay():
+    """Three threads each keep up to four vjp pullbacks of one replayed function alive
+    (a busy recording cannot serve another call) and call them later, in any order,
+    with a bound of four recordings: every cotangent equals the eager engine's."""
+    import random
+
+    def f(x, c):
+        y = x * 1.0
+        for _ in range(2):
+            y[1:] += np.sin(y[:-1]) * c[1:]
+        return y, (y * y).sum()
+    inputs = [(rng(k).uniform(-1, 1, 5), rng(k, 1).uniform(-1, 1, 5)) for k in range(8)]
+    cot = (np.ones(5), 0.5)
+    wants = [ar.vjp(f, x.copy(), ar.Const(c.copy()))[1](cot)[0] for x, c in inputs]
+    rf = ar.replay(max_recordings=4)(f)
+    errors: list[str] = []
+
+    def worker(seed: int) -> None:
+        r, held = random.Random(seed), []
+        for _ in range(25):
+            k = r.randrange(len(inputs))
+            held.append((k, ar.vjp(rf, inputs[k][0].copy(), ar.Const(inputs[k][1].copy()))[1]))
+            while len(held) > 3 or (held and r.random() < 0.5) or (_ == 24 and held):
+                j, pb = held.pop(r.randrange(len(held)))
+                if not np.array_equal(pb(cot)[0], wants[j]):
+                    errors.append(f"input {j}")
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    assert info(rf)["hits"] > 0 and rf.cache_info().size <= 4
+
+
+def test_a_pullback_outlives_clear_cache_and_eviction():
+    def f(x, c):
+        return np.sin(x) * c, (x * x).sum()
+    rf = ar.replay(max_recordings=1)(f)
+    cot = (np.ones(3), 2.0)
+    xs, c = [rng(k).uniform(size=3) for k in range(3)], np.full(3, 0.5)
+    wants = [ar.vjp(f, x.copy(), c.copy())[1](cot) for x in xs]
+    _, pb0 = ar.vjp(rf, xs[0], c)        # a recording...
+    rf.clear_cache()                     # ...dropped from the cache while its pullback lives
+    _, pb1 = ar.vjp(rf, xs[1], c)
+    del pb1
+    _, pb2 = ar.vjp(rf, xs[2], c)        # a replay...
+    ar.vjp(rf, np.ones(4), np.ones(4))   # ...whose recording another signature evicts
+    same(pb0(cot), wants[0])
+    same(pb2(cot), wants[2])
+    assert info(rf)["hits"] == 1

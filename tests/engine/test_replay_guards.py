@@ -408,6 +408,7 @@ PLAIN_WRITES = {
     "ufunc-out": lambda b, c: np.multiply(c, 2.0, out=b),
     "unary-ufunc-out": lambda b, c: np.sin(c, out=b),
     "ufunc-out-where": lambda b, c: np.divide(c, 2.0, out=b, where=c > 0),
+    "ufunc-out-where-only-the-mask-of-data": lambda b, c: np.multiply(b, 0.42, out=b, where=c > 0),
     "matmul-out": lambda b, c: np.matmul(c[None], np.eye(3), out=b[None]),
     "cumsum-out": lambda b, c: np.cumsum(c, out=b),
     "clip-out": lambda b, c: np.clip(c, -0.5, 0.5, out=b),
@@ -538,3 +539,31 @@ def test_rules_given_masks_and_indices_of_undifferentiated_data(use):
         return (use(c, x) * np.sin(x)).sum()
     check_replay(f, grad(), lambda k: (rng(k).uniform(-1, 1, 3), rng(k, 1).uniform(-1, 1, 3)), draws=4,
                  expect=["misses"] + ["hits|rerecords"] * 3)
+
+
+def _zero_where(x, idx):
+    y = x * 1.0
+    y[idx] = 0.0
+    return (y * x).sum()
+
+
+INDEXING_2D = {
+    "nonzero-of-data": lambda c, x: (x[np.nonzero(c > 0)] ** 2).sum(),
+    "nonzero-of-active": lambda c, x: x[np.nonzero(x > 0)].sum() + (x * x).sum(),
+    "where-setitem": lambda c, x: _zero_where(x, np.where(c > 0)),
+    "mask-setitem": lambda c, x: _zero_where(x, c > 0),
+    "row-mask": lambda c, x: x[c[:, 0] > 0].sum() + x.sum(),
+    "np.ix_": lambda c, x: x[np.ix_(np.flatnonzero(c[:, 0] > 0), [0, 1])].sum() + x.sum(),
+    "unravel-argmax-of-active": lambda c, x: x[np.unravel_index(np.argmax(x), x.shape)] * 3 + x.sum(),
+    "unravel-argmax-of-data": lambda c, x: x[np.unravel_index(np.argmax(c), c.shape)] * 3 + x.sum(),
+    "triu-by-data": lambda c, x: x[np.triu_indices(2, k=int(c[0, 0] > 0))].sum(),
+    "argsort-rows": lambda c, x: x[np.argsort(c[:, 0])].sum(axis=1).prod(),
+    "lexsort": lambda c, x: x[np.lexsort((c[:, 1], c[:, 0]))][0].sum(),
+    "argmax-per-column": lambda c, x: x.max(axis=0).sum() + x[np.argmax(x, axis=0), [0, 1]].sum(),
+}
+
+
+@pytest.mark.parametrize("use", list(INDEXING_2D.values()), ids=list(INDEXING_2D))
+def test_two_dimensional_indices_from_values(use):
+    check_replay(lambda x, c: use(c, x), grad(), lambda k: (rng(k).uniform(-1, 1, (2, 2)), rng(k, 1).uniform(-1, 1, (2, 2))),
+                 draws=5, expect=["misses"] + ["hits|rerecords"] * 4)

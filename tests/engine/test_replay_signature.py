@@ -232,3 +232,23 @@ def test_a_read_only_view_returned_stays_read_only(f):
     """``np.diagonal`` returns a read-only view in NumPy, and the eager engine hands it back
     so; a replay must too (found by the fuzzer: seeds 900230, 901322, 901496)."""
     check_replay(f, vjp(), lambda k: ((rng(k).uniform(-1, 1, (3, 3)),), [np.ones(3), rng(k, 1).uniform(-1, 1, 3)]))
+
+
+_BIG = np.arange(6.0)
+
+
+@pytest.mark.parametrize("which", ["owndata", "shares_memory-with-a-global"])
+def test_what_the_program_sees_of_an_arguments_memory(which):
+    """A caller's array that owns its memory and a slice of a global array (same shape,
+    dtype and strides): the eager engine lets the program see the difference
+    (``x.flags.owndata``, ``np.shares_memory(x, G)``), so a replay must not serve one
+    with the other's recording."""
+    def f(x):
+        seen = x.flags.owndata if which == "owndata" else not np.shares_memory(x, _BIG)
+        return (x * x).sum() if seen else x.sum()
+    xs = [np.ones(3), _BIG[:3], np.ones(3) * 2.0, _BIG[3:]]
+    wants = [ar.gradient(f, x) for x in xs]
+    assert np.array_equal(wants[0], 2 * xs[0]) and np.array_equal(wants[1], np.ones(3))  # eager: two paths
+    rf = ar.replay(f)
+    for k, x in enumerate(xs):
+        same(ar.gradient(rf, x), wants[k], f"call {k}")
