@@ -18,8 +18,10 @@ A value it cannot place (a path the replay would not follow) marks the capture f
 
 from __future__ import annotations
 
+import contextlib
 import operator
-from typing import Any, Callable
+import warnings
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -44,9 +46,12 @@ def seen(fn: Callable[..., Any], *args: Any) -> Any:
         # where the Python uses it (an if, an index); a compared number is checked at once
         return inert_call(fn, args, {}, (), first._tape)
     vals = [raw(a) for a in args]
-    y = fn(*vals)
-    if first is not None and first._tape.capture is not None:
-        first._tape.capture.guard(fn, args, vals, y)
+    if first is None or first._tape.capture is None:
+        return fn(*vals)
+    cap = first._tape.capture
+    with cap.watching():
+        y = fn(*vals)
+    cap.guard(fn, args, vals, y)
     return y
 
 
@@ -104,7 +109,7 @@ class Capture:
     locks a replay gives its tape."""
 
     __slots__ = ("steps", "template", "arrays", "scalars", "keep", "entries", "locks", "failed",
-                 "errstate")
+                 "errstate", "threw")
 
     def __init__(self) -> None:
         self.steps: list[Any] = []
@@ -116,11 +121,36 @@ class Capture:
         self.locks: list[tuple[int, bool]] = []
         self.failed: str | None = None
         self.errstate = np.geterr()  # the caller's: a step the function ran under another is wrapped
+        self.threw = False  # a call raised (and the function went on): see raised()
 
     def add(self, step: Any) -> None:
         """Append ``step``, under the floating-point error state the function set, if any."""
         state = np.geterr()
         self.steps.append(step if state == self.errstate else Under(step, state))
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[None]:
+        """Around a call while recording: an exception it raises, or a warning it issues
+        (which the function may catch: ``warnings.catch_warnings(record=True)``), is a value
+        the path may depend on, so the recording is not kept. A warning is issued again
+        as it was, for the function's own handlers."""
+        with warnings.catch_warnings(record=True) as caught:
+            try:
+                yield
+            except BaseException as e:
+                self.raised(e)
+                raise
+        if caught:
+            self.raised(caught[0].category("a warning"))
+            for w in caught:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+
+    def raised(self, e: BaseException) -> None:
+        """A call raised while recording: whether it raises is a value the function's path
+        may depend on (``try: ... except LinAlgError:``), so this recording is not kept (a
+        later call records again)."""
+        self.fail(f"{type(e).__name__} raised (or a warning issued) by a call while recording")
+        self.threw = True
 
     def fail(self, reason: str) -> None:
         """The program cannot be replayed (the first reason is kept)."""

@@ -212,7 +212,11 @@ def inert_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mutates: 
     vals = [raw(a) if type(a) is not list and type(a) is not tuple else type(a)(raw(e) for e in a)
             for a in args]
     plain = _plain_arrays(args) if tape.capture is not None else ()
-    y = fn(*vals, **kwargs)
+    if tape.capture is None:
+        y = fn(*vals, **kwargs)
+    else:
+        with tape.capture.watching():
+            y = fn(*vals, **kwargs)
     if type(y) is np.ndarray:
         w = _result(y, args, vals, tape)
     elif isinstance(y, (tuple, list)) and any(type(e) is np.ndarray for e in y):
@@ -268,7 +272,7 @@ def inert_out(fn: Any, inputs: tuple[Any, ...], kwargs: dict[str, Any], out: tup
     vals = [raw(a) for a in inputs]
     kw["out"] = tuple(raw(o) for o in out)
     fn(*vals, **kw)
-    standin = next(a for a in (*out, *inputs) if isinstance(a, (Tracked, TrackedScalar)))
+    standin = next(a for a in (*out, *inputs, *kwargs.values()) if isinstance(a, (Tracked, TrackedScalar)))
     cap = standin._tape.capture
     if cap is not None:
         if not all(isinstance(o, Tracked) for o in out):

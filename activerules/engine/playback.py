@@ -11,6 +11,7 @@ pass until the run's tape is released (a ``vjp`` pullback alive holds it).
 from __future__ import annotations
 
 import threading
+import warnings
 from typing import Any
 
 import numpy as np
@@ -117,10 +118,14 @@ class Recording:
             vals = self.template.copy()
             for k, leaf in zip(self.inputs, leaves):
                 vals[k] = leaf._v if type(leaf) is TrackedScalar else leaf._a
-            for step, free in zip(self.steps, self.frees):
-                step(vals)
-                for k in free:  # no later step reads it: freed, as eagerly (peak memory)
-                    vals[k] = None
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")  # whatever the caller's filters: the function's may differ
+                for step, free in zip(self.steps, self.frees):
+                    step(vals)
+                    for k in free:  # no later step reads it: freed, as eagerly (peak memory)
+                        vals[k] = None
+            if caught:  # the function may have caught it: it runs again, and warns as eagerly
+                raise Diverged(f"a call warned: {caught[0].message}")
         except (Diverged, Exception) as e:  # a rule may fail on these values: the function says how
             self.release()
             self.why = str(e) if type(e) is Diverged else f"a step raised {type(e).__name__}: {e}"

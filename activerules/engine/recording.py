@@ -9,6 +9,7 @@ outputs in stand-ins (:func:`_new_output`, :func:`_wrap`) and pushes the tape en
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import sys
 from typing import Any, Callable
@@ -137,11 +138,9 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         _check_honesty(res.entry, fn, vals, by_value, kwargs)
     cap = tape.capture  # replay (capture.py): every value made is reported
     if form == "inactive":
-        y = fn(*vals, **kwargs)
-        if cap is not None:
-            cap.guard(fn, args, vals, y, kwargs)
-        return y
+        return fn(*vals, **kwargs) if cap is None else _inactive(cap, fn, args, vals, kwargs)
     y0, reverse, anns = _run_forward(plan, vals, kwargs, arrays, tape)
+    y: Any
     if type(y0) is np.ndarray and y0.base is None and y0.dtype.kind in "fc":  # the common case
         y = _new_output(y0, arrays, args, tape)
         out = y._cell
@@ -163,6 +162,23 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     tape.entries.append(step)
     if cap is not None:
         cap.rule(plan, args, vals, kwargs, y0, y, step, tape.width, make_annotations)
+    return y
+
+
+def _watching(cap: Any) -> Any:
+    """:meth:`.capture.Capture.watching` while a replayed function records, else nothing."""
+    return _NO_WATCH if cap is None else cap.watching()
+
+
+_NO_WATCH = contextlib.nullcontext()
+
+
+def _inactive(cap: Any, fn: Any, args: tuple[Any, ...], vals: list[Any], kwargs: dict[str, Any]) -> Any:
+    """A function without derivative while a replayed function records: its plain value,
+    which the function's Python sees (a replay checks it)."""
+    with cap.watching():
+        y = fn(*vals, **kwargs)
+    cap.guard(fn, args, vals, y, kwargs)
     return y
 
 
@@ -335,12 +351,13 @@ def _run_forward(plan: tuple[Any, ...], vals: list[Any], kwargs: dict[str, Any],
     for e in arrays:
         before.append(_rc(e[1]))
         before.append(_rc(e[3]))
-    if lifted:
-        pair = entry.impl(*vals, **kwargs)
-    elif mode.direct:  # DIRECT or TRUSTED: the engine calls the rule itself
-        pair = entry.impl(cfg, *anns, **kwargs)
-    else:
-        pair = res.call(cfg, *anns, **kwargs)
+    with _watching(tape.capture):
+        if lifted:
+            pair = entry.impl(*vals, **kwargs)
+        elif mode.direct:  # DIRECT or TRUSTED: the engine calls the rule itself
+            pair = entry.impl(cfg, *anns, **kwargs)
+        else:
+            pair = res.call(cfg, *anns, **kwargs)
     if type(pair) is not tuple or len(pair) != 2:  # a rule that returned only its output
         raise RuleError(returned_pair_message(res.label, pair, "pullback" if lifted else "reverse"))
     y, reverse = pair

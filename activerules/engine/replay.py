@@ -220,9 +220,10 @@ def _record(run: Any, fr: Replayed, key: Any, leaves: list[Any], sweep_follows: 
         run.tape.capture = None
     rec = Recording.made(cap, run, result, leaves, inputs, had_cell)
     result = plain_numbers(result)  # the entry point gets numbers, as from an eager run
-    if rec is None:  # the later calls of this signature run eagerly
+    if rec is None:  # the later calls of this signature run eagerly (or record again)
         fr._count_reason(cap.failed)
-        fr._store(key, None)
+        if not cap.threw:  # a call that raised may not raise next time: no verdict on the signature
+            fr._store(key, None)
         return result
     rec.acquire()  # this run's tape uses the recording's entries and cells until it is released
     run.tape.replaying = rec
@@ -272,8 +273,9 @@ def _describe(v: Any, tape: Any, parts: list[Any], leaves: list[Any], seen: dict
             parts.append((TrackedScalar, type(v._v), first))
         else:
             a = v._a
-            parts.append((type(v), a.shape, a.dtype.str, a.strides, a.flags.writeable, v._pinned,
-                          v._cell is None, first))
+            flags = a.flags  # what the function can see of the array's memory
+            parts.append((type(v), a.shape, a.dtype.str, a.strides, flags.writeable, flags.owndata,
+                          v._pinned, v._cell is None, first))
         return
     if isinstance(v, np.ndarray):  # a caller's array f receives as it is (read-only): its values
         parts.append((type(v), v.shape, v.dtype.str, v.strides, v.tobytes()))
