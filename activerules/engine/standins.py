@@ -386,11 +386,11 @@ class Tracked(_Ops):
 
     # -- indexing -------------------------------------------------------------------------
     def __getitem__(self, idx: Any) -> Any:
-        idx = _raw_index(idx)
-        if _is_basic(idx):
-            v: Any = self._a[idx]
-            if type(v) is np.ndarray or (type(v) is Tracked and v._root is not None):
-                return view_of(self, v, operator.itemgetter(idx))
+        if type(idx) is not int and type(idx) is not slice and not _is_basic(idx := _raw_index(idx)):
+            return record(operator.getitem, (self, idx))
+        v: Any = self._a[idx]  # a basic index (an int or a slice: nothing to unwrap, no call)
+        if type(v) is np.ndarray or (type(v) is Tracked and v._root is not None):
+            return view_of(self, v, operator.itemgetter(idx))
         return record(operator.getitem, (self, idx))
 
     def __setitem__(self, idx: Any, value: Any) -> None:
