@@ -15,6 +15,7 @@ import numpy as np
 
 from ..activity import RuleError
 from ..dispatch.lifting import Thunk, check_active, check_array, check_count, check_duplicated
+from .donation import DONATE_MIN
 from .tape import ARRAY, SCALAR, Cell
 from .tape import call_reverse as _call
 from .tape import raise_failure as _raise_failure
@@ -31,7 +32,8 @@ def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out:
     before any is delivered, so a failing rule leaves no partial accumulation."""
     spare = dret if type(out) is Cell else None  # the output shadow, free after this entry
     try:
-        cots = _call(pullback, dret, spare is not None)
+        big = spare is not None and type(dret) is np.ndarray and dret.size >= DONATE_MIN
+        cots = _call(pullback, dret, True) if big else pullback(dret)  # donated where it can be
     except Exception as e:
         _raise_failure(label, e, pullback, True)
     if type(cots) is not tuple or len(cots) != n:  # the common case needs no call
@@ -62,7 +64,7 @@ def _reverse_lifted(pullback: Any, binds: list[Any], dret: Any, label: str, out:
         elif kind == ARRAY:
             s = cell.shadow
             if (s is None and view is None and type(c) is np.ndarray and c.dtype == cell.dtype
-                    and cell.fits(c)):
+                    and (c.flags.c_contiguous if cell.layout is None else cell.fits(c))):  # fits(c), inlined
                 if c is spare:  # identity-like pullback: take over the output's shadow
                     cell.shadow = c
                     spare = None

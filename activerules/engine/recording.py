@@ -373,7 +373,11 @@ def _run_forward(plan: tuple[Any, ...], vals: list[Any], kwargs: dict[str, Any],
             if e[3] is not None:
                 held += _rc(e[3]) - before[k + 1]
             if held > 0:  # less the references the output itself holds (a view, or y is it)
-                held -= _held_by(y, e[1]) + (0 if e[3] is None else _held_by(y, e[3]))
+                if type(y) is np.ndarray:  # _held_by, inlined for the common case
+                    b = y.base
+                    held -= (y is e[1]) + (b is e[1]) + (0 if e[3] is None else (y is e[3]) + (b is e[3]))
+                else:
+                    held -= _held_by(y, e[1]) + (0 if e[3] is None else _held_by(y, e[3]))
         else:  # the reverse may read ann.val: the value is needed whatever the rule kept
             held = 1
         k += 2

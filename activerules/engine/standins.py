@@ -387,11 +387,11 @@ class Tracked(_Ops):
 
     # -- indexing -------------------------------------------------------------------------
     def __getitem__(self, idx: Any) -> Any:
-        idx = _raw_index(idx)
-        if _is_basic(idx):
-            v: Any = self._a[idx]
-            if type(v) is np.ndarray or (type(v) is Tracked and v._root is not None):
-                return view_of(self, v, operator.itemgetter(idx))
+        if type(idx) is not int and type(idx) is not slice and not _is_basic(idx := _raw_index(idx)):
+            return record(operator.getitem, (self, idx))
+        v: Any = self._a[idx]  # a basic index (an int or a slice: nothing to unwrap, no call)
+        if type(v) is np.ndarray or (type(v) is Tracked and v._root is not None):
+            return view_of(self, v, operator.itemgetter(idx))
         return record(operator.getitem, (self, idx))
 
     def __setitem__(self, idx: Any, value: Any) -> None:
@@ -476,7 +476,8 @@ def new_scalar(v: Any, tape: Tape, cell: Cell | None = None) -> TrackedScalar:
         cell = _new(Cell)
         cell.shadow = None
         cell.shape = None
-        cell.dtype = _scalar_dtype(v)
+        d = _SCALAR_DTYPES.get(type(v))  # _scalar_dtype's cache, read here: no call for a float
+        cell.dtype = d if d is not None else _scalar_dtype(v)
         cell.layout = None
     s._cell = cell
     s._tape = tape

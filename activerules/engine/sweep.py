@@ -16,11 +16,12 @@ into scratch buffers that are added in only once it succeeded.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
 from ..dispatch.lifting import check_returned
+from .donation import DONATE_MIN
 from .lifted import _adopted, _reverse_lifted
 from .tape import (
     LANES,
@@ -50,29 +51,29 @@ def sweep(tape: Tape, consume: bool = False, recorded: Callable[[Entry], None] |
     >>> import numpy as np
     >>> from activerules.engine.tape import ARRAY, Cell, Entry, Mode, Tape
     >>> x, y = Cell((2,), np.dtype(np.float64)), Cell((2,), np.dtype(np.float64))
-    >>> e = Entry()                                  # y = 3 * x, recorded as an rrule
-    >>> # an rrule's entry holds the call's argument count where a rule's holds its annotations
+    >>> e = Entry()      # y = 3 * x, recorded as an rrule (anns: its argument count)
     >>> e.reverse, e.anns, e.binds, e.out = lambda dy: (3 * dy,), 1, [(0, ARRAY, x, None)], y
     >>> e.mutates, e.mode, e.label = (), Mode.LIFTED, "rrule `triple`"
     >>> t = Tape(); t.entries.append(e)
-    >>> y.shadow = np.ones(2)                        # the seed
-    >>> sweep(t)
+    >>> y.shadow = np.ones(2); sweep(t)              # the seed, then the sweep
     >>> x.shadow, y.shadow
     (array([3., 3.]), None)
     """
     tape.check_locks()
     width = tape.width
-    entries = _consumed(tape.entries) if consume else reversed(tape.entries)
+    entries = tape.entries if consume else tape.entries[:]  # consume: each dropped as it runs
+    pop = entries.pop
     try:
-        for entry in entries:
+        while entries:  # last first (a loop, not a generator: no call per entry)
+            entry = pop()
             if recorded is not None:
                 recorded(entry)
                 continue
             # the output's cotangent: skip the entry if none reached it
             out = entry.out
             single = type(out) is Cell  # one array or scalar output: the common case
-            if single:
-                dret = out.shadow
+            if single or out is None:  # None: a call that only mutates (setitem, copyto)
+                dret = None if out is None else out.shadow
                 live = dret is not None
             else:
                 dret, live = _out_cotangent(out, width)
@@ -93,7 +94,7 @@ def sweep(tape: Tape, consume: bool = False, recorded: Callable[[Entry], None] |
                 _reverse_rule(entry, dret, live, width)
             if single:
                 out.shadow = None
-            else:
+            elif out is not None:
                 release_out(out)
     except BaseException:
         _forget(tape)
@@ -104,12 +105,6 @@ def _forget(tape: Tape) -> None:
     """After a failed sweep: the entries not run yet hold cotangents of it, and a vjp
     pullback called again must start from zero, not add to them."""
     tape.clear_shadows()
-
-
-def _consumed(entries: list[Entry]) -> Iterator[Entry]:
-    """The entries last first, each removed from the list as it is handed out."""
-    while entries:
-        yield entries.pop()
 
 
 # -- output cotangents -----------------------------------------------------------------
@@ -179,8 +174,11 @@ def _zero_cotangent(out: Any, width: int) -> Any:
 def _mutated_shadows_live(binds: list[Any], mutates: Any) -> bool:
     """Whether an argument the call mutated has a cotangent: with none, and no cotangent
     on the output either, the entry's reverse has nothing to propagate."""
-    return bool(mutates) and not all(
-        cell.shadow is None for i, kind, cell, _ in binds if i in mutates and kind != SEQ)
+    if mutates:
+        for i, kind, cell, _ in binds:
+            if kind != SEQ and cell.shadow is not None and i in mutates:
+                return True
+    return False
 
 
 # -- a rule's reverse (modes RESOLVED, CAREFUL, DIRECT, TRUSTED) -------------------------
@@ -189,16 +187,19 @@ def _reverse_rule(entry: Entry, dret: Any, live: bool, width: int) -> None:
     """Hand the rule its argument shadows (``ann.dval``), call its reverse with the
     output cotangent and add what it returns for its Active arguments. A failing
     reverse leaves the shadows as they were (see the module's docstring)."""
-    fresh, scratch, saved, adopt = _hand_shadows(entry, width)
+    fresh, scratch, saved, adopt, active = _hand_shadows(entry, width)
     if not live:
         dret = _zero_cotangent(entry.out, width)
     mode, label, reverse = entry.mode, entry.label, entry.reverse
     try:
-        cots = call_reverse(reverse, dret, mode is TRUSTED and type(entry.out) is Cell)
-        if mode.direct:  # the registry guard's check, made here
-            active = _scalar_positions(entry.binds)
-            if cots is not None or active:  # one cotangent per argument, Active ones scalars
-                cots = check_returned(label, cots, entry.anns, len(entry.anns), active, False)
+        # donated (call_reverse) only where it can be: a large single output's cotangent
+        if mode is TRUSTED and type(dret) is np.ndarray and dret.size >= DONATE_MIN and type(entry.out) is Cell:
+            cots = call_reverse(reverse, dret, True)
+        else:
+            cots = reverse(dret)
+        if mode.direct and (cots is not None or active):  # the registry guard's check, made here:
+            # one cotangent per argument, Active ones scalars
+            cots = check_returned(label, cots, entry.anns, len(entry.anns), active, False)
         if adopt:
             _adopt(adopt, label, dret)
     except Exception as e:
@@ -217,12 +218,13 @@ def _reverse_rule(entry: Entry, dret: Any, live: bool, width: int) -> None:
         _add_active(entry.binds, cots, width)
 
 
-def _hand_shadows(entry: Entry, width: int) -> tuple[list[Cell], list[Any], list[Any], list[Any]]:
+def _hand_shadows(entry: Entry, width: int) -> tuple[list[Cell], list[Any], list[Any], list[Any], Any]:
     """Give each array argument of a rule its shadow through its annotation (``ann.dval``),
     allocating the shadows nobody wrote yet. Returns what undoing or finishing the reverse
     needs: the cells allocated here (``fresh``), the ``(shadow, scratch)`` pairs of a
     guarded rule, the snapshots ``(cell, copy)`` of mutated arguments' shadows of a
-    guarded rule, and the ``(annotation, cell, zeros)`` of shadows the rule may adopt."""
+    guarded rule, the ``(annotation, cell, zeros)`` of shadows the rule may adopt, and
+    the positions of the Active arguments (the scalars, whose cotangents are returned)."""
     anns, binds, mutates = entry.anns, entry.binds, entry.mutates
     guarded = entry.mode.guarded
     fresh: list[Cell] = []
@@ -230,8 +232,10 @@ def _hand_shadows(entry: Entry, width: int) -> tuple[list[Cell], list[Any], list
     scratch: list[tuple[Any, Any]] = [] if guarded else _NONE
     saved: list[tuple[Cell, Any]] = [] if guarded else _NONE
     adopt: list[tuple[Any, Cell, Any]] = []
+    active: Any = _NONE
     for i, kind, cell, view in binds:
         if kind == SCALAR:  # an Active number: its cotangent is returned, not accumulated
+            active = [i] if active is _NONE else [*active, i]
             continue
         if kind == SEQ:
             d = _seq_shadows(cell, view, width, fresh)
@@ -240,7 +244,8 @@ def _hand_shadows(entry: Entry, width: int) -> tuple[list[Cell], list[Any], list
             if s is None:
                 s = cell.shadow = cell.zeros(width)
                 fresh.append(cell)
-                if not width and view is None and i not in mutates and _bound_once(cell, binds):
+                if (not width and view is None and i not in mutates
+                        and (len(binds) == 1 or _bound_once(cell, binds))):
                     ann = anns[i]
                     ann._dval = s
                     ann.fresh = True  # the rule may hand its cotangent over instead of adding it
@@ -248,7 +253,7 @@ def _hand_shadows(entry: Entry, width: int) -> tuple[list[Cell], list[Any], list
                     continue
             elif guarded and i in mutates:
                 saved.append((cell, lanes_map(np.copy, s, width)))
-            d = s if view is None else lanes_map(view, s, width)
+            d = s if view is None else view(s) if not width else lanes_map(view, s, width)
             if guarded and i not in mutates and cell not in fresh:
                 # a shadow others wrote: the rule writes into scratch, added in once it succeeded
                 real = d
@@ -259,7 +264,7 @@ def _hand_shadows(entry: Entry, width: int) -> tuple[list[Cell], list[Any], list
             anns[i]._dvals = d
         else:
             anns[i]._dval = d
-    return fresh, scratch, saved, adopt
+    return fresh, scratch, saved, adopt, active
 
 
 _NONE: Any = ()  # an empty list that is never appended to
@@ -292,7 +297,7 @@ def _adopt(adopt: list[Any], label: str, dret: Any) -> None:
     """Take over the cotangents a rule handed over for fresh shadows (``ann.fresh``)."""
     for ann, cell, zeros in adopt:
         del ann.fresh  # back to the class default, False
-        d = ann.dval
+        d = ann._dval  # the slot behind the dval property (not a batch: adopt is empty there)
         if d is not zeros:
             cell.shadow = _adopted(label, d, zeros, dret)
             if d is dret:
@@ -322,11 +327,6 @@ def _add_active(binds: list[Any], cots: Any, width: int) -> None:
                     cell.shadow = tuple(a + b for a, b in zip(s, c))
                 else:
                     cell.shadow = s + c
-
-
-def _scalar_positions(binds: list[Any]) -> tuple[int, ...]:
-    """The positions of the Active (scalar) arguments of a call."""
-    return tuple([b[0] for b in binds if b[1] == SCALAR])
 
 
 # -- a non-batch request in a batch (mode LANES) -----------------------------------------

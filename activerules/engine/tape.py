@@ -135,7 +135,8 @@ class Cell:
             z = self.dtype.type(0)
             return z if not width else (z,) * width
         if not width:
-            return self._zeros()
+            # C order, the common case, without the call
+            return np.zeros(self.shape, self.dtype) if self.layout is None else self._zeros()
         return tuple(self._zeros() for _ in range(width))
 
     def _zeros(self) -> np.ndarray:
