@@ -30,7 +30,7 @@ from .inert import inert_call
 from .program import CHECK, COPY, SLOT, Call, Guard, Node, Rule, Under, identity
 from .standins import Tracked, TrackedScalar, raw
 
-__all__ = ["Capture", "snapshot", "copy_k", "seen"]
+__all__ = ["Capture", "snapshot", "copy_k", "seen", "watching"]
 
 
 def seen(fn: Callable[..., Any], *args: Any) -> Any:
@@ -98,6 +98,18 @@ def _raw_tree(v: Any) -> Any:
     return raw(v)
 
 
+def watching(cap: Capture | None) -> Any:
+    """:meth:`Capture.watching` while a replayed function records, else nothing to do.
+
+    >>> with watching(None):
+    ...     pass
+    """
+    return _NO_WATCH if cap is None else cap.watching()
+
+
+_NO_WATCH = contextlib.nullcontext()
+
+
 def _holds_standin(seq: Any) -> bool:
     return any(isinstance(e, (Tracked, TrackedScalar)) or
                ((type(e) is list or type(e) is tuple) and _holds_standin(e)) for e in seq)
@@ -144,6 +156,14 @@ class Capture:
             self.raised(caught[0].category("a warning"))
             for w in caught:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+
+    def inactive(self, fn: Callable[..., Any], args: Any, vals: Any, kwargs: Any) -> Any:
+        """A function without derivative: its plain value, which the function's Python
+        sees (a replay checks it)."""
+        with self.watching():
+            y = fn(*vals, **kwargs)
+        self.guard(fn, args, vals, y, kwargs)
+        return y
 
     def raised(self, e: BaseException) -> None:
         """A call raised while recording: whether it raises is a value the function's path

@@ -9,7 +9,6 @@ outputs in stand-ins (:func:`_new_output`, :func:`_wrap`) and pushes the tape en
 
 from __future__ import annotations
 
-import contextlib
 import operator
 import sys
 from typing import Any, Callable
@@ -22,6 +21,7 @@ from ..dispatch import check_call, check_positional, check_values, registry
 from ..dispatch.lifting import returned_pair_message
 from . import standins
 from .arguments import _bind_keywords, _seq_tape, make_annotations, takes_sequences
+from .capture import watching
 from .inert import Inert, InertScalar, inert_call, promote, untracked_call
 from .outputs import _held_by, _new_output, _wrap_output
 from .standins import _EMPTY, Tracked, TrackedScalar, _untracked_error, new_root, new_scalar, raw
@@ -138,7 +138,7 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
         _check_honesty(res.entry, fn, vals, by_value, kwargs)
     cap = tape.capture  # replay (capture.py): every value made is reported
     if form == "inactive":
-        return fn(*vals, **kwargs) if cap is None else _inactive(cap, fn, args, vals, kwargs)
+        return fn(*vals, **kwargs) if cap is None else cap.inactive(fn, args, vals, kwargs)
     y0, reverse, anns = _run_forward(plan, vals, kwargs, arrays, tape)
     y: Any
     if type(y0) is np.ndarray and y0.base is None and y0.dtype.kind in "fc":  # the common case
@@ -162,23 +162,6 @@ def record(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] = _EMPTY,
     tape.entries.append(step)
     if cap is not None:
         cap.rule(plan, args, vals, kwargs, y0, y, step, tape.width, make_annotations)
-    return y
-
-
-def _watching(cap: Any) -> Any:
-    """:meth:`.capture.Capture.watching` while a replayed function records, else nothing."""
-    return _NO_WATCH if cap is None else cap.watching()
-
-
-_NO_WATCH = contextlib.nullcontext()
-
-
-def _inactive(cap: Any, fn: Any, args: tuple[Any, ...], vals: list[Any], kwargs: dict[str, Any]) -> Any:
-    """A function without derivative while a replayed function records: its plain value,
-    which the function's Python sees (a replay checks it)."""
-    with cap.watching():
-        y = fn(*vals, **kwargs)
-    cap.guard(fn, args, vals, y, kwargs)
     return y
 
 
@@ -351,7 +334,7 @@ def _run_forward(plan: tuple[Any, ...], vals: list[Any], kwargs: dict[str, Any],
     for e in arrays:
         before.append(_rc(e[1]))
         before.append(_rc(e[3]))
-    with _watching(tape.capture):
+    with watching(tape.capture):
         if lifted:
             pair = entry.impl(*vals, **kwargs)
         elif mode.direct:  # DIRECT or TRUSTED: the engine calls the rule itself
