@@ -98,6 +98,12 @@ def _raw_tree(v: Any) -> Any:
     return raw(v)
 
 
+def _warnings_state() -> tuple[Any, ...]:
+    """The warning filters and handler in force (a function that changes them, as
+    ``warnings.catch_warnings(record=True)`` does, may act on a warning)."""
+    return (tuple(warnings.filters), warnings.showwarning)
+
+
 def watching(cap: Capture | None) -> Any:
     """:meth:`Capture.watching` while a replayed function records, else nothing to do.
 
@@ -121,7 +127,7 @@ class Capture:
     locks a replay gives its tape."""
 
     __slots__ = ("steps", "template", "arrays", "scalars", "keep", "entries", "locks", "failed",
-                 "errstate", "threw")
+                 "errstate", "threw", "warnings", "sees_warnings")
 
     def __init__(self) -> None:
         self.steps: list[Any] = []
@@ -134,6 +140,8 @@ class Capture:
         self.failed: str | None = None
         self.errstate = np.geterr()  # the caller's: a step the function ran under another is wrapped
         self.threw = False  # a call raised (and the function went on): see raised()
+        self.warnings = _warnings_state()  # the caller's filters and handler
+        self.sees_warnings = False  # the function changed them (catch_warnings): warnings are values
 
     def add(self, step: Any) -> None:
         """Append ``step``, under the floating-point error state the function set, if any."""
@@ -146,13 +154,15 @@ class Capture:
         (which the function may catch: ``warnings.catch_warnings(record=True)``), is a value
         the path may depend on, so the recording is not kept. A warning is issued again
         as it was, for the function's own handlers."""
+        if not self.sees_warnings and _warnings_state() != self.warnings:
+            self.sees_warnings = True  # the function set filters or handlers: it may act on a warning
         with warnings.catch_warnings(record=True) as caught:
             try:
                 yield
             except BaseException as e:
                 self.raised(e)
                 raise
-        if caught:
+        if caught and self.sees_warnings:
             self.raised(caught[0].category("a warning"))
             for w in caught:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)

@@ -39,7 +39,7 @@ class Recording:
     DIVERGED: Any = object()  # what replay returns when the function must run again
 
     __slots__ = ("steps", "template", "inputs", "finals", "cells", "results", "entries",
-                 "locks", "all_cells", "annotations", "why", "frees", "_busy")
+                 "locks", "all_cells", "annotations", "why", "frees", "sees_warnings", "_busy")
 
     def __init__(self, cap: Capture, inputs: list[int]) -> None:
         self.steps = cap.steps
@@ -54,6 +54,7 @@ class Recording:
         self.all_cells: list[Cell] = []  # set to zero when a call is done with the recording
         self.annotations: list[Any] = []  # the rules' annotations, given each call's values
         self.frees: list[tuple[int, ...]] = []  # per step, the slots no later step reads
+        self.sees_warnings = cap.sees_warnings  # the function changed the warning filters
         self.why = ""  # why the last replay of it stopped (a guard that failed, a step that raised)
         self._busy = threading.Lock()
 
@@ -118,19 +119,25 @@ class Recording:
             vals = self.template.copy()
             for k, leaf in zip(self.inputs, leaves):
                 vals[k] = leaf._v if type(leaf) is TrackedScalar else leaf._a
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")  # whatever the caller's filters: the function's may differ
-                for step, free in zip(self.steps, self.frees):
-                    step(vals)
-                    for k in free:  # no later step reads it: freed, as eagerly (peak memory)
-                        vals[k] = None
-            if caught:  # the function may have caught it: it runs again, and warns as eagerly
-                raise Diverged(f"a call warned: {caught[0].message}")
+            if self.sees_warnings:  # the function acts on warnings: one stops the replay
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")  # whatever the caller's filters: f had its own
+                    self._run(vals)
+                if caught:  # it runs again, and warns as eagerly
+                    raise Diverged(f"a call warned: {caught[0].message}")
+            else:  # warnings go to the caller's filters and handler, as eagerly
+                self._run(vals)
         except (Diverged, Exception) as e:  # a rule may fail on these values: the function says how
             self.release()
             self.why = str(e) if type(e) is Diverged else f"a step raised {type(e).__name__}: {e}"
             return Recording.DIVERGED
         return self._commit(run, leaves, vals)
+
+    def _run(self, vals: list[Any]) -> None:
+        for step, free in zip(self.steps, self.frees):
+            step(vals)
+            for k in free:  # no later step reads it: freed, as eagerly (peak memory)
+                vals[k] = None
 
     def _commit(self, run: Any, leaves: list[Any], vals: list[Any]) -> Any:
         run.release()  # the caller's arrays held read-only for the function
