@@ -52,7 +52,7 @@ from .dispatch.rule_registry import RuleRegistry
 
 __all__ = ["check_rule", "RuleCheckReport"]
 
-_WIDTH = 2  # lanes used for batch combinations
+_WIDTH = 3  # lanes used for batch combinations (3: no sample axis has that length by chance)
 
 
 @dataclass

@@ -275,10 +275,13 @@ def _code(state: type) -> int:
     return _BATCH if is_batch(state) else _DUP
 
 
-def lift_rrule(rrule: Callable[..., Any], activities: tuple[type, ...], label: str) -> Callable[..., Any]:
+def lift_rrule(rrule: Callable[..., Any], activities: tuple[type, ...], label: str,
+               stacked: bool = False) -> Callable[..., Any]:
     """Turn ``rrule`` into an activity rule for the request ``activities``.
 
     ``label`` names the rule, the function and the activity tuple in errors.
+    ``stacked``: the rule runs on stacked lanes (``lanes.stacked``), so an Active
+    argument's cotangent carries a lane axis: it is checked per lane once split.
 
     >>> from activerules.activity import Duplicated, RevConfig
     >>> rule = lift_rrule(lambda x: (np.sin(x), lambda g: (g * np.cos(x),)), (Duplicated,), "sin")
@@ -325,7 +328,7 @@ def lift_rrule(rrule: Callable[..., Any], activities: tuple[type, ...], label: s
             if c is None:
                 continue
             if code == _ACTIVE:
-                out[i] = check_active(label, i, c, args[i].val)
+                out[i] = c if stacked else check_active(label, i, c, args[i].val)
             else:
                 shadow = args[i].dval if code == _DUP else args[i].dvals[lane]
                 out[i] = check_duplicated(label, i, c, shadow)

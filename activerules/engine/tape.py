@@ -136,14 +136,19 @@ class Cell:
             return z if not width else (z,) * width
         if not width:
             return self._zeros()
-        return tuple(self._zeros() for _ in range(width))
+        # the lanes are the rows of one buffer: a rule registered batched=True then runs on
+        # all of them at once, through a view (dispatch.lanes.stacked_view), with no copy
+        return tuple(self._zeros(width))
 
-    def _zeros(self) -> np.ndarray:
+    def _zeros(self, lanes: int | None = None) -> np.ndarray:
+        """Zeros laid out as the storage; ``lanes``: that many, stacked on a leading axis."""
+        lead = [] if lanes is None else [lanes]
         perm = self.layout
         if perm is None:
-            return np.zeros(self.shape, self.dtype)
-        z = np.zeros([self.shape[i] for i in perm], self.dtype)
-        return z.transpose(np.argsort(perm))
+            return np.zeros(lead + list(self.shape), self.dtype)
+        z = np.zeros(lead + [self.shape[i] for i in perm], self.dtype)
+        order = np.argsort(perm)
+        return z.transpose(order if lanes is None else [0, *(order + 1)])
 
     def fits(self, a: np.ndarray) -> bool:
         """Whether array ``a`` is laid out as this storage's shadow must be."""

@@ -29,6 +29,7 @@ except ImportError:  # NumPy < 2
     from numpy.core.numeric import normalize_axis_tuple  # type: ignore[attr-defined,no-redef]
 
 from ..activity import Active, Const
+from ..dispatch.lanes import lane_count
 from ..engine.donation import donated
 
 __all__ = [
@@ -62,7 +63,12 @@ def unbroadcast(cotangent: Any, shape: Sequence[int]) -> Any:
     Axes that broadcasting prepended are summed away and axes that it
     stretched from length 1 are summed with ``keepdims``; a cotangent smaller
     than ``shape`` (a scalar for an array argument) is broadcast up.  ``None``
-    (a zero cotangent) passes through.
+    (a zero cotangent) passes through. While a reverse runs on stacked lanes
+    (:func:`~activerules.dispatch.lanes.lane_count` ``k > 0``) the cotangent's
+    leading axis is the lanes' and is kept: the result has shape ``(k, *shape)``.
+
+    >>> unbroadcast(np.ones((2, 3)), (3,))
+    array([2., 2., 2.])
     """
     if cotangent is None:
         return None
@@ -72,16 +78,18 @@ def unbroadcast(cotangent: Any, shape: Sequence[int]) -> Any:
     cot = np.asarray(cotangent)
     if cot.shape == shape:
         return cotangent
-    extra = cot.ndim - len(shape)
+    lead = 1 if lane_count() and cot.ndim > len(shape) else 0  # keep the lane axis
+    extra = cot.ndim - lead - len(shape)
     if extra > 0:
-        cot = cot.sum(axis=tuple(range(extra)))
+        cot = cot.sum(axis=tuple(range(lead, lead + extra)))
     stretched = tuple(
-        i for i, n in enumerate(shape) if n == 1 and i < cot.ndim and cot.shape[i] != 1
+        lead + i for i, n in enumerate(shape) if n == 1 and lead + i < cot.ndim and cot.shape[lead + i] != 1
     )
     if stretched:
         cot = cot.sum(axis=stretched, keepdims=True)
-    if cot.shape != shape:
-        cot = np.broadcast_to(cot, shape)
+    full = cot.shape[:lead] + shape
+    if cot.shape != full:
+        cot = np.broadcast_to(cot, full)
     return cot
 
 
@@ -193,23 +201,33 @@ def into(g: np.ndarray, formula: Callable[..., Any], kept: Sequence[Any]) -> np.
     return g
 
 
-def restore_axes(g: Any, shape: Sequence[int], axis: Any = None, keepdims: bool = False) -> Any:
+def restore_axes(g: Any, shape: Sequence[int], axis: Any = None, keepdims: bool = False,
+                 lanes: bool = True) -> Any:
     """Broadcast a reduction's cotangent ``g`` back to the input ``shape``.
 
     ``axis`` and ``keepdims`` are the reduction's arguments; the reduced axes
     are re-inserted (when not kept) and ``g`` is broadcast (read-only view).
+    On stacked lanes (:func:`~activerules.dispatch.lanes.lane_count`) ``g``'s
+    leading axis is the lanes', kept in front: the result is ``(k, *shape)``;
+    ``lanes=False`` for a primal value (it has no lane axis).
+
+    >>> restore_axes(np.array([1.0, 2.0]), (2, 3), axis=1)
+    array([[1., 1., 1.],
+           [2., 2., 2.]])
     """
     shape = tuple(shape)
     g = np.asarray(g)
-    if g.ndim == 0:  # a full reduction: nothing to re-insert
-        return np.broadcast_to(g, shape)
-    if not keepdims and len(shape) != g.ndim:
+    k = lane_count() if lanes else 0
+    full = (k, *shape) if k else shape
+    if g.ndim == (1 if k else 0):  # a full reduction: nothing to re-insert but the axes
+        return np.broadcast_to(g.reshape(g.shape + (1,) * len(shape)), full)
+    if not keepdims and len(full) != g.ndim:
         if axis is None:
             axes: tuple[int, ...] = tuple(range(len(shape)))
         else:
             axes = normalize_axis_tuple(axis, len(shape))
-        g = np.expand_dims(g, axes)
-    return np.broadcast_to(g, shape)
+        g = np.expand_dims(g, tuple(a + 1 for a in axes) if k else axes)
+    return np.broadcast_to(g, full)
 
 
 def accumulate(arg: Any, cotangent: Callable[[], Any] | Any, primal: Any) -> Any:
