@@ -254,8 +254,8 @@ def _scratch_shadow(val: Any) -> Any:
 
 def _widen(rule: Callable[..., Any], request: tuple[type, ...], inner: tuple[type, ...]) -> Callable[..., Any]:
     """Serve ``request`` with a rule written for ``inner``: Const arguments become
-    Duplicated (scratch zero shadow, made when the reverse runs) or Active (cotangent
-    dropped)."""
+    Duplicated (scratch zero shadow; on stacked lanes a lane-shaped one, made when the
+    reverse runs) or Active (cotangent dropped)."""
     to_dup = tuple(i for i, (r, a) in enumerate(zip(request, inner)) if r is Const and issubclass(a, Duplicated))
     to_active = tuple(i for i, (r, a) in enumerate(zip(request, inner)) if r is Const and issubclass(a, Active))
     any_active = Active in request
@@ -263,15 +263,18 @@ def _widen(rule: Callable[..., Any], request: tuple[type, ...], inner: tuple[typ
     def widened(cfg: RevConfig, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
         inner_args = list(args)
         for i in to_dup:
-            inner_args[i] = annotate(Duplicated, args[i].val)
+            inner_args[i] = annotate(Duplicated, args[i].val, _scratch_shadow(args[i].val))
         for i in to_active:
             inner_args[i] = annotate(Active, args[i].val)
         y, reverse = rule(RevConfig(inner, cfg.needs_primal, cfg.width, cfg.overwritten),
                           *inner_args, **kwargs)
+        if not to_active and not to_dup:
+            return y, reverse
 
         def dropping_reverse(dret: Any) -> Any:
-            for i in to_dup:
-                inner_args[i]._dval = _scratch_shadow(args[i].val)
+            if lane_count():
+                for i in to_dup:
+                    inner_args[i]._dval = _scratch_shadow(args[i].val)
             cots = reverse(dret)
             if cots is None or not any_active:
                 return None
