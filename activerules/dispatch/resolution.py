@@ -350,6 +350,8 @@ def _owned(val: np.ndarray) -> bool:
         if type(val.base) is not np.ndarray:
             return False
         val = val.base
+        if not val.flags.writeable:  # a view made writeable before its base was locked (an
+            return False             # empty batch argument): its flag could not be set back
     return True
 
 

@@ -138,7 +138,8 @@ class Cell:
             return self._zeros()
         # the lanes are the rows of one buffer: a rule registered batched=True then runs on
         # all of them at once, through a view (dispatch.lanes.stacked_view), with no copy
-        return tuple(self._zeros(width))
+        z = self._zeros(width)
+        return tuple(z[j, ...] for j in range(width))  # (z[j, ...]: a 0-d lane stays an array)
 
     def _zeros(self, lanes: int | None = None) -> np.ndarray:
         """Zeros laid out as the storage; ``lanes``: that many, stacked on a leading axis."""
