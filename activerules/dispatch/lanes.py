@@ -25,7 +25,8 @@ from ..activity import (
     is_batch,
 )
 
-__all__ = ["unbatched_activities", "lanes", "stacked", "stacked_view", "lane_count"]
+__all__ = ["unbatched_activities", "lanes", "stacked", "stacked_view", "lane_count", "lanes_donated",
+           "released_lanes"]
 
 
 def unbatched_activities(activities: tuple[type, ...]) -> tuple[type, ...]:
@@ -77,10 +78,49 @@ def lanes(rule: Callable[..., Any], activities: tuple[type, ...]) -> Callable[..
 # -- stacked lanes: one reverse over a leading lane axis ------------------------------------
 
 class _LaneAxis(threading.local):
-    k: int = 0  # per thread; the class attribute is the default
+    # per thread; the class attributes are the defaults
+    k: int = 0           # lanes of the reverse running on stacked lanes (0: none)
+    g: Any = None        # its stacked output cotangent, when it may compute in it
+    released: Any = None  # the output cotangents (a tuple of lanes) the engine gives away
 
 
 _lane_axis = _LaneAxis()
+
+
+class released_lanes:
+    """``with released_lanes(drets): reverse(drets)``: the engine's word that it never reads
+    the lanes ``drets`` again, so a reverse on stacked lanes may compute in them (see
+    :func:`lanes_donated`); the batch counterpart of ``engine.donation.donating``.
+
+    >>> z = np.zeros((2, 3)); drets = tuple(z)
+    >>> with released_lanes(drets):
+    ...     _lane_axis.released is drets
+    True
+    """
+
+    __slots__ = ("lanes", "outer")
+
+    def __init__(self, lanes: Any) -> None:
+        self.lanes = lanes
+
+    def __enter__(self) -> None:
+        self.outer = _lane_axis.released
+        _lane_axis.released = self.lanes
+
+    def __exit__(self, *exc: Any) -> None:
+        _lane_axis.released = self.outer
+
+
+def lanes_donated(g: Any) -> bool:
+    """Whether a reverse running on stacked lanes may compute its cotangent in its output
+    cotangent ``g`` (``(k, *shape)``): it is a stacked copy, or a view of lanes the engine
+    gave away. Rules ask it where they ask ``engine.donation.donated`` (one allocation of
+    k·n elements fewer per call; on large arrays a fresh buffer is a pass of page faults).
+
+    >>> lanes_donated(np.zeros(2))
+    False
+    """
+    return g is not None and g is _lane_axis.g
 
 
 def lane_count() -> int:
@@ -106,7 +146,9 @@ def stacked_view(lanes: Sequence[Any]) -> np.ndarray | None:
     land in the lanes.
 
     >>> z = np.zeros((3, 2))
-    >>> stacked_view(tuple(z)).base is z, stacked_view((z[1], z[0])) is None
+    >>> v = stacked_view(tuple(z)); v[1] = 5.0; z[1]
+    array([5., 5.])
+    >>> stacked_view((z[0], z[0], z[1])) is None, stacked_view((z[1], z[0], z[2])) is None
     (True, True)
     """
     first = lanes[0]
@@ -223,18 +265,20 @@ def _stacked_reverse(reverse: Callable[[Any], Any], args: tuple[Any, ...], inner
                      batch_pos: tuple[int, ...], active_pos: tuple[int, ...], drets: Any) -> Any:
     """One reverse on stacked lanes (see :func:`stacked`)."""
     k = len(drets)
-    g = None if drets[0] is None else _stack(drets)[0]
+    g, view = (None, True) if drets[0] is None else _stack(drets)
+    owned = not view or _lane_axis.released is drets  # a copy, or lanes the engine gave away
     copies = []
     for i in batch_pos:
         d, view = _stack(args[i].dvals)
         if not view:
             copies.append((args[i].dvals, d))
         inner[i]._dval = d
-    outer, _lane_axis.k = _lane_axis.k, k
+    outer = _lane_axis.k, _lane_axis.g
+    _lane_axis.k, _lane_axis.g = k, g if owned else None
     try:
         cots = reverse(g)
     finally:
-        _lane_axis.k = outer
+        _lane_axis.k, _lane_axis.g = outer
     for lanes_, d in copies:  # the reverse may accumulate or overwrite (a mutated argument)
         for lane, row in zip(lanes_, d):
             lane[...] = row

@@ -190,7 +190,9 @@ def _reverse_rule(entry: Entry, dret: Any, live: bool, width: int) -> None:
         dret = _zero_cotangent(entry.out, width)
     mode, label, reverse = entry.mode, entry.label, entry.reverse
     try:
-        cots = call_reverse(reverse, dret, mode is TRUSTED and type(entry.out) is Cell)
+        # the output's cotangent is freed after this entry: given away to the rule (in a
+        # batch, to a rule run on stacked lanes, which computes in them: dispatch.lanes)
+        cots = call_reverse(reverse, dret, (mode is TRUSTED or width > 0) and type(entry.out) is Cell)
         if mode.direct:  # the registry guard's check, made here
             active = _scalar_positions(entry.binds)
             if cots is not None or active:  # one cotangent per argument, Active ones scalars

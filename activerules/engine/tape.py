@@ -32,6 +32,7 @@ from typing import Any, Callable, NoReturn
 import numpy as np
 
 from ..activity import ActiveRulesError, RuleError, ShadowRebindError
+from ..dispatch.lanes import released_lanes
 from ..dispatch.lifting import returned_pair_message
 from .donation import DONATE_MIN, donating
 
@@ -378,10 +379,16 @@ def release_out(out: Any) -> None:
 
 def call_reverse(reverse: Any, dret: Any, released: bool) -> Any:
     """``reverse(dret)``; ``released``: the sweep frees ``dret`` after this entry, so a
-    large one is donated (the rule may compute its cotangent in it, activity.donated)."""
-    if released and type(dret) is np.ndarray and dret.size >= DONATE_MIN:
-        with donating(dret):
-            return reverse(dret)
+    large one is donated (the rule may compute its cotangent in it, activity.donated);
+    in a batch, the lanes a rule run on stacked lanes may compute in (lanes.released_lanes)."""
+    if released:
+        if type(dret) is np.ndarray:
+            if dret.size >= DONATE_MIN:
+                with donating(dret):
+                    return reverse(dret)
+        elif type(dret) is tuple:
+            with released_lanes(dret):
+                return reverse(dret)
     return reverse(dret)
 
 

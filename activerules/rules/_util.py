@@ -29,7 +29,7 @@ except ImportError:  # NumPy < 2
     from numpy.core.numeric import normalize_axis_tuple  # type: ignore[attr-defined,no-redef]
 
 from ..activity import Active, Const
-from ..dispatch.lanes import lane_count
+from ..dispatch.lanes import lane_count, lanes_donated
 from ..engine.donation import donated
 
 __all__ = [
@@ -165,6 +165,9 @@ def times(g: Any, d: Any, template: Any, kept: tuple[Any, ...] = (), conjugate: 
     ``d``'s buffer: no allocation (a fresh buffer costs a pass of page faults).
     """
     # (a formula's fresh result is writable: only constants and views could be read-only)
+    if lanes_donated(g) and np.result_type(g, d) == g.dtype and np.broadcast_shapes(g.shape, np.shape(d)) == g.shape:
+        # stacked lanes (k, *shape) times a lane-free d: in g's buffer (the engine gave it away)
+        return fit(np.multiply(g, conj(d) if conjugate else d, out=g), template)
     if type(d) is np.ndarray and type(g) is np.ndarray and d.shape == g.shape and d.dtype == g.dtype \
             and d.base is None:
         for k in kept:
@@ -188,16 +191,18 @@ def into(g: np.ndarray, formula: Callable[..., Any], kept: Sequence[Any]) -> np.
     at a time) and scalars. Each block's temporaries are small, so the cotangent
     costs no fresh whole-size buffer (each of which is a pass of page faults).
     """
-    if not donated(g) or not g.flags.c_contiguous:
+    lanes = lanes_donated(g)  # stacked lanes (k, *shape): each lane in turn, kept arrays (*shape)
+    if not (lanes or donated(g)) or not g.flags.c_contiguous:
         return None
+    shape = g.shape[1:] if lanes else g.shape
     for k in kept:
-        if type(k) is np.ndarray and (k.shape != g.shape or not k.flags.c_contiguous):
+        if type(k) is np.ndarray and (k.shape != shape or not k.flags.c_contiguous):
             return None
-    flat = g.reshape(-1)
     parts = [k.reshape(-1) if type(k) is np.ndarray else k for k in kept]
-    for i in range(0, flat.size, _BLOCK):
-        block = slice(i, i + _BLOCK)
-        flat[block] = formula(flat[block], *[p[block] if type(p) is np.ndarray else p for p in parts])
+    for flat in g.reshape(len(g) if lanes else 1, -1):
+        for i in range(0, flat.size, _BLOCK):
+            block = slice(i, i + _BLOCK)
+            flat[block] = formula(flat[block], *[p[block] if type(p) is np.ndarray else p for p in parts])
     return g
 
 
@@ -445,11 +450,12 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
             # both cotangents are formed (and fitted) before either shadow is written: the
             # rule is atomic, so the engine runs it without scratch shadows (see registry.rule)
             ga = gb = None
-            if elementwise and donated(g) and not kw and (state_a == _CONST) != (state_b == _CONST):
+            lanes = lanes_donated(g)  # stacked lanes: g is (k, *shape)
+            if elementwise and (lanes or donated(g)) and not kw and (state_a == _CONST) != (state_b == _CONST):
                 # one array argument differentiated, of g's shape and dtype: its cotangent
                 # is computed in the donated g
                 t = ta if state_b == _CONST else tb
-                if type(t) is np.ndarray and t.shape == g.shape and t.dtype == g.dtype:
+                if type(t) is np.ndarray and t.shape == g.shape[1 if lanes else 0:] and t.dtype == g.dtype:
                     if state_b == _CONST:
                         ga = into(g, da, ka)
                     else:

@@ -134,3 +134,38 @@ def test_a_stacked_reverse_writes_back_into_separate_lanes_and_returns_active_la
         np.testing.assert_allclose(lane, start + 2.0 * g)
     np.testing.assert_allclose(cots[0], [g @ x for g in gs])
     assert cots[1] is None and lane_count() == 0
+
+
+def test_a_stacked_reverse_computes_in_its_cotangent_only_when_it_owns_it():
+    """The stacked cotangent is given to the rule (``lanes_donated``) when it is a copy or a
+    view of lanes the engine gave away (``released_lanes``), never otherwise."""
+    from activerules.dispatch.lanes import lanes_donated, released_lanes, stacked
+
+    seen = []
+
+    def double(cfg, x):
+        def reverse(g):
+            seen.append(lanes_donated(g))
+            if lanes_donated(g):
+                g *= 2.0          # computed in g's buffer
+                x.dval += g
+            else:
+                x.dval += 2.0 * g
+        return 2.0 * x.val, reverse
+
+    rule = stacked(double, (ar.BatchDuplicated,))
+    cfg = ar.RevConfig((ar.BatchDuplicated,), width=3)
+    for release, separate in [(False, False), (True, False), (False, True)]:
+        z = np.arange(6.0).reshape(3, 2)
+        drets = tuple(z.copy()) if separate else tuple(z)
+        x = ar.BatchDuplicated(np.ones(2), tuple(np.zeros(2) for _ in range(3)))
+        _, reverse = rule(cfg, x)
+        if release:
+            with released_lanes(drets):
+                reverse(drets)
+        else:
+            reverse(drets)
+        np.testing.assert_array_equal(np.stack(x.dvals), 2.0 * np.arange(6.0).reshape(3, 2))
+        if not release:  # a caller's cotangents are never written
+            np.testing.assert_array_equal(np.stack(drets), np.arange(6.0).reshape(3, 2))
+    assert seen == [False, True, True]
