@@ -157,7 +157,7 @@ def test_a_stacked_reverse_computes_in_its_cotangent_only_when_it_owns_it():
     cfg = ar.RevConfig((ar.BatchDuplicated,), width=3)
     for release, separate in [(False, False), (True, False), (False, True)]:
         z = np.arange(6.0).reshape(3, 2)
-        drets = tuple(z.copy()) if separate else tuple(z)
+        drets = tuple(r.copy() for r in z) if separate else tuple(z)
         x = ar.BatchDuplicated(np.ones(2), tuple(np.zeros(2) for _ in range(3)))
         _, reverse = rule(cfg, x)
         if release:
