@@ -165,9 +165,6 @@ def times(g: Any, d: Any, template: Any, kept: tuple[Any, ...] = (), conjugate: 
     ``d``'s buffer: no allocation (a fresh buffer costs a pass of page faults).
     """
     # (a formula's fresh result is writable: only constants and views could be read-only)
-    if lanes_donated(g) and np.result_type(g, d) == g.dtype and np.broadcast_shapes(g.shape, np.shape(d)) == g.shape:
-        # stacked lanes (k, *shape) times a lane-free d: in g's buffer (the engine gave it away)
-        return fit(np.multiply(g, conj(d) if conjugate else d, out=g), template)
     if type(d) is np.ndarray and type(g) is np.ndarray and d.shape == g.shape and d.dtype == g.dtype \
             and d.base is None:
         for k in kept:
@@ -177,6 +174,9 @@ def times(g: Any, d: Any, template: Any, kept: tuple[Any, ...] = (), conjugate: 
             if conjugate and d.dtype.kind == "c":
                 np.conjugate(d, out=d)
             return fit(np.multiply(d, g, out=d), template)
+    elif lanes_donated(g) and np.result_type(g, d) == g.dtype and np.broadcast_shapes(g.shape, np.shape(d)) == g.shape:
+        # stacked lanes (k, *shape) times a lane-free d: in g's buffer (the engine gave it away)
+        return fit(np.multiply(g, conj(d) if conjugate else d, out=g), template)
     return fit(g * (conj(d) if conjugate else d), template)
 
 
@@ -450,8 +450,9 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
             # both cotangents are formed (and fitted) before either shadow is written: the
             # rule is atomic, so the engine runs it without scratch shadows (see registry.rule)
             ga = gb = None
-            lanes = lanes_donated(g)  # stacked lanes: g is (k, *shape)
-            if elementwise and (lanes or donated(g)) and not kw and (state_a == _CONST) != (state_b == _CONST):
+            lanes = False
+            if elementwise and not kw and (state_a == _CONST) != (state_b == _CONST) \
+                    and (donated(g) or (lanes := lanes_donated(g))):  # lanes: g is (k, *shape)
                 # one array argument differentiated, of g's shape and dtype: its cotangent
                 # is computed in the donated g
                 t = ta if state_b == _CONST else tb
