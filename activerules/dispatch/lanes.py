@@ -11,6 +11,7 @@ shadows through their annotations at reverse time).
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -25,8 +26,8 @@ from ..activity import (
     is_batch,
 )
 
-__all__ = ["unbatched_activities", "lanes", "stacked", "stacked_view", "lane_count", "lanes_donated",
-           "released_lanes"]
+__all__ = ["unbatched_activities", "lanes", "stacked", "stacked_view", "stacked_rows", "lane_count",
+           "lanes_donated", "released_lanes"]
 
 
 def unbatched_activities(activities: tuple[type, ...]) -> tuple[type, ...]:
@@ -154,6 +155,9 @@ def stacked_view(lanes: Sequence[Any]) -> np.ndarray | None:
     first = lanes[0]
     if type(first) is not np.ndarray or len(lanes) < 2:
         return None
+    known = _known_rows(lanes)
+    if known is not None:
+        return known
     base = first.base
     if base is None:
         return None
@@ -170,6 +174,37 @@ def stacked_view(lanes: Sequence[Any]) -> np.ndarray | None:
         if _address(lanes[j]) != p0 + j * step:
             return None
     return np.lib.stride_tricks.as_strided(first, (len(lanes), *shape), (step, *strides))
+
+
+#: id of a tuple made by :func:`stacked_rows` → (its buffer, its rows), all weakly held: a
+#: hit is the same row objects (a reused id holds dead or other ones), and nothing is pinned
+_ROWS: dict[int, tuple[Any, tuple[Any, ...]]] = {}
+
+
+def stacked_rows(z: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The lanes of a batch shadow allocated stacked, ``z`` of shape ``(k, *shape)``: its rows
+    (0-d ones stay arrays), as the tuple the engine keeps; :func:`stacked_view` finds ``z``
+    from that tuple with a dict lookup, not by comparing the rows' addresses.
+
+    >>> z = np.zeros((2, 3)); stacked_view(stacked_rows(z)) is z
+    True
+    """
+    rows = tuple(z[j, ...] for j in range(len(z)))
+    if len(_ROWS) >= 4096:  # ids of dead tuples pile up in long sessions
+        _ROWS.clear()
+    _ROWS[id(rows)] = (weakref.ref(z), tuple(weakref.ref(r) for r in rows))
+    return rows
+
+
+def _known_rows(lanes: Sequence[Any]) -> np.ndarray | None:
+    """The buffer of a tuple made by :func:`stacked_rows` (its very rows), else None."""
+    hit = _ROWS.get(id(lanes))
+    if hit is None or len(hit[1]) != len(lanes):
+        return None
+    for w, a in zip(hit[1], lanes):
+        if w() is not a:
+            return None
+    return hit[0]()  # type: ignore[no-any-return]
 
 
 def _stack(lanes: Sequence[Any]) -> tuple[Any, bool]:
@@ -271,7 +306,7 @@ def _stacked_reverse(reverse: Callable[[Any], Any], args: tuple[Any, ...], inner
     for i in batch_pos:
         d, view = _stack(args[i].dvals)
         if not view:
-            copies.append((args[i].dvals, d))
+            copies.append((args[i].dvals, d, d.copy()))
         inner[i]._dval = d
     outer = _lane_axis.k, _lane_axis.g
     _lane_axis.k, _lane_axis.g = k, g if owned else None
@@ -279,9 +314,12 @@ def _stacked_reverse(reverse: Callable[[Any], Any], args: tuple[Any, ...], inner
         cots = reverse(g)
     finally:
         _lane_axis.k, _lane_axis.g = outer
-    for lanes_, d in copies:  # the reverse may accumulate or overwrite (a mutated argument)
+    for lanes_, d, start in copies:
+        # what the reverse added (or changed, in a mutated argument) is added to the lanes: other
+        # arguments' lanes may be views of the same memory (x - x[::-1]), or one lane twice
+        d -= start
         for lane, row in zip(lanes_, d):
-            lane[...] = row
+            lane += row
     if cots is None or not active_pos:
         return cots
     return tuple(_split(c, k) if i in active_pos else None for i, c in enumerate(cots))

@@ -279,9 +279,8 @@ def lift_rrule(rrule: Callable[..., Any], activities: tuple[type, ...], label: s
                stacked: bool = False) -> Callable[..., Any]:
     """Turn ``rrule`` into an activity rule for the request ``activities``.
 
-    ``label`` names the rule, the function and the activity tuple in errors.
-    ``stacked``: the rule runs on stacked lanes (``lanes.stacked``), so an Active
-    argument's cotangent carries a lane axis: it is checked per lane once split.
+    ``label`` names the rule, the function and the activity tuple in errors. ``stacked``:
+    on stacked lanes (``lanes.stacked``), an Active cotangent is checked once split per lane.
 
     >>> from activerules.activity import Duplicated, RevConfig
     >>> rule = lift_rrule(lambda x: (np.sin(x), lambda g: (g * np.cos(x),)), (Duplicated,), "sin")
@@ -291,8 +290,7 @@ def lift_rrule(rrule: Callable[..., Any], activities: tuple[type, ...], label: s
     array([1., 1.])
     """
     codes = tuple(_code(a) for a in activities)
-    batch = _BATCH in codes
-    n = len(codes)
+    batch, n = _BATCH in codes, len(codes)
 
     def rule(cfg: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
         out = rrule(*[a.val for a in args], **kwargs)

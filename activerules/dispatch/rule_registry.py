@@ -176,11 +176,9 @@ class RuleRegistry:
         Default: all (safe); ``keeps=()``: the reverse reads no argument's value.
         ``check_rule`` clears them too, so a wrong declaration fails there.
 
-        ``batched=True`` promises that ``reverse`` broadcasts over a leading lane axis:
-        given an output cotangent of shape ``(k, *shape)`` and shadows ``(k, *shape)``, it
-        computes all ``k`` lanes at once (reading ``lanes.lane_count()`` where it must
-        know). A batch request then runs it once, not once per lane (see
-        :func:`~activerules.dispatch.lanes.stacked`); ``check_rule`` checks every lane.
+        ``batched=True`` promises that ``reverse`` broadcasts over a leading lane axis (output
+        cotangent and shadows ``(k, *shape)``): a batch request runs it once for all lanes
+        (:func:`~activerules.dispatch.lanes.stacked`), not once per lane.
 
         ``params``: the optional parameters of ``fn`` the rule implements, by name
         (``"axis keepdims"`` or a list); engines refuse any other one given a
@@ -207,22 +205,26 @@ class RuleRegistry:
 
         def register(impl: F) -> F:
             declared, diff = parse_params(params, differentiates)
-            entry = RuleEntry(fn, "rule", impl, tuple(pattern), varargs, signature, atomic, declared, diff,
-                              _keeps(keeps, len(pattern), varargs, fn), batched)
-            with self._lock:
-                table = self._tables.get(fn)
-                if table is None:
-                    table = self._tables[fn] = PatternTable(function_name(fn).rsplit(".", 1)[-1])
-                old = table.find(signature)
-                if old is not None and not override:
-                    raise RegistrationError(
-                        f"{function_name(fn)}: a rule for {format_activities(tuple(pattern))} is "
-                        f"already registered ({old.describe()}); pass override=True to replace it")
-                table.add(entry, signature)
-                self._record(fn, entry, old, samples)
+            self._add_rule(RuleEntry(fn, "rule", impl, tuple(pattern), varargs, signature, atomic, declared,
+                                     diff, _keeps(keeps, len(pattern), varargs, fn), batched), override, samples)
             return impl
 
         return register
+
+    def _add_rule(self, entry: RuleEntry, override: bool, samples: Iterable[Sample]) -> None:
+        """Add an activity rule's entry to its function's pattern table (see :meth:`rule`)."""
+        fn, signature = entry.function, entry.signature
+        with self._lock:
+            table = self._tables.get(fn)
+            if table is None:
+                table = self._tables[fn] = PatternTable(function_name(fn).rsplit(".", 1)[-1])
+            old = table.find(signature)
+            if old is not None and not override:
+                raise RegistrationError(
+                    f"{function_name(fn)}: a rule for {format_activities(entry.pattern)} is "
+                    f"already registered ({old.describe()}); pass override=True to replace it")
+            table.add(entry, signature)
+            self._record(fn, entry, old, samples)
 
     def rrule(self, fn: Any, *, samples: Iterable[Sample] = (), override: bool = False,
               params: Any = None, differentiates: Any = (), batched: bool = False) -> Callable[[F], F]:

@@ -32,7 +32,7 @@ from typing import Any, Callable, NoReturn
 import numpy as np
 
 from ..activity import ActiveRulesError, RuleError, ShadowRebindError
-from ..dispatch.lanes import released_lanes
+from ..dispatch.lanes import released_lanes, stacked_rows
 from ..dispatch.lifting import returned_pair_message
 from .donation import DONATE_MIN, donating
 
@@ -139,8 +139,7 @@ class Cell:
             return self._zeros()
         # the lanes are the rows of one buffer: a rule registered batched=True then runs on
         # all of them at once, through a view (dispatch.lanes.stacked_view), with no copy
-        z = self._zeros(width)
-        return tuple(z[j, ...] for j in range(width))  # (z[j, ...]: a 0-d lane stays an array)
+        return stacked_rows(self._zeros(width))
 
     def _zeros(self, lanes: int | None = None) -> np.ndarray:
         """Zeros laid out as the storage; ``lanes``: that many, stacked on a leading axis."""

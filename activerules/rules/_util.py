@@ -215,10 +215,6 @@ def restore_axes(g: Any, shape: Sequence[int], axis: Any = None, keepdims: bool 
     On stacked lanes (:func:`~activerules.dispatch.lanes.lane_count`) ``g``'s
     leading axis is the lanes', kept in front: the result is ``(k, *shape)``;
     ``lanes=False`` for a primal value (it has no lane axis).
-
-    >>> restore_axes(np.array([1.0, 2.0]), (2, 3), axis=1)
-    array([[1., 1., 1.],
-           [2., 2., 2.]])
     """
     shape = tuple(shape)
     g = np.asarray(g)
@@ -450,11 +446,10 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
             # both cotangents are formed (and fitted) before either shadow is written: the
             # rule is atomic, so the engine runs it without scratch shadows (see registry.rule)
             ga = gb = None
-            lanes = False
+            lanes = False  # (on stacked lanes, g is (k, *shape))
             if elementwise and not kw and (state_a == _CONST) != (state_b == _CONST) \
-                    and (donated(g) or (lanes := lanes_donated(g))):  # lanes: g is (k, *shape)
-                # one array argument differentiated, of g's shape and dtype: its cotangent
-                # is computed in the donated g
+                    and (donated(g) or (lanes := lanes_donated(g))):
+                # one array argument differentiated, of g's shape: its cotangent is computed in g
                 t = ta if state_b == _CONST else tb
                 if type(t) is np.ndarray and t.shape == g.shape[1 if lanes else 0:] and t.dtype == g.dtype:
                     if state_b == _CONST:
