@@ -89,7 +89,7 @@ def _write(prog: Callable[..., Any]) -> Callable[..., Any]:
 def batch_vjp(prog: Callable[..., Any], x: np.ndarray, seeds: list[np.ndarray]) -> tuple[np.ndarray, ...]:
     """Every lane's VJP of ``prog`` at ``x``, in one width-``len(seeds)`` sweep."""
     lanes = tuple(np.zeros_like(x) for _ in seeds)
-    out = np.zeros(np.shape(prog(np, x)))
+    out = np.zeros(np.shape(prog(np, x.copy())))
     ar.autodiff(_write(prog), ar.BatchDuplicated(x.copy(), lanes),
                 ar.BatchDuplicated(out, tuple(s.copy() for s in seeds)), returns=ar.Const)
     return lanes
@@ -97,7 +97,7 @@ def batch_vjp(prog: Callable[..., Any], x: np.ndarray, seeds: list[np.ndarray]) 
 
 def one_vjp(prog: Callable[..., Any], x: np.ndarray, seed: np.ndarray) -> np.ndarray:
     dx = np.zeros_like(x)
-    out = np.zeros(np.shape(prog(np, x)))
+    out = np.zeros(np.shape(prog(np, x.copy())))
     ar.autodiff(_write(prog), ar.Duplicated(x.copy(), dx), ar.Duplicated(out, seed.copy()), returns=ar.Const)
     return dx
 
@@ -112,7 +112,7 @@ def _inputs(shape: tuple[int, ...]) -> Any:
 
 
 def _check_lanes(prog: Callable[..., Any], x: np.ndarray, seed: int, oracle: Callable[..., np.ndarray]) -> None:
-    seeds = _seeds(np.shape(prog(np, x)), seed)
+    seeds = _seeds(np.shape(prog(np, x.copy())), seed)
     lanes = batch_vjp(prog, x, seeds)
     for lane, s in zip(lanes, seeds):
         np.testing.assert_allclose(lane, one_vjp(prog, x, s), rtol=1e-12, atol=1e-13)
