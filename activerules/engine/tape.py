@@ -141,15 +141,14 @@ class Cell:
         # all of them at once, through a view (dispatch.lanes.stacked_view), with no copy
         return stacked_rows(self._zeros(width))
 
-    def _zeros(self, lanes: int | None = None) -> np.ndarray:
+    def _zeros(self, lanes: int = 0) -> np.ndarray:
         """Zeros laid out as the storage; ``lanes``: that many, stacked on a leading axis."""
-        lead = [] if lanes is None else [lanes]
         perm = self.layout
         if perm is None:
-            return np.zeros(lead + list(self.shape), self.dtype)
-        z = np.zeros(lead + [self.shape[i] for i in perm], self.dtype)
+            return np.zeros((lanes, *self.shape) if lanes else self.shape, self.dtype)
+        z = np.zeros([lanes] * bool(lanes) + [self.shape[i] for i in perm], self.dtype)
         order = np.argsort(perm)
-        return z.transpose(order if lanes is None else [0, *(order + 1)])
+        return z.transpose([0, *(order + 1)] if lanes else order)
 
     def fits(self, a: np.ndarray) -> bool:
         """Whether array ``a`` is laid out as this storage's shadow must be."""

@@ -446,12 +446,14 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
             # both cotangents are formed (and fitted) before either shadow is written: the
             # rule is atomic, so the engine runs it without scratch shadows (see registry.rule)
             ga = gb = None
-            lanes = False  # (on stacked lanes, g is (k, *shape))
-            if elementwise and not kw and (state_a == _CONST) != (state_b == _CONST) \
-                    and (donated(g) or (lanes := lanes_donated(g))):
+            if elementwise and not kw and (state_a == _CONST) != (state_b == _CONST):
                 # one array argument differentiated, of g's shape: its cotangent is computed in g
+                # (on stacked lanes g is (k, *shape): attribute checks first, no call per op)
                 t = ta if state_b == _CONST else tb
-                if type(t) is np.ndarray and t.shape == g.shape[1 if lanes else 0:] and t.dtype == g.dtype:
+                lanes = type(t) is np.ndarray and type(g) is np.ndarray and g.ndim == t.ndim + 1 \
+                    and lanes_donated(g)
+                if (lanes or donated(g)) and type(t) is np.ndarray and t.shape == g.shape[1 if lanes else 0:] \
+                        and t.dtype == g.dtype:
                     if state_b == _CONST:
                         ga = into(g, da, ka)
                     else:

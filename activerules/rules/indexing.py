@@ -23,7 +23,6 @@ import numpy as np
 from ..activity import Active, Annotation, Duplicated
 from ..dispatch import Sample as S
 from ..dispatch import rule
-from ..dispatch.lanes import lane_count
 from ._util import accumulate, fit, like
 
 _A = np.array([[0.5, -1.2, 2.0], [1.5, 0.3, -0.7]])
@@ -48,18 +47,22 @@ def _lane_index(idx: Any) -> Any:
     return (slice(None), *parts)
 
 
-def _per_lane(idx: Any) -> Any:
-    """How a reverse indexes its shadow: ``idx`` itself (one lane), the lane index of a stacked
-    shadow, or None: a stacked shadow whose lanes are indexed one by one."""
-    return _lane_index(idx) if lane_count() else idx
-
-
 def _scatter(d: Any, i: Any, dy: Any, basic: bool) -> None:
     """``d[i] += dy``; repeated (advanced) indices accumulate."""
     if basic:
         d[i] += dy
     else:
         np.add.at(d, i, dy)
+
+
+def _scatter_lanes(d: Any, i: Any, dy: Any, basic: bool) -> None:
+    """:func:`_scatter` into a shadow stacked on a leading lane axis."""
+    li = _lane_index(i)
+    if li is None:  # an index that cannot address the lanes at once: lane by lane
+        for lane, g in zip(d, dy):
+            _scatter(lane, i, g, basic)
+    else:
+        _scatter(d, li, dy, basic)
 
 
 @rule(operator.getitem, Annotation, Annotation, atomic=True, params=(), keeps=(), batched=True,
@@ -69,15 +72,16 @@ def _getitem(cfg: Any, x: Any, idx: Any) -> tuple[Any, Any]:
     i = idx.val
     y = x.val[i]
     gather = _basic(i)
+    yn = y.ndim  # (x.val[i]: an array or a NumPy scalar)
 
     def reverse(dy: Any) -> Any:
         if isinstance(x, Duplicated):
-            li = _per_lane(i)
-            if li is None:  # stacked lanes the index cannot address at once
-                for d, g in zip(x.dval, dy):
-                    _scatter(d, i, g, gather)
+            if type(dy) is np.ndarray and dy.ndim > yn:  # stacked lanes (no call per op otherwise)
+                _scatter_lanes(x.dval, i, dy, gather)
+            elif gather:
+                x.dval[i] += dy
             else:
-                _scatter(x.dval, li, dy, gather)
+                np.add.at(x.dval, i, dy)  # repeated indices accumulate
         return None
 
     return y, reverse
@@ -93,12 +97,14 @@ def _setitem(cfg: Any, x: Any, idx: Any, v: Any) -> tuple[Any, Any]:
     x.val[i] = v.val
     template = like(v.val)
     survivors = _last_writes(x.val.shape, i)
+    xn = x.val.ndim
 
     def reverse(_: Any) -> Any:
         if not isinstance(x, Duplicated):  # a Const target: nothing flows to v
             return (None, None, None) if isinstance(v, Active) else None
-        li = _per_lane(i)
         dx = x.dval
+        # stacked lanes: the lane index, None where the lanes are indexed one by one
+        li = _lane_index(i) if dx.ndim > xn else i
         d = np.stack([lane[i] for lane in dx]) if li is None else np.array(dx[li], copy=True)
         if survivors is not None:
             d *= survivors
