@@ -450,14 +450,9 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
                 # one array argument differentiated, of g's shape: its cotangent is computed in g
                 # (on stacked lanes g is (k, *shape): attribute checks first, no call per op)
                 t = ta if state_b == _CONST else tb
-                lanes = type(t) is np.ndarray and type(g) is np.ndarray and g.ndim == t.ndim + 1 \
-                    and lanes_donated(g)
-                if (lanes or donated(g)) and type(t) is np.ndarray and t.shape == g.shape[1 if lanes else 0:] \
-                        and t.dtype == g.dtype:
-                    if state_b == _CONST:
-                        ga = into(g, da, ka)
-                    else:
-                        gb = into(g, db, kb)
+                lanes = type(t) is np.ndarray and type(g) is np.ndarray and g.ndim == t.ndim + 1 and lanes_donated(g)
+                if (lanes or donated(g)) and type(t) is np.ndarray and t.shape == g.shape[lanes:] and t.dtype == g.dtype:
+                    ga, gb = (into(g, da, ka), None) if state_b == _CONST else (None, into(g, db, kb))
             if ga is None and gb is None:  # g was not donated
                 if kw:
                     ga = None if state_a == _CONST else fit(masked(kw, da, g, *ka), ta)
