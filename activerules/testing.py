@@ -10,7 +10,9 @@ and compares with central finite differences of the function itself:
   assigns instead of accumulating fails), following Enzyme's convention: on
   entry a shadow holds the cotangent of the argument's value after the call, on
   exit the cotangent of its value before the call;
-* batch lanes (width 2), each against its own seeds;
+* batch lanes (width 3), each against its own seeds and against the width-1
+  rule run on that lane alone (a batch form, ``batched=True`` or written for the
+  batch request, must give each lane what the width-1 rule gives);
 * that the reverse pass leaves every primal unmodified.
 
 Complex numbers follow ChainRules' convention: for the real loss
@@ -48,11 +50,12 @@ from .dispatch import (
     kind_of,
     registry,
 )
+from .dispatch.lanes import unbatched_activities
 from .dispatch.rule_registry import RuleRegistry
 
 __all__ = ["check_rule", "RuleCheckReport"]
 
-_WIDTH = 2  # lanes used for batch combinations
+_WIDTH = 3  # lanes used for batch combinations (3: few sample axes have that length by chance)
 
 
 @dataclass
@@ -316,9 +319,47 @@ def _check_one(fn: Any, args: Sequence[Any], kwargs: dict[str, Any], kinds: tupl
         for i, state in enumerate(combo):
             problems += _compare_arg(i, state, anns[i], cots, lane, width, grads, args[i], rtol, atol,
                                      shadows[i][lane if is_batch(state) else 0])
+    if width > 1:
+        problems += _against_width_one(fn, args, kwargs, kinds, combo, registry, shadows, ybars, anns,
+                                       cots, rtol, atol)
     if problems:  # name the rule to fix (a lattice step may have chosen another than expected)
-        problems.append(f"served by {res.entry.describe()}")
+        how = " on stacked lanes" if res.stacked else " lane by lane" if res.lanes else ""
+        problems.append(f"served by {res.entry.describe()}{how}")
     return problems
+
+
+def _against_width_one(fn: Any, args: Sequence[Any], kwargs: dict[str, Any], kinds: tuple[str, ...],
+                       combo: tuple[type, ...], registry: RuleRegistry, shadows: list[list[Any]],
+                       ybars: list[Any], anns: list[Any], cots: Any, rtol: float, atol: float) -> list[str]:
+    """Each lane of a batch request against the width-1 request's rule run on that lane's
+    shadows and seed alone; the problems found, naming the lane and the argument."""
+    single = unbatched_activities(combo)
+    res = registry.resolve(fn, single, tuple(k if isinstance(a, (list, tuple)) else type(a)
+                                             for a, k in zip(args, kinds)))
+    problems = []
+    for lane, ybar in enumerate(ybars):
+        one = [_annotate(s, v, [sh[lane] if is_batch(b) else sh[0]])
+               for s, b, v, sh in zip(single, combo, _copy(args), shadows)]
+        _, reverse = res(RevConfig(single), *one, **kwargs)
+        want = reverse(ybar)
+        for i, state in enumerate(combo):
+            got, expected = _lane_result(state, anns[i], cots, i, lane), _lane_result(single[i], one[i], want, i, 0)
+            if got is not None and expected is not None and _max_error(got, expected, rtol, atol) > 1:
+                problems.append(f"argument {i} ({state.__name__}) lane {lane}: differs from the width-1 rule "
+                                f"({res.entry.describe()}) run on that lane alone")
+    return problems
+
+
+def _lane_result(state: type, ann: Any, cots: Any, i: int, lane: int) -> Any:
+    """What a reverse left for argument ``i`` in ``lane``: its shadow or Active cotangent."""
+    if is_batch(state):
+        return _concat(ann.dvals[lane])
+    if issubclass(state, Duplicated):
+        return _concat(ann.dval)
+    if state is Active and cots is not None and cots[i] is not None:
+        c = cots[i]
+        return np.asarray(c[lane] if isinstance(c, tuple) else c)
+    return None
 
 
 def _drop_values(entry: Any, anns: list[Any]) -> tuple[int, ...]:
@@ -353,7 +394,8 @@ def _compare_arg(i: int, state: type, ann: Any, cots: Any, lane: int, width: int
         if got is not None and (width > 1 or is_batch_request(cots, i, width)):
             got = got[lane]
         err = _max_error(0.0 if got is None else got, grads.get((i, None), 0.0), rtol, atol)
-        return [] if err <= 1 else [f"argument {i} (Active): cotangent off by {err:.3g}× tolerance "
+        where = f" lane {lane}" if width > 1 else ""
+        return [] if err <= 1 else [f"argument {i} (Active){where}: cotangent off by {err:.3g}× tolerance "
                                     f"(got {got}, expected {grads.get((i, None))})"]
     shadow = ann.dvals[lane] if is_batch(state) else ann.dval
     if isinstance(primal, list):

@@ -12,6 +12,8 @@ Targets (issue 3): W1 ar ≤ 0.8× torch eager; W2 ar gradient ≤ 2.2× NumPy
 forward; W3 grad w.r.t. A only ≤ 0.67× w.r.t. both; W4 gradient ≤ 10× NumPy
 forward and memory held for the reverse ≤ 1/4 of PyTorch's; W5 IFT gradient
 ≥ 8× faster than through the iterations and ≤ 1.2× the NumPy forward.
+Issue 12: B8 a width-8 BatchDuplicated sweep ≥ 3× faster than 8 sweeps
+(``--b8``: B8 alone).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import activerules as ar  # noqa: E402
 from activerules.engine import autodiff, gradient, vjp  # noqa: E402
 
 QUICK = "--quick" in sys.argv
+B8_ONLY = "--b8" in sys.argv
 
 
 def _try(name: str) -> Any:
@@ -156,15 +159,16 @@ def side_by_side() -> None:
 
 # -- W1 / W2: elementwise chains -----------------------------------------------------------
 
-def chain_numpy_grad(x: np.ndarray, blocks: int) -> np.ndarray:
-    """The hand-written reverse: keep what each step's derivative needs."""
+def chain_numpy_grad(x: np.ndarray, blocks: int, lanes: int = 0) -> np.ndarray:
+    """The hand-written reverse: keep what each step's derivative needs (``lanes``: that
+    many cotangents at once, stacked on a leading axis)."""
     saved = []
     for _ in range(blocks):
         saved.append(np.cos(x))
         x = np.sin(x) * 1.01 + 0.1
         x = np.tanh(x)
         saved.append(x)
-    g = np.ones_like(x)
+    g = np.ones((lanes, *x.shape)) if lanes else np.ones_like(x)
     for k in range(blocks - 1, -1, -1):
         y = saved[2 * k + 1]
         g = g * (1 - y * y) * 1.01 * saved[2 * k]
@@ -479,11 +483,73 @@ def replayed() -> None:
     row("W5r", "IFT gradient replayed / numpy forward (target ≤ 1.1)", f"{t_r / t_np:9.2f}")
 
 
+# -- B8: one width-8 batch sweep against 8 sweeps --------------------------------------------
+
+def _vjps(f: Callable[..., Any], x: np.ndarray, seeds: list[Any], batch: bool) -> Callable[[], Any]:
+    """The 8 VJPs of ``f(x, out)`` (it writes its result into ``out``; ``out=None``: it returns
+    a number and the seeds are numbers) in one width-8 BatchDuplicated sweep, or 8 sweeps."""
+    scalar = np.ndim(seeds[0]) == 0
+
+    def out_arg(s: Any) -> Any:
+        return ar.Const(None) if scalar else ar.Duplicated(np.zeros_like(s), s.copy())
+
+    def one_sweep() -> Any:
+        lanes = tuple(np.zeros_like(x) for _ in seeds)
+        out = ar.Const(None) if scalar else ar.BatchDuplicated(np.zeros_like(seeds[0]), tuple(s.copy() for s in seeds))
+        autodiff(f, ar.BatchDuplicated(x.copy(), lanes), out,
+                 returns=ar.Active(tuple(seeds)) if scalar else ar.Const)
+        return lanes
+
+    def sweeps() -> Any:
+        result = []
+        for s in seeds:
+            dx = np.zeros_like(x)
+            autodiff(f, ar.Duplicated(x.copy(), dx), out_arg(s), returns=ar.Active(s) if scalar else ar.Const)
+            result.append(dx)
+        return result
+    return one_sweep if batch else sweeps
+
+
+def _b8_row(name: str, f: Callable[..., Any], x: np.ndarray, seeds: list[Any]) -> None:
+    one, eight = _vjps(f, x, seeds, True), _vjps(f, x, seeds, False)
+    for a, b in zip(one(), eight()):  # the same derivatives either way
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    t1, t8 = best(one, 15, collect=False), best(eight, 15, collect=False)
+    row("B8", f"{name}: one width-8 sweep", ms(t1))
+    row("B8", f"{name}: 8 sweeps", ms(t8))
+    row("B8", f"{name}: 8 sweeps / width-8 sweep (target ≥ 3)", f"{t8 / t1:9.2f}")
+
+
+def _b8_floor(n: int) -> None:
+    """The floor of the chain's ratio: NumPy alone, the hand-written forward and reverse
+    once with 8 stacked cotangents against 8 times with one."""
+    x = np.linspace(0.0, 1.0, n)
+    t1 = best(lambda: chain_numpy_grad(x, 5, lanes=8), 15, collect=False)
+    t8 = best(lambda: [chain_numpy_grad(x, 5) for _ in range(8)], 15, collect=False)
+    row("B8", "floor, W2 chain by hand in NumPy: 8 stacked lanes", ms(t1))
+    row("B8", "floor, W2 chain by hand in NumPy: 8 times / stacked", f"{t8 / t1:9.2f}")
+
+
+def b8() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(10_000)
+    _b8_row("W2 chain, n=1e4", lambda v, out: chain(v, 5, np.sin, np.tanh), x, [float(j + 1) for j in range(8)])
+    a = rng.standard_normal((256, 256)) / 16
+
+    def tanh_ax(v: Any, out: Any) -> None:
+        np.copyto(out, np.tanh(a @ v))
+    _b8_row("tanh(A @ x), A 256x256", tanh_ax, rng.standard_normal(256), [rng.standard_normal(256) for _ in range(8)])
+    _b8_floor(10_000)
+
+
 def main() -> None:
     print(f"numpy {np.__version__}, torch {getattr(torch, '__version__', '-')}, "
           f"jax {getattr(jax, '__version__', '-')}, autograd {'yes' if autograd else '-'}; one thread")
     if "--replay" in sys.argv:  # only the replay rows
         replayed()
+        return
+    if B8_ONLY:
+        b8()
         return
     t1 = elementwise("W1", 16, 250)
     SIDE["W1"] = {lib: t1[lib] for lib in LIBRARIES if lib in t1}
@@ -507,6 +573,7 @@ def main() -> None:
     w4()
     w5()
     replayed()
+    b8()
     side_by_side()
 
 

@@ -8,7 +8,8 @@ candidate patterns, cheapest first:
    :data:`NONEED_COST`);
 2. per-argument widenings: ``Const`` → ``Duplicated`` with a scratch zero shadow
    (arrays), ``Const`` → ``Active`` with the cotangent discarded (scalars), and
-   a batch request served lane by lane by a width-1 rule;
+   a batch request served by a width-1 rule: once on stacked lanes for a rule
+   registered ``batched=True`` (:data:`STACKED_COST`), else lane by lane;
 3. the function's all-active ``rrule``, lifted (:data:`RRULE_COST`).
 
 The cheapest total wins; the costs are the work each step wastes.
@@ -36,12 +37,13 @@ from .lanes import unbatched_activities
 
 __all__ = ["Step", "Candidate", "plan_patterns", "admissible_requests", "check_admissible",
            "NONEED_COST", "CONST_TO_ACTIVE_COST", "CONST_TO_DUPLICATED_COST", "LANES_COST",
-           "RRULE_COST", "concrete", "noneed_steps"]
+           "STACKED_COST", "RRULE_COST", "concrete", "noneed_steps", "stacked_steps"]
 
 NONEED_COST = 1             # the rule computes a primal value nobody reads
 CONST_TO_ACTIVE_COST = 1    # a scalar cotangent is computed and dropped
 CONST_TO_DUPLICATED_COST = 2  # a scratch shadow is allocated and an array cotangent dropped
 LANES_COST = 2              # the reverse pass runs once per lane
+STACKED_COST = 1            # lanes stacked into one array and back (a rule for the batch request wins)
 RRULE_COST = 10             # all cotangents formed, then dropped / returned / accumulated
 
 
@@ -138,6 +140,22 @@ def plan_patterns(activities: tuple[type, ...], kinds: tuple[str, ...] | None) -
         for combo in itertools.product(*per_arg):
             steps = base_steps + tuple(s for _, s in combo if s is not None)
             yield Candidate(tuple(a for a, _ in combo), lanes, steps)
+
+
+_STACKED = "BatchDuplicated → Duplicated, lanes stacked on a leading axis, one reverse"
+
+
+def stacked_steps(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    """The steps of a resolution whose width-1 rule (registered ``batched=True``) serves a
+    batch request once on stacked lanes: the per-lane step replaced (or, for a lifted
+    rrule, added at no cost: its lanes would not cost more one by one).
+
+    >>> [str(s) for s in stacked_steps((Step(None, "lifted all-active rrule", 10, False),))][1]
+    'call: BatchDuplicated → Duplicated, lanes stacked on a leading axis, one reverse (+0)'
+    """
+    if steps and steps[0].change.endswith("reverse once per lane"):
+        return (Step(None, _STACKED, STACKED_COST, False), *steps[1:])
+    return (*steps, Step(None, _STACKED, 0, False))
 
 
 def noneed_steps(requested: tuple[type, ...], pattern_types: tuple[Any, ...], varargs: Any) -> tuple[Step, ...]:

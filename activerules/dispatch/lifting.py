@@ -276,10 +276,12 @@ def _code(state: type) -> int:
     return _BATCH if is_batch(state) else _DUP
 
 
-def lift_rrule(rrule: Callable[..., Any], activities: tuple[type, ...], label: str) -> Callable[..., Any]:
+def lift_rrule(rrule: Callable[..., Any], activities: tuple[type, ...], label: str,
+               stacked: bool = False) -> Callable[..., Any]:
     """Turn ``rrule`` into an activity rule for the request ``activities``.
 
-    ``label`` names the rule, the function and the activity tuple in errors.
+    ``label`` names the rule, the function and the activity tuple in errors. ``stacked``:
+    on stacked lanes (``lanes.stacked``), an Active cotangent is checked once split per lane.
 
     >>> from activerules.activity import Duplicated, RevConfig
     >>> rule = lift_rrule(lambda x: (np.sin(x), lambda g: (g * np.cos(x),)), (Duplicated,), "sin")
@@ -289,8 +291,7 @@ def lift_rrule(rrule: Callable[..., Any], activities: tuple[type, ...], label: s
     array([1., 1.])
     """
     codes = tuple(_code(a) for a in activities)
-    batch = _BATCH in codes
-    n = len(codes)
+    batch, n = _BATCH in codes, len(codes)
 
     def rule(cfg: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
         out = rrule(*[a.val for a in args], **kwargs)
@@ -326,7 +327,7 @@ def lift_rrule(rrule: Callable[..., Any], activities: tuple[type, ...], label: s
             if c is None:
                 continue
             if code == _ACTIVE:
-                out[i] = check_active(label, i, c, args[i].val)
+                out[i] = c if stacked else check_active(label, i, c, args[i].val)
             else:
                 shadow = args[i].dval if code == _DUP else args[i].dvals[lane]
                 out[i] = check_duplicated(label, i, c, shadow)

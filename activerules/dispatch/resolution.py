@@ -27,7 +27,7 @@ from ..activity import (
     base_state,
     is_batch,
 )
-from .lanes import lanes, unbatched_activities
+from .lanes import lane_count, lanes, stacked, unbatched_activities
 from .lattice import Step
 from .lifting import (
     check_returned,
@@ -104,6 +104,9 @@ class RuleEntry:
     #: the argument positions whose ``.val`` the reverse reads (``keeps=`` at registration);
     #: None: all of them (the safe default). Engines clear the others after the forward.
     keeps: tuple[int, ...] | None = None
+    #: the reverse (pullback) broadcasts over a leading lane axis (``batched=True`` at
+    #: registration): a batch request runs it once on stacked lanes (see :mod:`.lanes`)
+    batched: bool = False
 
     def keeps_value(self, i: int) -> bool:
         """Whether the reverse may read argument ``i``'s value (``keeps=`` at registration).
@@ -137,8 +140,9 @@ class Resolution:
     :class:`RuleEntry`), ``rule`` (the function the author registered), ``form``
     (``"rule"``, ``"rrule"`` or ``"inactive"``), ``steps`` (widening steps),
     ``cost``, ``kind`` (``"exact"`` or ``"fallback"``), ``inner_activities`` (what the
-    author's rule sees after widening), ``lanes`` (whether a batch request runs the
-    width-1 rule once per lane) and ``call`` (the executor; ``res.call(cfg, ...)`` is
+    author's rule sees after widening), ``lanes`` (whether a batch request is served by
+    a width-1 rule), ``stacked`` (whether that rule's reverse then runs once on all
+    lanes stacked, not once per lane) and ``call`` (the executor; ``res.call(cfg, ...)`` is
     ``res(cfg, ...)`` one frame faster).
 
     >>> import numpy as np, activerules as ar
@@ -148,7 +152,7 @@ class Resolution:
     """
 
     __slots__ = ("function", "activities", "entry", "steps", "inner_activities", "lanes", "call",
-                 "label")
+                 "label", "stacked")
 
     def __init__(self, function: Any, activities: tuple[type, ...], entry: RuleEntry,
                  steps: tuple[Step, ...] = (), inner_activities: tuple[type, ...] | None = None,
@@ -159,6 +163,8 @@ class Resolution:
         self.steps = steps
         self.inner_activities = inner_activities if inner_activities is not None else activities
         self.lanes = lanes
+        batch = any(is_batch(a) for a in activities)
+        self.stacked = entry.batched and batch and (lanes or entry.form == "rrule")
         self.label = (f"{entry.describe()}, serving {function_name(function)}"
                       f"{format_activities(activities)}")
         self.call = self._build()
@@ -212,16 +218,19 @@ class Resolution:
         entry = self.entry
         if entry.form == "inactive":
             return _inactive_call(self.function)
+        request = tuple(base_state(a) for a in self.activities)
         if entry.form == "rrule":
+            if self.stacked:  # lifted for one lane; its pullback then runs once on stacked lanes
+                lifted = lift_rrule(entry.impl, unbatched_activities(request), self.label, stacked=True)
+                return _guard(stacked(lifted, request), self.label, request, check=True)
             return _guard(lift_rrule(entry.impl, self.activities, self.label), self.label,
                           self.activities, check=False)
         rule: Callable[..., Any] = entry.impl
-        request = tuple(base_state(a) for a in self.activities)
         unbatched = unbatched_activities(request) if self.lanes else request
         if unbatched != self.inner_activities:
             rule = _widen(rule, unbatched, self.inner_activities)
         if self.lanes:
-            rule = lanes(rule, request)
+            rule = stacked(rule, request) if self.stacked else lanes(rule, request)
         return _guard(rule, self.label, request, check=True)
 
 
@@ -236,14 +245,17 @@ def _inactive_call(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _scratch_shadow(val: Any) -> Any:
+    """A zero shadow for ``val`` (with the leading lane axis while stacked lanes run)."""
+    k = lane_count()
     if isinstance(val, (list, tuple)):
-        return [np.zeros_like(v) for v in val]
-    return np.zeros_like(val)
+        return [np.zeros((k, *np.shape(v)), np.result_type(v)) if k else np.zeros_like(v) for v in val]
+    return np.zeros((k, *np.shape(val)), np.result_type(val)) if k else np.zeros_like(val)
 
 
 def _widen(rule: Callable[..., Any], request: tuple[type, ...], inner: tuple[type, ...]) -> Callable[..., Any]:
     """Serve ``request`` with a rule written for ``inner``: Const arguments become
-    Duplicated (scratch zero shadow) or Active (cotangent dropped)."""
+    Duplicated (scratch zero shadow; on stacked lanes a lane-shaped one, made when the
+    reverse runs) or Active (cotangent dropped)."""
     to_dup = tuple(i for i, (r, a) in enumerate(zip(request, inner)) if r is Const and issubclass(a, Duplicated))
     to_active = tuple(i for i, (r, a) in enumerate(zip(request, inner)) if r is Const and issubclass(a, Active))
     any_active = Active in request
@@ -256,10 +268,13 @@ def _widen(rule: Callable[..., Any], request: tuple[type, ...], inner: tuple[typ
             inner_args[i] = annotate(Active, args[i].val)
         y, reverse = rule(RevConfig(inner, cfg.needs_primal, cfg.width, cfg.overwritten),
                           *inner_args, **kwargs)
-        if not to_active:
+        if not to_active and not to_dup:
             return y, reverse
 
         def dropping_reverse(dret: Any) -> Any:
+            if lane_count():
+                for i in to_dup:
+                    inner_args[i]._dval = _scratch_shadow(args[i].val)
             cots = reverse(dret)
             if cots is None or not any_active:
                 return None
@@ -335,6 +350,8 @@ def _owned(val: np.ndarray) -> bool:
         if type(val.base) is not np.ndarray:
             return False
         val = val.base
+        if not val.flags.writeable:  # a view made writeable before its base was locked (an
+            return False             # empty batch argument): its flag could not be set back
     return True
 
 

@@ -21,11 +21,20 @@ from typing import Any, Callable, Iterable, TypeVar
 
 import numpy as np
 
-from ..activity import Const, base_state
+from ..activity import Const, base_state, is_batch
 from .errors import AmbiguousRuleError, NoRuleError, RegistrationError
 from .kinds import kind_of_type, normalise_type
 from .lanes import unbatched_activities
-from .lattice import RRULE_COST, Candidate, Step, check_admissible, concrete, noneed_steps, plan_patterns
+from .lattice import (
+    RRULE_COST,
+    Candidate,
+    Step,
+    check_admissible,
+    concrete,
+    noneed_steps,
+    plan_patterns,
+    stacked_steps,
+)
 from .params import parse_params
 from .plumbing import Ambiguous, PatternTable
 from .resolution import Resolution, RuleEntry, format_activities, function_name
@@ -150,7 +159,7 @@ class RuleRegistry:
 
     def rule(self, fn: Any, *pattern: Any, varargs: Any = None, samples: Iterable[Sample] = (),
              override: bool = False, atomic: bool = False, params: Any = None,
-             differentiates: Any = (), keeps: Any = None) -> Callable[[F], F]:
+             differentiates: Any = (), keeps: Any = None, batched: bool = False) -> Callable[[F], F]:
         """Register an activity rule ``rule(cfg, *annotations, **kwargs) -> (y, reverse)``
         for ``fn`` called with arguments matching ``pattern`` (one activity class per
         positional argument; ``ar.Annotation`` matches any non-batch state; ``varargs``
@@ -166,6 +175,10 @@ class RuleRegistry:
         forward, so they pin no memory (values the rule itself captured stay alive).
         Default: all (safe); ``keeps=()``: the reverse reads no argument's value.
         ``check_rule`` clears them too, so a wrong declaration fails there.
+
+        ``batched=True`` promises that ``reverse`` broadcasts over a leading lane axis (output
+        cotangent and shadows ``(k, *shape)``): a batch request runs it once for all lanes
+        (:func:`~activerules.dispatch.lanes.stacked`), not once per lane.
 
         ``params``: the optional parameters of ``fn`` the rule implements, by name
         (``"axis keepdims"`` or a list); engines refuse any other one given a
@@ -192,29 +205,34 @@ class RuleRegistry:
 
         def register(impl: F) -> F:
             declared, diff = parse_params(params, differentiates)
-            entry = RuleEntry(fn, "rule", impl, tuple(pattern), varargs, signature, atomic, declared, diff,
-                              _keeps(keeps, len(pattern), varargs, fn))
-            with self._lock:
-                table = self._tables.get(fn)
-                if table is None:
-                    table = self._tables[fn] = PatternTable(function_name(fn).rsplit(".", 1)[-1])
-                old = table.find(signature)
-                if old is not None and not override:
-                    raise RegistrationError(
-                        f"{function_name(fn)}: a rule for {format_activities(tuple(pattern))} is "
-                        f"already registered ({old.describe()}); pass override=True to replace it")
-                table.add(entry, signature)
-                self._record(fn, entry, old, samples)
+            self._add_rule(RuleEntry(fn, "rule", impl, tuple(pattern), varargs, signature, atomic, declared,
+                                     diff, _keeps(keeps, len(pattern), varargs, fn), batched), override, samples)
             return impl
 
         return register
 
+    def _add_rule(self, entry: RuleEntry, override: bool, samples: Iterable[Sample]) -> None:
+        """Add an activity rule's entry to its function's pattern table (see :meth:`rule`)."""
+        fn, signature = entry.function, entry.signature
+        with self._lock:
+            table = self._tables.get(fn)
+            if table is None:
+                table = self._tables[fn] = PatternTable(function_name(fn).rsplit(".", 1)[-1])
+            old = table.find(signature)
+            if old is not None and not override:
+                raise RegistrationError(
+                    f"{function_name(fn)}: a rule for {format_activities(entry.pattern)} is "
+                    f"already registered ({old.describe()}); pass override=True to replace it")
+            table.add(entry, signature)
+            self._record(fn, entry, old, samples)
+
     def rrule(self, fn: Any, *, samples: Iterable[Sample] = (), override: bool = False,
-              params: Any = None, differentiates: Any = ()) -> Callable[[F], F]:
+              params: Any = None, differentiates: Any = (), batched: bool = False) -> Callable[[F], F]:
         """Register an all-active ChainRules-style rule ``rrule(*primals, **kwargs) ->
         (y, pullback)``, the default at the top of the lattice. Returns it unchanged.
         ``params``, ``differentiates``: the optional parameters it implements and
-        those it differentiates, as for :meth:`rule`.
+        those it differentiates, as for :meth:`rule`; ``batched=True``: the pullback
+        broadcasts over a leading lane axis (as for :meth:`rule`).
         Refused for a function that writes into its arguments (see ``MUTATES_MARK``).
 
         >>> reg = RuleRegistry()
@@ -238,7 +256,8 @@ class RuleRegistry:
                         f"{function_name(fn)}: already has {old.describe()}; pass override=True "
                         "to replace it")
                 declared, diff = parse_params(params, differentiates)
-                self._record(fn, RuleEntry(fn, "rrule", impl, params=declared, differentiates=diff), old, samples)
+                self._record(fn, RuleEntry(fn, "rrule", impl, params=declared, differentiates=diff,
+                                           batched=batched), old, samples)
             return impl
 
         return register
@@ -369,10 +388,14 @@ class RuleRegistry:
                 for entry in found if isinstance(found, list) else [found] if found else []:
                     steps = cand.steps + noneed_steps(_requested(activities, cand), entry.signature.types,
                                                       entry.signature.varargs)
+                    if cand.lanes and entry.batched:
+                        steps = stacked_steps(steps)
                     rows.append((sum(s.cost for s in steps), entry, cand, steps))
         if fallback is not None:
-            rows.append((RRULE_COST, fallback, Candidate(activities, False, ()),
-                         (Step(None, "lifted all-active rrule", RRULE_COST, _rrule_wastes(activities)),)))
+            lifted: tuple[Step, ...] = (Step(None, "lifted all-active rrule", RRULE_COST, _rrule_wastes(activities)),)
+            if fallback.batched and any(is_batch(a) for a in activities):
+                lifted = stacked_steps(lifted)
+            rows.append((RRULE_COST, fallback, Candidate(activities, False, ()), lifted))
         if not rows:
             raise NoRuleError(self._no_rule_message(fn, activities))
         low = min(r[0] for r in rows)

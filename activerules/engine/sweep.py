@@ -192,8 +192,10 @@ def _reverse_rule(entry: Entry, dret: Any, live: bool, width: int) -> None:
         dret = _zero_cotangent(entry.out, width)
     mode, label, reverse = entry.mode, entry.label, entry.reverse
     try:
-        # donated (call_reverse) only where it can be: a large single output's cotangent
-        if mode is TRUSTED and type(dret) is np.ndarray and dret.size >= DONATE_MIN and type(entry.out) is Cell:
+        # the output's cotangent is freed after this entry: given away to the rule where
+        # it can use it (a large one; in a batch, to a rule run on stacked lanes: dispatch.lanes)
+        if type(entry.out) is Cell and (width > 0 or (mode is TRUSTED and type(dret) is np.ndarray
+                                                      and dret.size >= DONATE_MIN)):
             cots = call_reverse(reverse, dret, True)
         else:
             cots = reverse(dret)

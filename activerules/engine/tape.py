@@ -32,6 +32,7 @@ from typing import Any, Callable, NoReturn
 import numpy as np
 
 from ..activity import ActiveRulesError, RuleError, ShadowRebindError
+from ..dispatch.lanes import released_lanes, stacked_rows
 from ..dispatch.lifting import returned_pair_message
 from .donation import DONATE_MIN, donating
 
@@ -137,14 +138,18 @@ class Cell:
         if not width:
             # C order, the common case, without the call
             return np.zeros(self.shape, self.dtype) if self.layout is None else self._zeros()
-        return tuple(self._zeros() for _ in range(width))
+        # the lanes are the rows of one buffer: a rule registered batched=True then runs on
+        # all of them at once, through a view (dispatch.lanes.stacked_view), with no copy
+        return stacked_rows(self._zeros(width))
 
-    def _zeros(self) -> np.ndarray:
+    def _zeros(self, lanes: int = 0) -> np.ndarray:
+        """Zeros laid out as the storage; ``lanes``: that many, stacked on a leading axis."""
         perm = self.layout
         if perm is None:
-            return np.zeros(self.shape, self.dtype)
-        z = np.zeros([self.shape[i] for i in perm], self.dtype)
-        return z.transpose(np.argsort(perm))
+            return np.zeros((lanes, *self.shape) if lanes else self.shape, self.dtype)
+        z = np.zeros([lanes] * bool(lanes) + [self.shape[i] for i in perm], self.dtype)
+        order = np.argsort(perm)
+        return z.transpose([0, *(order + 1)] if lanes else order)
 
     def fits(self, a: np.ndarray) -> bool:
         """Whether array ``a`` is laid out as this storage's shadow must be."""
@@ -383,10 +388,16 @@ def release_out(out: Any) -> None:
 
 def call_reverse(reverse: Any, dret: Any, released: bool) -> Any:
     """``reverse(dret)``; ``released``: the sweep frees ``dret`` after this entry, so a
-    large one is donated (the rule may compute its cotangent in it, activity.donated)."""
-    if released and type(dret) is np.ndarray and dret.size >= DONATE_MIN:
-        with donating(dret):
-            return reverse(dret)
+    large one is donated (the rule may compute its cotangent in it, activity.donated);
+    in a batch, the lanes a rule run on stacked lanes may compute in (lanes.released_lanes)."""
+    if released:
+        if type(dret) is np.ndarray:
+            if dret.size >= DONATE_MIN:
+                with donating(dret):
+                    return reverse(dret)
+        elif type(dret) is tuple:
+            with released_lanes(dret):
+                return reverse(dret)
     return reverse(dret)
 
 

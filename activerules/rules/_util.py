@@ -29,6 +29,7 @@ except ImportError:  # NumPy < 2
     from numpy.core.numeric import normalize_axis_tuple  # type: ignore[attr-defined,no-redef]
 
 from ..activity import Active, Const
+from ..dispatch.lanes import lane_count, lanes_donated
 from ..engine.donation import donated
 
 __all__ = [
@@ -62,7 +63,12 @@ def unbroadcast(cotangent: Any, shape: Sequence[int]) -> Any:
     Axes that broadcasting prepended are summed away and axes that it
     stretched from length 1 are summed with ``keepdims``; a cotangent smaller
     than ``shape`` (a scalar for an array argument) is broadcast up.  ``None``
-    (a zero cotangent) passes through.
+    (a zero cotangent) passes through. While a reverse runs on stacked lanes
+    (:func:`~activerules.dispatch.lanes.lane_count` ``k > 0``) the cotangent's
+    leading axis is the lanes' and is kept: the result has shape ``(k, *shape)``.
+
+    >>> unbroadcast(np.ones((2, 3)), (3,))
+    array([2., 2., 2.])
     """
     if cotangent is None:
         return None
@@ -72,16 +78,18 @@ def unbroadcast(cotangent: Any, shape: Sequence[int]) -> Any:
     cot = np.asarray(cotangent)
     if cot.shape == shape:
         return cotangent
-    extra = cot.ndim - len(shape)
+    lead = 1 if lane_count() and cot.ndim > len(shape) else 0  # keep the lane axis
+    extra = cot.ndim - lead - len(shape)
     if extra > 0:
-        cot = cot.sum(axis=tuple(range(extra)))
+        cot = cot.sum(axis=tuple(range(lead, lead + extra)))
     stretched = tuple(
-        i for i, n in enumerate(shape) if n == 1 and i < cot.ndim and cot.shape[i] != 1
+        lead + i for i, n in enumerate(shape) if n == 1 and lead + i < cot.ndim and cot.shape[lead + i] != 1
     )
     if stretched:
         cot = cot.sum(axis=stretched, keepdims=True)
-    if cot.shape != shape:
-        cot = np.broadcast_to(cot, shape)
+    full = cot.shape[:lead] + shape
+    if cot.shape != full:
+        cot = np.broadcast_to(cot, full)
     return cot
 
 
@@ -166,6 +174,9 @@ def times(g: Any, d: Any, template: Any, kept: tuple[Any, ...] = (), conjugate: 
             if conjugate and d.dtype.kind == "c":
                 np.conjugate(d, out=d)
             return fit(np.multiply(d, g, out=d), template)
+    elif lanes_donated(g) and np.result_type(g, d) == g.dtype and np.broadcast_shapes(g.shape, np.shape(d)) == g.shape:
+        # stacked lanes (k, *shape) times a lane-free d: in g's buffer (the engine gave it away)
+        return fit(np.multiply(g, conj(d) if conjugate else d, out=g), template)
     return fit(g * (conj(d) if conjugate else d), template)
 
 
@@ -180,36 +191,44 @@ def into(g: np.ndarray, formula: Callable[..., Any], kept: Sequence[Any]) -> np.
     at a time) and scalars. Each block's temporaries are small, so the cotangent
     costs no fresh whole-size buffer (each of which is a pass of page faults).
     """
-    if not donated(g) or not g.flags.c_contiguous:
+    lanes = lanes_donated(g)  # stacked lanes (k, *shape): each lane in turn, kept arrays (*shape)
+    if not (lanes or donated(g)) or not g.flags.c_contiguous:
         return None
+    shape = g.shape[1:] if lanes else g.shape
     for k in kept:
-        if type(k) is np.ndarray and (k.shape != g.shape or not k.flags.c_contiguous):
+        if type(k) is np.ndarray and (k.shape != shape or not k.flags.c_contiguous):
             return None
-    flat = g.reshape(-1)
     parts = [k.reshape(-1) if type(k) is np.ndarray else k for k in kept]
-    for i in range(0, flat.size, _BLOCK):
-        block = slice(i, i + _BLOCK)
-        flat[block] = formula(flat[block], *[p[block] if type(p) is np.ndarray else p for p in parts])
+    for flat in g.reshape(len(g) if lanes else 1, -1):
+        for i in range(0, flat.size, _BLOCK):
+            block = slice(i, i + _BLOCK)
+            flat[block] = formula(flat[block], *[p[block] if type(p) is np.ndarray else p for p in parts])
     return g
 
 
-def restore_axes(g: Any, shape: Sequence[int], axis: Any = None, keepdims: bool = False) -> Any:
+def restore_axes(g: Any, shape: Sequence[int], axis: Any = None, keepdims: bool = False,
+                 lanes: bool = True) -> Any:
     """Broadcast a reduction's cotangent ``g`` back to the input ``shape``.
 
     ``axis`` and ``keepdims`` are the reduction's arguments; the reduced axes
     are re-inserted (when not kept) and ``g`` is broadcast (read-only view).
+    On stacked lanes (:func:`~activerules.dispatch.lanes.lane_count`) ``g``'s
+    leading axis is the lanes', kept in front: the result is ``(k, *shape)``;
+    ``lanes=False`` for a primal value (it has no lane axis).
     """
     shape = tuple(shape)
     g = np.asarray(g)
-    if g.ndim == 0:  # a full reduction: nothing to re-insert
-        return np.broadcast_to(g, shape)
-    if not keepdims and len(shape) != g.ndim:
+    k = lane_count() if lanes else 0
+    full = (k, *shape) if k else shape
+    if g.ndim == (1 if k else 0):  # a full reduction: nothing to re-insert but the axes
+        return np.broadcast_to(g.reshape(g.shape + (1,) * len(shape)), full)
+    if not keepdims and len(full) != g.ndim:
         if axis is None:
             axes: tuple[int, ...] = tuple(range(len(shape)))
         else:
             axes = normalize_axis_tuple(axis, len(shape))
-        g = np.expand_dims(g, axes)
-    return np.broadcast_to(g, shape)
+        g = np.expand_dims(g, tuple(a + 1 for a in axes) if k else axes)
+    return np.broadcast_to(g, full)
 
 
 def accumulate(arg: Any, cotangent: Callable[[], Any] | Any, primal: Any) -> Any:
@@ -427,15 +446,13 @@ def activity_rule(fn: Callable[..., Any], da: Callable[..., Any], db: Callable[.
             # both cotangents are formed (and fitted) before either shadow is written: the
             # rule is atomic, so the engine runs it without scratch shadows (see registry.rule)
             ga = gb = None
-            if elementwise and donated(g) and not kw and (state_a == _CONST) != (state_b == _CONST):
-                # one array argument differentiated, of g's shape and dtype: its cotangent
-                # is computed in the donated g
+            if elementwise and not kw and (state_a == _CONST) != (state_b == _CONST):
+                # one array argument differentiated, of g's shape: its cotangent is computed in g
+                # (on stacked lanes g is (k, *shape): attribute checks first, no call per op)
                 t = ta if state_b == _CONST else tb
-                if type(t) is np.ndarray and t.shape == g.shape and t.dtype == g.dtype:
-                    if state_b == _CONST:
-                        ga = into(g, da, ka)
-                    else:
-                        gb = into(g, db, kb)
+                lanes = type(t) is np.ndarray and type(g) is np.ndarray and g.ndim == t.ndim + 1 and lanes_donated(g)
+                if (lanes or donated(g)) and type(t) is np.ndarray and t.shape == g.shape[lanes:] and t.dtype == g.dtype:
+                    ga, gb = (into(g, da, ka), None) if state_b == _CONST else (None, into(g, db, kb))
             if ga is None and gb is None:  # g was not donated
                 if kw:
                     ga = None if state_a == _CONST else fit(masked(kw, da, g, *ka), ta)

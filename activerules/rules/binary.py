@@ -152,11 +152,12 @@ for _fn, (_da, _db) in _BINARY.items():
     if _fn in _ACTIVITY_RULES:
         _rule = activity_rule(_fn, _da, _db, elementwise=True)
         _name(_rule, _fn, "rule", f"abar = {formula(_da)}; bbar = {formula(_db)}")
-        rule(_fn, Annotation, Annotation, samples=_SAMPLES_2[_fn], atomic=True, params=_UFUNC_PARAMS, keeps=())(_rule)
+        rule(_fn, Annotation, Annotation, samples=_SAMPLES_2[_fn], atomic=True, params=_UFUNC_PARAMS, keeps=(),
+             batched=True)(_rule)
     else:
         _rule = _binary_rrule(_fn, _da, _db)
         _name(_rule, _fn, "rrule", f"abar = {formula(_da)}; bbar = {formula(_db)}")
-        rrule(_fn, samples=_SAMPLES_2[_fn], params=_UFUNC_PARAMS)(_rule)
+        rrule(_fn, samples=_SAMPLES_2[_fn], params=_UFUNC_PARAMS, batched=True)(_rule)
     _rule = _binary_rrule(_fn, _da, _db, outer=True)
     _name(_rule, _fn, "outer_rrule")
     _rule.__doc__ = f"``np.{_fn.__name__}.outer``: as ``np.{_fn.__name__}`` with ``b.ndim`` axes appended to ``a``."

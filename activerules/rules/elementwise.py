@@ -192,7 +192,8 @@ def _unary(fn: Any, deriv: Callable[..., Any], samples: list[Any]) -> None:
         return y, pullback
 
     _name(impl, fn, "rrule", f"xbar = ybar * conj({formula(deriv)})")
-    rrule(fn, samples=samples, params=_UFUNC_PARAMS if isinstance(fn, np.ufunc) else ())(impl)  # sinc: none
+    rrule(fn, samples=samples, params=_UFUNC_PARAMS if isinstance(fn, np.ufunc) else (),  # sinc: none
+          batched=True)(impl)
 
 
 for _fn, (_d, _s) in _UNARY.items():
@@ -208,7 +209,8 @@ def _zero(fn: Callable[..., Any], samples: list[Any], params: str = _UFUNC_PARAM
         return fn(*args, **explicit_out(fn, kw)), lambda g: (None,) * len(args)
 
     _name(impl, fn, "rrule")
-    rrule(fn, samples=samples, params=params if isinstance(fn, np.ufunc) or params != _UFUNC_PARAMS else ())(impl)
+    rrule(fn, samples=samples, params=params if isinstance(fn, np.ufunc) or params != _UFUNC_PARAMS else (),
+          batched=True)(impl)
 
 
 _ZERO_SAMPLES = [S(_R * 1.7), S(_R2 * 2.3)]
@@ -221,7 +223,7 @@ for _pc in _PIECEWISE_CONSTANT:
 _zero(np.floor_divide, [S(_P * 3.1, _P * 0.9 + 0.05)])
 
 
-@rrule(np.absolute, samples=[*_REALC, S(np.array([[-2.0, 0.5], [1.5, -0.1]]))], params=_UFUNC_PARAMS)
+@rrule(np.absolute, samples=[*_REALC, S(np.array([[-2.0, 0.5], [1.5, -0.1]]))], params=_UFUNC_PARAMS, batched=True)
 def _absolute(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``|x|``: ``sign(x)`` for real, ``z/|z|`` for complex (0 at 0)."""
     y = np.absolute(x, **explicit_out(np.absolute, kw))
@@ -234,7 +236,7 @@ def _absolute(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     return y, pullback
 
 
-@rrule(np.sign, samples=[S(_R), S(_C)], params=_UFUNC_PARAMS)
+@rrule(np.sign, samples=[S(_R), S(_C)], params=_UFUNC_PARAMS, batched=True)
 def _sign(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """Zero for real ``x``; for complex ``u = z/|z|``: ``(ybar - u Re(conj(u) ybar)) / |z|``."""
     y = np.sign(x, **explicit_out(np.sign, kw))
@@ -249,28 +251,28 @@ def _sign(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     return y, pullback
 
 
-@rrule(np.conjugate, samples=[S(_C), S(_R)], params=_UFUNC_PARAMS)
+@rrule(np.conjugate, samples=[S(_C), S(_R)], params=_UFUNC_PARAMS, batched=True)
 def _conjugate(x: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``conj``: ``zbar = conj(ybar)``."""
     tx = like(x)
     return np.conjugate(x, **explicit_out(np.conjugate, kw)), lambda g: (fit(masked(kw, conj, g), tx),)
 
 
-@rrule(np.real, samples=[S(_C), S(_R)], params=())
+@rrule(np.real, samples=[S(_C), S(_R)], params=(), batched=True)
 def _real(x: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``real``: ``zbar = Re(ybar)`` (a real cotangent, embedded in complex for complex ``z``)."""
     tx = like(x)
     return np.real(x), lambda g: (fit(np.real(g), tx),)
 
 
-@rrule(np.imag, samples=[S(_C)], params=())
+@rrule(np.imag, samples=[S(_C)], params=(), batched=True)
 def _imag(x: Any) -> tuple[Any, Callable[[Any], tuple[Any]]]:
     """``imag``: ``zbar = i Re(ybar)``; zero for real ``x``."""
     tx = like(x)
     return np.imag(x), lambda g: (fit(1j * np.real(g), tx) if np.iscomplexobj(tx) else None,)
 
 
-@rrule(np.angle, samples=[S(_C), S(_C, deg=True)], params="deg")
+@rrule(np.angle, samples=[S(_C), S(_C, deg=True)], params="deg", batched=True)
 def _angle(x: Any, *given: Any, deg: bool = False) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``angle``: ``zbar = ybar * i z / |z|^2`` (scaled for ``deg``); zero for real ``x``.
     ``given``: ``deg`` by position (its cotangent: None, one per argument)."""
@@ -290,7 +292,7 @@ def _angle(x: Any, *given: Any, deg: bool = False) -> tuple[Any, Callable[[Any],
 
 @rrule(np.nan_to_num, samples=[S(np.array([0.5, 1e-3, -2.0])), S(_C),
                             S(np.array([0.5, np.nan, np.inf, -np.inf, 2.0]), nan=1.5, posinf=4.0, neginf=-3.0)],
-       params="nan posinf neginf")  # copy=False (in place) refused
+       params="nan posinf neginf", batched=True)  # copy=False (in place) refused
 def _nan_to_num(x: Any, *rest: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``nan_to_num``: cotangent passes where ``x`` was finite, zero where it was replaced.
     ``rest``: ``copy``, ``nan``... given by position, each with a None cotangent (one per

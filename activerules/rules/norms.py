@@ -108,7 +108,7 @@ def _norm(x: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[Any,
     matrix = axes is not None and len(axes) == 2
 
     def pullback(g: Any) -> tuple[Any, ...]:
-        yb = restore_axes(y, x.shape, axes, keep)
+        yb = restore_axes(y, x.shape, axes, keep, lanes=False)
         if matrix and ord not in (None, "fro"):
             w = _matrix_norm_weight(x, ord, (axes[0], axes[1]))  # type: ignore[index]
         else:
@@ -131,7 +131,7 @@ if hasattr(np.linalg, "vector_norm"):  # NumPy >= 2.0
         axes = tuple(range(x.ndim)) if axis is None else normalize_axis_tuple(axis, x.ndim)
 
         def pullback(g: Any) -> tuple[Any]:
-            w = _vector_norm_weight(x, restore_axes(y, x.shape, axes, keep), ord, axes)
+            w = _vector_norm_weight(x, restore_axes(y, x.shape, axes, keep, lanes=False), ord, axes)
             return (fit(restore_axes(g, x.shape, axes, keep) * w, x),)
 
         return y, pullback
@@ -147,7 +147,7 @@ if hasattr(np.linalg, "vector_norm"):  # NumPy >= 2.0
 
         def pullback(g: Any) -> tuple[Any]:
             if ord == "fro":
-                w = _vector_norm_weight(x, restore_axes(y, x.shape, axes, keep), 2, axes)
+                w = _vector_norm_weight(x, restore_axes(y, x.shape, axes, keep, lanes=False), 2, axes)
             else:
                 w = _matrix_norm_weight(x, ord, axes)
             return (fit(restore_axes(g, x.shape, axes, keep) * w, x),)

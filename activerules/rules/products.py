@@ -32,8 +32,8 @@ S = Sample
 def _mm_a(g: Any, b: Any, sa: tuple[int, ...]) -> Any:
     """Cotangent of ``a`` in ``a @ b`` (NumPy's 1-D promotion rules)."""
     b = np.asarray(b)
-    if b.ndim == 1:
-        return g * conj(b) if len(sa) == 1 else np.asarray(g)[..., None] * conj(b)
+    if b.ndim == 1:  # (a vector · vector's g is a number, or one per lane: [..., None] serves both)
+        return np.asarray(g)[..., None] * conj(b)
     if len(sa) == 1:
         return (conj(b) @ np.asarray(g)[..., None])[..., 0]
     return g @ _H(b)
@@ -43,9 +43,10 @@ def _mm_b(g: Any, a: Any, sb: tuple[int, ...]) -> Any:
     """Cotangent of ``b`` in ``a @ b``."""
     a = np.asarray(a)
     if a.ndim == 1:
-        return g * conj(a) if len(sb) == 1 else conj(a)[:, None] * np.asarray(g)[..., None, :]
+        return np.asarray(g)[..., None] * conj(a) if len(sb) == 1 else conj(a)[:, None] * np.asarray(g)[..., None, :]
     if len(sb) == 1:
-        return (_H(a) @ np.asarray(g)[..., None])[..., 0]
+        # a^H g for a matrix a: g @ conj(a), one matrix product however many rows (lanes) g has
+        return np.asarray(g) @ conj(a) if a.ndim == 2 else (_H(a) @ np.asarray(g)[..., None])[..., 0]
     return _H(a) @ g
 
 
@@ -221,11 +222,15 @@ _PRODUCT_PARAMS: dict[Any, str] = {
     **{f: "axes" for f in (getattr(np.linalg, "tensordot", None),) if f is not None},
     **{f: "axis" for f in (getattr(np.linalg, "cross", None),) if f is not None},
 }
+# the products whose partials broadcast over a leading lane axis (batched=True: a batch
+# request runs them once on stacked lanes, see dispatch.lanes.stacked)
+_LANE_PRODUCTS = {np.matmul, getattr(np.linalg, "matmul", np.matmul)}
 for _fn, (_da, _db, _s) in _PRODUCTS.items():
     _impl = activity_rule(_fn, _da, _db)
     _impl.__name__ = _impl.__qualname__ = f"_{_fn.__name__}_rule"
     _impl.__doc__ = f"abar = {formula(_da)}; bbar = {formula(_db)} (from the product table)."
-    rule(_fn, Annotation, Annotation, varargs=Const, samples=_s, atomic=True, params=_PRODUCT_PARAMS.get(_fn, ()), keeps=())(_impl)
+    rule(_fn, Annotation, Annotation, varargs=Const, samples=_s, atomic=True, params=_PRODUCT_PARAMS.get(_fn, ()), keeps=(),
+         batched=_fn in _LANE_PRODUCTS)(_impl)
 
 
 # ------------------------------------------------------------------ einsum

@@ -157,7 +157,7 @@ def _reduction(fn: Callable[..., Any], weight: Callable[..., Any], like_fn: Call
         def local_weight() -> Any:
             env: dict[str, Any] = {"axis": axis, "d": p.get("correction") or p.get("ddof") or 0, "a": src, "m": mean}
             if "y" in names:
-                env["y"] = restore_axes(out, shape, axis, keep)
+                env["y"] = restore_axes(out, shape, axis, keep, lanes=False)  # a primal value
             if "n" in names:
                 env["n"] = np.sum(np.broadcast_to(mask, shape), axis=axis, keepdims=True)
             return weight(**{k: env[k] for k in names})
@@ -189,7 +189,7 @@ _REDUCE_PARAMS: dict[Any, str] = {
     np.logaddexp.reduce: "axis keepdims", np.logaddexp2.reduce: "axis keepdims", np.add.reduce: "axis keepdims where",
 }
 for _fn, (_w, _s) in _REDUCE.items():
-    rrule(_fn, samples=_s, params=_REDUCE_PARAMS.get(_fn, _AK))(_reduction(_fn, _w, _fn))
+    rrule(_fn, samples=_s, params=_REDUCE_PARAMS.get(_fn, _AK), batched=True)(_reduction(_fn, _w, _fn))
 _MASK = np.array([[True, False, True], [True, True, False]])
 add_samples(np.sum, S(_X23, axis=1, where=_MASK), S(_X23, initial=2.5))
 add_samples(np.add.reduce, S(_X23, axis=1, where=_MASK))
@@ -203,5 +203,5 @@ for _fn in (np.logaddexp.reduce, np.logaddexp2.reduce):
 for _fn in (np.sum, np.mean, np.nansum, np.nanmean, np.prod, np.var, np.std):  # dtype=: computed in that type
     add_samples(_fn, S(_X23.astype(np.float32), axis=1, dtype=np.float64))
 for _fn, _like in _UFUNC_REDUCE.items():
-    rrule(_fn, params=_REDUCE_PARAMS.get(_fn, _AK), samples=[S(_X23), S(_X23, axis=1), S(_X234, None), S(_X23, 1, keepdims=True),
+    rrule(_fn, params=_REDUCE_PARAMS.get(_fn, _AK), batched=True, samples=[S(_X23), S(_X23, axis=1), S(_X234, None), S(_X23, 1, keepdims=True),
                         *([S(_NAN, axis=1)] if _like in _NANFUNCS else [])])(_reduction(_fn, _REDUCE[_like][0], _like))

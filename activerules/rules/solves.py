@@ -25,7 +25,7 @@ S = Sample
 
 
 # ------------------------------------------------------------------ solve
-@rule(np.linalg.solve, Annotation, Annotation, params=(), keeps=(), samples=[
+@rule(np.linalg.solve, Annotation, Annotation, params=(), keeps=(), batched=True, samples=[
     S(_SQ, _V3), S(_SQ, _B[:3]), S(_BATCH, _V3), S(_BATCH, _B232), S(_CSQ, _V3 + 1j)])
 def _solve(cfg: Any, A: Any, b: Any) -> tuple[Any, Callable[[Any], Any]]:
     """``solve(A, b)``: ``bbar = solve(A^H, xbar)``, ``Abar = -bbar x^H``; ``x`` is kept only

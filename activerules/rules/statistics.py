@@ -109,7 +109,7 @@ def _average(a: Any, *pos: Any, **kw: Any) -> tuple[Any, Callable[[Any], tuple[A
         gs = restore_axes(g, a.shape, axis, keep) / sw
         rest: list[Any] = list(nones(pos))
         if len(pos) >= 2 and weights is not None:
-            wbar = unbroadcast(gs * (a - restore_axes(y, a.shape, axis, keep)), w.shape)
+            wbar = unbroadcast(gs * (a - restore_axes(y, a.shape, axis, keep, lanes=False)), w.shape)
             rest[1] = thunk(lambda: fit(np.reshape(wbar, np.shape(weights)), weights))
         return (fit(gs * w, a), *rest)
 

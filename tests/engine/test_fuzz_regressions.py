@@ -306,3 +306,13 @@ def test_fuzz_gradient_multiply_at_with_a_zero_value() -> None:
         return (v0, )
 
     check_request(f, [np.array([0.5, 1.0]), np.array([0.0, 3.0])], diff=(0, 1), request='gradient', seed=0)
+
+
+def test_fuzz_batch_caller_array_updated_with_a_view_of_itself() -> None:
+    # seed 8 (batch rules, issue 12): the caller's lanes, stacked into a copy for the
+    # subtraction's one reverse, were written back over what the view x1[::-1] added
+    def f(x1):
+        x1 -= x1[::-1]
+        return (x1 * 1.0, )
+
+    check_request(f, [np.array([[0.9, 0.2], [0.3, -1.0]])], diff=(0,), request='batch', seed=8)
