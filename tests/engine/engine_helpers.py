@@ -6,6 +6,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+import activerules as ar
+
 
 def fd_grad(f: Callable[[np.ndarray], Any], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """Central finite-difference gradient of a scalar function of one array;
@@ -31,3 +33,20 @@ def assert_gradient_matches_fd(f: Callable[[Any], Any], x: np.ndarray, rtol: flo
 X3 = np.array([0.3, -1.1, 2.0])
 A3 = np.array([[2.0, 0.5, -0.3], [0.1, 1.5, 0.4], [-0.2, 0.3, 1.8]])
 V3 = np.array([0.7, -0.2, 1.3])
+
+
+@ar.primitive(mutates=(0,))
+def scale_inplace(x: Any, c: Any) -> None:
+    """``x *= c`` as a mutating primitive, served by the hand-written rule below."""
+    x *= c
+
+
+@ar.rule(scale_inplace, ar.Duplicated, ar.Const)
+def _scale_inplace_rule(cfg: Any, x: Any, c: Any) -> Any:
+    cv = c.val
+    x.val[...] *= cv
+
+    def reverse(_: Any) -> None:
+        x.dval[...] *= cv  # the cotangent of x after the call -> before it
+
+    return None, reverse

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from engine_helpers import fd_grad
+from engine_helpers import fd_grad, scale_inplace
 
 import activerules as ar
 from activerules.engine import MutationError, UntrackedWriteError, autodiff, gradient, standins, views
@@ -219,31 +219,15 @@ def test_rule_reading_val_at_reverse_time_sees_the_value_of_its_call() -> None:
     np.testing.assert_allclose(gradient(f, X.copy()), fd_grad(f, X), rtol=1e-6)
 
 
-@ar.engine.primitive(mutates=(0,))
-def _scale_inplace(x, c):
-    x *= c
-
-
-@ar.rule(_scale_inplace, ar.Duplicated, ar.Const)
-def _scale_inplace_rule(cfg, x, c):
-    cv = c.val
-    x.val[...] *= cv
-
-    def reverse(_):
-        x.dval[...] *= cv   # cotangent of x after -> before
-        return None
-    return None, reverse
-
-
 def test_mutating_primitive_declared_with_mutates() -> None:
     def f(x):
         y = np.sin(x)          # pins x: the primitive's write must not change what sin's reverse reads
-        _scale_inplace(x, 3.0)
+        scale_inplace(x, 3.0)
         return (x * y).sum()
 
     np.testing.assert_allclose(gradient(f, X.copy()), fd_grad(f, X), rtol=1e-6)
     x = X.copy()
-    autodiff(lambda x: _scale_inplace(x[1:], 2.0), ar.Duplicated(x, np.zeros(5)), returns=ar.Const)
+    autodiff(lambda x: scale_inplace(x[1:], 2.0), ar.Duplicated(x, np.zeros(5)), returns=ar.Const)
     np.testing.assert_allclose(x, np.r_[X[0], 2 * X[1:]])
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from engine_helpers import fd_grad
+from engine_helpers import fd_grad, scale_inplace
 from replay_helpers import check_replay, grad, info, rng, same, vjp
 
 import activerules as ar
@@ -439,29 +439,13 @@ def test_a_result_that_does_not_depend_on_the_differentiated_argument():
                  expect=["misses|eager", "hits|eager", "hits|eager"])
 
 
-@ar.primitive(mutates=(0,))
-def _scale_inplace(x, c):
-    x *= c
-
-
-@ar.rule(_scale_inplace, ar.Duplicated, ar.Const)
-def _scale_inplace_rule(cfg, x, c):
-    cv = c.val
-    x.val[...] *= cv
-
-    def reverse(_):
-        x.dval[...] *= cv  # the cotangent of x after -> before
-        return None
-    return None, reverse
-
-
 def test_a_mutating_primitive():
     """``@ar.primitive(mutates=(0,))`` with its activity rule, after a call whose reverse
     keeps x (copy-on-write), through a view, with a Const factor from the data."""
     def f(x, c):
         y = np.sin(x)
-        _scale_inplace(x, c)
-        _scale_inplace(x[1:], 2.0)
+        scale_inplace(x, c)
+        scale_inplace(x[1:], 2.0)
         return (x * y).sum()
     check_replay(f, grad(), lambda k: (vec(k), vec(k, salt=1)))
 
