@@ -30,7 +30,7 @@ from .inert import inert_call
 from .program import CHECK, COPY, SLOT, Call, Guard, Node, Rule, Under, identity
 from .standins import Tracked, TrackedScalar, raw
 
-__all__ = ["Capture", "snapshot", "copy_k", "seen", "watching"]
+__all__ = ["Capture", "snapshot", "copy_k", "seen"]
 
 
 def seen(fn: Callable[..., Any], *args: Any) -> Any:
@@ -104,18 +104,6 @@ def _warnings_state() -> tuple[Any, ...]:
     return (tuple(warnings.filters), warnings.showwarning)
 
 
-def watching(cap: Capture | None) -> Any:
-    """:meth:`Capture.watching` while a replayed function records, else nothing to do.
-
-    >>> with watching(None):
-    ...     pass
-    """
-    return _NO_WATCH if cap is None else cap.watching()
-
-
-_NO_WATCH = contextlib.nullcontext()
-
-
 def _holds_standin(seq: Any) -> bool:
     return any(isinstance(e, (Tracked, TrackedScalar)) or
                ((type(e) is list or type(e) is tuple) and _holds_standin(e)) for e in seq)
@@ -127,7 +115,7 @@ class Capture:
     locks a replay gives its tape."""
 
     __slots__ = ("steps", "template", "arrays", "scalars", "keep", "entries", "locks", "failed",
-                 "errstate", "threw", "warnings", "sees_warnings")
+                 "errstate", "threw", "warnings", "sees_warnings", "watches")
 
     def __init__(self) -> None:
         self.steps: list[Any] = []
@@ -142,6 +130,7 @@ class Capture:
         self.threw = False  # a call raised (and the function went on): see raised()
         self.warnings = _warnings_state()  # the caller's filters and handler
         self.sees_warnings = False  # the function changed them (catch_warnings): warnings are values
+        self.watches: list[tuple[Any, Any]] = []  # the calls being watched (begin_watch), innermost last
 
     def add(self, step: Any) -> None:
         """Append ``step``, under the floating-point error state the function set, if any."""
@@ -150,22 +139,36 @@ class Capture:
 
     @contextlib.contextmanager
     def watching(self) -> Iterator[None]:
-        """Around a call while recording: an exception it raises, or a warning it issues
-        (which the function may catch: ``warnings.catch_warnings(record=True)``), is a value
-        the path may depend on, so the recording is not kept. A warning is issued again
-        as it was, for the function's own handlers."""
+        """Around a call while recording (:meth:`begin_watch` and :meth:`end_watch`)."""
+        self.begin_watch()
+        try:
+            yield
+        except BaseException as e:
+            self.end_watch(e)
+            raise
+        self.end_watch(None)
+
+    def begin_watch(self) -> None:
+        """Before a call while recording: an exception it raises, or a warning it issues
+        where the function changed the warning filters or handler (it may act on it:
+        ``warnings.catch_warnings(record=True)``), is a value the path may depend on, so
+        the recording is not kept (:meth:`end_watch`)."""
         if not self.sees_warnings and _warnings_state() != self.warnings:
-            self.sees_warnings = True  # the function set filters or handlers: it may act on a warning
-        with warnings.catch_warnings(record=True) as caught:
-            try:
-                yield
-            except BaseException as e:
-                self.raised(e)
-                raise
-        if caught and self.sees_warnings:
+            self.sees_warnings = True
+        ctx = warnings.catch_warnings(record=True)
+        self.watches.append((ctx, ctx.__enter__()))
+
+    def end_watch(self, error: BaseException | None) -> None:
+        """After the call: ``error`` it raised (None: it returned). Each warning it issued
+        is issued again as it was, for the caller's and the function's handlers."""
+        ctx, caught = self.watches.pop()
+        ctx.__exit__(None, None, None)
+        if error is not None:
+            self.raised(error)
+        elif caught and self.sees_warnings:
             self.raised(caught[0].category("a warning"))
-            for w in caught:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+        for w in caught or ():
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
 
     def inactive(self, fn: Callable[..., Any], args: Any, vals: Any, kwargs: Any) -> Any:
         """A function without derivative: its plain value, which the function's Python

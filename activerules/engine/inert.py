@@ -52,13 +52,13 @@ class Inert(Tracked):
     # An inert value carries no derivative: converting it loses nothing. The user's Python
     # sees the value, so a replay checks it (capture.py).
     def __float__(self) -> float:
-        return _seen(float, self)  # type: ignore[no-any-return]
+        return standins._plain(float, self)  # type: ignore[no-any-return]
 
     def __complex__(self) -> complex:
-        return _seen(complex, self)  # type: ignore[no-any-return]
+        return standins._plain(complex, self)  # type: ignore[no-any-return]
 
     def __int__(self) -> int:
-        return _seen(int, self)  # type: ignore[no-any-return]
+        return standins._plain(int, self)  # type: ignore[no-any-return]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if self._tape.capture is not None:
@@ -67,10 +67,10 @@ class Inert(Tracked):
         return a if dtype is None or a.dtype == dtype else a.astype(dtype)
 
     def item(self, *args: Any) -> Any:
-        return _seen(np.ndarray.item, self, *args)
+        return standins._plain(np.ndarray.item, self, *args)
 
     def tolist(self) -> Any:
-        return _seen(np.ndarray.tolist, self)
+        return standins._plain(np.ndarray.tolist, self)
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         if self._tape.capture is not None:
@@ -85,14 +85,6 @@ class Inert(Tracked):
     def __xor__(self, o: Any) -> Any: return standins.record(np.bitwise_xor, (self, o))
     def __rxor__(self, o: Any) -> Any: return standins.record(np.bitwise_xor, (o, self))
     def __invert__(self) -> Any: return standins.record(np.invert, (self,))
-
-
-def _seen(fn: Any, a: Inert, *args: Any) -> Any:
-    """``fn(a's values, *args)``, a plain value the user's Python sees: a replay checks it."""
-    y = fn(a._a, *args)
-    if a._tape.capture is not None:
-        a._tape.capture.guard(fn, (a, *args), (a._a, *args), y)
-    return y
 
 
 class InertScalar(TrackedScalar):
@@ -231,6 +223,18 @@ def inert_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mutates: 
             tape.capture.fail(f"{getattr(fn, '__name__', fn)} wrote values of the arguments into a plain array")
         tape.capture.call(fn, args, vals, kwargs, y, w)
     return w
+
+
+def holds_inert(seq: Any) -> bool:
+    """Whether the list or tuple ``seq`` holds an inert stand-in (not nested).
+
+    >>> holds_inert([1.0, np.ones(2)])
+    False
+    """
+    for e in seq:
+        if isinstance(e, (Inert, InertScalar)):
+            return True
+    return False
 
 
 def _plain_arrays(args: tuple[Any, ...]) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -21,8 +21,7 @@ from ..dispatch import check_call, check_positional, check_values, registry
 from ..dispatch.lifting import returned_pair_message
 from . import standins
 from .arguments import _bind_keywords, _seq_tape, make_annotations, takes_sequences
-from .capture import watching
-from .inert import Inert, InertScalar, inert_call, promote, untracked_call
+from .inert import Inert, InertScalar, holds_inert, inert_call, promote, untracked_call
 from .outputs import _held_by, _new_output, _wrap_output
 from .standins import _EMPTY, Tracked, TrackedScalar, _untracked_error, new_root, new_scalar, raw
 from .tape import (
@@ -256,20 +255,13 @@ def _unwrap(fn: Any, args: tuple[Any, ...], tape: Tape, mutates: tuple[int, ...]
                     a = a.copy(order="K")
                 else:
                     arrays.append((i, a, None, a.base))
-            elif (t is list or t is tuple) and _holds_inert(a):
+            elif (t is list or t is tuple) and holds_inert(a):
                 a = t(raw(e) for e in a)  # inert masks or indices in a constant list: their values
             vals.append(a)
         i += 1
     if mutates and tape.nested:  # a plain buffer receiving an enclosing level's value
         _nested().promote(args, vals, mutates, tape)
     return sig, vals, binds, arrays
-
-
-def _holds_inert(seq: Any) -> bool:
-    for e in seq:
-        if isinstance(e, (Inert, InertScalar)):
-            return True
-    return False
 
 
 def _other_level(a: Any, nested: bool, sig: list[Any], vals: list[Any]) -> None:
@@ -334,13 +326,22 @@ def _run_forward(plan: tuple[Any, ...], vals: list[Any], kwargs: dict[str, Any],
     for e in arrays:
         before.append(_rc(e[1]))
         before.append(_rc(e[3]))
-    with watching(tape.capture):
+    cap = tape.capture  # recording for replay: a call that raises or warns is watched
+    if cap is not None:
+        cap.begin_watch()
+    try:
         if lifted:
             pair = entry.impl(*vals, **kwargs)
         elif mode.direct:  # DIRECT or TRUSTED: the engine calls the rule itself
             pair = entry.impl(cfg, *anns, **kwargs)
         else:
             pair = res.call(cfg, *anns, **kwargs)
+    except BaseException as err:
+        if cap is not None:
+            cap.end_watch(err)
+        raise
+    if cap is not None:
+        cap.end_watch(None)
     if type(pair) is not tuple or len(pair) != 2:  # a rule that returned only its output
         raise RuleError(returned_pair_message(res.label, pair, "pullback" if lifted else "reverse"))
     y, reverse = pair

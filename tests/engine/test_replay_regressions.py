@@ -32,3 +32,24 @@ def test_promoted_constant_returned_as_the_result():
         (y_r,), (none_r, ds_r) = _vjp_twice(replayed, x1, s0, cot)
         assert same(y_r, y_e) and none_r is none_e is None and same(ds_r, ds_e)
     assert replayed.cache_info().hits == 2
+
+
+def test_warnings_of_the_recording_call_reach_the_caller():
+    """A warning a call issues while the function records reaches the caller's filters
+    and handler, as on an eager call (the recording watched it and swallowed it)."""
+    import warnings
+
+    def f(x, c):
+        return np.where(c != 0, x / c, 0.0).sum()  # x / c warns: divide by zero
+
+    def warned(fn):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ar.gradient(fn, np.ones(3), np.array([1.0, 0.0, 2.0]))
+        return [(w.category, str(w.message)) for w in caught]
+
+    replayed = ar.replay(f)
+    eager = warned(f)
+    assert eager and warned(replayed) == eager  # the recording call
+    assert warned(replayed) == eager  # a replay
+    assert replayed.cache_info().hits == 1
