@@ -74,3 +74,17 @@ def test_a_method_whose_function_has_no_rule_raises_no_rule_error() -> None:
     ediff1d = protocol._method("ediff1d", np.ediff1d)  # a table entry for a function without a rule
     with pytest.raises(ar.NoRuleError, match="ediff1d"):
         gradient(lambda x: ediff1d(x).sum(), X.copy())
+
+
+def test_numpy_functions_of_undifferentiated_arrays_inside_a_differentiation():
+    """An undifferentiated array argument (an inert stand-in) given to an allocation
+    function (np.linspace), inside a tuple (np.ravel_multi_index) or negated as a mask
+    (~m, np.select) recursed or raised; the gradient is the NumPy value it multiplies."""
+    c, idx, m = np.array(2.0), np.array([0, 2]), np.array([True, False])
+    np.testing.assert_array_equal(
+        ar.gradient(lambda x, c: (x * np.linspace(0, c, 3)).sum(), np.ones(3), c), np.linspace(0, 2.0, 3))
+    np.testing.assert_array_equal(
+        ar.gradient(lambda x, i: (x * np.ravel_multi_index((i,), (3,))).sum(), np.ones(2), idx),
+        np.ravel_multi_index((idx,), (3,)).astype(float))
+    np.testing.assert_array_equal(
+        ar.gradient(lambda x, m: np.select([m, ~m], [x, 2 * x]).sum(), np.ones(2), m), np.where(m, 1.0, 2.0))
