@@ -156,15 +156,21 @@ def _cross_cot(g: Any, other: Any, shape: tuple[int, ...], p: dict[str, Any], fi
     return np.moveaxis(unbroadcast(cot[..., :n_mine], mine), -1, axa if first else axb)
 
 
-def _conv_start(n: int, m: int, mode: str) -> int:
-    """Where ``convolve(.., mode)``'s output starts inside the full convolution."""
+def _conv_start(n: int, m: int, mode: str, flipped: bool = False) -> int:
+    """Where ``convolve(.., mode)``'s output starts inside the full convolution.
+    ``flipped``: ``correlate`` with a shorter first argument, which NumPy computes as the
+    reversed correlation of the swapped arguments: its "same" window starts one later
+    for an even ``n``."""
+    if mode == "same" and flipped:
+        return n - 1 - (n - 1) // 2
     return {"full": 0, "same": (min(n, m) - 1) // 2, "valid": min(n, m) - 1}[mode]
 
 
-def _full(g: Any, n: int, m: int, mode: str) -> Any:
-    """The output cotangent of a ``mode`` convolution embedded in the full-length one."""
+def _full(g: Any, n: int, m: int, mode: str, correlate: bool = False) -> Any:
+    """The output cotangent of a ``mode`` convolution (``correlate``: correlation) of
+    lengths ``n`` and ``m`` embedded in the full-length one."""
     out = np.zeros(n + m - 1, np.result_type(g, float))
-    start = _conv_start(n, m, mode)
+    start = _conv_start(n, m, mode, correlate and n < m)
     out[start:start + np.size(g)] = g
     return out
 
@@ -191,8 +197,8 @@ _PRODUCTS: dict[Callable[..., Any], tuple[Callable[..., Any], Callable[..., Any]
                   lambda g, a, sa, sb, p: np.correlate(_full(g, sa[0], sb[0], p["mode"]), a, "valid"),
                   [S(_V4, _V3), S(_V3, _V4 * 2, "same"), S(_V4, _V3, mode="valid"), S(np.arange(5.0), _V4, "same"),
                    S(_C34[0], _V3)]),
-    np.correlate: (lambda g, b, sa, sb, p: np.correlate(_full(g, sa[0], sb[0], p["mode"]), conj(b)[::-1], "valid"),
-                   lambda g, a, sa, sb, p: conj(np.correlate(_full(g, sa[0], sb[0], p["mode"]), a, "valid"))[::-1],
+    np.correlate: (lambda g, b, sa, sb, p: np.correlate(_full(g, sa[0], sb[0], p["mode"], True), conj(b)[::-1], "valid"),
+                   lambda g, a, sa, sb, p: conj(np.correlate(_full(g, sa[0], sb[0], p["mode"], True), a, "valid"))[::-1],
                    [S(_V4, _V3), S(_V4, _V3, "full"), S(_V3, _V4, "same"), S(_C34[0], _V3 + 1j)]),
 }
 if hasattr(np, "vecdot"):  # NumPy >= 2.0: conjugates its first argument

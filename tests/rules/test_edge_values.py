@@ -408,3 +408,17 @@ def test_linspace_step_without_a_step_passes_no_cotangent_as_jax(num: int, endpo
     g = (np.cos(np.arange(np.size(y)) + 0.5).reshape(np.shape(y)), np.full(np.shape(step), 0.7))
     _, pull = jax.vjp(lambda s, e: jnp.linspace(s, e, **kw), *ends)
     _same(tuple(pullback(g)), tuple(np.asarray(v) for v in pull(g)))
+
+
+@pytest.mark.parametrize("n, m", [(2, 3), (4, 5), (2, 5), (1, 3), (3, 2), (3, 4)])
+def test_correlate_same_with_a_shorter_first_argument_matches_jax(n: int, m: int) -> None:
+    """``np.correlate(a, v, "same")`` with ``len(a) < len(v)``: NumPy computes the swapped,
+    reversed correlation, whose window starts one later for an even ``len(a)``; the
+    cotangents were shifted there (found by the long oracle run)."""
+    rng = np.random.default_rng(n * 10 + m)
+    a, v = rng.normal(size=n), rng.normal(size=m)
+    g = rng.normal(size=np.correlate(a, v, "same").shape)
+    _, pullback = ar.vjp(lambda a, v: np.correlate(a, v, "same"), a, v)
+    _, jax_pullback = jax.vjp(lambda a, v: jnp.correlate(a, v, "same"), a, v)
+    for got, want in zip(pullback(g), jax_pullback(g)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
